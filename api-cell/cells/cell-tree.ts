@@ -1,0 +1,139 @@
+import type { Kysely } from 'kysely'
+import { ChildWatcher } from '../../shared/cell-link/child-watcher.js'
+import type { GrpcCellClient } from '../../shared/cell-link/grpc-client.js'
+import type { CellCapacity, FlavorShape, InstanceEvent } from '../../shared/cell-link/types.js'
+import { nextHop } from '../../shared/cell-link/types.js'
+import { NotFoundError } from '../../shared/errors.js'
+import type { Logger } from '../../shared/logging.js'
+import type { ComputeTables } from '../db/compute-schema.js'
+
+/** The API cell's path. */
+export const API_PATH = 'api'
+
+/**
+ * The API cell's view of the tree below it: one Watch stream per region (its direct children),
+ * capacity reports of every cell, and the instance index kept up to date from versioned events.
+ */
+export class CellTree {
+  readonly #db: Kysely<ComputeTables>
+  readonly #log: Logger
+  readonly #watcher: ChildWatcher
+  readonly #listeners = new Set<() => void>()
+
+  constructor(args: { readonly db: Kysely<ComputeTables>; readonly log: Logger; readonly downAfterMs: number }) {
+    this.#db = args.db
+    this.#log = args.log
+    this.#watcher = new ChildWatcher({
+      parentPath: API_PATH,
+      log: args.log,
+      downAfterMs: args.downAfterMs,
+      sink: {
+        loadCursor: async (child) =>
+          Number((await this.#db.selectFrom('cells').select('event_cursor').where('path', '=', child).executeTakeFirst())?.event_cursor ?? 0),
+        applyEvents: (child, events, cursor) => this.#apply(child, events, cursor),
+        onCapacity: () => this.#listeners.forEach((l) => l()),
+      },
+    })
+  }
+
+  /** Connects to every region registered in the cells table and reports fits for all flavors. */
+  async start(): Promise<void> {
+    await this.refreshFlavors()
+    await this.refreshChildren()
+  }
+
+  async stop(): Promise<void> {
+    await this.#watcher.stop()
+  }
+
+  /** Re-reads the direct children from the cells table (after `cellctl cell create`, for one). */
+  async refreshChildren(): Promise<void> {
+    const rows = await this.#db.selectFrom('cells').selectAll().where('parent_path', '=', API_PATH).execute()
+    const want = new Set<string>()
+    for (const r of rows) {
+      if (r.grpc_address === null) continue
+      want.add(r.path)
+      this.#watcher.add({ path: r.path, address: r.grpc_address })
+    }
+    for (const p of this.#watcher.paths()) if (!want.has(p)) this.#watcher.remove(p)
+  }
+
+  /** Re-reads flavors: children report how many of each fit. */
+  async refreshFlavors(): Promise<void> {
+    const rows = await this.#db.selectFrom('flavors').selectAll().where('disabled', '=', 0).execute()
+    const shapes: FlavorShape[] = rows.map((f) => ({
+      id: f.flavorid,
+      memoryMb: f.memory_mb,
+      vcpus: f.vcpus,
+      diskGb: f.root_gb + f.ephemeral_gb + Math.ceil(f.swap / 1024),
+    }))
+    this.#watcher.setFlavors(shapes)
+  }
+
+  /** Called after each capacity report (tests wait on it). */
+  onCapacity(listener: () => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  /** The client of the region on the way to `cellPath`. */
+  clientFor(cellPath: string): GrpcCellClient {
+    const hop = nextHop(API_PATH, cellPath)
+    const client = hop === undefined ? undefined : this.#watcher.client(hop)
+    if (client === undefined) throw new NotFoundError(`cell ${cellPath} is not known to the API cell`)
+    return client
+  }
+
+  /** Aggregates of the regions (optionally only `region`), down ones with `up: false`. */
+  regionAggregates(region?: string | null): CellCapacity[] {
+    const all = this.#watcher.childAggregates()
+    return region === undefined || region === null ? all : all.filter((c) => c.path === `${API_PATH}!${region}`)
+  }
+
+  /** Every cell's latest report. */
+  reports(): CellCapacity[] {
+    return this.#watcher.reports()
+  }
+
+  /** Applies events newer than the index's version, and the cursor, in one transaction. */
+  async #apply(child: string, events: readonly InstanceEvent[], cursor: number): Promise<void> {
+    const region = child.split('!')[1] ?? null
+    await this.#db.transaction().execute(async (tx) => {
+      for (const ev of events) {
+        const p = ev.payload
+        const row = {
+          project_id: p.projectId,
+          user_id: p.userId,
+          name: p.name,
+          vm_state: p.deleted ? 'deleted' : p.vmState,
+          task_state: p.taskState,
+          power_state: p.powerState,
+          host: p.host,
+          availability_zone: p.availabilityZone,
+          cell_path: ev.cellPath,
+          region,
+          flavor_id: p.flavorId,
+          image_ref: p.imageRef,
+          version: ev.version,
+          updated_at: p.updatedAt,
+        }
+        const res = await tx
+          .updateTable('instance_index')
+          .set(row)
+          .where('uuid', '=', ev.instanceUuid)
+          .where('version', '<', ev.version)
+          .executeTakeFirst()
+        if (Number(res.numUpdatedRows) > 0) continue
+        const exists = await tx.selectFrom('instance_index').select('uuid').where('uuid', '=', ev.instanceUuid).executeTakeFirst()
+        if (exists === undefined) {
+          await tx
+            .insertInto('instance_index')
+            .values({ ...row, uuid: ev.instanceUuid, reservation_id: '', created_at: p.createdAt })
+            .execute()
+        }
+      }
+      await tx.updateTable('cells').set({ event_cursor: cursor, updated_at: Date.now() }).where('path', '=', child).execute()
+    })
+    this.#log.debug({ child, events: events.length, cursor }, 'applied instance events')
+  }
+}

@@ -1,0 +1,33 @@
+import type { Kysely } from 'kysely'
+import type { Logger } from '../../shared/logging.js'
+import type { Cell0Store } from '../cells/cell0.js'
+import type { CellTree } from '../cells/cell-tree.js'
+import type { ComputeTables } from '../db/compute-schema.js'
+import type { BuildDispatcher } from '../scheduler/build-dispatcher.js'
+import type { InstanceLocator } from './servers/locator.js'
+
+/** An image as the compute API needs it for a boot. */
+export interface BootImage {
+  readonly id: string
+  readonly name: string
+  readonly status: string
+  readonly minDisk: number
+  readonly minRam: number
+  readonly properties: Readonly<Record<string, string>>
+}
+
+/** Looks an image up as the caller may see it; undefined when missing or invisible. */
+export type ImageLookup = (caller: { projectId: string; isAdmin: boolean; roles: readonly string[]; userId: string }, id: string) => Promise<BootImage | undefined>
+
+/** What the compute API routes work with. */
+export interface ComputeDeps {
+  readonly db: Kysely<ComputeTables>
+  readonly tree: CellTree
+  readonly cell0: Cell0Store
+  readonly dispatcher: BuildDispatcher
+  readonly locator: InstanceLocator
+  readonly images: ImageLookup
+  readonly log: Logger
+  /** Region names, for validating region-scoped endpoints. */
+  readonly regions: readonly string[]
+}

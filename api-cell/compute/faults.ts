@@ -1,0 +1,49 @@
+import type { NextFunction, Request, Response } from 'express'
+import { AppError } from '../../shared/errors.js'
+import type { Logger } from '../../shared/logging.js'
+
+const FAULT_NAMES: Readonly<Record<number, string>> = {
+  400: 'badRequest',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'itemNotFound',
+  405: 'badMethod',
+  406: 'notAcceptable',
+  409: 'conflictingRequest',
+  413: 'overLimit',
+  415: 'badMediaType',
+  429: 'overLimit',
+  501: 'notImplemented',
+  503: 'serviceUnavailable',
+}
+
+/** Nova's fault body: `{"itemNotFound": {"code": 404, "message": "..."}}`. */
+export function faultBody(status: number, message: string): Record<string, { code: number; message: string }> {
+  return { [FAULT_NAMES[status] ?? 'computeFault']: { code: status, message } }
+}
+
+/**
+ * The one place compute errors become HTTP: our errors map to their status (unsafe messages are
+ * replaced), body-parser's errors to 400/413/415, anything else to a 500 whose details only reach
+ * the log.
+ */
+export function computeErrorHandler(log: Logger) {
+  return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
+    let status = 500
+    let message = 'Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible.'
+    if (err instanceof AppError) {
+      status = err.status >= 400 && err.status < 600 ? err.status : 500
+      if (err.safe) message = err.message
+    } else if (isHttpError(err)) {
+      status = err.status
+      message = err.type === 'entity.parse.failed' ? 'Malformed request body' : err.message
+    }
+    if (status >= 500) log.error({ requestId: res.locals.requestId, err: err instanceof Error ? err.stack : String(err) }, 'compute API error')
+    res.status(status).json(faultBody(status, message))
+  }
+}
+
+function isHttpError(err: unknown): err is { status: number; message: string; type?: string } {
+  const e = err as { status?: unknown; expose?: unknown }
+  return typeof e?.status === 'number' && e.status >= 400 && e.status < 500 && e.expose === true
+}

@@ -1,0 +1,100 @@
+import type { Request, Response } from 'express'
+import { InvalidError } from '../../../shared/errors.js'
+import { authOf, contextOf } from '../../identity/auth.js'
+import type { ComputeDeps } from '../deps.js'
+import { microversionOf } from '../microversion.js'
+import { linkBase, regionOf } from '../request-scope.js'
+import { filterForStatus } from './status.js'
+import { serverDetail, serverSummary } from './views.js'
+
+const SORT_KEYS = { created_at: 'created_at', display_name: 'name', updated_at: 'updated_at', uuid: 'uuid', vm_state: 'vm_state', host: 'host' } as const
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : Array.isArray(v) && typeof v[0] === 'string' ? v[0] : undefined)
+
+/**
+ * `GET /servers[/detail]`: reads the API cell's instance index (filters, sorting, paging), then for
+ * the detail view fetches the page's records from their owning cells in parallel. A region
+ * endpoint lists only its region.
+ */
+export async function listServers(d: ComputeDeps, req: Request, res: Response, detail: boolean): Promise<void> {
+  const auth = authOf(res)
+  const q = req.query
+  let query = d.db.selectFrom('instance_index').selectAll().where('vm_state', '!=', 'deleted')
+  const allTenants = str(q['all_tenants']) !== undefined && auth.isAdmin
+  const projectFilter = str(q['project_id']) ?? str(q['tenant_id'])
+  if (!allTenants) query = query.where('project_id', '=', auth.isAdmin && projectFilter !== undefined ? projectFilter : auth.projectId)
+  else if (projectFilter !== undefined) query = query.where('project_id', '=', projectFilter)
+  const region = regionOf(res)
+  if (region !== null) query = query.where('region', '=', region)
+  const status = str(q['status'])
+  if (status !== undefined) {
+    const f = filterForStatus(status)
+    if (f === undefined) {
+      res.json(detail ? { servers: [] } : { servers: [] })
+      return
+    }
+    if (f.vmStates.length > 0) query = query.where('vm_state', 'in', f.vmStates)
+    if (f.taskStates !== undefined) query = query.where('task_state', 'in', f.taskStates)
+  }
+  const reservation = str(q['reservation_id'])
+  if (reservation !== undefined) query = query.where('reservation_id', '=', reservation)
+  const image = str(q['image'])
+  if (image !== undefined) query = query.where('image_ref', '=', image.split('/').pop() ?? image)
+  const flavor = str(q['flavor'])
+  if (flavor !== undefined) query = query.where('flavor_id', '=', flavor.split('/').pop() ?? flavor)
+  const host = str(q['host'])
+  if (host !== undefined && auth.isAdmin) query = query.where('host', '=', host)
+  const az = str(q['availability_zone'])
+  if (az !== undefined && auth.isAdmin) query = query.where('availability_zone', '=', az)
+  const since = str(q['changes-since'])
+  if (since !== undefined) {
+    const t = Date.parse(since)
+    if (Number.isNaN(t)) throw new InvalidError(`Invalid filter field: changes-since. ${since} is not a valid date`)
+    query = query.where('updated_at', '>=', t)
+  }
+  const sortKeyParam = str(q['sort_key']) ?? 'created_at'
+  const sortKey = SORT_KEYS[sortKeyParam as keyof typeof SORT_KEYS]
+  if (sortKey === undefined) throw new InvalidError(`Invalid sort_key ${sortKeyParam}`)
+  const sortDir = str(q['sort_dir']) ?? 'desc'
+  if (sortDir !== 'asc' && sortDir !== 'desc') throw new InvalidError(`Invalid sort_dir ${sortDir}`)
+  let rows = await query.orderBy(sortKey, sortDir).orderBy('uuid', sortDir).execute()
+  const name = str(q['name'])
+  if (name !== undefined) {
+    let re: RegExp
+    try {
+      re = new RegExp(name)
+    } catch {
+      throw new InvalidError(`Invalid regular expression in the name filter: ${name}`)
+    }
+    rows = rows.filter((r) => re.test(r.name))
+  }
+  const marker = str(q['marker'])
+  if (marker !== undefined) {
+    const i = rows.findIndex((r) => r.uuid === marker)
+    if (i < 0) throw new InvalidError(`marker [${marker}] not found`)
+    rows = rows.slice(i + 1)
+  }
+  const limitRaw = str(q['limit'])
+  let limit: number | undefined
+  if (limitRaw !== undefined) {
+    if (!/^\d+$/.test(limitRaw)) throw new InvalidError(`Invalid input for query parameter limit: ${limitRaw}`)
+    limit = Math.min(Number(limitRaw), 1000)
+  }
+  const page = limit === undefined ? rows.slice(0, 1000) : rows.slice(0, limit)
+  const base = linkBase(req, res)
+  const body: Record<string, unknown> = {}
+  if (detail) {
+    const found = await d.locator.many(contextOf(res), page)
+    const mv = microversionOf(res)
+    body['servers'] = found.map((l) => serverDetail(base, l.record, { mv, isAdmin: auth.isAdmin, unknown: l.unknown }))
+  } else {
+    body['servers'] = page.map((r) => serverSummary(base, { uuid: r.uuid, name: r.name }))
+  }
+  if (limit !== undefined && page.length === limit && page.length > 0) {
+    const params = new URLSearchParams()
+    for (const [k, v] of Object.entries(q)) if (k !== 'marker' && typeof v === 'string') params.set(k, v)
+    params.set('marker', page[page.length - 1]!.uuid)
+    body['servers_links'] = [{ rel: 'next', href: `${base.versioned}/servers${detail ? '/detail' : ''}?${params.toString()}` }]
+  }
+  res.json(body)
+}

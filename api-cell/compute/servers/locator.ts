@@ -1,0 +1,182 @@
+import type { Kysely, Selectable } from 'kysely'
+import type { BuildSpec, InstanceRecord } from '../../../shared/cell-link/build-spec.js'
+import type { RequestContext } from '../../../shared/context.js'
+import { AppError, NotFoundError } from '../../../shared/errors.js'
+import type { Cell0Store } from '../../cells/cell0.js'
+import { CELL0_PATH } from '../../cells/cell0.js'
+import type { CellTree } from '../../cells/cell-tree.js'
+import type { ComputeTables, InstanceIndexTable, InstanceMappingsTable } from '../../db/compute-schema.js'
+
+/** Who asks, for visibility rules. */
+export interface Caller {
+  readonly projectId: string
+  readonly isAdmin: boolean
+}
+
+/** An instance as the API found it, and whether its cell could answer. */
+export interface Located {
+  readonly record: InstanceRecord
+  readonly mapping: Selectable<InstanceMappingsTable>
+  /** The owning cell is unreachable: the record is rebuilt from the index. */
+  readonly unknown: boolean
+}
+
+/**
+ * Finds instances wherever they are: a pending build request (no cell yet), cell0, or the owning
+ * leaf over gRPC. Another project's instance is a 404, never a 403.
+ */
+export class InstanceLocator {
+  readonly #db: Kysely<ComputeTables>
+  readonly #tree: CellTree
+  readonly #cell0: Cell0Store
+
+  constructor(args: { db: Kysely<ComputeTables>; tree: CellTree; cell0: Cell0Store }) {
+    this.#db = args.db
+    this.#tree = args.tree
+    this.#cell0 = args.cell0
+  }
+
+  /** The mapping of `uuid` the caller may see, else 404. */
+  async mapping(caller: Caller, uuid: string): Promise<Selectable<InstanceMappingsTable>> {
+    const m = await this.#db.selectFrom('instance_mappings').selectAll().where('instance_uuid', '=', uuid).executeTakeFirst()
+    if (m === undefined || (!caller.isAdmin && m.project_id !== caller.projectId)) {
+      throw new NotFoundError(`Instance ${uuid} could not be found.`)
+    }
+    return m
+  }
+
+  async get(ctx: RequestContext, caller: Caller, uuid: string): Promise<Located> {
+    const mapping = await this.mapping(caller, uuid)
+    const [found] = await this.#fetch(ctx, [mapping])
+    if (found === undefined || found.record.deleted) throw new NotFoundError(`Instance ${uuid} could not be found.`)
+    return found
+  }
+
+  /** Records for index rows, in the rows' order; missing (deleted meanwhile) ones are skipped. */
+  async many(ctx: RequestContext, rows: readonly Selectable<InstanceIndexTable>[]): Promise<Located[]> {
+    if (rows.length === 0) return []
+    const mappings = await this.#db
+      .selectFrom('instance_mappings')
+      .selectAll()
+      .where(
+        'instance_uuid',
+        'in',
+        rows.map((r) => r.uuid),
+      )
+      .execute()
+    const byUuid = new Map((await this.#fetch(ctx, mappings, rows)).map((l) => [l.record.uuid, l]))
+    return rows.map((r) => byUuid.get(r.uuid)).filter((l): l is Located => l !== undefined && !l.record.deleted)
+  }
+
+  async #fetch(
+    ctx: RequestContext,
+    mappings: readonly Selectable<InstanceMappingsTable>[],
+    indexRows?: readonly Selectable<InstanceIndexTable>[],
+  ): Promise<Located[]> {
+    const byCell = new Map<string | null, Selectable<InstanceMappingsTable>[]>()
+    for (const m of mappings) {
+      const list = byCell.get(m.cell_path) ?? []
+      list.push(m)
+      byCell.set(m.cell_path, list)
+    }
+    const out: Located[] = []
+    await Promise.all(
+      [...byCell.entries()].map(async ([cell, ms]) => {
+        const uuids = ms.map((m) => m.instance_uuid)
+        const mapOf = new Map(ms.map((m) => [m.instance_uuid, m]))
+        if (cell === null) {
+          const brs = await this.#db.selectFrom('build_requests').selectAll().where('instance_uuid', 'in', uuids).execute()
+          for (const br of brs) out.push({ record: fromBuildRequest(JSON.parse(br.spec) as BuildSpec), mapping: mapOf.get(br.instance_uuid)!, unknown: false })
+          return
+        }
+        if (cell === CELL0_PATH) {
+          for (const r of await this.#cell0.get(uuids)) out.push({ record: r, mapping: mapOf.get(r.uuid)!, unknown: false })
+          return
+        }
+        try {
+          const recs = (await this.#tree.clientFor(cell).getInstances(ctx, { cellPath: cell, uuids })) as InstanceRecord[]
+          for (const r of recs) out.push({ record: r, mapping: mapOf.get(r.uuid)!, unknown: false })
+        } catch (err) {
+          if (err instanceof AppError && err.code !== 'cell_unreachable' && err.code !== 'rpc_timeout' && err.code !== 'not_found') throw err
+          const idx =
+            indexRows?.filter((r) => mapOf.has(r.uuid)) ??
+            (await this.#db.selectFrom('instance_index').selectAll().where('uuid', 'in', uuids).execute())
+          for (const r of idx) out.push({ record: fromIndex(r), mapping: mapOf.get(r.uuid)!, unknown: true })
+        }
+      }),
+    )
+    return out
+  }
+}
+
+/** A not-yet-placed build as an instance record (status BUILD). */
+export function fromBuildRequest(spec: BuildSpec): InstanceRecord {
+  return {
+    uuid: spec.instanceUuid,
+    name: spec.name,
+    hostname: spec.hostname,
+    projectId: spec.projectId,
+    userId: spec.userId,
+    cellPath: '',
+    host: null,
+    node: null,
+    availabilityZone: spec.availabilityZone,
+    flavor: spec.flavor,
+    imageRef: spec.image.id,
+    vmState: 'building',
+    taskState: 'scheduling',
+    powerState: 0,
+    keyName: spec.keyName,
+    metadata: spec.metadata,
+    userData: spec.userData,
+    description: spec.description,
+    reservationId: spec.reservationId,
+    launchIndex: spec.launchIndex,
+    locked: false,
+    lockedBy: null,
+    lockedReason: null,
+    configDrive: '',
+    accessIpV4: null,
+    accessIpV6: null,
+    fault: null,
+    version: 0,
+    launchedAt: null,
+    terminatedAt: null,
+    createdAt: spec.createdAt,
+    updatedAt: spec.createdAt,
+    deleted: false,
+  }
+}
+
+/** What the index knows, for instances whose cell is down. */
+function fromIndex(r: Selectable<InstanceIndexTable>): InstanceRecord {
+  return {
+    ...fromBuildRequest({
+      instanceUuid: r.uuid,
+      name: r.name,
+      hostname: r.name,
+      projectId: r.project_id,
+      userId: r.user_id,
+      flavor: { id: r.flavor_id, name: '', memoryMb: 0, vcpus: 0, rootGb: 0, ephemeralGb: 0, swapMb: 0, extraSpecs: {} },
+      image: { id: r.image_ref, name: '', properties: {} },
+      availabilityZone: r.availability_zone,
+      metadata: {},
+      keyName: null,
+      keyData: null,
+      userData: null,
+      description: null,
+      reservationId: r.reservation_id,
+      launchIndex: 0,
+      schedulerHints: {},
+      createdAt: r.created_at,
+    }),
+    cellPath: r.cell_path ?? '',
+    host: r.host,
+    vmState: r.vm_state,
+    taskState: r.task_state,
+    powerState: r.power_state,
+    updatedAt: r.updated_at,
+    version: r.version,
+    deleted: r.vm_state === 'deleted',
+  }
+}

@@ -1,0 +1,188 @@
+import type { Request, Response } from 'express'
+import { Router } from 'express'
+import { z } from 'zod'
+import { ConflictError, InvalidError, NotFoundError } from '../../../shared/errors.js'
+import { CELL0_PATH } from '../../cells/cell0.js'
+import { authOf, contextOf } from '../../identity/auth.js'
+import type { ComputeDeps } from '../deps.js'
+import { atLeast, microversionOf } from '../microversion.js'
+import { linkBase } from '../request-scope.js'
+import { createServer, schemaError } from './create.js'
+import { listServers } from './list.js'
+import { serverDetail } from './views.js'
+
+type Wrap = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: (e: unknown) => void) => void
+
+/** Body keys of `POST /servers/{id}/action` and the tree action each becomes. */
+const ACTIONS: Readonly<Record<string, string>> = {
+  'os-start': 'start',
+  'os-stop': 'stop',
+  reboot: 'reboot',
+  pause: 'pause',
+  unpause: 'unpause',
+  suspend: 'suspend',
+  resume: 'resume',
+  lock: 'lock',
+  unlock: 'unlock',
+}
+
+const updateSchema = z
+  .object({
+    server: z
+      .object({
+        name: z.string().trim().min(1).max(255).optional(),
+        description: z.string().max(255).nullable().optional(),
+        accessIPv4: z.string().optional(),
+        accessIPv6: z.string().optional(),
+        'OS-DCF:diskConfig': z.enum(['AUTO', 'MANUAL']).optional(),
+        hostname: z.string().optional(),
+      })
+      .strict(),
+  })
+  .strict()
+
+/** `/servers` routes. */
+export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
+  const r = Router()
+  const caller = (res: Response): { projectId: string; isAdmin: boolean } => {
+    const a = authOf(res)
+    return { projectId: a.projectId, isAdmin: a.isAdmin }
+  }
+  /** Sends an action to the owning cell; a build still looking for a cell is a 409. */
+  const act = async (res: Response, uuid: string, action: string, args: unknown): Promise<unknown> => {
+    const mapping = await d.locator.mapping(caller(res), uuid)
+    if (mapping.cell_path === null || mapping.cell_path === CELL0_PATH) {
+      throw new ConflictError(`Cannot '${action}' instance ${uuid} while it is in vm_state ${mapping.cell_path === null ? 'building' : 'error'}`)
+    }
+    return d.tree.clientFor(mapping.cell_path).instanceAction(contextOf(res), { cellPath: mapping.cell_path, instanceUuid: uuid, action, args })
+  }
+
+  r.post('/servers', wrap((req, res) => createServer(d, req, res)))
+  r.get('/servers', wrap((req, res) => listServers(d, req, res, false)))
+  r.get('/servers/detail', wrap((req, res) => listServers(d, req, res, true)))
+  r.get(
+    '/servers/:id',
+    wrap(async (req, res) => {
+      const found = await d.locator.get(contextOf(res), caller(res), String(req.params['id']))
+      res.json({ server: serverDetail(linkBase(req, res), found.record, { mv: microversionOf(res), isAdmin: authOf(res).isAdmin, unknown: found.unknown }) })
+    }),
+  )
+  r.put(
+    '/servers/:id',
+    wrap(async (req, res) => {
+      const parsed = updateSchema.safeParse(req.body)
+      if (!parsed.success) throw schemaError(parsed.error)
+      const mv = microversionOf(res)
+      if (parsed.data.server.description !== undefined && !atLeast(mv, '2.19')) {
+        throw new InvalidError("Invalid input for field/attribute server. Additional properties are not allowed ('description' was unexpected)")
+      }
+      const uuid = String(req.params['id'])
+      await act(res, uuid, 'update', parsed.data.server)
+      const found = await d.locator.get(contextOf(res), caller(res), uuid)
+      if (parsed.data.server.name !== undefined) {
+        await d.db.updateTable('instance_index').set({ name: parsed.data.server.name }).where('uuid', '=', uuid).execute()
+      }
+      res.json({ server: serverDetail(linkBase(req, res), found.record, { mv, isAdmin: authOf(res).isAdmin }) })
+    }),
+  )
+  r.delete(
+    '/servers/:id',
+    wrap(async (req, res) => {
+      const uuid = String(req.params['id'])
+      const mapping = await d.locator.mapping(caller(res), uuid)
+      if (mapping.cell_path === null) {
+        // Still looking for a cell: remove the build request (compare-and-swap against the
+        // dispatcher, which sends a delete down if it placed the build first).
+        const del = await d.db.deleteFrom('build_requests').where('instance_uuid', '=', uuid).executeTakeFirst()
+        if (Number(del.numDeletedRows) === 1) {
+          await d.db.updateTable('instance_index').set({ vm_state: 'deleted', updated_at: Date.now() }).where('uuid', '=', uuid).execute()
+          await d.db.updateTable('instance_mappings').set({ queued_for_delete: 1 }).where('instance_uuid', '=', uuid).execute()
+          res.status(204).end()
+          return
+        }
+      }
+      const fresh = await d.locator.mapping(caller(res), uuid)
+      if (fresh.cell_path === CELL0_PATH) {
+        if (!(await d.cell0.delete(uuid))) throw new NotFoundError(`Instance ${uuid} could not be found.`)
+        await d.db.updateTable('instance_index').set({ vm_state: 'deleted', updated_at: Date.now() }).where('uuid', '=', uuid).execute()
+        res.status(204).end()
+        return
+      }
+      if (fresh.cell_path === null) throw new ConflictError(`Instance ${uuid} is being scheduled, try again`)
+      await d.tree.clientFor(fresh.cell_path).instanceAction(contextOf(res), { cellPath: fresh.cell_path, instanceUuid: uuid, action: 'delete', args: {} })
+      res.status(204).end()
+    }),
+  )
+  r.post(
+    '/servers/:id/action',
+    wrap(async (req, res) => {
+      const body: unknown = req.body
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new InvalidError('Malformed request body')
+      const keys = Object.keys(body)
+      const key = keys[0]
+      if (keys.length !== 1 || key === undefined || ACTIONS[key] === undefined) {
+        throw new InvalidError(`There is no such action: ${keys.join(',')}`)
+      }
+      const value = (body as Record<string, unknown>)[key]
+      const args: Record<string, unknown> = {}
+      if (key === 'reboot') {
+        const type = (value as { type?: unknown } | null)?.type
+        if (type !== 'SOFT' && type !== 'HARD' && type !== 'soft' && type !== 'hard') {
+          throw new InvalidError("Invalid input for field/attribute reboot.type. Value must be one of 'SOFT', 'HARD'")
+        }
+        args['type'] = String(type).toUpperCase()
+      }
+      if (key === 'lock' && value !== null && typeof value === 'object' && 'locked_reason' in value) {
+        if (!atLeast(microversionOf(res), '2.73')) throw new InvalidError('locked_reason requires microversion 2.73')
+        args['reason'] = (value as { locked_reason: unknown }).locked_reason
+      }
+      await act(res, String(req.params['id']), ACTIONS[key]!, args)
+      res.status(202).end()
+    }),
+  )
+  r.get(
+    '/servers/:id/metadata',
+    wrap(async (req, res) => {
+      const found = await d.locator.get(contextOf(res), caller(res), String(req.params['id']))
+      res.json({ metadata: found.record.metadata })
+    }),
+  )
+  const setMetadata = (replace: boolean) =>
+    wrap(async (req, res) => {
+      const md = (req.body as { metadata?: unknown } | undefined)?.metadata
+      if (md === null || typeof md !== 'object' || Array.isArray(md) || Object.values(md).some((v) => typeof v !== 'string')) {
+        throw new InvalidError('Malformed request body: metadata must be an object of strings')
+      }
+      const uuid = String(req.params['id'])
+      const found = await d.locator.get(contextOf(res), caller(res), uuid)
+      const next = replace ? md : { ...found.record.metadata, ...md }
+      await act(res, uuid, 'set_metadata', { metadata: next })
+      res.json({ metadata: next })
+    })
+  r.post('/servers/:id/metadata', setMetadata(false))
+  r.put('/servers/:id/metadata', setMetadata(true))
+  r.get(
+    '/servers/:id/os-instance-actions',
+    wrap(async (req, res) => {
+      const uuid = String(req.params['id'])
+      const mapping = await d.locator.mapping(caller(res), uuid)
+      if (mapping.cell_path === null || mapping.cell_path === CELL0_PATH) {
+        res.json({ instanceActions: [] })
+        return
+      }
+      const actions = (await act(res, uuid, 'list_actions', {})) as Array<Record<string, any>>
+      res.json({
+        instanceActions: actions.reverse().map((a) => ({
+          action: a['action'],
+          instance_uuid: a['instanceUuid'],
+          message: a['message'],
+          project_id: a['projectId'],
+          request_id: a['requestId'],
+          start_time: new Date(a['startTime']).toISOString().replace('Z', '000').slice(0, 26),
+          user_id: a['userId'],
+        })),
+      })
+    }),
+  )
+  return r
+}

@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto'
+import type { InstanceRecord } from '../../../shared/cell-link/build-spec.js'
+import type { Microversion } from '../microversion.js'
+import { atLeast } from '../microversion.js'
+import { statusOf } from './status.js'
+
+/** How links are built for this request (the endpoint the client used). */
+export interface LinkBase {
+  /** e.g. `http://127.0.0.1:8774/v2.1` or `http://127.0.0.1:8774/regions/region-one/v2.1`. */
+  readonly versioned: string
+  /** e.g. `http://127.0.0.1:8774` (bookmark links). */
+  readonly unversioned: string
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z'))
+const isoMicro = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString().replace('Z', '000'))
+
+/** Nova's `hostId`: sha224 of project id + host, empty without a host. */
+export function hostIdOf(projectId: string, host: string | null): string {
+  return host === null || host === '' ? '' : createHash('sha224').update(projectId + host).digest('hex')
+}
+
+export function links(base: LinkBase, collection: string, id: string): Array<{ rel: string; href: string }> {
+  return [
+    { rel: 'self', href: `${base.versioned}/${collection}/${id}` },
+    { rel: 'bookmark', href: `${base.unversioned}/${collection}/${id}` },
+  ]
+}
+
+/** `GET /servers` entry. */
+export function serverSummary(base: LinkBase, s: { uuid: string; name: string }): object {
+  return { id: s.uuid, name: s.name, links: links(base, 'servers', s.uuid) }
+}
+
+/** What the detail view needs to know beside the record. */
+export interface ViewOptions {
+  readonly mv: Microversion
+  readonly isAdmin: boolean
+  /** The owning cell is down: show what the index knows, status UNKNOWN (2.69 semantics). */
+  readonly unknown?: boolean
+}
+
+/** The full server representation per microversion. */
+export function serverDetail(base: LinkBase, r: InstanceRecord, o: ViewOptions): Record<string, unknown> {
+  const status = o.unknown === true ? 'UNKNOWN' : statusOf(r.vmState, r.taskState)
+  const flavor = atLeast(o.mv, '2.47')
+    ? {
+        vcpus: r.flavor.vcpus,
+        ram: r.flavor.memoryMb,
+        disk: r.flavor.rootGb,
+        ephemeral: r.flavor.ephemeralGb,
+        swap: r.flavor.swapMb,
+        original_name: r.flavor.name,
+        extra_specs: r.flavor.extraSpecs,
+      }
+    : { id: r.flavor.id, links: [{ rel: 'bookmark', href: `${base.unversioned}/flavors/${r.flavor.id}` }] }
+  const out: Record<string, unknown> = {
+    id: r.uuid,
+    name: r.name,
+    status,
+    tenant_id: r.projectId,
+    user_id: r.userId,
+    metadata: r.metadata,
+    hostId: hostIdOf(r.projectId, r.host),
+    image: r.imageRef === '' ? '' : { id: r.imageRef, links: [{ rel: 'bookmark', href: `${base.unversioned}/images/${r.imageRef}` }] },
+    flavor,
+    created: iso(r.createdAt),
+    updated: iso(r.updatedAt),
+    addresses: {},
+    accessIPv4: r.accessIpV4 ?? '',
+    accessIPv6: r.accessIpV6 ?? '',
+    links: links(base, 'servers', r.uuid),
+    'OS-DCF:diskConfig': 'MANUAL',
+    'OS-EXT-AZ:availability_zone': r.availabilityZone ?? '',
+    config_drive: r.configDrive,
+    key_name: r.keyName,
+    'OS-SRV-USG:launched_at': isoMicro(r.launchedAt)?.replace('Z', '').slice(0, 26) ?? null,
+    'OS-SRV-USG:terminated_at': isoMicro(r.terminatedAt)?.replace('Z', '').slice(0, 26) ?? null,
+    security_groups: [{ name: 'default' }],
+    'OS-EXT-STS:task_state': r.taskState,
+    'OS-EXT-STS:vm_state': r.vmState,
+    'OS-EXT-STS:power_state': r.powerState,
+    'os-extended-volumes:volumes_attached': [],
+  }
+  if (['ACTIVE', 'BUILD', 'REBUILD', 'RESIZE', 'VERIFY_RESIZE', 'MIGRATING'].includes(status)) {
+    out['progress'] = status === 'BUILD' ? 0 : 100
+  }
+  if (r.fault !== null && (r.vmState === 'error' || r.vmState === 'deleted')) {
+    out['fault'] = {
+      code: r.fault.code,
+      created: iso(r.fault.created),
+      message: r.fault.message,
+      ...(o.isAdmin && r.fault.details !== undefined ? { details: r.fault.details } : {}),
+    }
+  }
+  if (o.isAdmin) {
+    out['OS-EXT-SRV-ATTR:host'] = r.host
+    out['OS-EXT-SRV-ATTR:instance_name'] = `instance-${r.uuid.slice(0, 8)}`
+    out['OS-EXT-SRV-ATTR:hypervisor_hostname'] = r.node
+  }
+  if (atLeast(o.mv, '2.3') && o.isAdmin) {
+    out['OS-EXT-SRV-ATTR:reservation_id'] = r.reservationId
+    out['OS-EXT-SRV-ATTR:launch_index'] = r.launchIndex
+    out['OS-EXT-SRV-ATTR:hostname'] = r.hostname
+    out['OS-EXT-SRV-ATTR:kernel_id'] = ''
+    out['OS-EXT-SRV-ATTR:ramdisk_id'] = ''
+    out['OS-EXT-SRV-ATTR:root_device_name'] = '/dev/vda'
+    out['OS-EXT-SRV-ATTR:user_data'] = r.userData
+  }
+  if (atLeast(o.mv, '2.9')) out['locked'] = r.locked
+  if (atLeast(o.mv, '2.16') && r.host !== null) out['host_status'] = o.unknown === true ? 'UNKNOWN' : 'UP'
+  if (atLeast(o.mv, '2.16') && r.host === null) out['host_status'] = ''
+  if (atLeast(o.mv, '2.19')) out['description'] = r.description
+  if (atLeast(o.mv, '2.26')) out['tags'] = []
+  if (atLeast(o.mv, '2.71')) out['server_groups'] = []
+  if (atLeast(o.mv, '2.73')) out['locked_reason'] = r.locked ? r.lockedReason : null
+  return out
+}

@@ -1,0 +1,276 @@
+import type { MessageBus, Subscription } from '../../shared/bus/message-bus.js'
+import type { BuildSpec } from '../../shared/cell-link/build-spec.js'
+import { aggregate } from '../../shared/cell-link/capacity.js'
+import type { ChildEndpoint } from '../../shared/cell-link/child-watcher.js'
+import { ChildWatcher } from '../../shared/cell-link/child-watcher.js'
+import type { CellServer } from '../../shared/cell-link/grpc-server.js'
+import { serveCell } from '../../shared/cell-link/grpc-server.js'
+import type {
+  BuildCall,
+  BuildOutcome,
+  CellCapacity,
+  CellLink,
+  CellUpdate,
+  FlavorShape,
+  InstanceActionCall,
+  WatchArgs,
+  WatchSource,
+} from '../../shared/cell-link/types.js'
+import { nextHop } from '../../shared/cell-link/types.js'
+import type { RequestContext } from '../../shared/context.js'
+import { systemContext } from '../../shared/context.js'
+import { AppError, NotFoundError } from '../../shared/errors.js'
+import type { Logger } from '../../shared/logging.js'
+import type { CellBuildRequest, CellRanking } from '../../shared/scheduling/cell-ranking.js'
+import { ConductorApi } from '../conductor/rpc-api.js'
+import { AGENT_TOPIC } from './rpc-api.js'
+
+/** Settings of one cell agent. */
+export interface AgentSettings {
+  readonly cellPath: string
+  /** `host:port` to serve the parent on (port 0: any). */
+  readonly listenAddress: string
+  /** This cell has compute hosts of its own (a leaf, or an intermediate cell with hosts). */
+  readonly hasHosts: boolean
+  readonly children: readonly ChildEndpoint[]
+  readonly reportIntervalMs: number
+  readonly downAfterMs: number
+  /** How many children a build tries before this cell answers NACK. */
+  readonly maxCellAttempts: number
+  /** Ranks children for a build (the cell filters and weighers). */
+  readonly rank: (candidates: readonly CellCapacity[], req: CellBuildRequest) => CellRanking
+}
+
+interface Subscriber {
+  cursor: number
+  readonly emit: (u: CellUpdate) => void
+  pumping: boolean
+  again: boolean
+}
+
+/**
+ * The cell agent: serves this cell to its parent over gRPC, and is the parent of its own
+ * children. Builds go to the local conductor when the cell has hosts, else (or when they are full)
+ * to the best child, then the next, until one accepts or attempts run out. Capacity and instance
+ * events flow up through Watch streams.
+ */
+export class CellAgent implements CellLink, WatchSource {
+  readonly #s: AgentSettings
+  readonly #bus: MessageBus
+  readonly #conductor: ConductorApi
+  readonly #log: Logger
+  readonly #watcher: ChildWatcher
+  readonly #subs = new Set<Subscriber>()
+  #flavors: readonly FlavorShape[] = []
+  #server: CellServer | undefined
+  #busSub: Subscription | undefined
+  #timer: NodeJS.Timeout | undefined
+  #reportPending: NodeJS.Timeout | undefined
+  #disabled = false
+
+  constructor(args: { readonly settings: AgentSettings; readonly bus: MessageBus; readonly log: Logger }) {
+    this.#s = args.settings
+    this.#bus = args.bus
+    this.#log = args.log
+    this.#conductor = new ConductorApi(args.bus)
+    this.#watcher = new ChildWatcher({
+      parentPath: this.#s.cellPath,
+      log: args.log,
+      downAfterMs: this.#s.downAfterMs,
+      sink: {
+        loadCursor: async (child) => Number((await this.#conductor.getState(systemContext(), `cursor:${child}`)) ?? 0),
+        applyEvents: async (child, events, cursor) => {
+          const ctx = systemContext()
+          await this.#conductor.relayEvents(ctx, events)
+          await this.#conductor.setState(ctx, `cursor:${child}`, String(cursor))
+          this.#pumpAll()
+        },
+        onCapacity: () => this.#scheduleReport(),
+      },
+    })
+  }
+
+  /** The port the gRPC server listens on. */
+  get port(): number {
+    return this.#server?.port ?? 0
+  }
+
+  async start(): Promise<void> {
+    this.#busSub = await this.#bus.serve({
+      topic: AGENT_TOPIC,
+      fanout: true,
+      handler: (_ctx, method) => {
+        if (method === 'outbox_changed') this.#pumpAll()
+        else if (method === 'capacity_changed') this.#scheduleReport()
+        return null
+      },
+    })
+    for (const c of this.#s.children) this.#watcher.add(c)
+    this.#server = await serveCell({ address: this.#s.listenAddress, link: this, watch: this })
+    this.#timer = setInterval(() => void this.#report(), this.#s.reportIntervalMs)
+    this.#timer.unref()
+    this.#log.info({ cell: this.#s.cellPath, port: this.port, children: this.#s.children.length }, 'cell agent serving')
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    if (this.#reportPending !== undefined) clearTimeout(this.#reportPending)
+    await this.#watcher.stop()
+    await this.#server?.close()
+    await this.#busSub?.close()
+  }
+
+  // ---- downward: builds and actions ----
+
+  async build(ctx: RequestContext, call: BuildCall): Promise<BuildOutcome> {
+    const spec = call.spec as BuildSpec
+    const reasons: string[] = []
+    if (this.#disabled) return { accepted: false, reason: `cell ${this.#s.cellPath} is disabled` }
+    if (this.#s.hasHosts && !call.triedCells.includes(this.#s.cellPath)) {
+      try {
+        const { host } = await this.#conductor.buildInstance(ctx, spec)
+        return { accepted: true, cellPath: this.#s.cellPath, host }
+      } catch (err) {
+        if (!(err instanceof AppError) || err.code !== 'no_valid_host') throw err
+        reasons.push(`${this.#s.cellPath}: ${err.message}`)
+      }
+    }
+    const tried = [...call.triedCells]
+    const req: CellBuildRequest = {
+      flavorId: spec.flavor.id,
+      memoryMb: spec.flavor.memoryMb,
+      vcpus: spec.flavor.vcpus,
+      diskGb: spec.flavor.rootGb + spec.flavor.ephemeralGb + Math.ceil(spec.flavor.swapMb / 1024),
+      availabilityZone: spec.availabilityZone,
+      triedCells: tried,
+      imageProperties: spec.image.properties,
+      hints: spec.schedulerHints,
+      isAdmin: ctx.roles?.includes('admin') ?? false,
+    }
+    const ranking = this.#s.rank(this.#watcher.childAggregates(), req)
+    for (const [path, why] of Object.entries(ranking.rejected)) reasons.push(`${path}: ${why}`)
+    let attempts = 0
+    for (const cand of ranking.ranked) {
+      if (attempts >= this.#s.maxCellAttempts) break
+      const client = this.#watcher.client(cand.path)
+      if (client === undefined) continue
+      attempts += 1
+      try {
+        const out = await client.build(ctx, { ...call, triedCells: tried })
+        if (out.accepted) return out
+        reasons.push(`${cand.path}: ${out.reason}`)
+      } catch (err) {
+        reasons.push(`${cand.path}: ${err instanceof Error ? err.message : String(err)}`)
+      }
+      tried.push(cand.path)
+    }
+    return { accepted: false, reason: reasons.length > 0 ? reasons.join('; ') : 'no cell can take this build' }
+  }
+
+  #route(path: string): CellLink | 'self' {
+    if (path === this.#s.cellPath) return 'self'
+    const hop = nextHop(this.#s.cellPath, path)
+    const client = hop === undefined ? undefined : this.#watcher.client(hop)
+    if (client === undefined) throw new NotFoundError(`cell ${path} is not below ${this.#s.cellPath}`)
+    return client
+  }
+
+  async instanceAction(ctx: RequestContext, args: InstanceActionCall): Promise<unknown> {
+    const to = this.#route(args.cellPath)
+    if (to !== 'self') return to.instanceAction(ctx, args)
+    return this.#conductor.instanceAction(ctx, {
+      uuid: args.instanceUuid,
+      action: args.action,
+      args: args.args,
+      isAdmin: ctx.roles?.includes('admin') ?? false,
+    })
+  }
+
+  async getInstances(ctx: RequestContext, args: { cellPath: string; uuids: readonly string[] }): Promise<unknown[]> {
+    const to = this.#route(args.cellPath)
+    if (to !== 'self') return to.getInstances(ctx, args)
+    return this.#conductor.getInstances(ctx, args.uuids)
+  }
+
+  async listHosts(ctx: RequestContext): Promise<unknown[]> {
+    const own = this.#s.hasHosts ? await this.#conductor.listHosts(ctx) : []
+    const below = await Promise.all(
+      this.#watcher.paths().map((p) => this.#watcher.client(p)?.listHosts(ctx).catch(() => []) ?? Promise.resolve([])),
+    )
+    return [...own, ...below.flat()]
+  }
+
+  async ackEvents(args: { parentPath: string; cursor: number }): Promise<void> {
+    await this.#conductor.outboxAck(systemContext(), args.cursor)
+  }
+
+  // ---- upward: capacity and events ----
+
+  watch(args: WatchArgs, emit: (u: CellUpdate) => void): () => void {
+    this.#flavors = args.flavors
+    this.#watcher.setFlavors(args.flavors)
+    const sub: Subscriber = { cursor: args.cursor, emit, pumping: false, again: false }
+    this.#subs.add(sub)
+    void this.#conductor.outboxAck(systemContext(), args.cursor).catch(() => undefined)
+    void this.#capacity().then((cells) => emit({ kind: 'capacity', cells }), () => undefined)
+    void this.#pump(sub)
+    return () => {
+      this.#subs.delete(sub)
+    }
+  }
+
+  #pumpAll(): void {
+    for (const s of this.#subs) void this.#pump(s)
+  }
+
+  async #pump(sub: Subscriber): Promise<void> {
+    if (sub.pumping) {
+      sub.again = true
+      return
+    }
+    sub.pumping = true
+    try {
+      do {
+        sub.again = false
+        for (;;) {
+          const batch = await this.#conductor.outboxFetch(systemContext(), { after: sub.cursor, limit: 500 })
+          if (batch.events.length === 0 || !this.#subs.has(sub)) break
+          sub.emit({ kind: 'events', events: batch.events, cursor: batch.cursor })
+          sub.cursor = batch.cursor
+        }
+      } while (sub.again && this.#subs.has(sub))
+    } catch (err) {
+      this.#log.warn({ err: String(err) }, 'shipping outbox failed; will retry on next change')
+    } finally {
+      sub.pumping = false
+    }
+  }
+
+  #scheduleReport(): void {
+    if (this.#reportPending !== undefined) return
+    this.#reportPending = setTimeout(() => {
+      this.#reportPending = undefined
+      void this.#report()
+    }, 50)
+  }
+
+  async #report(): Promise<void> {
+    if (this.#subs.size === 0) return
+    try {
+      const cells = await this.#capacity()
+      for (const s of this.#subs) s.emit({ kind: 'capacity', cells })
+    } catch (err) {
+      this.#log.warn({ err: String(err) }, 'capacity report failed')
+    }
+  }
+
+  /** This subtree's aggregate first, then every descendant's entry. */
+  async #capacity(): Promise<CellCapacity[]> {
+    const now = Date.now()
+    const own = this.#s.hasHosts ? await this.#conductor.getCapacity(systemContext(), this.#flavors) : null
+    const children = this.#watcher.childAggregates(now)
+    const parts = own === null ? children : [own, ...children]
+    const top = aggregate(this.#s.cellPath, parts, now, this.#disabled)
+    return [top, ...this.#watcher.reports(now)]
+  }
+}

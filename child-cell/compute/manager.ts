@@ -1,0 +1,121 @@
+import type { MessageBus, Subscription } from '../../shared/bus/message-bus.js'
+import type { InstanceRecord } from '../../shared/cell-link/build-spec.js'
+import type { RequestContext } from '../../shared/context.js'
+import { systemContext } from '../../shared/context.js'
+import { InvalidError } from '../../shared/errors.js'
+import type { Logger } from '../../shared/logging.js'
+import { ConductorApi } from '../conductor/rpc-api.js'
+import { computeTopic } from './rpc-api.js'
+import type { ComputeDriver } from './virt/driver.js'
+import { POWER_STATES } from './virt/driver.js'
+import { powerAction, type PowerActionArgs } from './operations/power.js'
+import { spawnInstance } from './operations/spawn.js'
+import { syncHost } from './operations/sync.js'
+import { terminateInstance } from './operations/terminate.js'
+
+/** The settings of one compute host. */
+export interface ComputeHostSettings {
+  readonly host: string
+  readonly hostIp: string
+  readonly availabilityZone: string
+  readonly cpuAllocationRatio: number
+  readonly ramAllocationRatio: number
+  readonly diskAllocationRatio: number
+  readonly reservedHostMemoryMb: number
+  readonly reservedHostDiskGb: number
+  /** Seconds between service heartbeats (Nova's report_interval). */
+  readonly reportIntervalMs: number
+  /** Restart guests that should be running after the host (or the test driver) restarted. */
+  readonly resumeGuestsStateOnHostBoot: boolean
+}
+
+/** What compute operations work with. */
+export interface ComputeContext {
+  readonly settings: ComputeHostSettings
+  readonly driver: ComputeDriver
+  readonly conductor: ConductorApi
+  readonly log: Logger
+}
+
+type Handler = (ctx: RequestContext, args: any) => Promise<unknown>
+
+/**
+ * nova-compute for one host: serves `compute.<host>`, drives the virt driver and reports every
+ * result through the conductor. It holds no database access by design.
+ */
+export class ComputeManager {
+  readonly #c: ComputeContext
+  readonly #bus: MessageBus
+  readonly #handlers: Readonly<Record<string, Handler>>
+  #sub: Subscription | undefined
+  #timer: NodeJS.Timeout | undefined
+
+  constructor(args: { readonly bus: MessageBus; readonly driver: ComputeDriver; readonly settings: ComputeHostSettings; readonly log: Logger }) {
+    this.#bus = args.bus
+    this.#c = { settings: args.settings, driver: args.driver, conductor: new ConductorApi(args.bus), log: args.log }
+    this.#handlers = {
+      build_and_run_instance: (ctx, a: { instance: InstanceRecord }) => spawnInstance(this.#c, ctx, a.instance),
+      terminate_instance: (ctx, a: { uuid: string }) => terminateInstance(this.#c, ctx, a.uuid),
+      power_action: (ctx, a: PowerActionArgs) => powerAction(this.#c, ctx, a),
+    }
+  }
+
+  get host(): string {
+    return this.#c.settings.host
+  }
+
+  /** Connects the driver, reports inventory and liveness, resyncs guests, then takes work. */
+  async start(): Promise<void> {
+    await this.#c.driver.init()
+    const ctx = systemContext()
+    await this.reportInventory(ctx)
+    await this.heartbeat(ctx)
+    await syncHost(this.#c, ctx)
+    this.#sub = await this.#bus.serve({
+      topic: computeTopic(this.#c.settings.host),
+      fanout: false,
+      handler: (hctx, method, args) => {
+        const h = this.#handlers[method]
+        if (h === undefined) throw new InvalidError(`compute has no method ${method}`)
+        return h(hctx, args)
+      },
+    })
+    this.#timer = setInterval(() => {
+      this.heartbeat(systemContext()).catch((err: unknown) => this.#c.log.warn({ err: String(err) }, 'heartbeat failed'))
+    }, this.#c.settings.reportIntervalMs)
+    this.#timer.unref()
+  }
+
+  async heartbeat(ctx: RequestContext): Promise<void> {
+    await this.#c.conductor.serviceHeartbeat(ctx, {
+      host: this.#c.settings.host,
+      binary: 'nova-compute',
+      topic: computeTopic(this.#c.settings.host),
+    })
+  }
+
+  async reportInventory(ctx: RequestContext): Promise<void> {
+    const s = this.#c.settings
+    await this.#c.conductor.computeNodeUpdate(ctx, {
+      host: s.host,
+      hostIp: s.hostIp,
+      availabilityZone: s.availabilityZone,
+      resources: await this.#c.driver.getHostResources(),
+      cpuAllocationRatio: s.cpuAllocationRatio,
+      ramAllocationRatio: s.ramAllocationRatio,
+      diskAllocationRatio: s.diskAllocationRatio,
+      reservedHostMemoryMb: s.reservedHostMemoryMb,
+      reservedHostDiskGb: s.reservedHostDiskGb,
+    })
+  }
+
+  /** Stops taking work; guests keep running (as a real hypervisor's would). */
+  async stop(): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    await this.#sub?.close()
+    this.#sub = undefined
+    await this.#c.driver.close()
+  }
+}
+
+export { POWER_STATES }

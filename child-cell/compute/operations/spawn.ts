@@ -1,0 +1,49 @@
+import type { InstanceRecord } from '../../../shared/cell-link/build-spec.js'
+import type { RequestContext } from '../../../shared/context.js'
+import type { ComputeContext } from '../manager.js'
+import { POWER_STATES } from '../virt/driver.js'
+
+/**
+ * Spawns a claimed instance and reports ACTIVE, or ERROR with a fault. Idempotent: a guest that
+ * already runs (a redelivered cast, or a resync at start-up) is reported as it is.
+ */
+export async function spawnInstance(c: ComputeContext, ctx: RequestContext, inst: InstanceRecord): Promise<void> {
+  const host = c.settings.host
+  try {
+    const existing = await c.driver.listInstances()
+    if (!existing.includes(inst.uuid)) {
+      await c.driver.spawn({
+        uuid: inst.uuid,
+        name: inst.name,
+        memoryMb: inst.flavor.memoryMb,
+        vcpus: inst.flavor.vcpus,
+        rootGb: inst.flavor.rootGb,
+        imageRef: inst.imageRef,
+      })
+    }
+    const info = await c.driver.getInfo(inst.uuid)
+    await c.conductor.instanceUpdate(ctx, {
+      uuid: inst.uuid,
+      expectedTaskState: 'spawning',
+      vmState: 'active',
+      taskState: null,
+      powerState: info.powerState,
+      launched: true,
+      event: { name: 'compute__do_build_and_run_instance', result: 'Success', host },
+    })
+    c.log.info({ requestId: ctx.requestId, instance: inst.uuid, host }, 'instance spawned')
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err)
+    c.log.error({ requestId: ctx.requestId, instance: inst.uuid, host, err: message }, 'spawn failed')
+    await c.driver.destroy(inst.uuid).catch(() => undefined)
+    await c.conductor.instanceUpdate(ctx, {
+      uuid: inst.uuid,
+      expectedTaskState: 'spawning',
+      vmState: 'error',
+      taskState: null,
+      powerState: POWER_STATES.NOSTATE,
+      fault: { code: 500, message: `Build of instance ${inst.uuid} aborted: ${message}` },
+      event: { name: 'compute__do_build_and_run_instance', result: 'Error', host },
+    })
+  }
+}

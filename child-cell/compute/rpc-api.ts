@@ -1,0 +1,34 @@
+import type { MessageBus } from '../../shared/bus/message-bus.js'
+import type { InstanceRecord } from '../../shared/cell-link/build-spec.js'
+import type { RequestContext } from '../../shared/context.js'
+
+/** The topic of one compute host. */
+export function computeTopic(host: string): string {
+  return `compute.${host}`
+}
+
+/** Client of compute hosts: every method is a cast (compute reports back through the conductor). */
+export class ComputeApi {
+  readonly #bus: MessageBus
+
+  constructor(bus: MessageBus) {
+    this.#bus = bus
+  }
+
+  #cast(ctx: RequestContext, host: string, method: string, args: unknown): Promise<void> {
+    return this.#bus.cast(ctx, { topic: computeTopic(host), method, args })
+  }
+
+  buildAndRunInstance(ctx: RequestContext, host: string, instance: InstanceRecord): Promise<void> {
+    return this.#cast(ctx, host, 'build_and_run_instance', { instance })
+  }
+
+  terminateInstance(ctx: RequestContext, host: string, uuid: string): Promise<void> {
+    return this.#cast(ctx, host, 'terminate_instance', { uuid })
+  }
+
+  /** stop, start, reboot, pause, unpause, suspend, resume. */
+  powerAction(ctx: RequestContext, host: string, args: { uuid: string; action: string; taskState: string; hard?: boolean }): Promise<void> {
+    return this.#cast(ctx, host, 'power_action', args)
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The narrow interface between nova-compute and a hypervisor, after Nova's `ComputeDriver`.
+ *
+ * Contract (test/contract/compute-driver.contract.test.ts runs it for every driver):
+ * - instances are addressed by our UUID; the driver gives the guest that UUID;
+ * - `spawn` of a UUID that already exists fails; `destroy` of an unknown UUID succeeds (idempotent:
+ *   compute retries deletes after crashes);
+ * - power operations on an unknown UUID reject with `InstanceNotFoundError`;
+ * - `getInfo` reports the power state the guest really has (Nova's numbers, {@link POWER_STATES});
+ * - `getHostResources` reports totals, never usage: usage comes from claims in the cell DB.
+ * A driver imports no compute manager, RPC or database code, and no other driver.
+ *
+ * Power operations follow one rule, so that compute may retry any of them after a crash: an
+ * operation whose target state already holds is a no-op; one with no sensible path from the current
+ * state rejects with `ConflictError` (shared/errors.ts) and changes nothing. Per guest state
+ * (a suspended guest is off with its memory saved to disk):
+ *
+ * | operation   | running        | paused        | shut off      | suspended                  |
+ * |-------------|----------------|---------------|---------------|----------------------------|
+ * | pause       | paused         | no-op         | conflict      | conflict                   |
+ * | unpause     | no-op          | running       | conflict      | conflict                   |
+ * | suspend     | suspended      | conflict      | conflict      | no-op                      |
+ * | resume      | no-op          | conflict      | conflict      | running (memory restored)  |
+ * | powerOff    | shut off       | shut off      | no-op         | shut off (saved memory dropped) |
+ * | powerOn     | no-op          | conflict      | running       | running (memory restored)  |
+ * | reboot      | running        | running       | running       | running (saved memory dropped) |
+ * | destroy     | gone           | gone          | gone          | gone                       |
+ *
+ * A soft reboot shuts a running guest down gracefully;
+ * from any other state, or when the guest ignores the request, it falls back to a hard reboot, as
+ * Nova's libvirt driver does.
+ *
+ * `getInfo` reports a suspended guest as {@link POWER_STATES}.SHUTDOWN, as Nova's libvirt driver
+ * does for a saved domain (libvirt says SHUTOFF): the instance's vm_state, kept by the conductor,
+ * is what says "suspended". {@link POWER_STATES}.SUSPENDED means a guest that suspended itself
+ * (ACPI S3, libvirt's PMSUSPENDED).
+ */
+export interface ComputeDriver {
+  /** `libvirt` or `fake`. */
+  readonly name: string
+  /** Connects to the hypervisor. Called once before anything else. */
+  init(): Promise<void>
+  /** The host's inventory. */
+  getHostResources(): Promise<HostResources>
+  /**
+   * Creates and starts the guest. Cleans up what it created when it fails. Rejects with
+   * `ConflictError` when the UUID exists already, `InvalidError` when the arguments are malformed.
+   */
+  spawn(args: SpawnArgs): Promise<void>
+  /** Stops and removes the guest and its definition. Idempotent. */
+  destroy(uuid: string): Promise<void>
+  /** Graceful shutdown (ACPI), falling back to a hard power off. */
+  powerOff(uuid: string): Promise<void>
+  /** Starts a stopped guest. */
+  powerOn(uuid: string): Promise<void>
+  /** Soft reboot = shutdown then start; hard = destroy then start. */
+  reboot(uuid: string, hard: boolean): Promise<void>
+  /** Freezes the guest in memory (Nova's pause). */
+  pause(uuid: string): Promise<void>
+  /** Lets a paused guest run again. */
+  unpause(uuid: string): Promise<void>
+  /** Saves guest memory to disk and stops it (Nova's suspend). */
+  suspend(uuid: string): Promise<void>
+  /** Restores a suspended guest. */
+  resume(uuid: string): Promise<void>
+  /** What the hypervisor says about the guest now. */
+  getInfo(uuid: string): Promise<InstanceInfo>
+  /** UUIDs of every guest the hypervisor knows, running or not. */
+  listInstances(): Promise<string[]>
+  /** Releases the connection. Idempotent. */
+  close(): Promise<void>
+}
+
+/** What to create. */
+export interface SpawnArgs {
+  readonly uuid: string
+  readonly name: string
+  readonly memoryMb: number
+  readonly vcpus: number
+  readonly rootGb: number
+  readonly imageRef?: string
+}
+
+/** Inventory of one host. */
+export interface HostResources {
+  readonly vcpus: number
+  readonly memoryMb: number
+  readonly localGb: number
+  readonly hypervisorType: string
+  readonly hypervisorVersion: number
+  readonly cpuArch: string
+  readonly cpuModel: string
+}
+
+/** Nova's power states (nova/compute/power_state.py). */
+export const POWER_STATES = {
+  NOSTATE: 0,
+  RUNNING: 1,
+  PAUSED: 3,
+  SHUTDOWN: 4,
+  CRASHED: 6,
+  SUSPENDED: 7,
+} as const
+/** One of the values of {@link POWER_STATES}. */
+export type PowerState = (typeof POWER_STATES)[keyof typeof POWER_STATES]
+
+/** What the hypervisor says about one guest. */
+export interface InstanceInfo {
+  readonly powerState: PowerState
+  readonly memoryMb: number
+  readonly vcpus: number
+}
+
+/** The guest does not exist on this host. */
+export class InstanceNotFoundError extends Error {
+  readonly uuid: string
+  constructor(uuid: string, cause?: unknown) {
+    super(`instance ${uuid} not found on this hypervisor`, cause === undefined ? undefined : { cause })
+    this.name = 'InstanceNotFoundError'
+    this.uuid = uuid
+  }
+}

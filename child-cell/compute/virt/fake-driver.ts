@@ -1,0 +1,184 @@
+import { ConflictError, InvalidError } from '../../../shared/errors.js'
+import { InstanceNotFoundError, POWER_STATES } from './driver.js'
+import type { ComputeDriver, HostResources, InstanceInfo, PowerState, SpawnArgs } from './driver.js'
+
+/** What a {@link FakeDriver} host has. Only the three capacities are required. */
+export interface FakeDriverArgs {
+  readonly resources: {
+    readonly vcpus: number
+    readonly memoryMb: number
+    readonly localGb: number
+    readonly cpuArch?: string
+    readonly cpuModel?: string
+  }
+}
+
+/** The guest states the power operations distinguish (the table in driver.ts). */
+type GuestState = 'running' | 'paused' | 'shutoff' | 'suspended'
+
+/** A suspended guest is off as far as the hypervisor can tell: see the table in driver.ts. */
+const REPORTED: Readonly<Record<GuestState, PowerState>> = {
+  running: POWER_STATES.RUNNING,
+  paused: POWER_STATES.PAUSED,
+  shutoff: POWER_STATES.SHUTDOWN,
+  suspended: POWER_STATES.SHUTDOWN,
+}
+
+interface FakeGuest {
+  state: GuestState
+  readonly name: string
+  readonly memoryMb: number
+  readonly vcpus: number
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/**
+ * An in-memory hypervisor, after Nova's `fake.FakeDriver`: guests are records, power operations
+ * change their state by the same rules as the libvirt driver (the table in driver.ts), so
+ * functional tests exercise the real state machine without libvirt.
+ *
+ * Every operation completes before its promise settles and never awaits midway, so concurrent
+ * operations on one guest apply one after the other.
+ *
+ * @example
+ *   const driver = new FakeDriver({ resources: { vcpus: 16, memoryMb: 65536, localGb: 1000 } })
+ *   await driver.init()
+ */
+export class FakeDriver implements ComputeDriver {
+  readonly name = 'fake'
+  readonly #resources: HostResources
+  readonly #guests = new Map<string, FakeGuest>()
+  #open = false
+
+  constructor(args: FakeDriverArgs) {
+    const { vcpus, memoryMb, localGb } = args.resources
+    for (const [key, value] of Object.entries({ vcpus, memoryMb, localGb })) {
+      if (!Number.isInteger(value) || value < 0) throw new InvalidError(`fake driver: ${key} must be a whole number >= 0`)
+    }
+    this.#resources = Object.freeze({
+      vcpus,
+      memoryMb,
+      localGb,
+      hypervisorType: 'fake',
+      hypervisorVersion: 1000,
+      cpuArch: args.resources.cpuArch ?? 'x86_64',
+      cpuModel: args.resources.cpuModel ?? 'fake',
+    })
+  }
+
+  init(): Promise<void> {
+    this.#open = true
+    return Promise.resolve()
+  }
+
+  getHostResources(): Promise<HostResources> {
+    return this.#run(() => this.#resources)
+  }
+
+  spawn(args: SpawnArgs): Promise<void> {
+    return this.#run(() => {
+      validateSpawnArgs(args)
+      const uuid = args.uuid.toLowerCase()
+      if (this.#guests.has(uuid)) throw new ConflictError(`instance ${uuid} already exists on this hypervisor`, { uuid })
+      this.#guests.set(uuid, { state: 'running', name: args.name, memoryMb: args.memoryMb, vcpus: args.vcpus })
+    })
+  }
+
+  destroy(uuid: string): Promise<void> {
+    return this.#run(() => {
+      this.#guests.delete(uuid.toLowerCase())
+    })
+  }
+
+  powerOff(uuid: string): Promise<void> {
+    return this.#transition(uuid, 'power off', { running: 'shutoff', paused: 'shutoff', suspended: 'shutoff' }, 'shutoff')
+  }
+
+  powerOn(uuid: string): Promise<void> {
+    return this.#transition(uuid, 'power on', { shutoff: 'running', suspended: 'running' }, 'running')
+  }
+
+  reboot(uuid: string, _hard: boolean): Promise<void> {
+    // Soft or hard, every state ends running: a soft reboot of a guest that is not running
+    // falls back to a hard one.
+    return this.#transition(uuid, 'reboot', { running: 'running', paused: 'running', shutoff: 'running', suspended: 'running' }, undefined)
+  }
+
+  pause(uuid: string): Promise<void> {
+    return this.#transition(uuid, 'pause', { running: 'paused' }, 'paused')
+  }
+
+  unpause(uuid: string): Promise<void> {
+    return this.#transition(uuid, 'unpause', { paused: 'running' }, 'running')
+  }
+
+  suspend(uuid: string): Promise<void> {
+    return this.#transition(uuid, 'suspend', { running: 'suspended' }, 'suspended')
+  }
+
+  resume(uuid: string): Promise<void> {
+    return this.#transition(uuid, 'resume', { suspended: 'running' }, 'running')
+  }
+
+  getInfo(uuid: string): Promise<InstanceInfo> {
+    return this.#run(() => {
+      const guest = this.#guest(uuid)
+      return { powerState: REPORTED[guest.state], memoryMb: guest.memoryMb, vcpus: guest.vcpus }
+    })
+  }
+
+  listInstances(): Promise<string[]> {
+    return this.#run(() => [...this.#guests.keys()])
+  }
+
+  close(): Promise<void> {
+    this.#open = false
+    return Promise.resolve()
+  }
+
+  /**
+   * Moves the guest along `moves`; staying in `target` is a no-op; any other state is a conflict.
+   */
+  #transition(
+    uuid: string,
+    operation: string,
+    moves: Partial<Record<GuestState, GuestState>>,
+    target: GuestState | undefined,
+  ): Promise<void> {
+    return this.#run(() => {
+      const guest = this.#guest(uuid)
+      const next = moves[guest.state]
+      if (next !== undefined) guest.state = next
+      else if (guest.state !== target) {
+        throw new ConflictError(`cannot ${operation} instance ${uuid.toLowerCase()} while it is ${guest.state}`, {
+          uuid: uuid.toLowerCase(),
+          state: guest.state,
+        })
+      }
+    })
+  }
+
+  #guest(uuid: string): FakeGuest {
+    const guest = this.#guests.get(uuid.toLowerCase())
+    if (guest === undefined) throw new InstanceNotFoundError(uuid)
+    return guest
+  }
+
+  /** Runs `fn` as an async operation: a closed driver, like a closed connection, refuses work. */
+  #run<T>(fn: () => T): Promise<T> {
+    try {
+      if (!this.#open) throw new Error('fake driver is not connected: call init() first')
+      return Promise.resolve(fn())
+    } catch (err) {
+      return Promise.reject(err as Error)
+    }
+  }
+}
+
+function validateSpawnArgs(args: SpawnArgs): void {
+  if (!UUID.test(args.uuid)) throw new InvalidError(`invalid instance uuid ${JSON.stringify(args.uuid)}`)
+  if (!Number.isInteger(args.memoryMb) || args.memoryMb < 1) throw new InvalidError('memoryMb must be a whole number >= 1')
+  if (!Number.isInteger(args.vcpus) || args.vcpus < 1) throw new InvalidError('vcpus must be a whole number >= 1')
+  if (!Number.isInteger(args.rootGb) || args.rootGb < 0) throw new InvalidError('rootGb must be a whole number >= 0')
+}

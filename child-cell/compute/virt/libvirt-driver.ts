@@ -1,0 +1,441 @@
+import { Hypervisor } from '@unraid/libvirt'
+import type { Domain } from '@unraid/libvirt'
+import { createHash } from 'node:crypto'
+import { access, mkdir, open, rm, statfs } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { ConflictError, InvalidError } from '../../../shared/errors.js'
+import { InstanceNotFoundError, POWER_STATES } from './driver.js'
+import type { ComputeDriver, HostResources, InstanceInfo, PowerState, SpawnArgs } from './driver.js'
+
+/** How to reach the hypervisor, and where this host keeps guest files. */
+export interface LibvirtDriverArgs {
+  /**
+   * `qemu:///system` in production; `test:///abs/path/host-N.xml` (libvirt's test driver, one
+   * `<node>` file per simulated host, see host-xml.ts) in tests and the embedded federation.
+   */
+  readonly uri: string
+  /** qemu only: guest disks go to `<instancesPath>/<uuid>/disk`. Default `/var/lib/federation/instances`. */
+  readonly instancesPath?: string
+  /**
+   * Where `suspend` writes guest memory (`<saveDir>/<uuid>.save`). Default: `<instancesPath>/save`
+   * for qemu (libvirtd must be able to write there), a per-URI folder under the OS temp dir for test.
+   */
+  readonly saveDir?: string
+  /**
+   * Local disk to report, in GiB. The test driver knows no disks, so this is the only source for
+   * it (default 1000); for qemu the default is the size of the file system under `instancesPath`.
+   */
+  readonly diskGb?: number
+  /** qemu only: the domain type, `kvm` (default) or `qemu` (emulation, no /dev/kvm). */
+  readonly virtType?: 'kvm' | 'qemu'
+  /** How long a graceful shutdown (power off, soft reboot) may take before a hard stop. Default 60 s. */
+  readonly shutdownTimeoutMs?: number
+}
+
+/** libvirt's virDomainState numbers. */
+const VIR = { NOSTATE: 0, RUNNING: 1, BLOCKED: 2, PAUSED: 3, SHUTDOWN: 4, SHUTOFF: 5, CRASHED: 6, PMSUSPENDED: 7 } as const
+
+/** Nova's LIBVIRT_POWER_STATE: SHUTDOWN (being shut down) and SHUTOFF both read as SHUTDOWN. */
+const TO_POWER_STATE: Readonly<Record<number, PowerState>> = {
+  [VIR.NOSTATE]: POWER_STATES.NOSTATE,
+  [VIR.RUNNING]: POWER_STATES.RUNNING,
+  [VIR.BLOCKED]: POWER_STATES.RUNNING,
+  [VIR.PAUSED]: POWER_STATES.PAUSED,
+  [VIR.SHUTDOWN]: POWER_STATES.SHUTDOWN,
+  [VIR.SHUTOFF]: POWER_STATES.SHUTDOWN,
+  [VIR.CRASHED]: POWER_STATES.CRASHED,
+  [VIR.PMSUSPENDED]: POWER_STATES.SUSPENDED,
+}
+
+/** Guest states the power operations distinguish (the table in driver.ts), plus `other` (crashed, PM-suspended). */
+type GuestState = 'running' | 'paused' | 'shutoff' | 'suspended' | 'other'
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const DEFAULT_TEST_DISK_GB = 1000
+/** libvirt's test driver answers virConnectGetVersion with 2; the binding does not expose the call. */
+const TEST_HYPERVISOR_VERSION = 2
+
+/**
+ * A {@link ComputeDriver} over libvirt (`@unraid/libvirt`), after Nova's `LibvirtDriver`.
+ *
+ * Guests are named `instance-<uuid>` and carry our UUID. Suspend saves memory to a file of our own
+ * (the binding has no managed save) and resume restores it, so the driver tells a suspended guest
+ * from a stopped one by that file. Operations on one guest are serialised (Nova's instance lock),
+ * so a retried spawn cannot redefine a guest that a first attempt is still starting.
+ *
+ * With `test:///` URIs the hypervisor type reported is `test` (libvirt says `TEST`) and guests have
+ * no disk; with qemu it is `QEMU`, as Nova reports for both kvm and qemu, and each guest gets a
+ * sparse raw disk of `rootGb` (no image is copied into it yet). The driver must run on the
+ * hypervisor host, as nova-compute does, since it creates those files locally.
+ *
+ * @example
+ *   const driver = new LibvirtDriver({ uri: await writeTestHostXml({ path, vcpus: 8, memoryMb: 16384 }) })
+ *   await driver.init()
+ */
+export class LibvirtDriver implements ComputeDriver {
+  readonly name = 'libvirt'
+  readonly #uri: string
+  readonly #isTest: boolean
+  readonly #domainType: 'test' | 'kvm' | 'qemu'
+  readonly #instancesPath: string
+  readonly #saveDir: string
+  readonly #diskGb: number | undefined
+  readonly #shutdownTimeoutMs: number
+  readonly #locks = new Map<string, Promise<void>>()
+  #hv: Hypervisor | undefined
+
+  constructor(args: LibvirtDriverArgs) {
+    const scheme = /^([a-z0-9]+)(\+[a-z0-9]+)?:/i.exec(args.uri)?.[1]?.toLowerCase()
+    if (scheme !== 'test' && scheme !== 'qemu') {
+      throw new InvalidError(`libvirt driver supports test:// and qemu:// URIs, not ${JSON.stringify(args.uri)}`)
+    }
+    if (args.diskGb !== undefined && (!Number.isInteger(args.diskGb) || args.diskGb < 0)) {
+      throw new InvalidError('libvirt driver: diskGb must be a whole number >= 0')
+    }
+    this.#uri = args.uri
+    this.#isTest = scheme === 'test'
+    this.#domainType = this.#isTest ? 'test' : (args.virtType ?? 'kvm')
+    this.#instancesPath = args.instancesPath ?? '/var/lib/federation/instances'
+    const uriKey = createHash('sha256').update(args.uri).digest('hex').slice(0, 16)
+    this.#saveDir =
+      args.saveDir ??
+      (this.#isTest ? join(tmpdir(), 'federation-libvirt-save', uriKey) : join(this.#instancesPath, 'save'))
+    this.#diskGb = args.diskGb ?? (this.#isTest ? DEFAULT_TEST_DISK_GB : undefined)
+    this.#shutdownTimeoutMs = args.shutdownTimeoutMs ?? 60_000
+  }
+
+  async init(): Promise<void> {
+    if (this.#hv !== undefined) return
+    await mkdir(this.#saveDir, { recursive: true })
+    if (!this.#isTest) await mkdir(this.#instancesPath, { recursive: true })
+    const hv = new Hypervisor({ uri: this.#uri })
+    await hv.connectOpen()
+    this.#hv = hv
+  }
+
+  async getHostResources(): Promise<HostResources> {
+    const node = await this.#hypervisor().nodeGetInfo()
+    return {
+      vcpus: node.cpus,
+      memoryMb: Math.floor(node.memory / 1024),
+      localGb: this.#diskGb ?? (await fileSystemGb(this.#instancesPath)),
+      hypervisorType: this.#isTest ? 'test' : 'QEMU',
+      // The binding exposes no virConnectGetVersion; 0 says "unknown" for qemu.
+      hypervisorVersion: this.#isTest ? TEST_HYPERVISOR_VERSION : 0,
+      cpuArch: normaliseArch(node.model),
+      cpuModel: node.model,
+    }
+  }
+
+  async spawn(args: SpawnArgs): Promise<void> {
+    validateSpawnArgs(args)
+    const uuid = args.uuid.toLowerCase()
+    return this.#exclusive(uuid, async () => {
+      const hv = this.#hypervisor()
+      if ((await this.#lookup(uuid)) !== undefined) {
+        throw new ConflictError(`instance ${uuid} already exists on this hypervisor`, { uuid })
+      }
+      let diskPath: string | undefined
+      let domain: Domain | undefined
+      try {
+        if (!this.#isTest && args.rootGb > 0) diskPath = await this.#createDisk(uuid, args.rootGb)
+        domain = await hv.domainDefineXML(domainXml({ ...args, uuid, type: this.#domainType, diskPath }))
+        await hv.domainCreate(domain)
+      } catch (err) {
+        if (domain !== undefined) await hv.domainUndefine(domain).catch(() => undefined)
+        if (diskPath !== undefined) await rm(join(this.#instancesPath, uuid), { recursive: true, force: true })
+        throw err
+      }
+    })
+  }
+
+  destroy(uuid: string): Promise<void> {
+    if (!UUID.test(uuid)) return Promise.resolve()
+    const id = uuid.toLowerCase()
+    return this.#exclusive(id, async () => {
+      const hv = this.#hypervisor()
+      const domain = await this.#lookup(id)
+      if (domain !== undefined) {
+        if ((await hv.domainGetInfo(domain)).state !== VIR.SHUTOFF) await ignoreNotRunning(hv.domainDestroy(domain))
+        await hv.domainUndefine(domain).catch((err: unknown) => {
+          if (!isNotFound(err)) throw err
+        })
+      }
+      await rm(this.#savePath(id), { force: true })
+      if (!this.#isTest) await rm(join(this.#instancesPath, id), { recursive: true, force: true })
+    })
+  }
+
+  powerOff(uuid: string): Promise<void> {
+    return this.#operate(uuid, async (domain, state) => {
+      if (state === 'running') await this.#shutdown(domain)
+      else if (state === 'paused' || state === 'other') await ignoreNotRunning(this.#hypervisor().domainDestroy(domain))
+      else if (state === 'suspended') await rm(this.#savePath(uuid), { force: true })
+    })
+  }
+
+  powerOn(uuid: string): Promise<void> {
+    return this.#operate(uuid, async (domain, state) => {
+      if (state === 'shutoff') await this.#hypervisor().domainCreate(domain)
+      else if (state === 'suspended') await this.#restore(uuid)
+      else if (state !== 'running') throw conflict('power on', uuid, state)
+    })
+  }
+
+  reboot(uuid: string, hard: boolean): Promise<void> {
+    return this.#operate(uuid, async (domain, state) => {
+      const hv = this.#hypervisor()
+      if (!hard && state === 'running') {
+        await this.#shutdown(domain)
+      } else {
+        await rm(this.#savePath(uuid), { force: true })
+        if (state !== 'shutoff' && state !== 'suspended') await ignoreNotRunning(hv.domainDestroy(domain))
+      }
+      await hv.domainCreate(domain)
+    })
+  }
+
+  pause(uuid: string): Promise<void> {
+    return this.#operate(uuid, async (domain, state) => {
+      if (state === 'running') await this.#hypervisor().domainSuspend(domain)
+      else if (state !== 'paused') throw conflict('pause', uuid, state)
+    })
+  }
+
+  unpause(uuid: string): Promise<void> {
+    return this.#operate(uuid, async (domain, state) => {
+      if (state === 'paused') await this.#hypervisor().domainResume(domain)
+      else if (state !== 'running') throw conflict('unpause', uuid, state)
+    })
+  }
+
+  suspend(uuid: string): Promise<void> {
+    return this.#operate(uuid, async (domain, state) => {
+      if (state === 'suspended') return
+      if (state !== 'running') throw conflict('suspend', uuid, state)
+      const path = this.#savePath(uuid)
+      try {
+        await this.#hypervisor().domainSave(domain, path)
+      } catch (err) {
+        await rm(path, { force: true })
+        throw err
+      }
+    })
+  }
+
+  resume(uuid: string): Promise<void> {
+    return this.#operate(uuid, async (_domain, state) => {
+      if (state === 'suspended') await this.#restore(uuid)
+      else if (state !== 'running') throw conflict('resume', uuid, state)
+    })
+  }
+
+  async getInfo(uuid: string): Promise<InstanceInfo> {
+    const domain = await this.#find(uuid)
+    const info = await this.#hypervisor()
+      .domainGetInfo(domain)
+      .catch((err: unknown) => rethrow(uuid, err))
+    return {
+      powerState: TO_POWER_STATE[info.state] ?? POWER_STATES.NOSTATE,
+      memoryMb: Math.floor(info.maxMem / 1024),
+      vcpus: info.nrVirtCpu,
+    }
+  }
+
+  async listInstances(): Promise<string[]> {
+    const hv = this.#hypervisor()
+    const domains = await hv.connectListAllDomains()
+    // A guest destroyed between the listing and the question is simply not listed.
+    const uuids = await Promise.all(
+      domains.map((d) =>
+        hv.domainGetUUIDString(d).catch((err: unknown) => {
+          if (isNotFound(err)) return undefined
+          throw err
+        }),
+      ),
+    )
+    return uuids.filter((u): u is string => u !== undefined)
+  }
+
+  async close(): Promise<void> {
+    const hv = this.#hv
+    this.#hv = undefined
+    if (hv !== undefined) await hv.connectClose()
+  }
+
+  /** Runs `fn` on the guest under its lock, with its current state; "not found" becomes InstanceNotFoundError. */
+  #operate(uuid: string, fn: (domain: Domain, state: GuestState) => Promise<void>): Promise<void> {
+    const id = uuid.toLowerCase()
+    return this.#exclusive(id, async () => {
+      const domain = await this.#find(id)
+      try {
+        await fn(domain, await this.#state(id, domain))
+      } catch (err) {
+        rethrow(id, err)
+      }
+    })
+  }
+
+  async #state(uuid: string, domain: Domain): Promise<GuestState> {
+    const { state } = await this.#hypervisor().domainGetInfo(domain)
+    const saved = await access(this.#savePath(uuid)).then(
+      () => true,
+      () => false,
+    )
+    if (state === VIR.SHUTOFF) return saved ? 'suspended' : 'shutoff'
+    // Running with a save file: someone started the guest behind our back; its memory is newer.
+    if (saved) await rm(this.#savePath(uuid), { force: true })
+    if (state === VIR.RUNNING || state === VIR.BLOCKED || state === VIR.SHUTDOWN) return 'running'
+    if (state === VIR.PAUSED) return 'paused'
+    return 'other'
+  }
+
+  /** ACPI shutdown, waiting up to the timeout, then a hard stop (Nova's `_clean_shutdown`). */
+  async #shutdown(domain: Domain): Promise<void> {
+    const hv = this.#hypervisor()
+    await ignoreNotRunning(hv.domainShutdown(domain))
+    const deadline = Date.now() + this.#shutdownTimeoutMs
+    for (let delay = 5; ; delay = Math.min(delay * 2, 500)) {
+      if ((await hv.domainGetInfo(domain)).state === VIR.SHUTOFF) return
+      if (Date.now() >= deadline) break
+      await sleep(Math.min(delay, Math.max(0, deadline - Date.now())))
+    }
+    await ignoreNotRunning(hv.domainDestroy(domain))
+  }
+
+  async #restore(uuid: string): Promise<void> {
+    await this.#hypervisor().domainRestore(this.#savePath(uuid))
+    await rm(this.#savePath(uuid), { force: true })
+  }
+
+  async #createDisk(uuid: string, rootGb: number): Promise<string> {
+    const dir = join(this.#instancesPath, uuid)
+    await mkdir(dir, { recursive: true })
+    const path = join(dir, 'disk')
+    const file = await open(path, 'wx')
+    try {
+      await file.truncate(rootGb * 1024 ** 3)
+    } finally {
+      await file.close()
+    }
+    return path
+  }
+
+  async #find(uuid: string): Promise<Domain> {
+    const domain = UUID.test(uuid) ? await this.#lookup(uuid.toLowerCase()) : undefined
+    if (domain === undefined) throw new InstanceNotFoundError(uuid)
+    return domain
+  }
+
+  async #lookup(uuid: string): Promise<Domain | undefined> {
+    try {
+      return await this.#hypervisor().domainLookupByUUIDString(uuid)
+    } catch (err) {
+      if (isNotFound(err)) return undefined
+      throw err
+    }
+  }
+
+  #savePath(uuid: string): string {
+    return join(this.#saveDir, `${uuid}.save`)
+  }
+
+  #hypervisor(): Hypervisor {
+    if (this.#hv === undefined) throw new Error(`libvirt driver is not connected to ${this.#uri}: call init() first`)
+    return this.#hv
+  }
+
+  /** Serialises work per guest; work on different guests runs in parallel. */
+  async #exclusive<T>(uuid: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(uuid) ?? Promise.resolve()
+    let release = (): void => undefined
+    const mine = new Promise<void>((resolve) => (release = resolve))
+    const tail = previous.then(() => mine)
+    this.#locks.set(uuid, tail)
+    await previous
+    try {
+      return await fn()
+    } finally {
+      release()
+      if (this.#locks.get(uuid) === tail) this.#locks.delete(uuid)
+    }
+  }
+}
+
+/** The domain definition: only what a guest needs to start; Nova's config builder is much larger. */
+function domainXml(args: SpawnArgs & { type: 'test' | 'kvm' | 'qemu'; diskPath: string | undefined }): string {
+  const devices: string[] = []
+  if (args.diskPath !== undefined) {
+    devices.push(
+      `<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${xmlEscape(args.diskPath)}'/>` +
+        `<target dev='vda' bus='virtio'/></disk>`,
+    )
+  }
+  devices.push(`<console type='pty'/>`)
+  const image = args.imageRef === undefined ? '' : `<fed:image>${xmlEscape(args.imageRef)}</fed:image>`
+  return [
+    `<domain type='${args.type}'>`,
+    `<name>instance-${args.uuid}</name>`,
+    `<uuid>${args.uuid}</uuid>`,
+    `<title>${xmlEscape(args.name)}</title>`,
+    `<metadata><fed:instance xmlns:fed='urn:x-cells-federation:instance:1'>${image}` +
+      `<fed:rootGb>${args.rootGb}</fed:rootGb></fed:instance></metadata>`,
+    `<memory unit='MiB'>${args.memoryMb}</memory>`,
+    `<vcpu>${args.vcpus}</vcpu>`,
+    `<os><type>hvm</type><boot dev='hd'/></os>`,
+    // ACPI lets a graceful shutdown reach the guest.
+    `<features><acpi/></features>`,
+    args.type === 'kvm' ? `<cpu mode='host-model'/>` : '',
+    `<on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>`,
+    `<devices>${devices.join('')}</devices>`,
+    `</domain>`,
+  ].join('')
+}
+
+function validateSpawnArgs(args: SpawnArgs): void {
+  if (!UUID.test(args.uuid)) throw new InvalidError(`invalid instance uuid ${JSON.stringify(args.uuid)}`)
+  if (!Number.isInteger(args.memoryMb) || args.memoryMb < 1) throw new InvalidError('memoryMb must be a whole number >= 1')
+  if (!Number.isInteger(args.vcpus) || args.vcpus < 1) throw new InvalidError('vcpus must be a whole number >= 1')
+  if (!Number.isInteger(args.rootGb) || args.rootGb < 0) throw new InvalidError('rootGb must be a whole number >= 0')
+}
+
+function conflict(operation: string, uuid: string, state: GuestState): ConflictError {
+  return new ConflictError(`cannot ${operation} instance ${uuid} while it is ${state}`, { uuid, state })
+}
+
+/** The binding rejects with libvirt's message only (code -1), so "not found" is recognised by text. */
+function isNotFound(err: unknown): boolean {
+  return err instanceof Error && /^Domain not found/i.test(err.message)
+}
+
+function rethrow(uuid: string, err: unknown): never {
+  if (isNotFound(err)) throw new InstanceNotFoundError(uuid, err)
+  throw err
+}
+
+/** Stopping a guest that stopped on its own meanwhile is not an error. */
+async function ignoreNotRunning(p: Promise<void>): Promise<void> {
+  try {
+    await p
+  } catch (err) {
+    if (!(err instanceof Error && /not running/i.test(err.message))) throw err
+  }
+}
+
+function xmlEscape(s: string): string {
+  return s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`)
+}
+
+/** libvirt's node "model" is the machine name (`uname -m`); anything else falls back to Node's view. */
+function normaliseArch(model: string): string {
+  if (/^(x86_64|i686|aarch64|armv7l|ppc64le|ppc64|s390x|riscv64)$/.test(model)) return model
+  const byNode: Readonly<Record<string, string>> = { x64: 'x86_64', arm64: 'aarch64', ia32: 'i686', ppc64: 'ppc64le', s390x: 's390x' }
+  return byNode[process.arch] ?? process.arch
+}
+
+async function fileSystemGb(path: string): Promise<number> {
+  const fs = await statfs(path)
+  return Math.floor((fs.blocks * fs.bsize) / 1024 ** 3)
+}

@@ -1,0 +1,18 @@
+import type { Kysely } from 'kysely'
+import type { CellSchema } from '../db/schema.js'
+import type { AgentApi } from '../agent/rpc-api.js'
+import type { ComputeApi } from '../compute/rpc-api.js'
+import type { SchedulerApi } from '../scheduler/rpc-api.js'
+import type { InstanceStore } from './instance-store.js'
+
+/** What every conductor operation works with. */
+export interface ConductorDeps {
+  readonly db: Kysely<CellSchema>
+  readonly store: InstanceStore
+  readonly scheduler: SchedulerApi
+  readonly compute: ComputeApi
+  readonly agent: AgentApi
+  readonly cellPath: string
+  /** A compute service silent longer than this is down (Nova's service_down_time). */
+  readonly serviceDownMs: number
+}

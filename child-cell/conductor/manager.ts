@@ -1,0 +1,97 @@
+import type { Kysely } from 'kysely'
+import type { MessageBus, Subscription } from '../../shared/bus/message-bus.js'
+import type { BuildSpec } from '../../shared/cell-link/build-spec.js'
+import type { RequestContext } from '../../shared/context.js'
+import { InvalidError } from '../../shared/errors.js'
+import type { CellSchema } from '../db/schema.js'
+import { AgentApi } from '../agent/rpc-api.js'
+import { ComputeApi } from '../compute/rpc-api.js'
+import { SchedulerApi } from '../scheduler/rpc-api.js'
+import type { ConductorDeps } from './deps.js'
+import { InstanceStore } from './instance-store.js'
+import { instanceAction } from './operations/actions.js'
+import { listActions } from './operations/actions-log.js'
+import { buildInstance } from './operations/build.js'
+import { instanceDestroyed, instanceUpdate } from './operations/compute-reports.js'
+import { computeNodeUpdate, getCapacity, listHosts, serviceHeartbeat } from './operations/hosts.js'
+import { outboxAck, outboxFetch, relayEvents } from './operations/outbox.js'
+import { CONDUCTOR_TOPIC } from './rpc-api.js'
+
+type Handler = (ctx: RequestContext, args: any) => Promise<unknown>
+
+/**
+ * The conductor: the only service of a cell that writes its database on behalf of others (compute
+ * has no database access). Serves {@link CONDUCTOR_TOPIC}; several conductors of one cell share
+ * the work.
+ */
+export class ConductorManager {
+  readonly #deps: ConductorDeps
+  readonly #bus: MessageBus
+  readonly #handlers: Readonly<Record<string, Handler>>
+  #sub: Subscription | undefined
+
+  constructor(args: { readonly db: Kysely<CellSchema>; readonly bus: MessageBus; readonly cellPath: string; readonly serviceDownMs: number }) {
+    this.#bus = args.bus
+    const d: ConductorDeps = {
+      db: args.db,
+      store: new InstanceStore({ db: args.db, cellPath: args.cellPath }),
+      scheduler: new SchedulerApi(args.bus),
+      compute: new ComputeApi(args.bus),
+      agent: new AgentApi(args.bus),
+      cellPath: args.cellPath,
+      serviceDownMs: args.serviceDownMs,
+    }
+    this.#deps = d
+    this.#handlers = {
+      build_instance: (ctx, a: BuildSpec) => buildInstance(d, ctx, a),
+      instance_action: (ctx, a) => instanceAction(d, ctx, a),
+      get_instances: async (_ctx, a: { uuids: string[] }) => {
+        if (!Array.isArray(a.uuids) || a.uuids.length === 0) return []
+        const rows = await d.db.selectFrom('instances').selectAll().where('uuid', 'in', a.uuids).execute()
+        return rows.map((r) => d.store.toRecord(r))
+      },
+      list_actions: (_ctx, a: { uuid: string }) => listActions(d.db, a.uuid),
+      instances_on_host: async (_ctx, a: { host: string }) => {
+        const rows = await d.db.selectFrom('instances').selectAll().where('host', '=', a.host).where('deleted', '=', 0).execute()
+        return rows.map((r) => d.store.toRecord(r))
+      },
+      instance_update: (ctx, a) => instanceUpdate(d, ctx, a),
+      instance_destroyed: (ctx, a) => instanceDestroyed(d, ctx, a),
+      service_heartbeat: (_ctx, a) => serviceHeartbeat(d, a),
+      compute_node_update: (ctx, a) => computeNodeUpdate(d, ctx, a),
+      get_capacity: (_ctx, a) => getCapacity(d, a.flavors ?? []),
+      list_hosts: () => listHosts(d),
+      outbox_fetch: (_ctx, a) => outboxFetch(d, a),
+      outbox_ack: (_ctx, a) => outboxAck(d, Number(a.cursor)),
+      relay_events: (_ctx, a) => relayEvents(d, a.events ?? []),
+      get_state: async (_ctx, a: { key: string }) =>
+        (await d.db.selectFrom('cell_state').select('value').where('key', '=', a.key).executeTakeFirst())?.value ?? null,
+      set_state: async (_ctx, a: { key: string; value: string }) => {
+        const res = await d.db.updateTable('cell_state').set({ value: a.value }).where('key', '=', a.key).executeTakeFirst()
+        if (Number(res.numUpdatedRows) === 0) await d.db.insertInto('cell_state').values({ key: a.key, value: a.value }).execute()
+      },
+    }
+  }
+
+  /** The operations, for in-process callers and tests. */
+  get deps(): ConductorDeps {
+    return this.#deps
+  }
+
+  async start(): Promise<void> {
+    this.#sub = await this.#bus.serve({
+      topic: CONDUCTOR_TOPIC,
+      fanout: false,
+      handler: (ctx, method, args) => {
+        const h = this.#handlers[method]
+        if (h === undefined) throw new InvalidError(`conductor has no method ${method}`)
+        return h(ctx, args)
+      },
+    })
+  }
+
+  async stop(): Promise<void> {
+    await this.#sub?.close()
+    this.#sub = undefined
+  }
+}

@@ -1,0 +1,114 @@
+import type { RequestContext } from '../../../shared/context.js'
+import { ConflictError, InvalidError } from '../../../shared/errors.js'
+import type { ConductorDeps } from '../deps.js'
+import type { PowerAction } from '../state-machine.js'
+import { beginAction, POWER_ACTIONS } from '../state-machine.js'
+import { finishAction, listActions, recordAction } from './actions-log.js'
+import { instanceDestroyed } from './compute-reports.js'
+
+/** Nova's instance action names in os-instance-actions. */
+const ACTION_NAMES: Readonly<Record<PowerAction, string>> = {
+  stop: 'stop',
+  start: 'start',
+  reboot: 'reboot',
+  pause: 'pause',
+  unpause: 'unpause',
+  suspend: 'suspend',
+  resume: 'resume',
+  delete: 'delete',
+}
+
+const isPowerAction = (a: string): a is PowerAction => (POWER_ACTIONS as readonly string[]).includes(a)
+
+/**
+ * An action on an instance of this cell, as routed down the tree. Power actions check the state
+ * machine, set the task state with a compare-and-swap on the instance version (so two concurrent
+ * actions cannot both start) and cast to the instance's compute host.
+ */
+export async function instanceAction(
+  d: ConductorDeps,
+  ctx: RequestContext,
+  req: { uuid: string; action: string; args: any; isAdmin: boolean },
+): Promise<unknown> {
+  const row = await d.store.get(req.uuid)
+  if (req.action === 'list_actions') return listActions(d.db, req.uuid)
+  if (row.locked === 1 && !req.isAdmin && req.action !== 'lock' && req.action !== 'unlock' && req.action !== 'update') {
+    throw new ConflictError(`Instance ${req.uuid} is locked`)
+  }
+  if (isPowerAction(req.action)) return powerAction(d, ctx, row, req.action, req.args ?? {})
+  switch (req.action) {
+    case 'lock':
+      return simpleChange(d, ctx, row.uuid, 'lock', {
+        locked: 1,
+        locked_by: req.isAdmin ? 'admin' : 'owner',
+        locked_reason: typeof req.args?.reason === 'string' ? req.args.reason : null,
+      })
+    case 'unlock':
+      if (row.locked === 1 && row.locked_by === 'admin' && !req.isAdmin) {
+        throw new ConflictError(`Instance ${req.uuid} was locked by an administrator`)
+      }
+      return simpleChange(d, ctx, row.uuid, 'unlock', { locked: 0, locked_by: null, locked_reason: null })
+    case 'update': {
+      const set: Record<string, unknown> = {}
+      if (typeof req.args?.name === 'string') set['name'] = req.args.name
+      if (req.args?.description !== undefined) set['description'] = req.args.description
+      if (req.args?.accessIPv4 !== undefined) set['access_ip_v4'] = req.args.accessIPv4
+      if (req.args?.accessIPv6 !== undefined) set['access_ip_v6'] = req.args.accessIPv6
+      return simpleChange(d, ctx, row.uuid, null, set)
+    }
+    case 'set_metadata': {
+      const md = req.args?.metadata
+      if (md === null || typeof md !== 'object') throw new InvalidError('metadata must be an object')
+      return simpleChange(d, ctx, row.uuid, null, { metadata: JSON.stringify(md) })
+    }
+    default:
+      throw new InvalidError(`unknown instance action ${req.action}`)
+  }
+}
+
+async function simpleChange(d: ConductorDeps, ctx: RequestContext, uuid: string, action: string | null, set: Record<string, unknown>): Promise<unknown> {
+  const row = await d.db.transaction().execute(async (tx) => {
+    const r = await d.store.change(tx, uuid, set)
+    if (r === undefined) throw new ConflictError(`Instance ${uuid} changed concurrently, try again`)
+    if (action !== null) {
+      await recordAction(tx, ctx, { uuid, action, projectId: r.project_id, userId: r.user_id, event: `api_${action}`, host: null })
+      await finishAction(tx, uuid, 'Success')
+    }
+    return r
+  })
+  void d.agent.outboxChanged(ctx).catch(() => undefined)
+  return d.store.toRecord(row)
+}
+
+async function powerAction(
+  d: ConductorDeps,
+  ctx: RequestContext,
+  row: Awaited<ReturnType<ConductorDeps['store']['get']>>,
+  action: PowerAction,
+  args: { type?: string },
+): Promise<unknown> {
+  const hard = action === 'reboot' && String(args.type ?? 'SOFT').toUpperCase() === 'HARD'
+  const taskState = beginAction(action, { vmState: row.vm_state, taskState: row.task_state }, { hard })
+  const changed = await d.db.transaction().execute(async (tx) => {
+    const r = await d.store.change(tx, row.uuid, { task_state: taskState }, { version: row.version })
+    if (r === undefined) throw new ConflictError(`Cannot '${action}' instance ${row.uuid}: it changed concurrently`)
+    await recordAction(tx, ctx, {
+      uuid: row.uuid,
+      action: ACTION_NAMES[action],
+      projectId: r.project_id,
+      userId: r.user_id,
+      event: `compute_${action === 'delete' ? 'terminate_instance' : `${action}_instance`}`,
+      host: r.host,
+    })
+    return r
+  })
+  void d.agent.outboxChanged(ctx).catch(() => undefined)
+  if (changed.host === null) {
+    // Never reached a host (failed before spawn): nothing to clean on a hypervisor.
+    await instanceDestroyed(d, ctx, { uuid: row.uuid, host: '' })
+    return null
+  }
+  if (action === 'delete') await d.compute.terminateInstance(ctx, changed.host, row.uuid)
+  else await d.compute.powerAction(ctx, changed.host, { uuid: row.uuid, action, taskState, ...(hard ? { hard } : {}) })
+  return null
+}

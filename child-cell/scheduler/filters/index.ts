@@ -1,0 +1,76 @@
+/**
+ * The host filters a leaf cell's scheduler can enable by name (Nova's `available_filters`). The
+ * operator's `enabled_filters` list picks from here, in the order the filters run; an unknown name
+ * is a start-up error (see `buildFilters`).
+ */
+import type { Filter } from '../../../shared/scheduling/plugin.js'
+import { createRegistry } from '../../../shared/scheduling/registry.js'
+import type { HostState, RequestSpec } from '../host-state.js'
+import { AvailabilityZoneFilter } from './availability-zone-filter.js'
+import { ComputeCapabilitiesFilter } from './compute-capabilities-filter.js'
+import { ComputeFilter } from './compute-filter.js'
+import { CoreFilter } from './core-filter.js'
+import { DifferentHostFilter } from './different-host-filter.js'
+import { DiskFilter } from './disk-filter.js'
+import { ImagePropertiesFilter } from './image-properties-filter.js'
+import { RamFilter } from './ram-filter.js'
+import { RetryFilter } from './retry-filter.js'
+import { SameHostFilter } from './same-host-filter.js'
+import { ServerGroupAffinityFilter } from './server-group-affinity-filter.js'
+import { ServerGroupAntiAffinityFilter } from './server-group-anti-affinity-filter.js'
+
+/** A filter over compute hosts. */
+export type HostFilter = Filter<HostState, RequestSpec>
+
+/** Every built-in host filter, by its Nova name. */
+export const hostFilterRegistry = createRegistry<HostFilter>({
+  kind: 'filter',
+  entries: {
+    RetryFilter: (o) => RetryFilter.fromOptions(o),
+    AvailabilityZoneFilter: (o) => AvailabilityZoneFilter.fromOptions(o),
+    ComputeFilter: (o) => ComputeFilter.fromOptions(o),
+    RamFilter: (o) => RamFilter.fromOptions(o),
+    CoreFilter: (o) => CoreFilter.fromOptions(o),
+    DiskFilter: (o) => DiskFilter.fromOptions(o),
+    ComputeCapabilitiesFilter: (o) => ComputeCapabilitiesFilter.fromOptions(o),
+    ImagePropertiesFilter: (o) => ImagePropertiesFilter.fromOptions(o),
+    ServerGroupAntiAffinityFilter: (o) => ServerGroupAntiAffinityFilter.fromOptions(o),
+    ServerGroupAffinityFilter: (o) => ServerGroupAffinityFilter.fromOptions(o),
+    SameHostFilter: (o) => SameHostFilter.fromOptions(o),
+    DifferentHostFilter: (o) => DifferentHostFilter.fromOptions(o),
+  },
+})
+
+/**
+ * A sensible `enabled_filters` default: every built-in filter, cheap and selective ones first. Nova
+ * leaves RAM, disk and vCPU checks to Placement; here the filters do them, so they are on by default.
+ */
+export const DEFAULT_HOST_FILTERS = [
+  'RetryFilter',
+  'AvailabilityZoneFilter',
+  'ComputeFilter',
+  'RamFilter',
+  'CoreFilter',
+  'DiskFilter',
+  'ComputeCapabilitiesFilter',
+  'ImagePropertiesFilter',
+  'ServerGroupAntiAffinityFilter',
+  'ServerGroupAffinityFilter',
+  'SameHostFilter',
+  'DifferentHostFilter',
+] as const
+
+export {
+  AvailabilityZoneFilter,
+  ComputeCapabilitiesFilter,
+  ComputeFilter,
+  CoreFilter,
+  DifferentHostFilter,
+  DiskFilter,
+  ImagePropertiesFilter,
+  RamFilter,
+  RetryFilter,
+  SameHostFilter,
+  ServerGroupAffinityFilter,
+  ServerGroupAntiAffinityFilter,
+}

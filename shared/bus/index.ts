@@ -1,0 +1,1 @@
+export type { MessageBus, SendArgs, ServeArgs, RpcHandler, Subscription } from './message-bus.js'

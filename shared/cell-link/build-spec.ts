@@ -1,0 +1,113 @@
+/**
+ * What the API cell sends down the tree to build one instance (`spec_version` 1), and what a leaf
+ * answers about one instance. Both are plain JSON: they cross gRPC and AMQP.
+ */
+export const BUILD_SPEC_VERSION = 1
+
+/** The flavor as booted. Memory in MB, disks in GB, swap in MB. */
+export interface FlavorSnapshot {
+  readonly id: string
+  readonly name: string
+  readonly memoryMb: number
+  readonly vcpus: number
+  readonly rootGb: number
+  readonly ephemeralGb: number
+  readonly swapMb: number
+  readonly extraSpecs: Readonly<Record<string, string>>
+}
+
+/** Everything a leaf needs to schedule and spawn one instance. */
+export interface BuildSpec {
+  readonly instanceUuid: string
+  readonly name: string
+  readonly hostname: string
+  readonly projectId: string
+  readonly userId: string
+  readonly flavor: FlavorSnapshot
+  readonly image: { readonly id: string; readonly name: string; readonly properties: Readonly<Record<string, string>> }
+  readonly availabilityZone: string | null
+  readonly metadata: Readonly<Record<string, string>>
+  readonly keyName: string | null
+  readonly keyData: string | null
+  readonly userData: string | null
+  readonly description: string | null
+  readonly reservationId: string
+  readonly launchIndex: number
+  readonly schedulerHints: Readonly<Record<string, unknown>>
+  readonly createdAt: number
+}
+
+/** One instance as its leaf cell knows it (the owning cell's truth). */
+export interface InstanceRecord {
+  readonly uuid: string
+  readonly name: string
+  readonly hostname: string
+  readonly projectId: string
+  readonly userId: string
+  readonly cellPath: string
+  readonly host: string | null
+  readonly node: string | null
+  readonly availabilityZone: string | null
+  readonly flavor: FlavorSnapshot
+  readonly imageRef: string
+  readonly vmState: string
+  readonly taskState: string | null
+  readonly powerState: number
+  readonly keyName: string | null
+  readonly metadata: Readonly<Record<string, string>>
+  readonly userData: string | null
+  readonly description: string | null
+  readonly reservationId: string
+  readonly launchIndex: number
+  readonly locked: boolean
+  readonly lockedBy: string | null
+  readonly lockedReason: string | null
+  readonly configDrive: string
+  readonly accessIpV4: string | null
+  readonly accessIpV6: string | null
+  readonly fault: { readonly code: number; readonly message: string; readonly created: number; readonly details?: string } | null
+  readonly version: number
+  readonly launchedAt: number | null
+  readonly terminatedAt: number | null
+  readonly createdAt: number
+  readonly updatedAt: number
+  readonly deleted: boolean
+}
+
+/** One instance action (`os-instance-actions`) with its events. */
+export interface InstanceActionRecord {
+  readonly requestId: string
+  readonly instanceUuid: string
+  readonly action: string
+  readonly projectId: string
+  readonly userId: string
+  readonly startTime: number
+  readonly finishTime: number | null
+  readonly message: string | null
+  readonly events: ReadonlyArray<{
+    readonly event: string
+    readonly host: string | null
+    readonly startTime: number
+    readonly finishTime: number | null
+    readonly result: string | null
+  }>
+}
+
+/** Instance actions the tree routes to the owning leaf. */
+export const INSTANCE_ACTIONS = [
+  'delete',
+  'stop',
+  'start',
+  'reboot',
+  'pause',
+  'unpause',
+  'suspend',
+  'resume',
+  'lock',
+  'unlock',
+  'update',
+  'set_metadata',
+  'list_actions',
+] as const
+/** One of {@link INSTANCE_ACTIONS}. */
+export type InstanceAction = (typeof INSTANCE_ACTIONS)[number]

@@ -1,0 +1,131 @@
+import * as grpc from '@grpc/grpc-js'
+import type { RequestContext } from '../context.js'
+import { remainingMs } from '../context.js'
+import type { AppError, WireError } from '../errors.js'
+import { CellUnreachableError, fromWire, RpcTimeoutError } from '../errors.js'
+import { ctxToPb, updateFromPb } from './mapping.js'
+import { cellService } from './proto.js'
+import type { BuildCall, BuildOutcome, CellLink, CellUpdate, InstanceActionCall, WatchArgs } from './types.js'
+
+/** Default deadline of a unary call to a child when the context has none. */
+const DEFAULT_DEADLINE_MS = 30_000
+
+/**
+ * A parent's connection to one child cell. Every unary call carries a deadline (the context's,
+ * else 30 s); failures come back as our error classes: the child's own errors rebuilt from their
+ * wire form, an unreachable child as {@link CellUnreachableError}, a missed deadline as
+ * {@link RpcTimeoutError}.
+ */
+export class GrpcCellClient implements CellLink {
+  readonly address: string
+  readonly #client: grpc.Client & Record<string, any>
+
+  constructor(address: string) {
+    this.address = address
+    const Ctor = cellService()
+    this.#client = new Ctor(address, grpc.credentials.createInsecure(), {
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 2000,
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+      'grpc.keepalive_permit_without_calls': 1,
+    }) as grpc.Client & Record<string, any>
+  }
+
+  #unary<T>(method: string, ctx: RequestContext | undefined, req: object): Promise<T> {
+    const deadline = Date.now() + (ctx === undefined ? DEFAULT_DEADLINE_MS : remainingMs(ctx, DEFAULT_DEADLINE_MS))
+    return new Promise<T>((resolve, reject) => {
+      this.#client[method](req, { deadline }, (err: grpc.ServiceError | null, res: T) => {
+        if (err === null) resolve(res)
+        else reject(this.#error(method, err))
+      })
+    })
+  }
+
+  #error(method: string, err: grpc.ServiceError): AppError {
+    if (err.code === grpc.status.DEADLINE_EXCEEDED) {
+      return new RpcTimeoutError(`cell at ${this.address} did not answer ${method} in time`)
+    }
+    try {
+      const wire = JSON.parse(err.details) as WireError
+      if (typeof wire.code === 'string') return fromWire(wire)
+    } catch {
+      // not one of ours: transport failure
+    }
+    return new CellUnreachableError(`cell at ${this.address} unreachable (${method}): ${err.details}`)
+  }
+
+  async build(ctx: RequestContext, call: BuildCall): Promise<BuildOutcome> {
+    const res = await this.#unary<any>('Build', ctx, {
+      ctx: ctxToPb(ctx),
+      instance_uuid: call.instanceUuid,
+      spec_json: JSON.stringify(call.spec),
+      spec_version: call.specVersion,
+      tried_cells: [...call.triedCells],
+    })
+    return res.accepted
+      ? { accepted: true, cellPath: res.cell_path, host: res.host }
+      : { accepted: false, reason: res.reason }
+  }
+
+  async instanceAction(ctx: RequestContext, args: InstanceActionCall): Promise<unknown> {
+    const res = await this.#unary<any>('InstanceAction', ctx, {
+      ctx: ctxToPb(ctx),
+      cell_path: args.cellPath,
+      instance_uuid: args.instanceUuid,
+      action: args.action,
+      args_json: JSON.stringify(args.args ?? {}),
+    })
+    return JSON.parse(res.result_json || 'null')
+  }
+
+  async getInstances(ctx: RequestContext, args: { cellPath: string; uuids: readonly string[] }): Promise<unknown[]> {
+    const res = await this.#unary<any>('GetInstances', ctx, {
+      ctx: ctxToPb(ctx),
+      cell_path: args.cellPath,
+      uuids: [...args.uuids],
+    })
+    return (res.instances_json as string[]).map((j) => JSON.parse(j))
+  }
+
+  async listHosts(ctx: RequestContext): Promise<unknown[]> {
+    const res = await this.#unary<any>('ListHosts', ctx, { ctx: ctxToPb(ctx) })
+    return (res.hosts_json as string[]).map((j) => JSON.parse(j))
+  }
+
+  async ackEvents(args: { parentPath: string; cursor: number }): Promise<void> {
+    await this.#unary('AckEvents', undefined, { parent_path: args.parentPath, cursor: args.cursor })
+  }
+
+  /**
+   * Opens a Watch stream. `onUpdate` gets every update; `onEnd` runs once when the stream ends
+   * for any reason (the caller reconnects). Returns a cancel function.
+   */
+  watch(args: WatchArgs, onUpdate: (u: CellUpdate) => void, onEnd: (err?: Error) => void): () => void {
+    const stream = this.#client['Watch']({
+      parent_path: args.parentPath,
+      cursor: args.cursor,
+      flavors: args.flavors.map((f) => ({ id: f.id, memory_mb: f.memoryMb, vcpus: f.vcpus, disk_gb: f.diskGb })),
+    }) as grpc.ClientReadableStream<any>
+    let ended = false
+    const finish = (err?: Error): void => {
+      if (ended) return
+      ended = true
+      onEnd(err)
+    }
+    stream.on('data', (pb: any) => {
+      const u = updateFromPb(pb)
+      if (u !== undefined) onUpdate(u)
+    })
+    stream.on('error', (err: Error) => finish(err))
+    stream.on('end', () => finish())
+    return () => {
+      ended = true
+      stream.cancel()
+    }
+  }
+
+  close(): void {
+    this.#client.close()
+  }
+}

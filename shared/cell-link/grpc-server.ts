@@ -1,0 +1,140 @@
+import * as grpc from '@grpc/grpc-js'
+import { AppError, toWire } from '../errors.js'
+import { ctxFromPb, updateToPb } from './mapping.js'
+import type { PbContext } from './proto.js'
+import { cellService } from './proto.js'
+import type { CellLink, WatchSource } from './types.js'
+
+/** A running gRPC server of one cell. */
+export interface CellServer {
+  readonly port: number
+  close(): Promise<void>
+}
+
+/** HTTP-ish status of our errors -> gRPC status, so generic gRPC tooling reads them sensibly. */
+function grpcCode(err: unknown): grpc.status {
+  if (!(err instanceof AppError)) return grpc.status.INTERNAL
+  switch (err.status) {
+    case 400:
+      return grpc.status.INVALID_ARGUMENT
+    case 401:
+      return grpc.status.UNAUTHENTICATED
+    case 403:
+      return grpc.status.PERMISSION_DENIED
+    case 404:
+      return grpc.status.NOT_FOUND
+    case 409:
+      return grpc.status.FAILED_PRECONDITION
+    case 503:
+      return grpc.status.UNAVAILABLE
+    case 504:
+      return grpc.status.DEADLINE_EXCEEDED
+    default:
+      return grpc.status.INTERNAL
+  }
+}
+
+function deadlineOf(call: grpc.ServerUnaryCall<unknown, unknown>): number | undefined {
+  const d = call.getDeadline()
+  if (d instanceof Date) return d.getTime()
+  return Number.isFinite(d) && d > 0 ? d : undefined
+}
+
+function unary<Req extends { ctx?: PbContext }, Res>(
+  fn: (req: Req, deadline: number | undefined) => Promise<Res>,
+): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    fn(call.request, deadlineOf(call as grpc.ServerUnaryCall<unknown, unknown>)).then(
+      (res) => callback(null, res),
+      (err: unknown) => callback({ code: grpcCode(err), details: JSON.stringify(toWire(err)) }),
+    )
+  }
+}
+
+/**
+ * Serves the Cell service for this cell's parent on `address` (`host:port`, port 0 = any free one).
+ */
+export async function serveCell(args: {
+  readonly address: string
+  readonly link: CellLink
+  readonly watch: WatchSource
+}): Promise<CellServer> {
+  const { link, watch } = args
+  const server = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1 })
+  server.addService(cellService().service, {
+    Build: unary(async (req: any, deadline) => {
+      const ctx = ctxFromPb(req.ctx, deadline)
+      const out = await link.build(ctx, {
+        instanceUuid: req.instance_uuid,
+        spec: JSON.parse(req.spec_json),
+        specVersion: req.spec_version,
+        triedCells: req.tried_cells,
+      })
+      return out.accepted
+        ? { accepted: true, cell_path: out.cellPath, host: out.host, reason: '' }
+        : { accepted: false, cell_path: '', host: '', reason: out.reason }
+    }),
+    InstanceAction: unary(async (req: any, deadline) => {
+      const result = await link.instanceAction(ctxFromPb(req.ctx, deadline), {
+        cellPath: req.cell_path,
+        instanceUuid: req.instance_uuid,
+        action: req.action,
+        args: req.args_json === '' ? {} : JSON.parse(req.args_json),
+      })
+      return { result_json: JSON.stringify(result ?? null) }
+    }),
+    GetInstances: unary(async (req: any, deadline) => {
+      const found = await link.getInstances(ctxFromPb(req.ctx, deadline), { cellPath: req.cell_path, uuids: req.uuids })
+      return { instances_json: found.map((i) => JSON.stringify(i)) }
+    }),
+    ListHosts: unary(async (req: any, deadline) => {
+      const hosts = await link.listHosts(ctxFromPb(req.ctx, deadline))
+      return { hosts_json: hosts.map((h) => JSON.stringify(h)) }
+    }),
+    AckEvents: unary(async (req: any) => {
+      await link.ackEvents({ parentPath: req.parent_path, cursor: req.cursor })
+      return {}
+    }),
+    Watch: (call: grpc.ServerWritableStream<any, unknown>) => {
+      const req = call.request
+      const stop = watch.watch(
+        {
+          parentPath: req.parent_path,
+          cursor: req.cursor,
+          flavors: (req.flavors as any[]).map((f) => ({
+            id: f.id,
+            memoryMb: f.memory_mb,
+            vcpus: f.vcpus,
+            diskGb: f.disk_gb,
+          })),
+        },
+        (u) => {
+          if (!call.cancelled && !call.destroyed) call.write(updateToPb(u))
+        },
+      )
+      const end = (): void => stop()
+      call.on('cancelled', end)
+      call.on('close', end)
+      call.on('error', end)
+    },
+  })
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(args.address, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err === null ? resolve(p) : reject(err),
+    )
+  })
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown()
+          resolve()
+        }, 2000)
+        server.tryShutdown(() => {
+          clearTimeout(timer)
+          resolve()
+        })
+      }),
+  }
+}

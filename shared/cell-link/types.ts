@@ -1,0 +1,135 @@
+import type { RequestContext } from '../context.js'
+
+/**
+ * Domain types of the cell-to-cell link. The generated protobuf shapes never leave shared/cell-link/:
+ * both sides of a link speak these.
+ */
+
+/** Separator of cell path segments, as in Nova cells v1: `api!region-one!dc1`. */
+export const PATH_SEPARATOR = '!'
+
+/** Flavor dimensions a parent asks fit counts for. */
+export interface FlavorShape {
+  readonly id: string
+  readonly memoryMb: number
+  readonly vcpus: number
+  readonly diskGb: number
+}
+
+/** How many of one flavor a cell (subtree) can still take. */
+export interface FlavorFit {
+  readonly count: number
+  readonly maxPerHost: number
+}
+
+/** One cell's capacity as reported upward. */
+export interface CellCapacity {
+  readonly path: string
+  readonly up: boolean
+  readonly disabled: boolean
+  readonly hostsUp: number
+  readonly hostsTotal: number
+  readonly instances: number
+  readonly ramFreeMb: number
+  readonly ramTotalMb: number
+  readonly vcpusFree: number
+  readonly vcpusTotal: number
+  readonly diskFreeGb: number
+  readonly diskTotalGb: number
+  readonly availabilityZones: readonly string[]
+  readonly hypervisorTypes: readonly string[]
+  readonly cpuArchs: readonly string[]
+  readonly flavorFits: Readonly<Record<string, FlavorFit>>
+  readonly generatedAtMs: number
+  readonly aggregate: boolean
+}
+
+/** A versioned change of one instance, travelling up from its leaf. */
+export interface InstanceEvent {
+  readonly instanceUuid: string
+  readonly version: number
+  readonly cellPath: string
+  readonly payload: InstanceIndexPayload
+}
+
+/** The fields the API cell's instance index keeps (never a full copy of the instance). */
+export interface InstanceIndexPayload {
+  readonly uuid: string
+  readonly projectId: string
+  readonly userId: string
+  readonly name: string
+  readonly vmState: string
+  readonly taskState: string | null
+  readonly powerState: number
+  readonly host: string | null
+  readonly availabilityZone: string | null
+  readonly flavorId: string
+  readonly imageRef: string
+  readonly createdAt: number
+  readonly updatedAt: number
+  readonly deleted: boolean
+}
+
+/** What a Watch stream delivers. */
+export type CellUpdate =
+  | { readonly kind: 'capacity'; readonly cells: readonly CellCapacity[] }
+  | { readonly kind: 'events'; readonly events: readonly InstanceEvent[]; readonly cursor: number }
+
+/** A build sent down the tree. */
+export interface BuildCall {
+  readonly instanceUuid: string
+  readonly spec: unknown
+  readonly specVersion: number
+  readonly triedCells: readonly string[]
+}
+
+/** A child's answer to a build. */
+export type BuildOutcome =
+  | { readonly accepted: true; readonly cellPath: string; readonly host: string }
+  | { readonly accepted: false; readonly reason: string }
+
+/**
+ * What one cell serves to its parent. The same interface is implemented by the gRPC client
+ * (a parent calling a child) and by the child's own handler (the server side).
+ */
+export interface CellLink {
+  build(ctx: RequestContext, call: BuildCall): Promise<BuildOutcome>
+  instanceAction(ctx: RequestContext, args: InstanceActionCall): Promise<unknown>
+  getInstances(ctx: RequestContext, args: { readonly cellPath: string; readonly uuids: readonly string[] }): Promise<unknown[]>
+  listHosts(ctx: RequestContext): Promise<unknown[]>
+  ackEvents(args: { readonly parentPath: string; readonly cursor: number }): Promise<void>
+}
+
+/** An action routed to the cell that owns the instance. */
+export interface InstanceActionCall {
+  readonly cellPath: string
+  readonly instanceUuid: string
+  readonly action: string
+  readonly args: unknown
+}
+
+/** The server side of a Watch. */
+export interface WatchSource {
+  /** Starts a stream; `emit` is called for each update until the returned stop function runs. */
+  watch(args: WatchArgs, emit: (u: CellUpdate) => void): () => void
+}
+
+/** What a parent asks for when it (re)connects. */
+export interface WatchArgs {
+  readonly parentPath: string
+  readonly cursor: number
+  readonly flavors: readonly FlavorShape[]
+}
+
+/** `true` when `path` is `ancestor` itself or lies below it. */
+export function isWithin(path: string, ancestor: string): boolean {
+  return path === ancestor || path.startsWith(ancestor + PATH_SEPARATOR)
+}
+
+/** The direct child of `parent` on the way to `path`, or undefined when `path` is not below it. */
+export function nextHop(parent: string, path: string): string | undefined {
+  if (!path.startsWith(parent + PATH_SEPARATOR)) return undefined
+  const rest = path.slice(parent.length + 1)
+  const seg = rest.split(PATH_SEPARATOR)[0]
+  return seg === undefined || seg === '' ? undefined : `${parent}${PATH_SEPARATOR}${seg}`
+}

@@ -1,0 +1,178 @@
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { packageRoot } from '../paths.js'
+import type { CellConfig } from './regions.js'
+import { allCells, loadRegions } from './regions.js'
+
+/**
+ * Federation-wide settings: declared here, validated once at start-up, then frozen. Every process
+ * (embedded or production) builds the same object from the same flags and environment.
+ */
+export interface FederationConfig {
+  readonly mode: 'embedded' | 'production'
+  readonly stateDir: string
+  readonly regionsDir: string
+  readonly regions: readonly CellConfig[]
+  /** Listen address of the API cell's HTTP listeners and of every gRPC server. */
+  readonly host: string
+  readonly ports: { readonly identity: number; readonly compute: number; readonly image: number }
+  /** Production: `mysql://user:pass@host:port` (schemas are added per cell). */
+  readonly databaseBaseUrl: string
+  /** Production: `amqp://user:pass@host:port` (vhosts are added per cell). */
+  readonly transportBaseUrl: string
+  /** Prefix of schemas and vhosts, so that several federations can share a server. */
+  readonly namePrefix: string
+  /** Production: first gRPC port for cells without `grpc_port`. */
+  readonly grpcBasePort: number
+  readonly driver: 'auto' | 'libvirt' | 'fake'
+  readonly adminPassword: string | undefined
+  readonly timing: {
+    /** Capacity report period of a cell agent, and compute's heartbeat period. */
+    readonly reportIntervalMs: number
+    /** A child silent this long is down. */
+    readonly downAfterMs: number
+    /** A compute service silent this long is down (Nova's service_down_time). */
+    readonly serviceDownMs: number
+  }
+  readonly scheduler: {
+    readonly hostSubsetSize: number
+    readonly maxCellAttempts: number
+  }
+}
+
+/** The flags every entry point accepts (parsed with node:util parseArgs). */
+export const COMMON_OPTIONS = {
+  'state-dir': { type: 'string' },
+  'regions-dir': { type: 'string' },
+  host: { type: 'string' },
+  'identity-port': { type: 'string' },
+  'compute-port': { type: 'string' },
+  'image-port': { type: 'string' },
+  'database-url': { type: 'string' },
+  'transport-url': { type: 'string' },
+  'name-prefix': { type: 'string' },
+  'grpc-base-port': { type: 'string' },
+  driver: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+/** Help text for {@link COMMON_OPTIONS}. */
+export const COMMON_HELP = `Options:
+  --state-dir DIR        where SQLite files, libvirt host files and clouds.yaml live (default .federation)
+  --regions-dir DIR      region files (default deploy/regions in the package)
+  --host ADDR            listen address of every server (default 127.0.0.1)
+  --identity-port N      Keystone v3 port (default 5000)
+  --compute-port N       Nova v2.1 port (default 8774)
+  --image-port N         Glance v2 port (default 9292)
+  --database-url URL     production: MariaDB/MySQL server (default mysql://root@127.0.0.1:3306)
+  --transport-url URL    production: RabbitMQ server (default amqp://guest:guest@127.0.0.1:5672)
+  --name-prefix NAME     prefix of database schemas and vhosts (default federation)
+  --grpc-base-port N     production: first port for cells without grpc_port (default 50600)
+  --driver KIND          auto | libvirt | fake (default auto: libvirt's test driver when libvirt0 is installed)
+  -h, --help             this text
+Environment: ADMIN_PASSWORD (first admin's password; generated when unset), LOG_LEVEL (default info).`
+
+function int(name: string, v: string | undefined, def: number): number {
+  if (v === undefined) return def
+  if (!/^\d+$/.test(v) || Number(v) > 65535) throw new Error(`--${name} must be a port number, got ${v}`)
+  return Number(v)
+}
+
+/** Builds the frozen config from parsed flags and the environment. Throws a one-line error on bad input. */
+export function federationConfig(mode: 'embedded' | 'production', values: Record<string, string | boolean | undefined>): FederationConfig {
+  const s = (k: string): string | undefined => (typeof values[k] === 'string' ? (values[k] as string) : undefined)
+  const driver = s('driver') ?? 'auto'
+  if (driver !== 'auto' && driver !== 'libvirt' && driver !== 'fake') throw new Error(`--driver must be auto, libvirt or fake, got ${driver}`)
+  const prefix = s('name-prefix') ?? 'federation'
+  if (!/^[a-z][a-z0-9_]{0,30}$/.test(prefix)) throw new Error('--name-prefix must be lowercase letters, digits and _')
+  const regionsDir = resolve(s('regions-dir') ?? resolve(packageRoot(), 'deploy', 'regions'))
+  const env = process.env
+  const num = (k: string, def: number): number => {
+    const v = env[k]
+    if (v === undefined || v === '') return def
+    const n = Number(v)
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`${k} must be a positive number`)
+    return n
+  }
+  const reportIntervalMs = num('FEDERATION_REPORT_INTERVAL_MS', 5000)
+  return deepFreeze({
+    mode,
+    stateDir: resolve(s('state-dir') ?? '.federation'),
+    regionsDir,
+    regions: loadRegions(regionsDir),
+    host: s('host') ?? '127.0.0.1',
+    ports: {
+      identity: int('identity-port', s('identity-port'), 5000),
+      compute: int('compute-port', s('compute-port'), 8774),
+      image: int('image-port', s('image-port'), 9292),
+    },
+    databaseBaseUrl: (s('database-url') ?? env['FEDERATION_DATABASE_URL'] ?? 'mysql://root@127.0.0.1:3306').replace(/\/+$/, ''),
+    transportBaseUrl: (s('transport-url') ?? env['FEDERATION_TRANSPORT_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672').replace(/\/+$/, ''),
+    namePrefix: prefix,
+    grpcBasePort: int('grpc-base-port', s('grpc-base-port'), 50600),
+    driver,
+    adminPassword: env['ADMIN_PASSWORD'] === '' ? undefined : env['ADMIN_PASSWORD'],
+    timing: {
+      reportIntervalMs,
+      downAfterMs: num('FEDERATION_DOWN_AFTER_MS', reportIntervalMs * 4),
+      serviceDownMs: num('FEDERATION_SERVICE_DOWN_MS', 60_000),
+    },
+    scheduler: { hostSubsetSize: 1, maxCellAttempts: 3 },
+  })
+}
+
+/** Parses argv with the common flags plus `extra`; unknown flags are a usage error. */
+export function parseFlags<E extends Record<string, { type: 'string' | 'boolean'; short?: string }>>(argv: readonly string[], extra: E) {
+  return parseArgs({ args: [...argv], options: { ...COMMON_OPTIONS, ...extra }, strict: true, allowPositionals: false }).values as Record<
+    string,
+    string | boolean | undefined
+  >
+}
+
+/** Where one cell's state lives, by mode. */
+export interface CellEndpoints {
+  readonly databaseUrl: string
+  readonly transportUrl: string
+  /** The vhost to create (production). */
+  readonly vhost: string | undefined
+  readonly grpcAddress: string
+}
+
+const slug = (path: string): string => path.replace(/!/g, '__').replace(/-/g, '_')
+
+/** The database, bus and gRPC address of a cell. Embedded cells listen on a free port. */
+export function cellEndpoints(cfg: FederationConfig, cell: CellConfig): CellEndpoints {
+  if (cfg.mode === 'embedded') {
+    return {
+      databaseUrl: `sqlite:${resolve(cfg.stateDir, 'cells', `${cell.path.replace(/!/g, '.')}.db`)}`,
+      transportUrl: `memory://${cell.path}`,
+      vhost: undefined,
+      grpcAddress: `${cfg.host}:0`,
+    }
+  }
+  const cells = allCells(cfg.regions)
+  const port = cell.grpcPort ?? cfg.grpcBasePort + cells.findIndex((c) => c.path === cell.path)
+  const vhost = `${cfg.namePrefix}.${cell.path.replace(/!/g, '.')}`
+  return {
+    databaseUrl: `${cfg.databaseBaseUrl}/${cfg.namePrefix}_${slug(cell.path)}`,
+    transportUrl: `${cfg.transportBaseUrl}/${encodeURIComponent(vhost)}`,
+    vhost,
+    grpcAddress: `${cfg.host}:${port}`,
+  }
+}
+
+/** The API database and cell0's. */
+export function apiDatabases(cfg: FederationConfig): { api: string; cell0: string } {
+  if (cfg.mode === 'embedded') {
+    return { api: `sqlite:${resolve(cfg.stateDir, 'api.db')}`, cell0: `sqlite:${resolve(cfg.stateDir, 'cell0.db')}` }
+  }
+  return { api: `${cfg.databaseBaseUrl}/${cfg.namePrefix}_api`, cell0: `${cfg.databaseBaseUrl}/${cfg.namePrefix}_cell0` }
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o !== null && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o)
+    for (const v of Object.values(o)) deepFreeze(v)
+  }
+  return o
+}

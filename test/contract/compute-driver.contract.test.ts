@@ -1,0 +1,398 @@
+import { randomUUID } from 'node:crypto'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { createDriver, libvirtAvailable } from '../../child-cell/compute/virt/create-driver.js'
+import { InstanceNotFoundError, POWER_STATES } from '../../child-cell/compute/virt/driver.js'
+import type { ComputeDriver, SpawnArgs } from '../../child-cell/compute/virt/driver.js'
+import { FakeDriver } from '../../child-cell/compute/virt/fake-driver.js'
+import { testHostUri, writeTestHostXml } from '../../child-cell/compute/virt/host-xml.js'
+import { LibvirtDriver } from '../../child-cell/compute/virt/libvirt-driver.js'
+import { ConflictError, InvalidError } from '../../shared/errors.js'
+
+/** What a simulated host has; each implementation turns it into a driver of its own. */
+interface HostSpec {
+  readonly vcpus: number
+  readonly memoryMb: number
+  readonly localGb: number
+}
+
+interface Implementation {
+  readonly name: string
+  make(host: HostSpec): Promise<ComputeDriver>
+}
+
+let workDir = ''
+let hostCounter = 0
+
+beforeAll(async () => {
+  workDir = await mkdtemp(join(tmpdir(), 'compute-driver-contract-'))
+})
+afterAll(async () => {
+  await rm(workDir, { recursive: true, force: true })
+})
+
+const implementations: readonly Implementation[] = [
+  {
+    name: 'FakeDriver',
+    make: (host) => Promise.resolve(new FakeDriver({ resources: host })),
+  },
+  {
+    name: 'LibvirtDriver (test:///)',
+    make: async (host) => {
+      const n = ++hostCounter
+      const uri = await writeTestHostXml({ path: join(workDir, `host-${n}.xml`), vcpus: host.vcpus, memoryMb: host.memoryMb })
+      return new LibvirtDriver({ uri, diskGb: host.localGb, saveDir: join(workDir, `save-${n}`) })
+    },
+  },
+]
+
+const HOST: HostSpec = { vcpus: 8, memoryMb: 16384, localGb: 500 }
+
+function guest(overrides: Partial<SpawnArgs> = {}): SpawnArgs {
+  return { uuid: randomUUID(), name: 'vm <one> & "two"', memoryMb: 512, vcpus: 2, rootGb: 1, imageRef: 'cirros', ...overrides }
+}
+
+const STATES = ['running', 'paused', 'shutoff', 'suspended'] as const
+type State = (typeof STATES)[number]
+const OPERATIONS = ['pause', 'unpause', 'suspend', 'resume', 'powerOff', 'powerOn', 'softReboot', 'hardReboot'] as const
+type Operation = (typeof OPERATIONS)[number]
+
+/** The table in driver.ts: where each operation takes each state ('conflict': rejected, unchanged). */
+const TRANSITIONS: Readonly<Record<Operation, Readonly<Record<State, State | 'conflict'>>>> = {
+  pause: { running: 'paused', paused: 'paused', shutoff: 'conflict', suspended: 'conflict' },
+  unpause: { running: 'running', paused: 'running', shutoff: 'conflict', suspended: 'conflict' },
+  suspend: { running: 'suspended', paused: 'conflict', shutoff: 'conflict', suspended: 'suspended' },
+  resume: { running: 'running', paused: 'conflict', shutoff: 'conflict', suspended: 'running' },
+  powerOff: { running: 'shutoff', paused: 'shutoff', shutoff: 'shutoff', suspended: 'shutoff' },
+  powerOn: { running: 'running', paused: 'conflict', shutoff: 'running', suspended: 'running' },
+  softReboot: { running: 'running', paused: 'running', shutoff: 'running', suspended: 'running' },
+  hardReboot: { running: 'running', paused: 'running', shutoff: 'running', suspended: 'running' },
+}
+
+function apply(driver: ComputeDriver, op: Operation, uuid: string): Promise<void> {
+  if (op === 'softReboot') return driver.reboot(uuid, false)
+  if (op === 'hardReboot') return driver.reboot(uuid, true)
+  return driver[op](uuid)
+}
+
+async function bringTo(driver: ComputeDriver, uuid: string, state: State): Promise<void> {
+  if (state === 'paused') await driver.pause(uuid)
+  if (state === 'shutoff') await driver.powerOff(uuid)
+  if (state === 'suspended') await driver.suspend(uuid)
+}
+
+/**
+ * The guest's state as the table names it. Both shut off and suspended guests report SHUTDOWN
+ * (as in Nova's libvirt driver); `suspend` tells them apart without changing either: it is a
+ * no-op on a suspended guest and a conflict on a shut-off one.
+ */
+async function observe(driver: ComputeDriver, uuid: string): Promise<State> {
+  const { powerState } = await driver.getInfo(uuid)
+  if (powerState === POWER_STATES.RUNNING) return 'running'
+  if (powerState === POWER_STATES.PAUSED) return 'paused'
+  expect(powerState).toBe(POWER_STATES.SHUTDOWN)
+  try {
+    await driver.suspend(uuid)
+    return 'suspended'
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConflictError)
+    return 'shutoff'
+  }
+}
+
+describe.each(implementations)('ComputeDriver contract: $name', (impl) => {
+  let driver: ComputeDriver
+
+  beforeEach(async () => {
+    driver = await impl.make(HOST)
+    await driver.init()
+  })
+  afterEach(async () => {
+    await driver.close()
+  })
+
+  it('reports the configured inventory', async () => {
+    const res = await driver.getHostResources()
+    expect(res).toMatchObject({ vcpus: 8, memoryMb: 16384, localGb: 500, cpuArch: 'x86_64' })
+    expect(res.hypervisorType).not.toBe('')
+    expect(Number.isInteger(res.hypervisorVersion)).toBe(true)
+    expect(await driver.listInstances()).toEqual([])
+  })
+
+  it('spawns a running guest with the requested size and our uuid', async () => {
+    const args = guest({ memoryMb: 768, vcpus: 3 })
+    await driver.spawn(args)
+    expect(await driver.getInfo(args.uuid)).toEqual({ powerState: POWER_STATES.RUNNING, memoryMb: 768, vcpus: 3 })
+    expect(await driver.listInstances()).toEqual([args.uuid])
+  })
+
+  it('refuses to spawn a uuid twice and leaves the first guest alone', async () => {
+    const args = guest()
+    await driver.spawn(args)
+    await driver.pause(args.uuid)
+    await expect(driver.spawn({ ...args, memoryMb: 1024 })).rejects.toBeInstanceOf(ConflictError)
+    expect(await driver.getInfo(args.uuid)).toMatchObject({ powerState: POWER_STATES.PAUSED, memoryMb: 512 })
+  })
+
+  it('lets exactly one of two concurrent spawns of one uuid win', async () => {
+    const args = guest()
+    const results = await Promise.allSettled([driver.spawn(args), driver.spawn(args)])
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
+    const rejected = results.find((r) => r.status === 'rejected')
+    expect(rejected?.status === 'rejected' && rejected.reason).toBeInstanceOf(ConflictError)
+    expect((await driver.getInfo(args.uuid)).powerState).toBe(POWER_STATES.RUNNING)
+  })
+
+  it.each([
+    ['a malformed uuid', { uuid: 'not-a-uuid' }],
+    ['no memory', { memoryMb: 0 }],
+    ['no vcpus', { vcpus: 0 }],
+    ['fractional vcpus', { vcpus: 1.5 }],
+    ['negative disk', { rootGb: -1 }],
+  ])('rejects spawn arguments with %s', async (_label, overrides) => {
+    await expect(driver.spawn(guest(overrides))).rejects.toBeInstanceOf(InvalidError)
+    expect(await driver.listInstances()).toEqual([])
+  })
+
+  it('pauses and unpauses', async () => {
+    const { uuid } = guest()
+    await driver.spawn({ ...guest(), uuid })
+    await driver.pause(uuid)
+    expect((await driver.getInfo(uuid)).powerState).toBe(POWER_STATES.PAUSED)
+    await driver.unpause(uuid)
+    expect((await driver.getInfo(uuid)).powerState).toBe(POWER_STATES.RUNNING)
+  })
+
+  it('suspends to SHUTDOWN, as Nova reports a saved libvirt guest, and resumes to RUNNING', async () => {
+    const args = guest()
+    await driver.spawn(args)
+    await driver.suspend(args.uuid)
+    expect(await driver.getInfo(args.uuid)).toMatchObject({ powerState: POWER_STATES.SHUTDOWN, memoryMb: 512, vcpus: 2 })
+    await driver.resume(args.uuid)
+    expect((await driver.getInfo(args.uuid)).powerState).toBe(POWER_STATES.RUNNING)
+  })
+
+  it('does not resume a guest that was powered off rather than suspended', async () => {
+    const { uuid } = guest()
+    await driver.spawn({ ...guest(), uuid })
+    await driver.powerOff(uuid)
+    await expect(driver.resume(uuid)).rejects.toBeInstanceOf(ConflictError)
+    expect((await driver.getInfo(uuid)).powerState).toBe(POWER_STATES.SHUTDOWN)
+  })
+
+  it('powers off and on', async () => {
+    const { uuid } = guest()
+    await driver.spawn({ ...guest(), uuid })
+    await driver.powerOff(uuid)
+    expect((await driver.getInfo(uuid)).powerState).toBe(POWER_STATES.SHUTDOWN)
+    await driver.powerOn(uuid)
+    expect((await driver.getInfo(uuid)).powerState).toBe(POWER_STATES.RUNNING)
+  })
+
+  it.each([false, true])('reboots a running guest (hard: %s)', async (hard) => {
+    const { uuid } = guest()
+    await driver.spawn({ ...guest(), uuid })
+    await driver.reboot(uuid, hard)
+    expect((await driver.getInfo(uuid)).powerState).toBe(POWER_STATES.RUNNING)
+  })
+
+  const cases = OPERATIONS.flatMap((op) => STATES.map((from) => ({ op, from, to: TRANSITIONS[op][from] })))
+  it.each(cases)('$op from $from -> $to', async ({ op, from, to }) => {
+    const { uuid } = guest()
+    await driver.spawn({ ...guest(), uuid })
+    await bringTo(driver, uuid, from)
+    expect(await observe(driver, uuid)).toBe(from)
+    if (to === 'conflict') {
+      await expect(apply(driver, op, uuid)).rejects.toBeInstanceOf(ConflictError)
+      expect(await observe(driver, uuid)).toBe(from)
+    } else {
+      await apply(driver, op, uuid)
+      expect(await observe(driver, uuid)).toBe(to)
+    }
+  })
+
+  it('destroys in any state, removes the guest, and destroys again without error', async () => {
+    const uuids: string[] = []
+    for (const state of STATES) {
+      const { uuid } = guest()
+      await driver.spawn({ ...guest(), uuid })
+      await bringTo(driver, uuid, state)
+      uuids.push(uuid)
+    }
+    for (const uuid of uuids) await driver.destroy(uuid)
+    expect(await driver.listInstances()).toEqual([])
+    for (const uuid of uuids) {
+      await expect(driver.getInfo(uuid)).rejects.toBeInstanceOf(InstanceNotFoundError)
+      await driver.destroy(uuid)
+    }
+  })
+
+  it('can spawn a uuid again after destroying it', async () => {
+    const args = guest()
+    await driver.spawn(args)
+    await driver.suspend(args.uuid)
+    await driver.destroy(args.uuid)
+    await driver.spawn(args)
+    expect(await observe(driver, args.uuid)).toBe('running')
+  })
+
+  const unknownOps = [...OPERATIONS, 'getInfo'] as const
+  it.each(unknownOps)('%s of an unknown uuid rejects with InstanceNotFoundError', async (op) => {
+    const uuid = randomUUID()
+    const call = op === 'getInfo' ? driver.getInfo(uuid) : apply(driver, op, uuid)
+    const err: unknown = await call.then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(err).toBeInstanceOf(InstanceNotFoundError)
+    expect((err as InstanceNotFoundError).uuid).toBe(uuid)
+  })
+
+  it('treats a malformed uuid as unknown', async () => {
+    await expect(driver.getInfo('nope')).rejects.toBeInstanceOf(InstanceNotFoundError)
+    await expect(driver.pause('nope')).rejects.toBeInstanceOf(InstanceNotFoundError)
+    await driver.destroy('nope')
+  })
+
+  it('destroys an unknown uuid without error', async () => {
+    await driver.destroy(randomUUID())
+  })
+
+  it('accepts upper-case uuids and lists them in lower case', async () => {
+    const uuid = randomUUID()
+    await driver.spawn({ ...guest(), uuid: uuid.toUpperCase() })
+    expect(await driver.listInstances()).toEqual([uuid])
+    expect((await driver.getInfo(uuid.toUpperCase())).powerState).toBe(POWER_STATES.RUNNING)
+    await driver.destroy(uuid.toUpperCase())
+    expect(await driver.listInstances()).toEqual([])
+  })
+
+  it('runs many guests side by side', async () => {
+    const uuids = Array.from({ length: 25 }, () => randomUUID())
+    await Promise.all(uuids.map((uuid) => driver.spawn({ ...guest(), uuid })))
+    expect((await driver.listInstances()).sort()).toEqual([...uuids].sort())
+    await Promise.all(uuids.slice(0, 10).map((uuid) => driver.pause(uuid)))
+    const states = await Promise.all(uuids.map(async (uuid) => (await driver.getInfo(uuid)).powerState))
+    expect(states.filter((s) => s === POWER_STATES.PAUSED)).toHaveLength(10)
+    await Promise.all(uuids.map((uuid) => driver.destroy(uuid)))
+    expect(await driver.listInstances()).toEqual([])
+  })
+
+  it('keeps two hosts apart: own inventory, own guests', async () => {
+    const other = await impl.make({ vcpus: 4, memoryMb: 2048, localGb: 40 })
+    await other.init()
+    try {
+      expect(await other.getHostResources()).toMatchObject({ vcpus: 4, memoryMb: 2048, localGb: 40 })
+      expect(await driver.getHostResources()).toMatchObject({ vcpus: 8, memoryMb: 16384, localGb: 500 })
+      const mine = guest()
+      await driver.spawn(mine)
+      expect(await other.listInstances()).toEqual([])
+      await expect(other.getInfo(mine.uuid)).rejects.toBeInstanceOf(InstanceNotFoundError)
+      const theirs = guest()
+      await other.spawn(theirs)
+      expect(await driver.listInstances()).toEqual([mine.uuid])
+      expect(await other.listInstances()).toEqual([theirs.uuid])
+      await other.destroy(mine.uuid)
+      expect(await driver.listInstances()).toEqual([mine.uuid])
+    } finally {
+      await other.close()
+    }
+  })
+
+  it('closes idempotently and refuses work once closed', async () => {
+    await driver.close()
+    await driver.close()
+    await expect(driver.listInstances()).rejects.toThrow(/init/)
+  })
+})
+
+describe('LibvirtDriver specifics', () => {
+  let driver: LibvirtDriver
+  let saveDir = ''
+
+  beforeEach(async () => {
+    saveDir = join(workDir, `specific-save-${++hostCounter}`)
+    const uri = await writeTestHostXml({ path: join(workDir, `specific-${hostCounter}.xml`), vcpus: 2, memoryMb: 4096 })
+    driver = new LibvirtDriver({ uri, saveDir })
+    await driver.init()
+  })
+  afterEach(async () => {
+    await driver.close()
+  })
+
+  it('reports the test driver as hypervisor "test" with 1000 GiB of disk by default', async () => {
+    expect(await driver.getHostResources()).toEqual({
+      vcpus: 2,
+      memoryMb: 4096,
+      localGb: 1000,
+      hypervisorType: 'test',
+      hypervisorVersion: 2,
+      cpuArch: 'x86_64',
+      cpuModel: 'x86_64',
+    })
+  })
+
+  it('keeps a suspended guest memory in saveDir and removes it on resume and on destroy', async () => {
+    const a = guest()
+    const b = guest()
+    await driver.spawn(a)
+    await driver.spawn(b)
+    await driver.suspend(a.uuid)
+    await driver.suspend(b.uuid)
+    expect((await readdir(saveDir)).sort()).toEqual([`${a.uuid}.save`, `${b.uuid}.save`].sort())
+    await driver.resume(a.uuid)
+    await driver.destroy(b.uuid)
+    expect(await readdir(saveDir)).toEqual([])
+  })
+
+  it('fails init on a host file that does not exist', async () => {
+    const missing = new LibvirtDriver({ uri: testHostUri(join(workDir, 'missing.xml')), saveDir: join(workDir, 'save-missing') })
+    await expect(missing.init()).rejects.toThrow()
+    await missing.close()
+  })
+
+  it('refuses URIs of hypervisors it does not drive', () => {
+    expect(() => new LibvirtDriver({ uri: 'xen:///system' })).toThrow(InvalidError)
+  })
+
+  it('writes host files whose path needs escaping', async () => {
+    const uri = await writeTestHostXml({ path: join(workDir, 'dir with space', 'h.xml'), vcpus: 3, memoryMb: 1024 })
+    expect(uri).toMatch(/^test:\/\/\/.*dir%20with%20space\/h\.xml$/)
+    const spaced = new LibvirtDriver({ uri, saveDir: join(workDir, 'save-spaced') })
+    await spaced.init()
+    expect(await spaced.getHostResources()).toMatchObject({ vcpus: 3, memoryMb: 1024 })
+    await spaced.close()
+  })
+})
+
+describe('createDriver', () => {
+  it('knows libvirt is available here (libvirt0 is a test prerequisite)', async () => {
+    expect(await libvirtAvailable()).toBe(true)
+  })
+
+  it.each(['fake', 'libvirt'] as const)('builds a %s driver with the configured inventory', async (kind) => {
+    const stateDir = join(workDir, `create-${kind}`)
+    const driver = await createDriver({ kind, vcpus: 6, memoryMb: 3072, diskGb: 77, stateDir })
+    expect(driver.name).toBe(kind)
+    await driver.init()
+    try {
+      expect(await driver.getHostResources()).toMatchObject({ vcpus: 6, memoryMb: 3072, localGb: 77 })
+      const args = guest()
+      await driver.spawn(args)
+      await driver.suspend(args.uuid)
+      await driver.resume(args.uuid)
+      expect((await driver.getInfo(args.uuid)).powerState).toBe(POWER_STATES.RUNNING)
+    } finally {
+      await driver.close()
+    }
+    if (kind === 'libvirt') expect(await readdir(stateDir)).toContain('libvirt-host.xml')
+  })
+
+  it('rejects an unknown kind', async () => {
+    await expect(
+      createDriver({ kind: 'xen' as 'fake', vcpus: 1, memoryMb: 1, diskGb: 1, stateDir: workDir }),
+    ).rejects.toBeInstanceOf(InvalidError)
+  })
+})
