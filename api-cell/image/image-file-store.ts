@@ -1,11 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdir, rename, rm } from 'node:fs/promises'
+import { createWriteStream } from 'node:fs'
+import { mkdir, open, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable, Transform } from 'node:stream'
 import type { TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { AppError, InvalidError } from '../../shared/errors.js'
+import { AppError, InvalidError, NotFoundError } from '../../shared/errors.js'
 
 /** 413: the upload is larger than the image size cap. */
 export class ImageTooLargeError extends AppError {
@@ -70,9 +70,18 @@ export class ImageFileStore {
     }
   }
 
-  /** A stream of the image's bytes. */
-  open(id: string): Readable {
-    return createReadStream(this.pathOf(id))
+  /**
+   * A stream of the image's bytes. The file is opened before this resolves, so a missing file is an
+   * error here ({@link NotFoundError}), not in the middle of a response.
+   */
+  async open(id: string): Promise<Readable> {
+    try {
+      const handle = await open(this.pathOf(id), 'r')
+      return handle.createReadStream()
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') throw new NotFoundError(`Image ${id} has no data.`)
+      throw err
+    }
   }
 
   /** Deletes the image's file; no error when it is already gone. */

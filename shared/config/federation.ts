@@ -1,4 +1,6 @@
-import { resolve } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { packageRoot } from '../paths.js'
 import type { CellConfig } from './regions.js'
@@ -175,4 +177,46 @@ function deepFreeze<T>(o: T): T {
     for (const v of Object.values(o)) deepFreeze(v)
   }
   return o
+}
+
+/** One cell as the API cell registers it in its cells table. */
+export interface CellRegistrationInput {
+  readonly path: string
+  readonly name: string
+  readonly parentPath: string
+  readonly region: string
+  readonly grpcAddress: string | null
+  readonly databaseUrl: string | null
+  readonly transportUrl: string | null
+  readonly weightOffset: number
+  readonly hosts: readonly string[]
+}
+
+/** Every configured cell with the address its agent listens on (`addressOf`, default: configured). */
+export function cellRegistrations(cfg: FederationConfig, addressOf?: (c: CellConfig) => string | null): CellRegistrationInput[] {
+  return allCells(cfg.regions).map((c) => {
+    const ep = cellEndpoints(cfg, c)
+    return {
+      path: c.path,
+      name: c.name,
+      parentPath: c.path.slice(0, c.path.lastIndexOf('!')),
+      region: c.region,
+      grpcAddress: addressOf === undefined ? ep.grpcAddress : addressOf(c),
+      databaseUrl: ep.databaseUrl,
+      transportUrl: ep.transportUrl,
+      weightOffset: c.weightOffset,
+      hosts: c.hosts.map((h) => h.name),
+    }
+  })
+}
+
+/** ADMIN_PASSWORD, else the password generated on the first start and kept in the state dir. */
+export function adminPasswordFor(cfg: FederationConfig): string {
+  if (cfg.adminPassword !== undefined) return cfg.adminPassword
+  const path = join(cfg.stateDir, 'admin-password')
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim()
+  mkdirSync(cfg.stateDir, { recursive: true })
+  const pw = randomBytes(12).toString('base64url')
+  writeFileSync(path, pw, { mode: 0o600 })
+  return pw
 }

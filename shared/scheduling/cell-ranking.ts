@@ -1,4 +1,8 @@
 import type { CellCapacity } from '../cell-link/types.js'
+import { PATH_SEPARATOR } from '../cell-link/types.js'
+import type { CellCandidate, CellRequest } from './cell-candidate.js'
+import { select } from './pipeline.js'
+import type { Filter, Weigher } from './plugin.js'
 
 /** What a parent knows about a build when it picks a child cell. */
 export interface CellBuildRequest {
@@ -23,4 +27,62 @@ export interface CellSettings {
 export interface CellRanking {
   readonly ranked: readonly CellCapacity[]
   readonly rejected: Readonly<Record<string, string>>
+}
+
+/** Builds the ranking function from the cell filters and weighers enabled by name. */
+export function createCellRanker(args: {
+  readonly filters: readonly Filter<CellCandidate, CellRequest>[]
+  readonly weighers: readonly Weigher<CellCandidate, CellRequest>[]
+  /** Operator settings of a child (disabled, weight offset), looked up at decision time. */
+  readonly settingsOf: (path: string) => CellSettings | undefined
+}): (candidates: readonly CellCapacity[], req: CellBuildRequest) => CellRanking {
+  return (candidates, req) => {
+    const now = Date.now()
+    const cands = candidates.map((c) => toCandidate(c, args.settingsOf(c.path), now))
+    const request = toRequest(req)
+    const decision = select({ candidates: cands, spec: request, filters: args.filters, weighers: args.weighers, explain: true })
+    const byPath = new Map(candidates.map((c) => [c.path, c]))
+    const rejected: Record<string, string> = {}
+    for (const r of decision.rejected) rejected[r.candidate.path] = `${r.filter}: ${r.reason}`
+    return {
+      ranked: decision.ranked.map((r) => byPath.get(r.candidate.path)).filter((c): c is CellCapacity => c !== undefined),
+      rejected,
+    }
+  }
+}
+
+function toCandidate(c: CellCapacity, s: CellSettings | undefined, now: number): CellCandidate {
+  const hostKinds = c.cpuArchs.flatMap((cpuArch) => c.hypervisorTypes.map((hypervisorType) => ({ cpuArch, hypervisorType, hypervisorVersions: [] })))
+  return {
+    path: c.path,
+    name: c.path.split(PATH_SEPARATOR).pop() ?? c.path,
+    disabled: c.disabled || (s?.disabled ?? false),
+    up: c.up,
+    weightOffset: s?.weightOffset ?? 0,
+    reportAgeMs: c.generatedAtMs === 0 ? Number.MAX_SAFE_INTEGER : Math.max(0, now - c.generatedAtMs),
+    availabilityZones: c.availabilityZones,
+    hostKinds,
+    flavorFits: c.flavorFits,
+    freeRamMb: c.ramFreeMb,
+    freeVcpus: c.vcpusFree,
+    freeDiskGb: c.diskFreeGb,
+    largestHostFree: { memoryMb: c.ramFreeMb, vcpus: c.vcpusFree, diskGb: c.diskFreeGb },
+    hostsUp: c.hostsUp,
+  }
+}
+
+function toRequest(r: CellBuildRequest): CellRequest {
+  const target = r.hints['target_cell']
+  const different = r.hints['different_cell']
+  return {
+    flavor: { id: r.flavorId, memoryMb: r.memoryMb, vcpus: r.vcpus, diskGb: r.diskGb },
+    ...(r.availabilityZone === null ? {} : { availabilityZone: r.availabilityZone }),
+    imageProperties: r.imageProperties,
+    hints: {
+      ...(typeof target === 'string' ? { targetCell: target } : {}),
+      ...(typeof different === 'string' ? { differentCell: [different] } : Array.isArray(different) ? { differentCell: different.map(String) } : {}),
+    },
+    isAdmin: r.isAdmin,
+    triedCells: r.triedCells,
+  }
 }

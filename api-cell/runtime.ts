@@ -1,0 +1,256 @@
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
+import type { Server } from 'node:http'
+import { join } from 'node:path'
+import express from 'express'
+import type { Kysely } from 'kysely'
+import { systemContext } from '../shared/context.js'
+import type { Database } from '../shared/db/database.js'
+import { migrateToLatest, openDatabase } from '../shared/db/database.js'
+import { AppError } from '../shared/errors.js'
+import type { Logger } from '../shared/logging.js'
+import { createCellRanker } from '../shared/scheduling/cell-ranking.js'
+import { cellFilterRegistry, DEFAULT_CELL_FILTERS } from '../shared/scheduling/cell-filters/index.js'
+import { cellWeigherRegistry, DEFAULT_CELL_WEIGHERS } from '../shared/scheduling/cell-weighers/index.js'
+import { buildFilters, buildWeighers } from '../shared/scheduling/registry.js'
+import type { Cell0Schema } from './cells/cell0.js'
+import { Cell0Store, cell0Migrations } from './cells/cell0.js'
+import { API_PATH, CellTree } from './cells/cell-tree.js'
+import { computeApp } from './compute/app.js'
+import type { ImageLookup } from './compute/deps.js'
+import { seedFlavors } from './compute/flavors/flavor-store.js'
+import { InstanceLocator } from './compute/servers/locator.js'
+import { computeMigrations } from './db/compute-migrations.js'
+import type { ApiSchema } from './db/schema.js'
+import { authMiddleware } from './identity/auth.js'
+import { bootstrapIdentity } from './identity/bootstrap.js'
+import { identityMigrations } from './identity/migrations.js'
+import { KyselyRevocationStore } from './identity/revocation-store.js'
+import { identityRouter } from './identity/router.js'
+import { TokenService } from './identity/tokens.js'
+import { imageMigrations } from './image/migrations.js'
+import { imageRouter } from './image/router.js'
+import { ImageService } from './image/store.js'
+import { BuildDispatcher } from './scheduler/build-dispatcher.js'
+
+/** One cell of the tree as the API cell registers it. */
+export interface CellRegistration {
+  readonly path: string
+  readonly name: string
+  readonly parentPath: string
+  readonly region: string
+  /** gRPC address (direct children of the API cell must have one). */
+  readonly grpcAddress: string | null
+  readonly databaseUrl: string | null
+  readonly transportUrl: string | null
+  readonly weightOffset: number
+  readonly hosts: readonly string[]
+}
+
+/** What the API cell needs to run. */
+export interface ApiRuntimeArgs {
+  readonly apiDatabaseUrl: string
+  readonly cell0DatabaseUrl: string
+  readonly stateDir: string
+  readonly host: string
+  readonly ports: { readonly identity: number; readonly compute: number; readonly image: number }
+  /** The advertised host in URLs (default: `host`). */
+  readonly publicHost?: string
+  readonly regions: readonly string[]
+  /** Cells to (re-)register at start-up: the tree from deploy/regions with current addresses. */
+  readonly cells: readonly CellRegistration[]
+  readonly adminPassword: string
+  readonly downAfterMs: number
+  readonly maxCellAttempts: number
+  readonly log: Logger
+}
+
+/** A running API cell. */
+export interface ApiRuntime {
+  readonly urls: { readonly identity: string; readonly compute: string; readonly image: string }
+  readonly computeUrls: Readonly<Record<string, string>>
+  readonly tree: CellTree
+  readonly dispatcher: BuildDispatcher
+  readonly db: Kysely<ApiSchema>
+  stop(): Promise<void>
+}
+
+/** The token signing key, kept in the state directory so tokens survive a restart. */
+function tokenSecret(stateDir: string): Buffer {
+  const path = join(stateDir, 'token-secret')
+  if (existsSync(path)) return Buffer.from(readFileSync(path, 'utf8').trim(), 'base64')
+  mkdirSync(stateDir, { recursive: true })
+  const secret = randomBytes(32)
+  writeFileSync(path, secret.toString('base64'), { mode: 0o600 })
+  return secret
+}
+
+/** Registers (or updates the address of) every cell of the configured tree, and its hosts. */
+export async function syncCells(db: Kysely<ApiSchema>, cells: readonly CellRegistration[]): Promise<void> {
+  const now = Date.now()
+  for (const c of cells) {
+    const existing = await db.selectFrom('cells').select('uuid').where('path', '=', c.path).executeTakeFirst()
+    if (existing === undefined) {
+      await db
+        .insertInto('cells')
+        .values({
+          uuid: crypto.randomUUID(),
+          name: c.name,
+          path: c.path,
+          parent_path: c.parentPath,
+          region: c.region,
+          grpc_address: c.grpcAddress,
+          database_url: c.databaseUrl,
+          transport_url: c.transportUrl,
+          disabled: 0,
+          disabled_reason: null,
+          weight_offset: c.weightOffset,
+          event_cursor: 0,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute()
+    } else {
+      await db
+        .updateTable('cells')
+        .set({ grpc_address: c.grpcAddress, database_url: c.databaseUrl, transport_url: c.transportUrl, updated_at: now })
+        .where('path', '=', c.path)
+        .execute()
+    }
+    for (const host of c.hosts) {
+      const m = await db.selectFrom('host_mappings').select('host').where('host', '=', host).executeTakeFirst()
+      if (m === undefined) await db.insertInto('host_mappings').values({ host, cell_path: c.path, created_at: now }).execute()
+    }
+  }
+}
+
+function listen(app: express.Express, host: string, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host)
+    server.once('listening', () => resolve(server))
+    server.once('error', reject)
+  })
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve())
+    server.closeAllConnections()
+  })
+}
+
+/**
+ * Starts the API cell: migrates and bootstraps the API database (admin identity, classic flavors,
+ * the cirros image), registers the cell tree, connects to every region, re-drives pending builds,
+ * then serves identity, compute and image.
+ */
+export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
+  const stops: Array<() => Promise<void>> = []
+  const cleanup = async (): Promise<void> => {
+    for (const s of stops.reverse()) await s().catch((err: unknown) => a.log.warn({ err: String(err) }, 'stop failed'))
+  }
+  try {
+    const api: Database<ApiSchema> = await openDatabase<ApiSchema>(a.apiDatabaseUrl)
+    stops.push(() => api.close())
+    await migrateToLatest(api.db, { ...identityMigrations, ...imageMigrations, ...computeMigrations })
+    const cell0db: Database<Cell0Schema> = await openDatabase<Cell0Schema>(a.cell0DatabaseUrl)
+    stops.push(() => cell0db.close())
+    await migrateToLatest(cell0db.db, cell0Migrations)
+
+    const boot = await bootstrapIdentity(api.db, { adminPassword: a.adminPassword })
+    await seedFlavors(api.db)
+    const images = new ImageService({ db: api.db, storeDir: join(a.stateDir, 'images') })
+    await images.seedCirros(boot.adminProjectId)
+    await syncCells(api.db, a.cells)
+
+    const tokens = new TokenService({ secret: tokenSecret(a.stateDir), ttlSeconds: 3600, revocations: new KyselyRevocationStore(api.db) })
+    await tokens.loadRevocations(systemContext())
+
+    const tree = new CellTree({ db: api.db, log: a.log.child({ service: 'cell-tree' }), downAfterMs: a.downAfterMs })
+    await tree.start()
+    stops.push(() => tree.stop())
+    const cell0 = new Cell0Store(cell0db.db)
+    const settings = new Map<string, { disabled: boolean; weightOffset: number }>()
+    const refreshSettings = async (): Promise<void> => {
+      const rows = await api.db.selectFrom('cells').select(['path', 'disabled', 'weight_offset']).execute()
+      settings.clear()
+      for (const r of rows) settings.set(r.path, { disabled: r.disabled === 1, weightOffset: r.weight_offset })
+    }
+    await refreshSettings()
+    const dispatcher = new BuildDispatcher({
+      db: api.db,
+      tree,
+      cell0,
+      log: a.log.child({ service: 'global-scheduler' }),
+      settings: {
+        maxCellAttempts: a.maxCellAttempts,
+        rank: createCellRanker({
+          filters: buildFilters(cellFilterRegistry, DEFAULT_CELL_FILTERS),
+          weighers: buildWeighers(cellWeigherRegistry, DEFAULT_CELL_WEIGHERS),
+          settingsOf: (path) => settings.get(path),
+        }),
+      },
+    })
+    stops.push(() => dispatcher.drain())
+
+    const host = a.publicHost ?? a.host
+    const urls = {
+      identity: `http://${host}:${a.ports.identity}`,
+      compute: `http://${host}:${a.ports.compute}`,
+      image: `http://${host}:${a.ports.image}`,
+    }
+    const computeUrls = Object.fromEntries(a.regions.map((r) => [r, `${urls.compute}/regions/${r}/v2.1`]))
+    const imageLookup: ImageLookup = async (caller, id) => {
+      try {
+        const img = await images.get({ requestId: 'lookup', projectId: caller.projectId, userId: caller.userId, roles: caller.roles }, id)
+        return { id: img.id, name: img.name ?? '', status: img.status, minDisk: img.minDisk, minRam: img.minRam, properties: img.properties }
+      } catch (err) {
+        if (err instanceof AppError && err.status === 404) return undefined
+        throw err
+      }
+    }
+
+    const identity = express()
+    identity.disable('x-powered-by')
+    identity.use(
+      identityRouter({
+        db: api.db,
+        tokens,
+        catalog: { regions: a.regions, identityUrl: `${urls.identity}/v3`, imageUrl: urls.image, computeUrls },
+        publicUrl: urls.identity,
+        logger: a.log.child({ service: 'identity' }),
+      }),
+    )
+    const image = express()
+    image.disable('x-powered-by')
+    image.use(imageRouter({ images, publicUrl: urls.image, auth: authMiddleware(tokens), logger: a.log.child({ service: 'image' }) }))
+    const compute = computeApp(
+      {
+        db: api.db,
+        tree,
+        cell0,
+        dispatcher,
+        locator: new InstanceLocator({ db: api.db, tree, cell0 }),
+        images: imageLookup,
+        log: a.log.child({ service: 'compute-api' }),
+        regions: a.regions,
+      },
+      tokens,
+    )
+    for (const [app, port] of [
+      [identity, a.ports.identity],
+      [compute, a.ports.compute],
+      [image, a.ports.image],
+    ] as const) {
+      const server = await listen(app, a.host, port)
+      stops.push(() => close(server))
+    }
+    const pending = await dispatcher.resumePending(systemContext())
+    if (pending > 0) a.log.info({ pending }, 're-driving builds accepted before a restart')
+    a.log.info({ urls, api: API_PATH }, 'API cell serving')
+    return { urls, computeUrls, tree, dispatcher, db: api.db, stop: cleanup }
+  } catch (err) {
+    await cleanup()
+    throw err
+  }
+}

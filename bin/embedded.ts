@@ -1,0 +1,125 @@
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { stringify } from 'yaml'
+import type { ApiRuntime } from '../api-cell/runtime.js'
+import { startApi } from '../api-cell/runtime.js'
+import type { CellRuntime } from '../child-cell/runtime.js'
+import { startCell } from '../child-cell/runtime.js'
+import { libvirtAvailable } from '../child-cell/compute/virt/create-driver.js'
+import type { FederationConfig } from '../shared/config/federation.js'
+import { adminPasswordFor, apiDatabases, cellEndpoints, cellRegistrations } from '../shared/config/federation.js'
+import type { CellConfig } from '../shared/config/regions.js'
+import type { Logger } from '../shared/logging.js'
+
+/** A whole federation in one process. */
+export interface Federation {
+  readonly api: ApiRuntime
+  readonly driver: 'libvirt' | 'fake'
+  readonly adminPassword: string
+  readonly cloudsYaml: string
+  /** Stops one cell's services (fault tests). */
+  stopCell(path: string): Promise<void>
+  stop(): Promise<void>
+}
+
+/** The driver to use: `auto` picks libvirt's test driver when libvirt0 can be loaded. */
+export async function resolveDriver(kind: FederationConfig['driver']): Promise<'libvirt' | 'fake'> {
+  if (kind === 'fake') return 'fake'
+  const ok = await libvirtAvailable()
+  if (kind === 'libvirt' && !ok) throw new Error('--driver libvirt: the libvirt library (libvirt0) cannot be loaded')
+  return ok ? 'libvirt' : 'fake'
+}
+
+/** Writes `clouds.yaml` (cloud `federation`) for the openstack CLI. Returns its path. */
+export function writeCloudsYaml(cfg: FederationConfig, identityUrl: string, password: string): string {
+  const path = join(cfg.stateDir, 'clouds.yaml')
+  const doc = {
+    clouds: {
+      federation: {
+        auth: {
+          auth_url: `${identityUrl}/v3`,
+          username: 'admin',
+          password,
+          project_name: 'admin',
+          user_domain_name: 'Default',
+          project_domain_name: 'Default',
+        },
+        identity_api_version: 3,
+        interface: 'public',
+        regions: cfg.regions.map((r) => r.name),
+        region_name: cfg.regions[0]?.name,
+      },
+    },
+  }
+  mkdirSync(cfg.stateDir, { recursive: true })
+  writeFileSync(path, stringify(doc), { mode: 0o600 })
+  return path
+}
+
+/**
+ * Starts the API cell and every cell of `cfg.regions` in this process: SQLite files and the
+ * in-process bus per cell, real gRPC over loopback between cells. Children start before their
+ * parents so that every parent knows its children's addresses.
+ */
+export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger): Promise<Federation> {
+  const driver = await resolveDriver(cfg.driver)
+  const adminPassword = adminPasswordFor(cfg)
+  const running = new Map<string, CellRuntime>()
+  const ports = new Map<string, number>()
+  const startTree = async (c: CellConfig): Promise<void> => {
+    for (const child of c.children) await startTree(child)
+    const ep = cellEndpoints(cfg, c)
+    const rt = await startCell({
+      cell: c,
+      roles: ['conductor', 'scheduler', 'compute', 'agent'],
+      databaseUrl: ep.databaseUrl,
+      transportUrl: ep.transportUrl,
+      listenAddress: ep.grpcAddress,
+      children: c.children.map((ch) => ({ path: ch.path, address: `${cfg.host}:${ports.get(ch.path) ?? 0}` })),
+      driver,
+      stateDir: join(cfg.stateDir, 'cells', c.path.replace(/!/g, '.')),
+      hostIp: cfg.host,
+      timing: cfg.timing,
+      scheduler: cfg.scheduler,
+      log: log.child({ cell: c.path }),
+    })
+    running.set(c.path, rt)
+    ports.set(c.path, rt.agentPort)
+  }
+  try {
+    for (const region of cfg.regions) await startTree(region)
+    const dbs = apiDatabases(cfg)
+    const api = await startApi({
+      apiDatabaseUrl: dbs.api,
+      cell0DatabaseUrl: dbs.cell0,
+      stateDir: cfg.stateDir,
+      host: cfg.host,
+      ports: cfg.ports,
+      regions: cfg.regions.map((r) => r.name),
+      cells: cellRegistrations(cfg, (c) => `${cfg.host}:${ports.get(c.path) ?? 0}`),
+      adminPassword,
+      downAfterMs: cfg.timing.downAfterMs,
+      maxCellAttempts: cfg.scheduler.maxCellAttempts,
+      log: log.child({ cell: 'api' }),
+    })
+    const cloudsYaml = writeCloudsYaml(cfg, api.urls.identity, adminPassword)
+    return {
+      api,
+      driver,
+      adminPassword,
+      cloudsYaml,
+      stopCell: async (path) => {
+        await running.get(path)?.stop()
+        running.delete(path)
+      },
+      stop: async () => {
+        await api.stop()
+        for (const rt of [...running.values()].reverse()) await rt.stop()
+        running.clear()
+      },
+    }
+  } catch (err) {
+    for (const rt of [...running.values()].reverse()) await rt.stop().catch(() => undefined)
+    throw err
+  }
+}

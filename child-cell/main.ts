@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+import { COMMON_HELP, cellEndpoints, federationConfig, parseFlags } from '../shared/config/federation.js'
+import { allCells } from '../shared/config/regions.js'
+import { createLogger } from '../shared/logging.js'
+import { libvirtAvailable } from './compute/virt/create-driver.js'
+import type { CellRole } from './runtime.js'
+import { CELL_ROLES, startCell } from './runtime.js'
+import { join } from 'node:path'
+
+const USAGE = `Usage: node dist/child-cell/main.js --cell PATH --role ROLE [options]
+
+Runs one service of one cell (production mode: MariaDB + RabbitMQ), as the production supervisor
+(npm run start:production) does for every cell.
+  --cell PATH     the cell, e.g. api!region-one!dc1
+  --role ROLE     ${CELL_ROLES.join(' | ')}
+  --hosts LIST    compute: only these hosts of the cell (comma-separated; default all)
+
+${COMMON_HELP}`
+
+async function main(): Promise<void> {
+  let values
+  try {
+    values = parseFlags(process.argv.slice(2), { cell: { type: 'string' }, role: { type: 'string' }, hosts: { type: 'string' } })
+  } catch (err) {
+    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`)
+    process.exit(2)
+  }
+  if (values['help'] === true) {
+    process.stdout.write(`${USAGE}\n`)
+    return
+  }
+  const cfg = federationConfig('production', values)
+  const path = values['cell']
+  const role = values['role']
+  const cell = allCells(cfg.regions).find((c) => c.path === path)
+  if (typeof path !== 'string' || cell === undefined) {
+    process.stderr.write(`error: --cell must name a cell of ${cfg.regionsDir}: ${allCells(cfg.regions).map((c) => c.path).join(', ')}\n`)
+    process.exit(2)
+  }
+  if (typeof role !== 'string' || !(CELL_ROLES as readonly string[]).includes(role)) {
+    process.stderr.write(`error: --role must be one of ${CELL_ROLES.join(', ')}\n`)
+    process.exit(2)
+  }
+  const log = createLogger(`${role}`, { cell: cell.path })
+  const ep = cellEndpoints(cfg, cell)
+  const driver = cfg.driver === 'fake' ? 'fake' : (await libvirtAvailable()) ? 'libvirt' : 'fake'
+  if (role === 'compute') log.info({ driver }, 'compute driver')
+  const hosts = typeof values['hosts'] === 'string' ? values['hosts'].split(',').filter((h) => h !== '') : undefined
+  const rt = await startCell({
+    cell,
+    roles: [role as CellRole],
+    databaseUrl: ep.databaseUrl,
+    transportUrl: ep.transportUrl,
+    listenAddress: ep.grpcAddress,
+    children: cell.children.map((c) => ({ path: c.path, address: cellEndpoints(cfg, c).grpcAddress })),
+    driver,
+    stateDir: join(cfg.stateDir, 'cells', cell.path.replace(/!/g, '.')),
+    hostIp: cfg.host,
+    timing: cfg.timing,
+    scheduler: cfg.scheduler,
+    ...(hosts === undefined ? {} : { hosts }),
+    log,
+  })
+  log.info({ role, port: rt.agentPort || undefined }, 'started')
+  const stop = (): void => {
+    rt.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    )
+  }
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`)
+  process.exit(1)
+})
