@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
 import type { Server } from 'node:http'
+import { createServer } from 'node:http'
 import { join } from 'node:path'
 import express from 'express'
 import type { Kysely } from 'kysely'
@@ -124,12 +125,18 @@ export async function syncCells(db: Kysely<ApiSchema>, cells: readonly CellRegis
   }
 }
 
-function listen(app: express.Express, host: string, port: number): Promise<Server> {
+/** Binds first (port 0 = any free port), so that URLs are known before the apps are built. */
+function listen(host: string, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host)
-    server.once('listening', () => resolve(server))
+    const server = createServer()
     server.once('error', reject)
+    server.listen(port, host, () => resolve(server))
   })
+}
+
+const portOf = (s: Server): number => {
+  const addr = s.address()
+  return typeof addr === 'object' && addr !== null ? addr.port : 0
 }
 
 function close(server: Server): Promise<void> {
@@ -193,11 +200,17 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     })
     stops.push(() => dispatcher.drain())
 
+    const servers = {
+      identity: await listen(a.host, a.ports.identity),
+      compute: await listen(a.host, a.ports.compute),
+      image: await listen(a.host, a.ports.image),
+    }
+    for (const server of Object.values(servers)) stops.push(() => close(server))
     const host = a.publicHost ?? a.host
     const urls = {
-      identity: `http://${host}:${a.ports.identity}`,
-      compute: `http://${host}:${a.ports.compute}`,
-      image: `http://${host}:${a.ports.image}`,
+      identity: `http://${host}:${portOf(servers.identity)}`,
+      compute: `http://${host}:${portOf(servers.compute)}`,
+      image: `http://${host}:${portOf(servers.image)}`,
     }
     const computeUrls = Object.fromEntries(a.regions.map((r) => [r, `${urls.compute}/regions/${r}/v2.1`]))
     const imageLookup: ImageLookup = async (caller, id) => {
@@ -237,14 +250,10 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
       },
       tokens,
     )
-    for (const [app, port] of [
-      [identity, a.ports.identity],
-      [compute, a.ports.compute],
-      [image, a.ports.image],
-    ] as const) {
-      const server = await listen(app, a.host, port)
-      stops.push(() => close(server))
-    }
+    servers.identity.on('request', identity)
+    servers.compute.on('request', compute)
+    servers.image.on('request', image)
+    if (!(await tree.waitForCapacity(15_000))) a.log.warn('not every region reported capacity yet: builds may wait in cell0')
     const pending = await dispatcher.resumePending(systemContext())
     if (pending > 0) a.log.info({ pending }, 're-driving builds accepted before a restart')
     a.log.info({ urls, api: API_PATH }, 'API cell serving')

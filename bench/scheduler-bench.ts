@@ -52,7 +52,7 @@ export function syntheticHosts(count: number, seed = 42): HostState[] {
       vcpus,
       vcpusUsed: Math.floor(rand() * vcpus * 4),
       memoryMb,
-      memoryMbUsed: Math.floor(rand() * memoryMb * 1.1),
+      memoryMbUsed: Math.floor(rand() * memoryMb * 1.5),
       localGb,
       localGbUsed: Math.floor(rand() * localGb),
       reservedHostMemoryMb: 512,

@@ -4,6 +4,7 @@ import { stringify } from 'yaml'
 import type { ApiRuntime } from '../api-cell/runtime.js'
 import { startApi } from '../api-cell/runtime.js'
 import type { CellRuntime } from '../child-cell/runtime.js'
+import type { ComputeDriver } from '../child-cell/compute/virt/driver.js'
 import { startCell } from '../child-cell/runtime.js'
 import { libvirtAvailable } from '../child-cell/compute/virt/create-driver.js'
 import type { FederationConfig } from '../shared/config/federation.js'
@@ -17,6 +18,8 @@ export interface Federation {
   readonly driver: 'libvirt' | 'fake'
   readonly adminPassword: string
   readonly cloudsYaml: string
+  /** The virt driver of a compute host (tests look at the guests). */
+  driverOf(host: string): ComputeDriver | undefined
   /** Stops one cell's services (fault tests). */
   stopCell(path: string): Promise<void>
   stop(): Promise<void>
@@ -108,6 +111,13 @@ export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger
       driver,
       adminPassword,
       cloudsYaml,
+      driverOf: (host) => {
+        for (const rt of running.values()) {
+          const d = rt.drivers.get(host)
+          if (d !== undefined) return d
+        }
+        return undefined
+      },
       stopCell: async (path) => {
         await running.get(path)?.stop()
         running.delete(path)

@@ -13,6 +13,7 @@ import { cellWeigherRegistry, DEFAULT_CELL_WEIGHERS } from '../shared/scheduling
 import { CellAgent } from './agent/agent.js'
 import { ComputeManager } from './compute/manager.js'
 import { createDriver } from './compute/virt/create-driver.js'
+import type { ComputeDriver } from './compute/virt/driver.js'
 import { writeTestHostXml } from './compute/virt/host-xml.js'
 import { ConductorManager } from './conductor/manager.js'
 import { cellMigrations } from './db/migrations.js'
@@ -48,6 +49,8 @@ export interface CellRuntimeArgs {
 export interface CellRuntime {
   /** The agent's gRPC port (0 when this process runs no agent). */
   readonly agentPort: number
+  /** The virt driver of each compute host this process runs (tests look at the guests). */
+  readonly drivers: ReadonlyMap<string, ComputeDriver>
   stop(): Promise<void>
 }
 
@@ -57,6 +60,7 @@ export interface CellRuntime {
  */
 export async function startCell(a: CellRuntimeArgs): Promise<CellRuntime> {
   const stops: Array<() => Promise<void>> = []
+  const drivers = new Map<string, ComputeDriver>()
   const bus: MessageBus = await createBus({ url: a.transportUrl, name: `${a.cell.path}:${a.roles.join('+')}` })
   stops.push(() => bus.close())
   let database: Database<CellSchema> | undefined
@@ -98,6 +102,7 @@ export async function startCell(a: CellRuntimeArgs): Promise<CellRuntime> {
             ? await writeTestHostXml({ path: join(hostDir, 'host.xml'), vcpus: h.vcpus, memoryMb: h.memoryMb })
             : undefined
         const driver = await createDriver({ kind: a.driver, ...(uri === undefined ? {} : { uri }), vcpus: h.vcpus, memoryMb: h.memoryMb, diskGb: h.diskGb, stateDir: hostDir })
+        drivers.set(h.name, driver)
         const compute = new ComputeManager({
           bus,
           driver,
@@ -146,6 +151,7 @@ export async function startCell(a: CellRuntimeArgs): Promise<CellRuntime> {
     }
     return {
       agentPort,
+      drivers,
       stop: async () => {
         for (const s of stops.reverse()) await s().catch((err: unknown) => a.log.warn({ err: String(err) }, 'stop failed'))
       },

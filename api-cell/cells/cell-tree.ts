@@ -73,7 +73,33 @@ export class CellTree {
   /** Called after each capacity report (tests wait on it). */
   onCapacity(listener: () => void): () => void {
     this.#listeners.add(listener)
-    return () => this.#listeners.delete(listener)
+    return () => {
+      this.#listeners.delete(listener)
+    }
+  }
+
+  /**
+   * Resolves once every region reported capacity with hosts that are up (or after `timeoutMs`):
+   * start-up waits for it so that the first build does not find an empty tree.
+   */
+  async waitForCapacity(timeoutMs: number): Promise<boolean> {
+    const ready = (): boolean => {
+      const aggs = this.regionAggregates()
+      return aggs.length > 0 && aggs.every((c) => c.up && c.hostsUp > 0 && Object.keys(c.flavorFits).length > 0)
+    }
+    if (ready()) return true
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        off()
+        resolve(ready())
+      }, timeoutMs)
+      const off = this.onCapacity(() => {
+        if (!ready()) return
+        clearTimeout(timer)
+        off()
+        resolve(true)
+      })
+    })
   }
 
   /** The client of the region on the way to `cellPath`. */

@@ -9,6 +9,7 @@ import type { IssuedToken, TokenData, TokenRole, TokenScope, TokenService } from
 
 const SUPPORTED_METHODS = ['password', 'token'] as const
 const UNAUTHORIZED = 'The request you have made requires authentication.'
+const MALFORMED = 'The server could not comply with the request since it is either malformed or otherwise incorrect.'
 
 /**
  * Turns a `POST /v3/auth/tokens` request into a token: identifies the user (password, or an existing
@@ -57,13 +58,18 @@ export class Authenticator {
 
   async #passwordUser(
     ctx: RequestContext,
-    u: { readonly id?: string | undefined; readonly name?: string | undefined; readonly password: string; readonly domain?: DomainRef | undefined },
+    u: {
+      readonly id?: string | undefined
+      readonly name?: string | undefined
+      readonly password: string
+      readonly domain?: DomainRef | undefined
+    },
   ): Promise<UserRow | undefined> {
     let user: UserRow | undefined
     if (u.id !== undefined) {
       user = await this.#store.getUser(ctx, u.id)
     } else if (u.name !== undefined) {
-      if (u.domain === undefined) throw new InvalidError('Expecting to find domain in user. The server could not comply with the request since it is either malformed or otherwise incorrect.')
+      if (u.domain === undefined) throw new InvalidError(`Expecting to find domain in user. ${MALFORMED}`)
       const domain = await this.#domain(ctx, u.domain)
       user = domain === undefined ? undefined : await this.#store.findUserByName(ctx, domain.id, u.name)
     } else {
@@ -151,7 +157,7 @@ export class Authenticator {
   ): Promise<ProjectRow | undefined> {
     if (p.id !== undefined) return this.#store.getProject(ctx, p.id)
     if (p.name === undefined || p.domain === undefined) {
-      throw new InvalidError('Expecting to find domain in project. The server could not comply with the request since it is either malformed or otherwise incorrect.')
+      throw new InvalidError(`Expecting to find domain in project. ${MALFORMED}`)
     }
     const domain = await this.#domain(ctx, p.domain)
     return domain === undefined ? undefined : this.#store.findProjectByName(ctx, domain.id, p.name)

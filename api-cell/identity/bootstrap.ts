@@ -55,13 +55,25 @@ export async function bootstrapIdentity(db: Kysely<IdentityTables>, options: Boo
   const roleIds = {} as Record<(typeof ROLES)[number], string>
   for (const name of ROLES) {
     const existing = (await store.listRoles(ctx, { name }))[0]
-    roleIds[name] = existing?.id ?? (await createIgnoringRace(() => store.createRole(ctx, { id: stableId('role', name), name }), async () => (await store.listRoles(ctx, { name }))[0])).id
+    const role =
+      existing ??
+      (await createIgnoringRace(
+        () => store.createRole(ctx, { id: stableId('role', name), name }),
+        async () => (await store.listRoles(ctx, { name }))[0],
+      ))
+    roleIds[name] = role.id
   }
 
   const project =
     (await store.findProjectByName(ctx, DEFAULT_DOMAIN.id, projectName)) ??
     (await createIgnoringRace(
-      () => store.createProject(ctx, { id: stableId('project', projectName), name: projectName, domainId: DEFAULT_DOMAIN.id, description: 'Bootstrap project for initializing the cloud.' }),
+      () =>
+        store.createProject(ctx, {
+          id: stableId('project', projectName),
+          name: projectName,
+          domainId: DEFAULT_DOMAIN.id,
+          description: 'Bootstrap project for initializing the cloud.',
+        }),
       () => store.findProjectByName(ctx, DEFAULT_DOMAIN.id, projectName),
     ))
 
@@ -69,7 +81,13 @@ export async function bootstrapIdentity(db: Kysely<IdentityTables>, options: Boo
   const createdAdmin = user === undefined
   if (user === undefined) {
     user = await createIgnoringRace(
-      () => store.createUser(ctx, { id: stableId('user', userName), name: userName, domainId: DEFAULT_DOMAIN.id, password: options.adminPassword }),
+      () =>
+        store.createUser(ctx, {
+          id: stableId('user', userName),
+          name: userName,
+          domainId: DEFAULT_DOMAIN.id,
+          password: options.adminPassword,
+        }),
       () => store.findUserByName(ctx, DEFAULT_DOMAIN.id, userName),
     )
   }

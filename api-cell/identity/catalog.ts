@@ -78,7 +78,8 @@ export function buildCatalog(config: CatalogConfig): readonly CatalogService[] {
       const url = urlFor(region)
       if (url === undefined) continue
       for (const iface of INTERFACES) {
-        endpoints.push(Object.freeze({ id: stableId('endpoint', type, region, iface), interface: iface, region, region_id: region, url: trimSlash(url) }))
+        const id = stableId('endpoint', type, region, iface)
+        endpoints.push(Object.freeze({ id, interface: iface, region, region_id: region, url: trimSlash(url) }))
       }
     }
     return Object.freeze({ id: stableId('service', type), type, name, endpoints: Object.freeze(endpoints) })

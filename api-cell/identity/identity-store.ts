@@ -72,14 +72,17 @@ export class IdentityStore {
 
   // --- domains ---------------------------------------------------------------------------------
 
+  /** The domain with this id. */
   getDomain(_ctx: RequestContext, id: string): Promise<DomainRow | undefined> {
     return this.#db.selectFrom('domains').selectAll().where('id', '=', id).executeTakeFirst()
   }
 
+  /** The domain with this (unique) name. */
   findDomainByName(_ctx: RequestContext, name: string): Promise<DomainRow | undefined> {
     return this.#db.selectFrom('domains').selectAll().where('name', '=', name).executeTakeFirst()
   }
 
+  /** Domains by name, optionally only the one named `name`. */
   listDomains(_ctx: RequestContext, filter: { readonly name?: string | undefined } = {}): Promise<DomainRow[]> {
     let q = this.#db.selectFrom('domains').selectAll().orderBy('name')
     if (filter.name !== undefined) q = q.where('name', '=', filter.name)
@@ -93,14 +96,17 @@ export class IdentityStore {
 
   // --- projects --------------------------------------------------------------------------------
 
+  /** The project with this id. */
   getProject(_ctx: RequestContext, id: string): Promise<ProjectRow | undefined> {
     return this.#db.selectFrom('projects').selectAll().where('id', '=', id).executeTakeFirst()
   }
 
+  /** The project named `name` in `domainId` (names are unique per domain). */
   findProjectByName(_ctx: RequestContext, domainId: string, name: string): Promise<ProjectRow | undefined> {
     return this.#db.selectFrom('projects').selectAll().where('domain_id', '=', domainId).where('name', '=', name).executeTakeFirst()
   }
 
+  /** Projects ordered by name, filtered by exact name, domain and enabled flag. */
   listProjects(
     _ctx: RequestContext,
     filter: { readonly name?: string | undefined; readonly domainId?: string | undefined; readonly enabled?: boolean | undefined } = {},
@@ -112,6 +118,7 @@ export class IdentityStore {
     return q.execute()
   }
 
+  /** Creates a project; a duplicate name in the domain is a {@link ConflictError}. */
   async createProject(_ctx: RequestContext, p: NewProject): Promise<ProjectRow> {
     const t = now()
     const row: ProjectRow = {
@@ -130,6 +137,7 @@ export class IdentityStore {
     return row
   }
 
+  /** Updates columns of a project and returns it (undefined when it does not exist). */
   async updateProject(
     ctx: RequestContext,
     id: string,
@@ -152,14 +160,17 @@ export class IdentityStore {
 
   // --- users -----------------------------------------------------------------------------------
 
+  /** The user with this id. */
   getUser(_ctx: RequestContext, id: string): Promise<UserRow | undefined> {
     return this.#db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
   }
 
+  /** The user named `name` in `domainId` (names are unique per domain). */
   findUserByName(_ctx: RequestContext, domainId: string, name: string): Promise<UserRow | undefined> {
     return this.#db.selectFrom('users').selectAll().where('domain_id', '=', domainId).where('name', '=', name).executeTakeFirst()
   }
 
+  /** Users ordered by name, filtered by exact name, domain and enabled flag. */
   listUsers(
     _ctx: RequestContext,
     filter: { readonly name?: string | undefined; readonly domainId?: string | undefined; readonly enabled?: boolean | undefined } = {},
@@ -171,6 +182,7 @@ export class IdentityStore {
     return q.execute()
   }
 
+  /** Creates a user, hashing its password; a duplicate name in the domain is a {@link ConflictError}. */
   async createUser(_ctx: RequestContext, u: NewUser): Promise<UserRow> {
     const t = now()
     const row: UserRow = {
@@ -200,7 +212,8 @@ export class IdentityStore {
     },
   ): Promise<UserRow | undefined> {
     const { password, ...rest } = patch
-    const set = { ...rest, updated_at: now(), ...(password === undefined ? {} : { password_hash: await hashPassword(password, this.#cost) }) }
+    const hash = password === undefined ? {} : { password_hash: await hashPassword(password, this.#cost) }
+    const set = { ...rest, updated_at: now(), ...hash }
     await this.#insertOrConflict(`user - Duplicate entry found with name ${patch.name ?? ''}`, () =>
       this.#db.updateTable('users').set(set).where('id', '=', id).execute(),
     )
@@ -218,22 +231,31 @@ export class IdentityStore {
 
   // --- roles -----------------------------------------------------------------------------------
 
+  /** The role with this id. */
   getRole(_ctx: RequestContext, id: string): Promise<RoleRow | undefined> {
     return this.#db.selectFrom('roles').selectAll().where('id', '=', id).executeTakeFirst()
   }
 
+  /** Roles ordered by name, optionally only the one named `name`. */
   listRoles(_ctx: RequestContext, filter: { readonly name?: string | undefined } = {}): Promise<RoleRow[]> {
     let q = this.#db.selectFrom('roles').selectAll().orderBy('name')
     if (filter.name !== undefined) q = q.where('name', '=', filter.name)
     return q.execute()
   }
 
-  async createRole(_ctx: RequestContext, r: { readonly id?: string; readonly name: string; readonly description?: string | undefined }): Promise<RoleRow> {
+  /** Creates a role; a duplicate name is a {@link ConflictError}. */
+  async createRole(
+    _ctx: RequestContext,
+    r: { readonly id?: string; readonly name: string; readonly description?: string | undefined },
+  ): Promise<RoleRow> {
     const row: RoleRow = { id: r.id ?? newId(), name: r.name, description: r.description ?? null, created_at: now() }
-    await this.#insertOrConflict(`role - Duplicate entry found with name ${r.name}`, () => this.#db.insertInto('roles').values(row).execute())
+    await this.#insertOrConflict(`role - Duplicate entry found with name ${r.name}`, () =>
+      this.#db.insertInto('roles').values(row).execute(),
+    )
     return row
   }
 
+  /** Deletes the role and every assignment of it. Returns false when it did not exist. */
   async deleteRole(_ctx: RequestContext, id: string): Promise<boolean> {
     return this.#db.transaction().execute(async (trx) => {
       await trx.deleteFrom('role_assignments').where('role_id', '=', id).execute()
@@ -262,9 +284,15 @@ export class IdentityStore {
     return Number(r.numDeletedRows) > 0
   }
 
+  /** Role assignments matching every given coordinate. */
   listAssignments(
     _ctx: RequestContext,
-    f: { readonly userId?: string | undefined; readonly targetType?: AssignmentTarget | undefined; readonly targetId?: string | undefined; readonly roleId?: string | undefined },
+    f: {
+      readonly userId?: string | undefined
+      readonly targetType?: AssignmentTarget | undefined
+      readonly targetId?: string | undefined
+      readonly roleId?: string | undefined
+    },
   ): Promise<AssignmentRow[]> {
     let q = this.#db.selectFrom('role_assignments').selectAll().orderBy('user_id').orderBy('target_id').orderBy('role_id')
     if (f.userId !== undefined) q = q.where('user_id', '=', f.userId)

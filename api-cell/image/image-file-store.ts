@@ -11,7 +11,8 @@ import { AppError, InvalidError, NotFoundError } from '../../shared/errors.js'
 export class ImageTooLargeError extends AppError {
   readonly limitBytes: number
   constructor(limitBytes: number) {
-    super({ code: 'image_too_large', status: 413, message: `Image exceeds the storage quota: the limit is ${limitBytes} bytes.`, fields: { limitBytes } })
+    const message = `Image exceeds the storage quota: the limit is ${limitBytes} bytes.`
+    super({ code: 'image_too_large', status: 413, message, fields: { limitBytes } })
     this.limitBytes = limitBytes
   }
 }

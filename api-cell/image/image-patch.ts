@@ -61,7 +61,9 @@ function parseOperation(raw: unknown): { op: PatchOp; key: string; value: unknow
     throw new InvalidError(`Unable to find a supported operation in '${JSON.stringify(o.op ?? null)}'; use add, replace or remove.`)
   }
   const op = o.op as PatchOp
-  if (typeof o.path !== 'string' || !o.path.startsWith('/') || o.path.length < 2) throw new InvalidError('Invalid JSON pointer for this resource.')
+  if (typeof o.path !== 'string' || !o.path.startsWith('/') || o.path.length < 2) {
+    throw new InvalidError('Invalid JSON pointer for this resource.')
+  }
   const segments = o.path.slice(1).split('/')
   if (segments.length !== 1) throw new InvalidError(`Nested paths are not allowed: '${o.path}'.`)
   const key = (segments[0] ?? '').replace(/~1/g, '/').replace(/~0/g, '~')

@@ -1,6 +1,7 @@
 import { CONTAINER_FORMATS, DISK_FORMATS } from './image-model.js'
 import { IMAGE_STATUSES, VISIBILITIES } from './schema.js'
 
+const UUID_PATTERN = '^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$'
 const nullable = (type: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ type: ['null', type], ...extra })
 const readOnly = (schema: Record<string, unknown>): Record<string, unknown> => ({ ...schema, readOnly: true })
 
@@ -11,7 +12,7 @@ const readOnly = (schema: Record<string, unknown>): Record<string, unknown> => (
 export const IMAGE_SCHEMA = Object.freeze({
   name: 'image',
   properties: {
-    id: { type: 'string', pattern: '^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$', description: 'An identifier for the image' },
+    id: { type: 'string', pattern: UUID_PATTERN, description: 'An identifier for the image' },
     name: nullable('string', { maxLength: 255, description: 'Descriptive name for the image' }),
     status: readOnly({ type: 'string', enum: [...IMAGE_STATUSES], description: 'Status of the image' }),
     visibility: { type: 'string', enum: [...VISIBILITIES], description: 'Scope of image accessibility' },

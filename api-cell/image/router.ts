@@ -143,7 +143,8 @@ export function imageRouter(deps: ImageRouterDeps): Router {
 function versionList(base: string): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = []
   for (let minor = MINOR_VERSIONS; minor >= 0; minor--) {
-    out.push({ id: `v2.${minor}`, status: minor === MINOR_VERSIONS ? 'CURRENT' : 'SUPPORTED', links: [{ rel: 'self', href: `${base}/v2/` }] })
+    const status = minor === MINOR_VERSIONS ? 'CURRENT' : 'SUPPORTED'
+    out.push({ id: `v2.${minor}`, status, links: [{ rel: 'self', href: `${base}/v2/` }] })
   }
   return out
 }

@@ -208,7 +208,9 @@ export class ImageService {
   /** The image's bytes, for a caller who may see it. */
   async download(ctx: RequestContext, id: string): Promise<ImageDownload> {
     const image = await this.get(ctx, id)
-    if (image.status === 'deactivated' && !viewerOf(ctx).isAdmin) throw new ForbiddenError('The requested image has been deactivated. Image data download is forbidden.')
+    if (image.status === 'deactivated' && !viewerOf(ctx).isAdmin) {
+      throw new ForbiddenError('The requested image has been deactivated. Image data download is forbidden.')
+    }
     if (image.status !== 'active') return { image, data: null }
     return { image, data: await this.#files.open(id) }
   }

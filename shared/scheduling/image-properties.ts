@@ -31,6 +31,8 @@ export interface ImageRequirements {
 export interface VersionPredicate {
   readonly op: VersionOp
   readonly version: readonly number[]
+  /** The version in Nova's three-part integer form (`6.0` -> 6000000), when it has at most three parts. */
+  readonly int3?: number
 }
 
 /** The comparison operators of Nova's (distutils') `VersionPredicate`. */
@@ -91,7 +93,9 @@ export function parseVersionPredicate(text: string): VersionPredicate[] | undefi
     const m = /^\s*(<=|>=|!=|==|<|>)\s*(\d+(?:\.\d+)*)\s*$/.exec(term)
     if (m === null) return undefined
     const [, op, version] = m as unknown as [string, VersionOp, string]
-    terms.push({ op, version: version.includes('.') ? version.split('.').map(Number) : versionFromInt(Number(version)) })
+    const parts = version.includes('.') ? version.split('.').map(Number) : versionFromInt(Number(version))
+    const int3 = parts.length <= 3 ? ((parts[0] ?? 0) * 1000 + (parts[1] ?? 0)) * 1000 + (parts[2] ?? 0) : undefined
+    terms.push({ op, version: parts, ...(int3 === undefined ? {} : { int3 }) })
   }
   return terms.length === 0 ? undefined : terms
 }
@@ -111,8 +115,10 @@ function compareIntToVersion(have: number, version: readonly number[]): number {
 
 /** Whether a hypervisor version (Nova's integer form) satisfies every term. */
 export function satisfiesVersion(predicate: readonly VersionPredicate[], hypervisorVersion: number): boolean {
-  for (const { op, version } of predicate) {
-    const c = compareIntToVersion(hypervisorVersion, version)
+  // Hosts report three parts (libvirt: 4.2.0 = 4002000): then plain integers compare like versions.
+  const threeParts = hypervisorVersion >= 1_000_000 && hypervisorVersion < 1_000_000_000
+  for (const { op, version, int3 } of predicate) {
+    const c = threeParts && int3 !== undefined ? hypervisorVersion - int3 : compareIntToVersion(hypervisorVersion, version)
     const ok =
       op === '<' ? c < 0 : op === '<=' ? c <= 0 : op === '>' ? c > 0 : op === '>=' ? c >= 0 : op === '==' ? c === 0 : c !== 0
     if (!ok) return false
@@ -153,19 +159,29 @@ export function describeRequirements(req: ImageRequirements): string {
   return parts.join(', ')
 }
 
-// Hosts report a handful of distinct spellings ('QEMU', 'x86_64'); canonicalising them once each keeps
-// the per-host check free of string allocation. Bounded in case of unexpected variety.
-const hostArchCache = new Map<string, string>()
-const hostHvTypeCache = new Map<string, string>()
-function cached(cache: Map<string, string>, value: string, canonical: (v: string) => string): string {
-  let c = cache.get(value)
-  if (c === undefined) {
-    if (cache.size >= 256) cache.clear()
-    c = canonical(value)
-    cache.set(value, c)
+// Hosts report a handful of distinct spellings ('QEMU', 'x86_64'); canonicalising each once keeps the
+// per-host check free of string allocation. The last answer is kept in front of the map because
+// neighbouring hosts usually agree. Bounded in case of unexpected variety.
+class CanonicalCache {
+  #lastRaw: string | undefined
+  #lastCanonical = ''
+  readonly #map = new Map<string, string>()
+  constructor(readonly canonical: (v: string) => string) {}
+  get(raw: string): string {
+    if (raw === this.#lastRaw) return this.#lastCanonical
+    let c = this.#map.get(raw)
+    if (c === undefined) {
+      if (this.#map.size >= 256) this.#map.clear()
+      c = this.canonical(raw)
+      this.#map.set(raw, c)
+    }
+    this.#lastRaw = raw
+    this.#lastCanonical = c
+    return c
   }
-  return c
 }
+const hostArch = new CanonicalCache(canonicalArch)
+const hostHvType = new CanonicalCache(canonicalHypervisorType)
 
 /**
  * Whether a hypervisor of this kind can run the image: it supports its own architecture, its own
@@ -176,12 +192,8 @@ export function supportsImage(
   req: ImageRequirements,
   host: { readonly cpuArch: string; readonly hypervisorType: string; readonly hypervisorVersion: number },
 ): boolean {
-  if (req.arch !== undefined && req.arch !== host.cpuArch && req.arch !== cached(hostArchCache, host.cpuArch, canonicalArch)) return false
-  if (
-    req.hypervisorType !== undefined &&
-    req.hypervisorType !== host.hypervisorType &&
-    req.hypervisorType !== cached(hostHvTypeCache, host.hypervisorType, canonicalHypervisorType)
-  ) {
+  if (req.arch !== undefined && req.arch !== host.cpuArch && req.arch !== hostArch.get(host.cpuArch)) return false
+  if (req.hypervisorType !== undefined && req.hypervisorType !== host.hypervisorType && req.hypervisorType !== hostHvType.get(host.hypervisorType)) {
     return false
   }
   if (req.vmMode !== undefined && req.vmMode !== HOST_VM_MODE) return false

@@ -1,5 +1,6 @@
 import type { Router } from 'express'
 import { resolveCatalog } from '../catalog.js'
+import type { CatalogService } from '../catalog.js'
 import { authorize } from '../policy.js'
 import { listLinks } from '../views.js'
 import { found, param, queryParam, subjectOf } from './route-kit.js'
@@ -27,21 +28,26 @@ export function registerCatalogRoutes(router: Router, deps: RouteDeps): void {
     res.json({ region: region(found(config.regions.find((r) => r === id), 'region', id)) })
   })
 
+  const service = (s: CatalogService): Record<string, unknown> => ({
+    id: s.id,
+    type: s.type,
+    name: s.name,
+    enabled: true,
+    description: '',
+    links: { self: `${deps.base}/v3/services/${s.id}` },
+  })
+
   router.get('/v3/services', (req, res) => {
     authorize(subjectOf(res), 'identity:list_services')
     const type = queryParam(req, 'type')
     const services = resolveCatalog(deps.catalog).services.filter((s) => type === undefined || s.type === type)
-    res.json({
-      services: services.map((s) => ({
-        id: s.id,
-        type: s.type,
-        name: s.name,
-        enabled: true,
-        description: '',
-        links: { self: `${deps.base}/v3/services/${s.id}` },
-      })),
-      links: listLinks(deps.base, '/services'),
-    })
+    res.json({ services: services.map(service), links: listLinks(deps.base, '/services') })
+  })
+
+  router.get('/v3/services/:id', (req, res) => {
+    authorize(subjectOf(res), 'identity:list_services')
+    const id = param(req, 'id')
+    res.json({ service: service(found(resolveCatalog(deps.catalog).services.find((s) => s.id === id), 'service', id)) })
   })
 
   router.get('/v3/endpoints', (req, res) => {

@@ -3,7 +3,7 @@ import { InvalidError, NotFoundError } from '../../../shared/errors.js'
 import { authorize } from '../policy.js'
 import { createProjectSchema, parseBody, updateProjectSchema } from '../request-schemas.js'
 import { listLinks, renderProject } from '../views.js'
-import { boolParam, callerOf, ctxOf, found, param, queryParam, subjectOf } from './route-kit.js'
+import { boolParam, callerOf, ctxOf, extraAttributes, found, param, queryParam, subjectOf } from './route-kit.js'
 import type { RouteDeps } from './route-kit.js'
 
 /** Attributes that are columns or computed: the rest of a project body is kept as "extra". */
@@ -43,7 +43,7 @@ export function registerProjectRoutes(router: Router, deps: RouteDeps): void {
       domainId,
       description: body.description ?? '',
       enabled: body.enabled ?? true,
-      extra: extraOf(body),
+      extra: extraAttributes(body, PROJECT_CORE),
     })
     res.status(201).json({ project: renderProject(deps.base, project) })
   })
@@ -57,7 +57,7 @@ export function registerProjectRoutes(router: Router, deps: RouteDeps): void {
     if (body.domain_id !== undefined && body.domain_id !== current.domain_id) {
       throw new InvalidError('Cannot change the domain of a project.')
     }
-    const extra = { ...(JSON.parse(current.extra) as Record<string, unknown>), ...extraOf(body) }
+    const extra = { ...(JSON.parse(current.extra) as Record<string, unknown>), ...extraAttributes(body, PROJECT_CORE) }
     const updated = await deps.store.updateProject(ctx, id, {
       ...(body.name === undefined ? {} : { name: body.name }),
       ...(body.description === undefined ? {} : { description: body.description ?? '' }),
@@ -88,10 +88,4 @@ export function registerProjectRoutes(router: Router, deps: RouteDeps): void {
       links: listLinks(deps.base, `/users/${id}/projects`),
     })
   })
-}
-
-function extraOf(body: Record<string, unknown>): Record<string, unknown> {
-  const extra: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(body)) if (!(PROJECT_CORE as readonly string[]).includes(k)) extra[k] = v
-  return extra
 }

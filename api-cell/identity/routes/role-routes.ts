@@ -46,7 +46,13 @@ export function registerRoleRoutes(router: Router, deps: RouteDeps): void {
     const domainId = queryParam(req, 'scope.domain.id')
     const system = queryParam(req, 'scope.system')
     const [targetType, targetId]: [AssignmentTarget | undefined, string | undefined] =
-      projectId !== undefined ? ['project', projectId] : domainId !== undefined ? ['domain', domainId] : system !== undefined ? ['system', 'all'] : [undefined, undefined]
+      projectId !== undefined
+        ? ['project', projectId]
+        : domainId !== undefined
+          ? ['domain', domainId]
+          : system !== undefined
+            ? ['system', 'all']
+            : [undefined, undefined]
     const rows = await deps.store.listAssignments(ctx, {
       userId: queryParam(req, 'user.id'),
       roleId: queryParam(req, 'role.id'),
@@ -118,7 +124,9 @@ async function resolveGrant(deps: RouteDeps, req: Request, res: Response, target
   return { userId, targetType: target, targetId, roleId }
 }
 
-async function nameLookup(deps: RouteDeps, res: Response): Promise<Record<'users' | 'roles' | 'projects' | 'domains', Map<string, string>>> {
+type NameIndex = Record<'users' | 'roles' | 'projects' | 'domains', Map<string, string>>
+
+async function nameLookup(deps: RouteDeps, res: Response): Promise<NameIndex> {
   const ctx = ctxOf(res)
   const [users, roles, projects, domains] = await Promise.all([
     deps.store.listUsers(ctx),

@@ -85,3 +85,10 @@ export function found<T>(row: T | undefined, kind: string, id: string): T {
   if (row === undefined) throw new NotFoundError(`Could not find ${kind}: ${id}.`, { kind, id })
   return row
 }
+
+/** The keys of `body` that are not in `core`: Keystone stores them as "extra" attributes and echoes them. */
+export function extraAttributes(body: Readonly<Record<string, unknown>>, core: readonly string[]): Record<string, unknown> {
+  const extra: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(body)) if (!core.includes(k)) extra[k] = v
+  return extra
+}

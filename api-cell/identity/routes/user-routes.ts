@@ -3,7 +3,7 @@ import { InvalidError, NotFoundError } from '../../../shared/errors.js'
 import { authorize } from '../policy.js'
 import { createUserSchema, parseBody, updateUserSchema } from '../request-schemas.js'
 import { listLinks, renderUser } from '../views.js'
-import { boolParam, callerOf, ctxOf, found, param, queryParam, subjectOf } from './route-kit.js'
+import { boolParam, callerOf, ctxOf, extraAttributes, found, param, queryParam, subjectOf } from './route-kit.js'
 import type { RouteDeps } from './route-kit.js'
 
 /** Attributes that are columns or computed: the rest of a user body is kept as "extra". */
@@ -56,7 +56,7 @@ export function registerUserRoutes(router: Router, deps: RouteDeps): void {
       enabled: body.enabled ?? true,
       defaultProjectId: body.default_project_id ?? undefined,
       description: body.description ?? undefined,
-      extra: extraOf(body),
+      extra: extraAttributes(body, USER_CORE),
     })
     res.status(201).json({ user: renderUser(deps.base, user) })
   })
@@ -70,7 +70,7 @@ export function registerUserRoutes(router: Router, deps: RouteDeps): void {
     if (body.domain_id !== undefined && body.domain_id !== current.domain_id) {
       throw new InvalidError('Cannot change the domain of a user.')
     }
-    const extra = { ...(JSON.parse(current.extra) as Record<string, unknown>), ...extraOf(body) }
+    const extra = { ...(JSON.parse(current.extra) as Record<string, unknown>), ...extraAttributes(body, USER_CORE) }
     const updated = await deps.store.updateUser(ctx, id, {
       ...(body.name === undefined ? {} : { name: body.name }),
       ...(body.enabled === undefined ? {} : { enabled: body.enabled ? 1 : 0 }),
@@ -92,10 +92,4 @@ export function registerUserRoutes(router: Router, deps: RouteDeps): void {
     await deps.tokens.revokeUser(ctx, id)
     res.status(204).end()
   })
-}
-
-function extraOf(body: Record<string, unknown>): Record<string, unknown> {
-  const extra: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(body)) if (!(USER_CORE as readonly string[]).includes(k)) extra[k] = v
-  return extra
 }

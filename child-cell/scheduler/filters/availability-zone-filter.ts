@@ -31,4 +31,15 @@ export class AvailabilityZoneFilter implements Filter<HostState, RequestSpec> {
     const zone = spec.availabilityZone
     return zone === undefined || host.availabilityZone === zone ? PASS : this.#rejection(spec)
   }
+
+  filterAll(hosts: readonly Readonly<HostState>[], idx: Int32Array, count: number, spec: Readonly<RequestSpec>): number {
+    const zone = spec.availabilityZone
+    if (zone === undefined) return count
+    let kept = 0
+    for (let r = 0; r < count; r++) {
+      const i = idx[r] as number
+      if ((hosts[i] as HostState).availabilityZone === zone) idx[kept++] = i
+    }
+    return kept
+  }
 }

@@ -5,9 +5,13 @@ import type { HostState, RequestSpec } from '../host-state.js'
 import type { ExtraSpecMatcher } from './extra-specs-ops.js'
 import { compileExtraSpec } from './extra-specs-ops.js'
 
+type Accessor = (h: Readonly<HostState>) => string | undefined
+
 interface Requirement {
-  /** Lookup path below the host: `capabilities:cpu_info:arch` -> ['cpu_info', 'arch']. */
-  readonly path: readonly string[]
+  /** Reads the first scope level: `capabilities:cpu_info:arch` -> the host's `cpu_info`. */
+  readonly first: Accessor
+  /** Deeper levels, looked up in JSON-encoded values: ['arch']. */
+  readonly rest: readonly string[]
   /** An unscoped key is checked only when the host has that capability (Nova's compatibility rule). */
   readonly unscoped: boolean
   readonly matches: ExtraSpecMatcher
@@ -15,28 +19,28 @@ interface Requirement {
 }
 
 /** First-level lookup: the host's own attributes (Nova's `HostState` attributes), then `capabilities`. */
-function hostCapability(h: Readonly<HostState>, key: string): string | undefined {
+function accessor(key: string): Accessor {
   switch (key) {
-    case 'host': return h.host
-    case 'cpu_arch': return h.cpuArch
-    case 'hypervisor_type': return h.hypervisorType
-    case 'hypervisor_version': return String(h.hypervisorVersion)
-    case 'vcpus_total': return String(h.vcpus)
-    case 'vcpus_used': return String(h.vcpusUsed)
-    case 'num_instances': return String(h.instances)
-    case 'cpu_allocation_ratio': return String(h.cpuAllocationRatio)
-    case 'ram_allocation_ratio': return String(h.ramAllocationRatio)
-    case 'disk_allocation_ratio': return String(h.diskAllocationRatio)
-    default: return Object.hasOwn(h.capabilities, key) ? h.capabilities[key] : undefined
+    case 'host': return (h) => h.host
+    case 'cpu_arch': return (h) => h.cpuArch
+    case 'hypervisor_type': return (h) => h.hypervisorType
+    case 'hypervisor_version': return (h) => String(h.hypervisorVersion)
+    case 'vcpus_total': return (h) => String(h.vcpus)
+    case 'vcpus_used': return (h) => String(h.vcpusUsed)
+    case 'num_instances': return (h) => String(h.instances)
+    case 'cpu_allocation_ratio': return (h) => String(h.cpuAllocationRatio)
+    case 'ram_allocation_ratio': return (h) => String(h.ramAllocationRatio)
+    case 'disk_allocation_ratio': return (h) => String(h.diskAllocationRatio)
+    default: return (h) => (Object.hasOwn(h.capabilities, key) ? h.capabilities[key] : undefined)
   }
 }
 
-/** Nova's `_get_capabilities`: deeper scopes descend into JSON-encoded values. */
-function lookup(h: Readonly<HostState>, path: readonly string[]): string | undefined {
-  const first = path[0]
-  let cap: unknown = first === undefined ? undefined : hostCapability(h, first)
-  for (let i = 1; i < path.length; i++) {
-    const key = path[i] as string
+/** Nova's `_get_capabilities`, then `str(cap)`: deeper scopes descend into JSON-encoded values. */
+function capability(h: Readonly<HostState>, r: Requirement): string | undefined {
+  const top = r.first(h)
+  if (top === undefined || r.rest.length === 0) return top
+  let cap: unknown = top
+  for (const key of r.rest) {
     if (typeof cap === 'string') {
       try {
         cap = JSON.parse(cap) as unknown
@@ -78,8 +82,10 @@ export class ComputeCapabilitiesFilter implements Filter<HostState, RequestSpec>
     for (const [key, req] of Object.entries(extraSpecs)) {
       const scope = key.split(':')
       if (scope.length > 1 && scope[0] !== 'capabilities') continue
+      const path = scope.length === 1 ? scope : scope.slice(1)
       out.push({
-        path: scope.length === 1 ? scope : scope.slice(1),
+        first: accessor(path[0] as string),
+        rest: path.slice(1),
         unscoped: scope.length === 1,
         matches: compileExtraSpec(req),
         verdict: reject(`Extra spec '${key}' = '${req}' is not satisfied by the host's capabilities`),
@@ -94,13 +100,36 @@ export class ComputeCapabilitiesFilter implements Filter<HostState, RequestSpec>
 
   passes(host: Readonly<HostState>, spec: Readonly<RequestSpec>): Verdict {
     for (const r of this.#compile(spec.flavor.extraSpecs)) {
-      const value = lookup(host, r.path)
-      if (value === undefined) {
-        if (r.unscoped) continue
-        return r.verdict
-      }
-      if (!r.matches(value)) return r.verdict
+      const value = capability(host, r)
+      if (value === undefined ? !r.unscoped : !r.matches(value)) return r.verdict
     }
     return PASS
+  }
+
+  filterAll(hosts: readonly Readonly<HostState>[], idx: Int32Array, count: number, spec: Readonly<RequestSpec>): number {
+    const reqs = this.#compile(spec.flavor.extraSpecs)
+    // Hosts share a handful of distinct values per capability: remember the last answer for each.
+    const lastValue: (string | undefined)[] = reqs.map(() => undefined)
+    const lastMatch: boolean[] = reqs.map(() => false)
+    let kept = 0
+    hosts: for (let r = 0; r < count; r++) {
+      const i = idx[r] as number
+      const h = hosts[i] as HostState
+      for (let j = 0; j < reqs.length; j++) {
+        const req = reqs[j] as Requirement
+        const value = capability(h, req)
+        if (value === undefined) {
+          if (req.unscoped) continue
+          continue hosts
+        }
+        if (value !== lastValue[j]) {
+          lastValue[j] = value
+          lastMatch[j] = req.matches(value)
+        }
+        if (lastMatch[j] !== true) continue hosts
+      }
+      idx[kept++] = i
+    }
+    return kept
   }
 }

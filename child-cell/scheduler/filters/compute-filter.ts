@@ -27,4 +27,14 @@ export class ComputeFilter implements Filter<HostState, RequestSpec> {
     if (!host.serviceUp) return DOWN
     return PASS
   }
+
+  filterAll(hosts: readonly Readonly<HostState>[], idx: Int32Array, count: number, _spec: Readonly<RequestSpec>): number {
+    let kept = 0
+    for (let r = 0; r < count; r++) {
+      const i = idx[r] as number
+      const h = hosts[i] as HostState
+      if (h.serviceUp && !h.serviceDisabled) idx[kept++] = i
+    }
+    return kept
+  }
 }

@@ -32,4 +32,14 @@ export class CoreFilter implements Filter<HostState, RequestSpec> {
   passes(host: Readonly<HostState>, spec: Readonly<RequestSpec>): Verdict {
     return freeVcpus(host) >= spec.flavor.vcpus ? PASS : this.#rejection(spec.flavor)
   }
+
+  filterAll(hosts: readonly Readonly<HostState>[], idx: Int32Array, count: number, spec: Readonly<RequestSpec>): number {
+    const need = spec.flavor.vcpus
+    let kept = 0
+    for (let r = 0; r < count; r++) {
+      const i = idx[r] as number
+      if (freeVcpus(hosts[i] as HostState) >= need) idx[kept++] = i
+    }
+    return kept
+  }
 }

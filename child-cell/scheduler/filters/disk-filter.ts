@@ -32,4 +32,14 @@ export class DiskFilter implements Filter<HostState, RequestSpec> {
     const need = this.#need(spec.flavor)
     return freeDiskGb(host) >= need.gb ? PASS : need.verdict
   }
+
+  filterAll(hosts: readonly Readonly<HostState>[], idx: Int32Array, count: number, spec: Readonly<RequestSpec>): number {
+    const need = requestedDiskGb(spec.flavor)
+    let kept = 0
+    for (let r = 0; r < count; r++) {
+      const i = idx[r] as number
+      if (freeDiskGb(hosts[i] as HostState) >= need) idx[kept++] = i
+    }
+    return kept
+  }
 }

@@ -18,6 +18,13 @@ const FLOAT = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$|^[+-]?(?:inf|infinit
 
 /** Python's `float()` on a string; NaN where Python would raise. */
 function pyFloat(text: string): number {
+  // Fast path for plain decimals such as '2' or '16.0' (JavaScript also takes '', '0x1f', '0b1' and
+  // 'Infinity', which Python refuses or spells differently: those go through the exact pattern).
+  const c0 = text.charCodeAt(0)
+  if (c0 >= 48 && c0 <= 57 && (text.length === 1 || text.charCodeAt(1) < 58)) {
+    const n = Number(text)
+    if (!Number.isNaN(n)) return n
+  }
   const t = text.trim()
   if (!FLOAT.test(t)) return NaN
   const lower = t.toLowerCase()

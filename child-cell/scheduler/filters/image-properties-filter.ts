@@ -47,4 +47,27 @@ export class ImagePropertiesFilter implements Filter<HostState, RequestSpec> {
     const r = this.#requirements(spec.image.properties)
     return !r.any || supportsImage(r.req, host) ? PASS : r.verdict
   }
+
+  filterAll(hosts: readonly Readonly<HostState>[], idx: Int32Array, count: number, spec: Readonly<RequestSpec>): number {
+    const r = this.#requirements(spec.image.properties)
+    if (!r.any) return count
+    // Neighbouring hosts are usually of one kind: reuse the last answer while the kind repeats.
+    let lastArch: string | undefined
+    let lastType: string | undefined
+    let lastVersion = -1
+    let lastOk = false
+    let kept = 0
+    for (let k = 0; k < count; k++) {
+      const i = idx[k] as number
+      const h = hosts[i] as HostState
+      if (h.cpuArch !== lastArch || h.hypervisorType !== lastType || h.hypervisorVersion !== lastVersion) {
+        lastArch = h.cpuArch
+        lastType = h.hypervisorType
+        lastVersion = h.hypervisorVersion
+        lastOk = supportsImage(r.req, h)
+      }
+      if (lastOk) idx[kept++] = i
+    }
+    return kept
+  }
 }

@@ -31,4 +31,14 @@ export class RamFilter implements Filter<HostState, RequestSpec> {
   passes(host: Readonly<HostState>, spec: Readonly<RequestSpec>): Verdict {
     return freeMemoryMb(host) >= spec.flavor.memoryMb ? PASS : this.#rejection(spec.flavor)
   }
+
+  filterAll(hosts: readonly Readonly<HostState>[], idx: Int32Array, count: number, spec: Readonly<RequestSpec>): number {
+    const need = spec.flavor.memoryMb
+    let kept = 0
+    for (let r = 0; r < count; r++) {
+      const i = idx[r] as number
+      if (freeMemoryMb(hosts[i] as HostState) >= need) idx[kept++] = i
+    }
+    return kept
+  }
 }

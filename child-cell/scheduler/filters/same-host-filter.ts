@@ -2,6 +2,7 @@ import type { Filter, Verdict } from '../../../shared/scheduling/plugin.js'
 import { PASS, memoizeLast, reject } from '../../../shared/scheduling/plugin.js'
 import { readOptions } from '../../../shared/scheduling/registry.js'
 import type { HostState, RequestSpec } from '../host-state.js'
+import { HostNameSet } from './host-name-set.js'
 
 const REJECTION = reject("Host runs none of the instances named by the 'same_host' hint")
 
@@ -22,7 +23,7 @@ export class SameHostFilter implements Filter<HostState, RequestSpec> {
     return new SameHostFilter()
   }
 
-  readonly #hosts = memoizeLast((hosts: readonly string[]) => new Set(hosts))
+  readonly #hosts = memoizeLast((hosts: readonly string[]) => new HostNameSet(hosts))
 
   appliesTo(spec: Readonly<RequestSpec>): boolean {
     return spec.hintHosts?.sameHost !== undefined
@@ -32,5 +33,17 @@ export class SameHostFilter implements Filter<HostState, RequestSpec> {
     const wanted = spec.hintHosts?.sameHost
     if (wanted === undefined) return PASS
     return this.#hosts(wanted).has(host.host) ? PASS : REJECTION
+  }
+
+  filterAll(hosts: readonly Readonly<HostState>[], idx: Int32Array, count: number, spec: Readonly<RequestSpec>): number {
+    const wanted = spec.hintHosts?.sameHost
+    if (wanted === undefined) return count
+    const set = this.#hosts(wanted)
+    let kept = 0
+    for (let r = 0; r < count; r++) {
+      const i = idx[r] as number
+      if (set.has((hosts[i] as HostState).host)) idx[kept++] = i
+    }
+    return kept
   }
 }

@@ -2,6 +2,7 @@ import type { Filter, Verdict } from '../../../shared/scheduling/plugin.js'
 import { PASS, memoizeLast, reject } from '../../../shared/scheduling/plugin.js'
 import { readOptions } from '../../../shared/scheduling/registry.js'
 import type { HostState, RequestSpec } from '../host-state.js'
+import { HostNameSet } from './host-name-set.js'
 
 const REJECTION = reject("Host is not one of the server group's hosts (policy 'affinity')")
 
@@ -21,15 +22,32 @@ export class ServerGroupAffinityFilter implements Filter<HostState, RequestSpec>
     return new ServerGroupAffinityFilter()
   }
 
-  readonly #hosts = memoizeLast((hosts: readonly string[]) => new Set(hosts))
+  readonly #hosts = memoizeLast((hosts: readonly string[]) => new HostNameSet(hosts))
+
+  /** The group's hosts when the request is in an 'affinity' group that already has some, else undefined. */
+  #members(spec: Readonly<RequestSpec>): HostNameSet | undefined {
+    const group = spec.group
+    return group?.policy === 'affinity' && group.hosts.length > 0 ? this.#hosts(group.hosts) : undefined
+  }
 
   appliesTo(spec: Readonly<RequestSpec>): boolean {
-    return spec.group?.policy === 'affinity' && spec.group.hosts.length > 0
+    return this.#members(spec) !== undefined
   }
 
   passes(host: Readonly<HostState>, spec: Readonly<RequestSpec>): Verdict {
-    const group = spec.group
-    if (group === undefined || group.policy !== 'affinity' || group.hosts.length === 0) return PASS
-    return this.#hosts(group.hosts).has(host.host) ? PASS : REJECTION
+    const members = this.#members(spec)
+    if (members === undefined) return PASS
+    return members.has(host.host) ? PASS : REJECTION
+  }
+
+  filterAll(hosts: readonly Readonly<HostState>[], idx: Int32Array, count: number, spec: Readonly<RequestSpec>): number {
+    const members = this.#members(spec)
+    if (members === undefined) return count
+    let kept = 0
+    for (let r = 0; r < count; r++) {
+      const i = idx[r] as number
+      if (members.has((hosts[i] as HostState).host)) idx[kept++] = i
+    }
+    return kept
   }
 }

@@ -26,4 +26,8 @@ export class CPUWeigher implements Weigher<HostState, RequestSpec> {
   weigh(host: Readonly<HostState>, _spec: Readonly<RequestSpec>): number {
     return freeVcpus(host)
   }
+
+  weighAll(hosts: readonly Readonly<HostState>[], idx: Int32Array, count: number, _spec: Readonly<RequestSpec>, out: Float64Array): void {
+    for (let r = 0; r < count; r++) out[r] = freeVcpus(hosts[idx[r] as number] as HostState)
+  }
 }

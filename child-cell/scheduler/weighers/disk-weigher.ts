@@ -26,4 +26,8 @@ export class DiskWeigher implements Weigher<HostState, RequestSpec> {
   weigh(host: Readonly<HostState>, _spec: Readonly<RequestSpec>): number {
     return freeDiskGb(host)
   }
+
+  weighAll(hosts: readonly Readonly<HostState>[], idx: Int32Array, count: number, _spec: Readonly<RequestSpec>, out: Float64Array): void {
+    for (let r = 0; r < count; r++) out[r] = freeDiskGb(hosts[idx[r] as number] as HostState)
+  }
 }

@@ -30,4 +30,8 @@ export class RAMWeigher implements Weigher<HostState, RequestSpec> {
   weigh(host: Readonly<HostState>, _spec: Readonly<RequestSpec>): number {
     return freeMemoryMb(host)
   }
+
+  weighAll(hosts: readonly Readonly<HostState>[], idx: Int32Array, count: number, _spec: Readonly<RequestSpec>, out: Float64Array): void {
+    for (let r = 0; r < count; r++) out[r] = freeMemoryMb(hosts[idx[r] as number] as HostState)
+  }
 }

@@ -2,7 +2,7 @@ import { InvalidPluginOptionError, readOptions } from '../../../shared/schedulin
 import type { Weigher } from '../../../shared/scheduling/plugin.js'
 import { memoizeLast } from '../../../shared/scheduling/plugin.js'
 import type { HostState, RequestSpec } from '../host-state.js'
-import { countMembersByHost } from './group-members.js'
+import { HostNameSet } from '../filters/host-name-set.js'
 
 /**
  * Nova's ServerGroupSoftAntiAffinityWeigher: for a server group with the `soft-anti-affinity` policy,
@@ -36,15 +36,24 @@ export class ServerGroupSoftAntiAffinityWeigher implements Weigher<HostState, Re
     return new ServerGroupSoftAntiAffinityWeigher({ multiplier: o.soft_anti_affinity_weight_multiplier })
   }
 
-  readonly #counts = memoizeLast(countMembersByHost)
+  readonly #counts = memoizeLast((hosts: readonly string[]) => new HostNameSet(hosts))
+
+  /** Members per host when the request is in a 'soft-anti-affinity' group that already has some. */
+  #members(spec: Readonly<RequestSpec>): HostNameSet | undefined {
+    const group = spec.group
+    return group?.policy === 'soft-anti-affinity' && group.hosts.length > 0 ? this.#counts(group.hosts) : undefined
+  }
 
   appliesTo(spec: Readonly<RequestSpec>): boolean {
-    return spec.group?.policy === 'soft-anti-affinity' && spec.group.hosts.length > 0
+    return this.#members(spec) !== undefined
   }
 
   weigh(host: Readonly<HostState>, spec: Readonly<RequestSpec>): number {
-    const group = spec.group
-    if (group === undefined || group.policy !== 'soft-anti-affinity') return 0
-    return -(this.#counts(group.hosts).get(host.host) ?? 0)
+    return 0 - (this.#members(spec)?.count(host.host) ?? 0)
+  }
+
+  weighAll(hosts: readonly Readonly<HostState>[], idx: Int32Array, count: number, spec: Readonly<RequestSpec>, out: Float64Array): void {
+    const members = this.#members(spec)
+    for (let r = 0; r < count; r++) out[r] = members === undefined ? 0 : 0 - members.count((hosts[idx[r] as number] as HostState).host)
   }
 }

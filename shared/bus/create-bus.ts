@@ -1,0 +1,59 @@
+import { InvalidError } from '../errors.js'
+import type { Logger } from '../logging.js'
+import { AmqpBus } from './amqp-bus.js'
+import { InProcessBus } from './in-process-bus.js'
+import type { MessageBus } from './message-bus.js'
+
+/** What {@link createBus} needs. */
+export interface CreateBusArgs {
+  /** `memory://<name>` (embedded) or `amqp://user:pass@host:port/<vhost>` (RabbitMQ). */
+  readonly url: string
+  /** Who connects: the AMQP connection name the broker shows, and the logger's `bus` field. */
+  readonly name: string
+  readonly log?: Logger
+}
+
+const MEMORY = 'memory://'
+
+/** The embedded buses of this process, by name: an in-process "broker" exists once per cell. */
+const memoryBuses = new Map<string, InProcessBus>()
+
+/**
+ * The message bus a transport URL names.
+ *
+ * `memory://<name>` returns the same {@link InProcessBus} for the same name within the process, so
+ * every service of an embedded cell reaches the others: closing it closes it for all of them (a later
+ * `createBus` for that name then starts a new, empty one). `amqp://` and `amqps://` open a new
+ * {@link AmqpBus} connection each time.
+ *
+ * @example
+ * const bus = await createBus({ url: 'memory://api!region-one', name: 'api!region-one:conductor' })
+ */
+export async function createBus(args: CreateBusArgs): Promise<MessageBus> {
+  if (args.url.startsWith(MEMORY)) {
+    const key = args.url.slice(MEMORY.length)
+    const existing = memoryBuses.get(key)
+    if (existing !== undefined && !existing.closed) return existing
+    const bus = new InProcessBus({ name: key, ...(args.log === undefined ? {} : { log: args.log }) })
+    memoryBuses.set(key, bus)
+    return bus
+  }
+  if (args.url.startsWith('amqp://') || args.url.startsWith('amqps://')) {
+    return AmqpBus.connect({ url: args.url, name: args.name, ...(args.log === undefined ? {} : { log: args.log }) })
+  }
+  // Never echo the URL: it may hold a password.
+  throw new InvalidError(`unsupported transport URL scheme (expected memory:// or amqp://): ${args.url.split(':')[0] ?? ''}`)
+}
+
+/**
+ * Closes and forgets the embedded bus `memory://<name>`, or every embedded bus when `name` is
+ * omitted (tests that start cells again under the same names).
+ */
+export async function dropMemoryBus(name?: string): Promise<void> {
+  const names = name === undefined ? [...memoryBuses.keys()] : [name]
+  for (const n of names) {
+    const bus = memoryBuses.get(n)
+    memoryBuses.delete(n)
+    await bus?.close()
+  }
+}
