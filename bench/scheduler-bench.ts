@@ -36,6 +36,11 @@ function prng(seed: number): () => number {
   }
 }
 
+/** A copy of `s` as a database driver would return it: a flat, non-interned string. */
+function fromDb(s: string): string {
+  return JSON.parse(JSON.stringify(s)) as string
+}
+
 /** `count` synthetic hosts: mixed sizes and usage, ~10% in another zone, ~1% down, ~1% disabled. */
 export function syntheticHosts(count: number, seed = 42): HostState[] {
   const rand = prng(seed)
@@ -46,9 +51,9 @@ export function syntheticHosts(count: number, seed = 42): HostState[] {
     const localGb = vcpus * 50
     const arm = rand() < 0.05
     hosts.push({
-      host: `compute-${String(i).padStart(5, '0')}`,
+      host: fromDb(`compute-${String(i).padStart(5, '0')}`),
       nodeId: i + 1,
-      availabilityZone: rand() < 0.9 ? 'nova' : 'edge',
+      availabilityZone: fromDb(rand() < 0.9 ? 'nova' : 'edge'),
       vcpus,
       vcpusUsed: Math.floor(rand() * vcpus * 4),
       memoryMb,
@@ -63,10 +68,10 @@ export function syntheticHosts(count: number, seed = 42): HostState[] {
       serviceUp: rand() > 0.01,
       serviceDisabled: rand() < 0.01,
       instances: Math.floor(rand() * 40),
-      hypervisorType: 'QEMU',
+      hypervisorType: fromDb('QEMU'),
       hypervisorVersion: rand() < 0.5 ? 6002000 : 8000000,
-      cpuArch: arm ? 'aarch64' : 'x86_64',
-      capabilities: { cpu_vendor: arm ? 'ARM' : 'Intel', numa_nodes: '2' },
+      cpuArch: fromDb(arm ? 'aarch64' : 'x86_64'),
+      capabilities: { cpu_vendor: fromDb(arm ? 'ARM' : 'Intel'), numa_nodes: fromDb('2') },
       generation: 1,
     })
   }

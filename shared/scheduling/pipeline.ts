@@ -16,6 +16,7 @@
  * candidate; plugins help by returning shared verdict objects (see `memoizeLast` in plugin.ts).
  */
 import type { Filter, Weigher } from './plugin.js'
+import { rankPositions } from './ranking.js'
 
 /** What {@link select} needs. */
 export interface SelectArgs<C, S> {
@@ -67,18 +68,27 @@ export interface Selection<C> {
 /** Nova's NoValidHost explanation, the start of {@link noValidHostReason}. */
 export const NOT_ENOUGH_HOSTS = 'There are not enough hosts available.'
 
+/**
+ * Candidates are filtered and weighed a block at a time: every filter runs over one block before the
+ * next block is read, so that a block's candidates stay in the CPU cache from one filter to the
+ * next. At 10,000 hosts (a few MB of objects) this halves the cost of a decision. The outcome is the
+ * same as running each filter over all candidates, since filters are pure.
+ */
+const BLOCK = 512
+
 // Scratch space shared by all decisions (select is synchronous); grown on demand. `busy` guards the
 // unlikely case of a plugin calling select() from inside a decision.
 interface Scratch {
   idx: Int32Array
-  raw: Float64Array
   total: Float64Array
+  /** One raw-weight array per weigher. */
+  raws: Float64Array[]
 }
 let scratch: Scratch = newScratch(1024)
 let busy = false
 
 function newScratch(size: number): Scratch {
-  return { idx: new Int32Array(size), raw: new Float64Array(size), total: new Float64Array(size) }
+  return { idx: new Int32Array(size), total: new Float64Array(size), raws: [] }
 }
 
 /**
@@ -105,66 +115,21 @@ export function select<C, S>(args: SelectArgs<C, S>): Selection<C> {
   }
 }
 
-function decide<C, S>(args: SelectArgs<C, S>, { idx, raw, total }: Scratch): Selection<C> {
-  const { candidates, spec } = args
+function decide<C, S>(args: SelectArgs<C, S>, work: Scratch): Selection<C> {
+  const { candidates } = args
   const n = candidates.length
-  const rejections: Record<string, number> = {}
   const rejected: Rejection<C>[] = []
-  const explain = args.explain === true
+  const removed = args.filters.map(() => 0)
+  const m = filterStage(args, work.idx, removed, args.explain === true ? rejected : undefined)
+  const rejections: Record<string, number> = {}
+  args.filters.forEach((f, i) => (rejections[f.name] = removed[i] as number))
 
-  // Filtering: survivors are idx[0..m), compacted in place after each filter.
-  for (let i = 0; i < n; i++) idx[i] = i
-  let m = n
-  for (const filter of args.filters) {
-    if (m === 0 || (filter.appliesTo !== undefined && !filter.appliesTo(spec))) {
-      rejections[filter.name] = 0
-      continue
-    }
-    let kept = 0
-    if (filter.filterAll !== undefined && !explain) {
-      kept = filter.filterAll(candidates, idx, m, spec)
-    } else {
-      for (let r = 0; r < m; r++) {
-        const ci = idx[r] as number
-        const candidate = candidates[ci] as C
-        const verdict = filter.passes(candidate, spec)
-        if (verdict.pass) idx[kept++] = ci
-        else if (explain) rejected.push({ candidate, filter: filter.name, reason: verdict.reason })
-      }
-    }
-    rejections[filter.name] = m - kept
-    m = kept
-  }
-
-  // Weighing: total[r] is the weight of survivor idx[r].
-  total.fill(0, 0, m)
-  if (m > 1) {
-    for (const weigher of args.weighers) {
-      if (weigher.multiplier === 0 || (weigher.appliesTo !== undefined && !weigher.appliesTo(spec))) continue
-      if (weigher.weighAll !== undefined) {
-        weigher.weighAll(candidates, idx, m, spec, raw)
-      } else {
-        for (let r = 0; r < m; r++) raw[r] = weigher.weigh(candidates[idx[r] as number] as C, spec)
-      }
-      let min = Infinity
-      let max = -Infinity
-      for (let r = 0; r < m; r++) {
-        const w = raw[r] as number
-        if (w < min) min = w
-        if (w > max) max = w
-      }
-      const lo = weigher.minval ?? min
-      const hi = weigher.maxval ?? max
-      if (hi === lo) continue // Nova: all equal normalises to 0
-      const range = hi - lo
-      const multiplier = weigher.multiplier
-      for (let r = 0; r < m; r++) total[r] = (total[r] as number) + multiplier * (((raw[r] as number) - lo) / range)
-    }
-  }
+  const { idx, total } = work
+  weighStage(args, work, m)
 
   const wantedSubset = Math.max(1, Math.floor(args.subsetSize ?? 1))
   const wantedLimit = args.limit === undefined ? m : Math.max(1, Math.floor(args.limit))
-  const order = rank(total, m, Math.min(m, Math.max(wantedLimit, wantedSubset)))
+  const order = rankPositions(total, m, Math.min(m, Math.max(wantedLimit, wantedSubset)))
   const subset = Math.min(order.length, wantedSubset)
   if (subset > 1) {
     // Nova: random.choice among the best N, moved to the front; the others keep their order.
@@ -182,104 +147,82 @@ function decide<C, S>(args: SelectArgs<C, S>, { idx, raw, total }: Scratch): Sel
   return { ranked, considered: n, passed: m, rejections, rejected }
 }
 
-/** Positions in `total[0..m)` of the best `k`, best first, ties in position order. */
-function rank(total: Float64Array, m: number, k: number): Int32Array {
-  if (k <= 0) return new Int32Array(0)
-  if (k <= 32 && k < m) return topK(total, m, k)
-  const order = m > 64 ? radixOrder(total, m) : comparatorOrder(total, m)
-  return k < m ? order.subarray(0, k) : order
-}
-
-/** Few wanted out of many: a sorted top-k kept by insertion (O(m) when k is small). */
-function topK(total: Float64Array, m: number, k: number): Int32Array {
-  const best = new Int32Array(k)
-  let size = 0
-  for (let r = 0; r < m; r++) {
-    const w = total[r] as number
-    if (size === k && !(w > (total[best[k - 1] as number] as number))) continue
-    let j = size < k ? size++ : k - 1
-    // Strictly-less shifts keep earlier candidates ahead of later ones with an equal weight.
-    while (j > 0 && (total[best[j - 1] as number] as number) < w) {
-      best[j] = best[j - 1] as number
-      j--
-    }
-    best[j] = r
-  }
-  return best
-}
-
-function comparatorOrder(total: Float64Array, m: number): Int32Array {
-  const order = Array.from({ length: m }, (_, r) => r)
-  // Array#sort is stable, so equal weights keep their input order.
-  order.sort((a, b) => (total[b] as number) - (total[a] as number))
-  return Int32Array.from(order)
-}
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
-let radixKeys = new Float64Array(1024)
-let radixA = new Int32Array(1024)
-let radixB = new Int32Array(1024)
-const radixCounts = new Uint32Array(8 * 256)
-
 /**
- * All of `total[0..m)` best first, ties in position order: a stable LSD radix sort on the bits of
- * each weight (negated, so that ascending order is best first). Sorting 10,000 weights this way takes
- * a tenth of what a comparator sort does.
+ * Leaves the survivors' indices in `idx[0..m)`, in candidate order, and returns `m`. Adds to
+ * `removed[f]` the candidates filter `f` rejected; with `rejected`, records each rejection (and calls
+ * `passes` one candidate at a time, since only it gives reasons).
  */
-function radixOrder(total: Float64Array, m: number): Int32Array {
-  if (radixKeys.length < m) {
-    radixKeys = new Float64Array(total.length)
-    radixA = new Int32Array(total.length)
-    radixB = new Int32Array(total.length)
+function filterStage<C, S>(args: SelectArgs<C, S>, idx: Int32Array, removed: number[], rejected: Rejection<C>[] | undefined): number {
+  const { candidates, spec } = args
+  const n = candidates.length
+  const active = args.filters.filter((f) => f.appliesTo === undefined || f.appliesTo(spec))
+  const slot = active.map((f) => args.filters.indexOf(f))
+  let m = 0
+  for (let start = 0; start < n; start += BLOCK) {
+    // This block's survivors live in idx[m..m+len): never ahead of the blocks still to come.
+    let len = Math.min(BLOCK, n - start)
+    for (let k = 0; k < len; k++) idx[m + k] = start + k
+    const block = idx.subarray(m, m + len)
+    for (let f = 0; f < active.length && len > 0; f++) {
+      const filter = active[f] as Filter<C, S>
+      let kept = 0
+      if (filter.filterAll !== undefined && rejected === undefined) {
+        kept = filter.filterAll(candidates, block, len, spec)
+      } else {
+        for (let r = 0; r < len; r++) {
+          const ci = block[r] as number
+          const candidate = candidates[ci] as C
+          const verdict = filter.passes(candidate, spec)
+          if (verdict.pass) block[kept++] = ci
+          else rejected?.push({ candidate, filter: filter.name, reason: verdict.reason })
+        }
+      }
+      removed[slot[f] as number] += len - kept
+      len = kept
+    }
+    m += len
   }
-  const keys = new Uint32Array(radixKeys.buffer, 0, 2 * m)
-  const hiAt = LITTLE_ENDIAN ? 1 : 0
-  const loAt = 1 - hiAt
-  for (let r = 0; r < m; r++) radixKeys[r] = -(total[r] as number) + 0 // + 0 turns -0 into 0
-  // Map IEEE-754 bit patterns to unsigned integers in numeric order, then count digits of all passes.
-  radixCounts.fill(0)
-  for (let r = 0; r < m; r++) {
-    let hi = keys[2 * r + hiAt] as number
-    let lo = keys[2 * r + loAt] as number
-    if ((hi & 0x80000000) !== 0) {
-      hi = ~hi >>> 0
-      lo = ~lo >>> 0
-    } else {
-      hi = (hi | 0x80000000) >>> 0
-    }
-    keys[2 * r + hiAt] = hi
-    keys[2 * r + loAt] = lo
-    for (let p = 0; p < 4; p++) {
-      radixCounts[p * 256 + ((lo >>> (8 * p)) & 255)]! += 1
-      radixCounts[(p + 4) * 256 + ((hi >>> (8 * p)) & 255)]! += 1
+  return m
+}
+
+/** Sums, into `total[0..m)`, each weigher's normalised raw weights times its multiplier. */
+function weighStage<C, S>(args: SelectArgs<C, S>, work: Scratch, m: number): void {
+  const { candidates, spec } = args
+  const { idx, total } = work
+  total.fill(0, 0, m)
+  if (m < 2) return // one candidate: every weight normalises to 0
+  const active = args.weighers.filter((w) => w.multiplier !== 0 && (w.appliesTo === undefined || w.appliesTo(spec)))
+  while (work.raws.length < active.length) work.raws.push(new Float64Array(idx.length))
+  for (let start = 0; start < m; start += BLOCK) {
+    const end = Math.min(m, start + BLOCK)
+    const block = idx.subarray(start, end)
+    for (let w = 0; w < active.length; w++) {
+      const weigher = active[w] as Weigher<C, S>
+      const raw = work.raws[w] as Float64Array
+      if (weigher.weighAll !== undefined) {
+        weigher.weighAll(candidates, block, end - start, spec, raw.subarray(start, end))
+      } else {
+        for (let r = start; r < end; r++) raw[r] = weigher.weigh(candidates[idx[r] as number] as C, spec)
+      }
     }
   }
-  let from = radixA
-  let to = radixB
-  for (let r = 0; r < m; r++) from[r] = r
-  for (let p = 0; p < 8; p++) {
-    const base = p * 256
-    const word = p < 4 ? loAt : hiAt
-    const shift = 8 * (p & 3)
-    let sum = 0
-    let skip = false
-    for (let d = 0; d < 256; d++) {
-      const c = radixCounts[base + d] as number
-      if (c === m) skip = true
-      radixCounts[base + d] = sum
-      sum += c
-    }
-    if (skip) continue // every key has the same digit here
+  for (let w = 0; w < active.length; w++) {
+    const weigher = active[w] as Weigher<C, S>
+    const raw = work.raws[w] as Float64Array
+    let min = Infinity
+    let max = -Infinity
     for (let r = 0; r < m; r++) {
-      const pos = from[r] as number
-      const digit = ((keys[2 * pos + word] as number) >>> shift) & 255
-      to[radixCounts[base + digit]!++] = pos
+      const x = raw[r] as number
+      if (x < min) min = x
+      if (x > max) max = x
     }
-    const t = from
-    from = to
-    to = t
+    const lo = weigher.minval ?? min
+    const hi = weigher.maxval ?? max
+    if (hi === lo) continue // Nova: all equal normalises to 0
+    const range = hi - lo
+    const multiplier = weigher.multiplier
+    for (let r = 0; r < m; r++) total[r] = (total[r] as number) + multiplier * (((raw[r] as number) - lo) / range)
   }
-  return from.slice(0, m)
 }
 
 /**

@@ -31,7 +31,13 @@ function accessor(key: string): Accessor {
     case 'cpu_allocation_ratio': return (h) => String(h.cpuAllocationRatio)
     case 'ram_allocation_ratio': return (h) => String(h.ramAllocationRatio)
     case 'disk_allocation_ratio': return (h) => String(h.diskAllocationRatio)
-    default: return (h) => (Object.hasOwn(h.capabilities, key) ? h.capabilities[key] : undefined)
+    default:
+      return (h) => {
+        // Only own string values count; the type check also rules out inherited members such as
+        // `constructor` (and is cheaper than Object.hasOwn on every host).
+        const v: unknown = h.capabilities[key]
+        return typeof v === 'string' ? v : undefined
+      }
   }
 }
 
@@ -107,29 +113,29 @@ export class ComputeCapabilitiesFilter implements Filter<HostState, RequestSpec>
   }
 
   filterAll(hosts: readonly Readonly<HostState>[], idx: Int32Array, count: number, spec: Readonly<RequestSpec>): number {
-    const reqs = this.#compile(spec.flavor.extraSpecs)
-    // Hosts share a handful of distinct values per capability: remember the last answer for each.
-    const lastValue: (string | undefined)[] = reqs.map(() => undefined)
-    const lastMatch: boolean[] = reqs.map(() => false)
-    let kept = 0
-    hosts: for (let r = 0; r < count; r++) {
-      const i = idx[r] as number
-      const h = hosts[i] as HostState
-      for (let j = 0; j < reqs.length; j++) {
-        const req = reqs[j] as Requirement
-        const value = capability(h, req)
+    // One requirement at a time over the survivors of the previous one (each loop stays small enough
+    // to optimise well). Hosts share a handful of distinct values per capability: the last answer is
+    // remembered.
+    let m = count
+    for (const req of this.#compile(spec.flavor.extraSpecs)) {
+      let lastValue: string | undefined
+      let lastMatch = false
+      let kept = 0
+      for (let r = 0; r < m; r++) {
+        const i = idx[r] as number
+        const value = capability(hosts[i] as HostState, req)
         if (value === undefined) {
-          if (req.unscoped) continue
-          continue hosts
+          if (req.unscoped) idx[kept++] = i
+          continue
         }
-        if (value !== lastValue[j]) {
-          lastValue[j] = value
-          lastMatch[j] = req.matches(value)
+        if (value !== lastValue) {
+          lastValue = value
+          lastMatch = req.matches(value)
         }
-        if (lastMatch[j] !== true) continue hosts
+        if (lastMatch) idx[kept++] = i
       }
-      idx[kept++] = i
+      m = kept
     }
-    return kept
+    return m
   }
 }

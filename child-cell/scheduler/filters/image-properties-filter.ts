@@ -60,7 +60,7 @@ export class ImagePropertiesFilter implements Filter<HostState, RequestSpec> {
     for (let k = 0; k < count; k++) {
       const i = idx[k] as number
       const h = hosts[i] as HostState
-      if (h.cpuArch !== lastArch || h.hypervisorType !== lastType || h.hypervisorVersion !== lastVersion) {
+      if (h.hypervisorVersion !== lastVersion || h.cpuArch !== lastArch || h.hypervisorType !== lastType) {
         lastArch = h.cpuArch
         lastType = h.hypervisorType
         lastVersion = h.hypervisorVersion

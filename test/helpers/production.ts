@@ -1,0 +1,111 @@
+import type { ChildProcess } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parse, stringify } from 'yaml'
+import { deleteVhost } from '../../shared/bus/amqp-admin.js'
+import { dropMysqlSchema } from '../../shared/db/database.js'
+
+const root = resolve(import.meta.dirname, '../..')
+
+/** A production-mode federation started through `dist/bin/production.js` (needs `npm run build`). */
+export interface ProductionFederation {
+  readonly stateDir: string
+  readonly prefix: string
+  readonly identityUrl: string
+  readonly computeUrl: string
+  readonly supervisor: ChildProcess
+  output(): string
+  /** Pids of the supervised processes whose command line contains all of `parts`. */
+  pids(...parts: string[]): number[]
+  stop(): Promise<void>
+}
+
+const rand = (): string => Math.random().toString(36).slice(2, 8)
+
+/** deploy/regions without fixed gRPC ports (so a test run never collides with a running federation). */
+function regionsCopy(dir: string): string {
+  const out = join(dir, 'regions')
+  mkdirSync(out, { recursive: true })
+  const strip = (c: any): any => {
+    delete c.grpc_port
+    for (const ch of c.children ?? []) strip(ch)
+    return c
+  }
+  for (const f of readdirSync(join(root, 'deploy', 'regions'))) {
+    if (!f.endsWith('.yaml')) continue
+    writeFileSync(join(out, f), stringify(strip(parse(readFileSync(join(root, 'deploy', 'regions', f), 'utf8')))))
+  }
+  return out
+}
+
+export async function startProduction(): Promise<ProductionFederation> {
+  const dir = mkdtempSync(join(tmpdir(), 'fedprod-'))
+  const prefix = `fedtest_${rand()}`
+  const base = 20000 + Math.floor(Math.random() * 20000)
+  const ports = { identity: base, compute: base + 1, image: base + 2, grpc: base + 10 }
+  const args = [
+    join(root, 'dist', 'bin', 'production.js'),
+    '--state-dir',
+    join(dir, 'state'),
+    '--regions-dir',
+    regionsCopy(dir),
+    '--name-prefix',
+    prefix,
+    '--identity-port',
+    String(ports.identity),
+    '--compute-port',
+    String(ports.compute),
+    '--image-port',
+    String(ports.image),
+    '--grpc-base-port',
+    String(ports.grpc),
+  ]
+  let out = ''
+  const supervisor = spawn(process.execPath, args, {
+    env: { ...process.env, ADMIN_PASSWORD: 'secret-admin-pw', LOG_LEVEL: process.env['FED_LOG'] ?? 'warn', FEDERATION_REPORT_INTERVAL_MS: '1000' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  supervisor.stdout?.on('data', (b: Buffer) => (out += b.toString()))
+  supervisor.stderr?.on('data', (b: Buffer) => (out += b.toString()))
+  const identityUrl = `http://127.0.0.1:${ports.identity}`
+  const end = Date.now() + 90_000
+  for (;;) {
+    if (supervisor.exitCode !== null) throw new Error(`supervisor exited: ${out}`)
+    try {
+      const r = await fetch(`${identityUrl}/v3`)
+      if (r.status === 200) break
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > end) throw new Error(`production federation did not start: ${out}`)
+    await new Promise((r) => setTimeout(r, 250))
+  }
+  return {
+    stateDir: join(dir, 'state'),
+    prefix,
+    identityUrl,
+    computeUrl: `http://127.0.0.1:${ports.compute}/v2.1`,
+    supervisor,
+    output: () => out,
+    pids: (...parts) => {
+      const ps = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })
+      return ps
+        .split('\n')
+        .filter((l) => l.includes(`--name-prefix ${prefix}`) && parts.every((p) => l.includes(p)))
+        .map((l) => Number(l.trim().split(/\s+/)[0]))
+    },
+    stop: async () => {
+      if (supervisor.exitCode === null) {
+        const exited = new Promise<void>((r) => supervisor.once('exit', () => r()))
+        supervisor.kill('SIGTERM')
+        await exited
+      }
+      const schemas = execFileSync('mysql', ['-h127.0.0.1', '-uroot', '-N', '-e', `SHOW DATABASES LIKE '${prefix}\\_%'`], { encoding: 'utf8' })
+      for (const s of schemas.split('\n').filter((x) => x !== '')) await dropMysqlSchema(`mysql://root@127.0.0.1:3306/${s}`)
+      const vhosts = execFileSync('rabbitmqctl', ['-q', 'list_vhosts'], { encoding: 'utf8' })
+      for (const v of vhosts.split('\n').filter((x) => x.startsWith(`${prefix}.`))) await deleteVhost(v)
+    },
+  }
+}

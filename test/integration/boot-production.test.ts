@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { ProductionFederation } from '../helpers/production.js'
+import { startProduction } from '../helpers/production.js'
+import type { Session } from '../helpers/os-client.js'
+import { call, endpoint, login, waitFor, waitForStatus } from '../helpers/os-client.js'
+
+/**
+ * Production mode: one OS process per service (API; per cell agent, conductor, scheduler, compute),
+ * MariaDB (one schema per cell) and RabbitMQ (one vhost per cell), supervised.
+ */
+describe('production federation over MariaDB and RabbitMQ', () => {
+  let fed: ProductionFederation
+  let admin: Session
+  let imageRef: string
+  const ids: string[] = []
+
+  beforeAll(async () => {
+    fed = await startProduction()
+    admin = await login(fed.identityUrl, 'admin', 'secret-admin-pw', 'admin')
+    const images = await call(admin, 'GET', `${endpoint(admin, 'image', 'region-one')}/v2/images?name=cirros`)
+    imageRef = images.body.images[0].id
+  }, 120_000)
+
+  afterAll(async () => {
+    await fed?.stop()
+  }, 60_000)
+
+  it('runs each service as its own process', () => {
+    expect(fed.pids('api-cell/main.js')).toHaveLength(1)
+    for (const role of ['conductor', 'scheduler', 'compute', 'agent']) {
+      expect(fed.pids(`--role ${role}`, '--cell api!region-two ').length, role).toBe(1)
+    }
+    expect(fed.pids('--role scheduler', '--cell api!region-one ')).toHaveLength(0)
+  })
+
+  it.each([
+    ['region-one', /^r1-dc[12]-/],
+    ['region-two', /^r2-/],
+  ])('boots a server to ACTIVE in %s', async (region, hostPattern) => {
+    const url = endpoint(admin, 'compute', region)
+    const t0 = Date.now()
+    const res = await call(admin, 'POST', `${url}/servers`, { server: { name: `prod-${region}`, imageRef, flavorRef: '1' } })
+    expect(res.status).toBe(202)
+    const server = await waitForStatus(admin, url, res.body.server.id, 'ACTIVE', 60_000)
+    process.stdout.write(`production POST->ACTIVE ${region}: ${Date.now() - t0} ms\n`)
+    expect(server['OS-EXT-SRV-ATTR:host']).toMatch(hostPattern)
+    ids.push(server.id)
+  })
+
+  it('loses no accepted build when the compute process is killed', async () => {
+    const url = endpoint(admin, 'compute', 'region-two')
+    const [pid] = fed.pids('--role compute', '--cell api!region-two ')
+    expect(pid).toBeGreaterThan(0)
+    process.kill(pid!, 'SIGKILL')
+    const res = await call(admin, 'POST', `${url}/servers`, { server: { name: 'survivor', imageRef, flavorRef: '1' } })
+    expect(res.status).toBe(202)
+    // The spawn cast waits in the host's durable queue until the supervisor restarts compute.
+    const server = await waitForStatus(admin, url, res.body.server.id, 'ACTIVE', 60_000)
+    expect(server['OS-EXT-SRV-ATTR:host']).toMatch(/^r2-/)
+    const [again] = fed.pids('--role compute', '--cell api!region-two ')
+    expect(again).toBeGreaterThan(0)
+    expect(again).not.toBe(pid)
+    expect(fed.output()).toContain('process exited; restarting')
+    ids.push(server.id)
+  })
+
+  it('lists and deletes through the tree', async () => {
+    const list = await call(admin, 'GET', `${fed.computeUrl}/servers/detail`)
+    expect(new Set(list.body.servers.map((s: any) => s.id))).toEqual(new Set(ids))
+    for (const id of ids) expect((await call(admin, 'DELETE', `${fed.computeUrl}/servers/${id}`)).status).toBe(204)
+    let left: unknown[] = []
+    await waitFor('all gone', async () => {
+      const l = await call(admin, 'GET', `${fed.computeUrl}/servers/detail`)
+      left = l.body.servers.map((s: any) => [s.id, s.status, s['OS-EXT-STS:task_state'], s['OS-EXT-SRV-ATTR:host']])
+      return l.body.servers.length === 0 ? true : undefined
+    }, 40_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}; left: ${JSON.stringify(left)}`)
+    })
+  })
+})
