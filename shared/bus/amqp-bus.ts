@@ -93,6 +93,7 @@ interface SubscriptionHost {
 const REPLY_TO = 'amq.rabbitmq.reply-to'
 const JSON_TYPE = 'application/json'
 const DEFAULT_CALL_TIMEOUT_MS = 60_000
+const CONNECT_TIMEOUT_MS = 10_000
 
 /**
  * The {@link MessageBus} over RabbitMQ, laid out as oslo.messaging does: one topic exchange
@@ -358,7 +359,13 @@ export class AmqpBus implements MessageBus {
 
   /** Opens a connection with its channels, subscribes every open subscription on it and installs it. */
   async #open(): Promise<Link> {
-    const conn = await connect(this.#cfg.url, { noDelay: true, clientProperties: { connection_name: this.#cfg.name } })
+    // noDelay: without it Nagle's algorithm costs a call 5 ms instead of 0.3 ms. timeout: bounds the
+    // TCP and AMQP handshake, so an unreachable broker cannot stall a reconnection or close().
+    const conn = await connect(this.#cfg.url, {
+      noDelay: true,
+      timeout: CONNECT_TIMEOUT_MS,
+      clientProperties: { connection_name: this.#cfg.name },
+    })
     let link: Link | undefined
     conn.on('error', (err: Error) => this.#log.warn({ err: err.message }, 'message bus connection error'))
     conn.on('close', (err?: Error) => {
@@ -418,11 +425,16 @@ export class AmqpBus implements MessageBus {
     if (this.#link !== link) return
     this.#link = undefined
     this.#log.warn({ reason: reason instanceof Error ? reason.message : String(reason) }, 'message bus disconnected')
-    if (!this.#closed && this.#reconnection === undefined) {
-      this.#reconnection = this.#reconnect().finally(() => {
-        this.#reconnection = undefined
-      })
-    }
+    this.#startReconnecting()
+  }
+
+  #startReconnecting(): void {
+    if (this.#closed || this.#reconnection !== undefined) return
+    this.#reconnection = this.#reconnect().finally(() => {
+      this.#reconnection = undefined
+      // The new connection may already be gone again before this loop ended.
+      if (this.#link === undefined) this.#startReconnecting()
+    })
   }
 
   async #reconnect(): Promise<void> {

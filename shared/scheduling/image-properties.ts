@@ -192,12 +192,20 @@ export function supportsImage(
   req: ImageRequirements,
   host: { readonly cpuArch: string; readonly hypervisorType: string; readonly hypervisorVersion: number },
 ): boolean {
-  if (req.arch !== undefined && req.arch !== host.cpuArch && req.arch !== hostArch.get(host.cpuArch)) return false
-  if (req.hypervisorType !== undefined && req.hypervisorType !== host.hypervisorType && req.hypervisorType !== hostHvType.get(host.hypervisorType)) {
+  return supportsKind(req, host.cpuArch, host.hypervisorType) && supportsVersion(req, host.hypervisorVersion)
+}
+
+/** The architecture, hypervisor type and VM mode part of {@link supportsImage}. */
+export function supportsKind(req: ImageRequirements, cpuArch: string, hypervisorType: string): boolean {
+  if (req.arch !== undefined && req.arch !== cpuArch && req.arch !== hostArch.get(cpuArch)) return false
+  if (req.hypervisorType !== undefined && req.hypervisorType !== hypervisorType && req.hypervisorType !== hostHvType.get(hypervisorType)) {
     return false
   }
-  if (req.vmMode !== undefined && req.vmMode !== HOST_VM_MODE) return false
+  return req.vmMode === undefined || req.vmMode === HOST_VM_MODE
+}
+
+/** The version part of {@link supportsImage}. */
+export function supportsVersion(req: ImageRequirements, hypervisorVersion: number): boolean {
   if (req.version === null) return false
-  if (req.version !== undefined && host.hypervisorVersion > 0 && !satisfiesVersion(req.version, host.hypervisorVersion)) return false
-  return true
+  return req.version === undefined || hypervisorVersion <= 0 || satisfiesVersion(req.version, hypervisorVersion)
 }

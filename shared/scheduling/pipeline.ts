@@ -11,9 +11,10 @@
  * - `subsetSize` (Nova's `host_subset_size`) picks the winner at random among the best N, to spread
  *   concurrent requests that would otherwise all race for the same host; the rest keep their order.
  *
- * Speed: a decision over 10,000 hosts must stay well under a millisecond. The loops run plugin by
- * plugin over a compacted index array and a scratch weight array, so that there is no allocation per
- * candidate; plugins help by returning shared verdict objects (see `memoizeLast` in plugin.ts).
+ * Speed: a decision over 10,000 hosts must stay under a millisecond. The loops run plugin by plugin
+ * over blocks of a compacted index array and scratch weight arrays, with no allocation per
+ * candidate; plugins that implement the batch forms `filterAll` / `weighAll` are called once per
+ * block instead of once per candidate, and return shared verdict objects (see `memoizeLast`).
  */
 import type { Filter, Weigher } from './plugin.js'
 import { rankPositions } from './ranking.js'
@@ -177,7 +178,8 @@ function filterStage<C, S>(args: SelectArgs<C, S>, idx: Int32Array, removed: num
           else rejected?.push({ candidate, filter: filter.name, reason: verdict.reason })
         }
       }
-      removed[slot[f] as number] += len - kept
+      const at = slot[f] as number
+      removed[at] = (removed[at] as number) + len - kept
       len = kept
     }
     m += len

@@ -3,6 +3,8 @@ import {
   hasRequirements,
   imageRequirements,
   supportsImage,
+  supportsKind,
+  supportsVersion,
 } from '../../../shared/scheduling/image-properties.js'
 import type { Filter, Verdict } from '../../../shared/scheduling/plugin.js'
 import { PASS, memoizeLast, reject } from '../../../shared/scheduling/plugin.js'
@@ -52,21 +54,20 @@ export class ImagePropertiesFilter implements Filter<HostState, RequestSpec> {
     const r = this.#requirements(spec.image.properties)
     if (!r.any) return count
     // Neighbouring hosts are usually of one kind: reuse the last answer while the kind repeats.
+    const checkKind = r.req.arch !== undefined || r.req.hypervisorType !== undefined || r.req.vmMode !== undefined
     let lastArch: string | undefined
     let lastType: string | undefined
-    let lastVersion = -1
-    let lastOk = false
+    let lastKindOk = true
     let kept = 0
     for (let k = 0; k < count; k++) {
       const i = idx[k] as number
       const h = hosts[i] as HostState
-      if (h.hypervisorVersion !== lastVersion || h.cpuArch !== lastArch || h.hypervisorType !== lastType) {
+      if (checkKind && (h.cpuArch !== lastArch || h.hypervisorType !== lastType)) {
         lastArch = h.cpuArch
         lastType = h.hypervisorType
-        lastVersion = h.hypervisorVersion
-        lastOk = supportsImage(r.req, h)
+        lastKindOk = supportsKind(r.req, h.cpuArch, h.hypervisorType)
       }
-      if (lastOk) idx[kept++] = i
+      if (lastKindOk && supportsVersion(r.req, h.hypervisorVersion)) idx[kept++] = i
     }
     return kept
   }
