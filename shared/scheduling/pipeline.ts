@@ -221,9 +221,9 @@ function weighStage<C, S>(args: SelectArgs<C, S>, work: Scratch, m: number): voi
     const lo = weigher.minval ?? min
     const hi = weigher.maxval ?? max
     if (hi === lo) continue // Nova: all equal normalises to 0
-    const range = hi - lo
-    const multiplier = weigher.multiplier
-    for (let r = 0; r < m; r++) total[r] = (total[r] as number) + multiplier * (((raw[r] as number) - lo) / range)
+    // multiplier x (w - lo) / (hi - lo), with the division hoisted out of the loop.
+    const factor = weigher.multiplier / (hi - lo)
+    for (let r = 0; r < m; r++) total[r] = (total[r] as number) + ((raw[r] as number) - lo) * factor
   }
 }
 
