@@ -118,15 +118,16 @@ function request(i: number, hosts: readonly HostState[]): RequestSpec {
 
 /**
  * Runs `iterations` decisions over `hosts` synthetic hosts (after a warm-up of the same length, capped
- * at 2,000) and reports decisions per second and the p50/p99 latency of one decision.
+ * at 2,000) and reports decisions per second of scheduler time and the p50/p99 latency of one
+ * decision.
  *
- * `limit` ranks only the winner and that many alternates in all (the scheduler needs a few to retry a
- * lost claim); leave it out to rank every surviving host, a full sort.
+ * `limit`: how many ranked hosts each decision returns; default 8, the winner and the alternates the
+ * cell scheduler asks for to retry a lost claim. `'all'` ranks every surviving host (a full sort).
  */
 export function benchDecisions(args: {
   hosts: number
   iterations: number
-  limit?: number
+  limit?: number | 'all'
   subsetSize?: number
 }): BenchFigures {
   const hosts = syntheticHosts(args.hosts)
@@ -143,7 +144,7 @@ export function benchDecisions(args: {
       weighers,
       subsetSize: args.subsetSize ?? 1,
       random: rand,
-      ...(args.limit === undefined ? {} : { limit: args.limit }),
+      ...(args.limit === 'all' ? {} : { limit: args.limit ?? 8 }),
     })
     const elapsed = performance.now() - t0
     if (ranked.length === 0) throw new Error('benchmark hosts left no valid host')

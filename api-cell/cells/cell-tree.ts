@@ -30,7 +30,7 @@ export class CellTree {
       sink: {
         loadCursor: async (child) =>
           Number((await this.#db.selectFrom('cells').select('event_cursor').where('path', '=', child).executeTakeFirst())?.event_cursor ?? 0),
-        applyEvents: (child, events, cursor) => this.#apply(child, events, cursor),
+        applyEvents: (child, events, cursor) => this.applyEvents(child, events, cursor),
         onCapacity: () => this.#listeners.forEach((l) => l()),
       },
     })
@@ -121,8 +121,11 @@ export class CellTree {
     return this.#watcher.reports()
   }
 
-  /** Applies events newer than the index's version, and the cursor, in one transaction. */
-  async #apply(child: string, events: readonly InstanceEvent[], cursor: number): Promise<void> {
+  /**
+   * Applies events newer than the index's version, and the cursor, in one transaction: replays
+   * and reorderings are harmless.
+   */
+  async applyEvents(child: string, events: readonly InstanceEvent[], cursor: number): Promise<void> {
     const region = child.split('!')[1] ?? null
     await this.#db.transaction().execute(async (tx) => {
       for (const ev of events) {
