@@ -8,6 +8,7 @@ import { serveCell } from '../../shared/cell-link/grpc-server.js'
 import type {
   BuildCall,
   BuildOutcome,
+  CellAdminCall,
   CellCapacity,
   CellLink,
   CellUpdate,
@@ -198,6 +199,25 @@ export class CellAgent implements CellLink, WatchSource {
       this.#watcher.paths().map((p) => this.#watcher.client(p)?.listHosts(ctx).catch(() => []) ?? Promise.resolve([])),
     )
     return [...own, ...below.flat()]
+  }
+
+  /**
+   * Administrative operations on this cell. Ops the agent owns (its own settings) are handled
+   * here; everything else goes to the conductor as `admin_<op>`.
+   */
+  async cellAdmin(ctx: RequestContext, args: CellAdminCall): Promise<unknown> {
+    const to = this.#route(args.cellPath)
+    if (to !== 'self') return to.cellAdmin(ctx, args)
+    switch (args.op) {
+      case 'set_disabled': {
+        const a = args.args as { disabled?: unknown }
+        this.#disabled = a.disabled === true
+        this.#scheduleReport()
+        return { disabled: this.#disabled }
+      }
+      default:
+        return this.#conductor.admin(ctx, args.op, args.args)
+    }
   }
 
   async ackEvents(args: { parentPath: string; cursor: number }): Promise<void> {

@@ -10,6 +10,7 @@ import { SchedulerApi } from '../scheduler/rpc-api.js'
 import type { ConductorDeps } from './deps.js'
 import { InstanceStore } from './instance-store.js'
 import { instanceAction } from './operations/actions.js'
+import { ADMIN_OPERATIONS } from './operations/admin.js'
 import { listActions } from './operations/actions-log.js'
 import { buildInstance } from './operations/build.js'
 import { instanceDestroyed, instanceUpdate } from './operations/compute-reports.js'
@@ -18,6 +19,12 @@ import { outboxAck, outboxFetch, relayEvents } from './operations/outbox.js'
 import { CONDUCTOR_TOPIC } from './rpc-api.js'
 
 type Handler = (ctx: RequestContext, args: any) => Promise<unknown>
+
+function adminHandler(d: ConductorDeps, method: string): Handler | undefined {
+  if (!method.startsWith('admin_')) return undefined
+  const op = ADMIN_OPERATIONS[method.slice('admin_'.length)]
+  return op === undefined ? undefined : (ctx, args) => op(d, ctx, args)
+}
 
 /**
  * The conductor: the only service of a cell that writes its database on behalf of others (compute
@@ -83,7 +90,7 @@ export class ConductorManager {
       topic: CONDUCTOR_TOPIC,
       fanout: false,
       handler: (ctx, method, args) => {
-        const h = this.#handlers[method]
+        const h = this.#handlers[method] ?? adminHandler(this.#deps, method)
         if (h === undefined) throw new InvalidError(`conductor has no method ${method}`)
         return h(ctx, args)
       },

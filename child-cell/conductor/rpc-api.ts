@@ -144,6 +144,11 @@ export class ConductorApi {
     return this.#call(ctx, 'relay_events', { events })
   }
 
+  /** An administrative operation (`admin_<op>` on the conductor); see conductor/operations/admin.ts. */
+  admin(ctx: RequestContext, op: string, args: unknown): Promise<unknown> {
+    return this.#call(ctx, `admin_${op}`, args)
+  }
+
   getState(ctx: RequestContext, key: string): Promise<string | null> {
     return this.#call(ctx, 'get_state', { key })
   }

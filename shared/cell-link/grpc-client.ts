@@ -5,7 +5,7 @@ import type { AppError, WireError } from '../errors.js'
 import { CellUnreachableError, fromWire, RpcTimeoutError } from '../errors.js'
 import { ctxToPb, updateFromPb } from './mapping.js'
 import { cellService } from './proto.js'
-import type { BuildCall, BuildOutcome, CellLink, CellUpdate, InstanceActionCall, WatchArgs } from './types.js'
+import type { BuildCall, BuildOutcome, CellAdminCall, CellLink, CellUpdate, InstanceActionCall, WatchArgs } from './types.js'
 
 /** Default deadline of a unary call to a child when the context has none. */
 const DEFAULT_DEADLINE_MS = 30_000
@@ -91,6 +91,16 @@ export class GrpcCellClient implements CellLink {
   async listHosts(ctx: RequestContext): Promise<unknown[]> {
     const res = await this.#unary<any>('ListHosts', ctx, { ctx: ctxToPb(ctx) })
     return (res.hosts_json as string[]).map((j) => JSON.parse(j))
+  }
+
+  async cellAdmin(ctx: RequestContext, args: CellAdminCall): Promise<unknown> {
+    const res = await this.#unary<any>('CellAdmin', ctx, {
+      ctx: ctxToPb(ctx),
+      cell_path: args.cellPath,
+      op: args.op,
+      args_json: JSON.stringify(args.args ?? {}),
+    })
+    return JSON.parse(res.result_json || 'null')
   }
 
   async ackEvents(args: { parentPath: string; cursor: number }): Promise<void> {

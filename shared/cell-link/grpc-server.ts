@@ -87,6 +87,14 @@ export async function serveCell(args: {
       const found = await link.getInstances(ctxFromPb(req.ctx, deadline), { cellPath: req.cell_path, uuids: req.uuids })
       return { instances_json: found.map((i) => JSON.stringify(i)) }
     }),
+    CellAdmin: unary(async (req: any, deadline) => {
+      const result = await link.cellAdmin(ctxFromPb(req.ctx, deadline), {
+        cellPath: req.cell_path,
+        op: req.op,
+        args: req.args_json === '' ? {} : JSON.parse(req.args_json),
+      })
+      return { result_json: JSON.stringify(result ?? null) }
+    }),
     ListHosts: unary(async (req: any, deadline) => {
       const hosts = await link.listHosts(ctxFromPb(req.ctx, deadline))
       return { hosts_json: hosts.map((h) => JSON.stringify(h)) }

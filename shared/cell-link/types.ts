@@ -97,7 +97,16 @@ export interface CellLink {
   instanceAction(ctx: RequestContext, args: InstanceActionCall): Promise<unknown>
   getInstances(ctx: RequestContext, args: { readonly cellPath: string; readonly uuids: readonly string[] }): Promise<unknown[]>
   listHosts(ctx: RequestContext): Promise<unknown[]>
+  /** An administrative operation on the cell at `cellPath` (see {@link CellAdminCall}). */
+  cellAdmin(ctx: RequestContext, args: CellAdminCall): Promise<unknown>
   ackEvents(args: { readonly parentPath: string; readonly cursor: number }): Promise<void>
+}
+
+/** An administrative operation routed to one cell; `op` names it, `args` are JSON. */
+export interface CellAdminCall {
+  readonly cellPath: string
+  readonly op: string
+  readonly args: unknown
 }
 
 /** An action routed to the cell that owns the instance. */
