@@ -34,7 +34,22 @@ export interface BuildSpec {
   readonly reservationId: string
   readonly launchIndex: number
   readonly schedulerHints: Readonly<Record<string, unknown>>
+  /**
+   * The server group the instance joins, with the hosts its other members already use (filled by
+   * the API cell from its instance index when it dispatches the build). Absent: no group.
+   */
+  readonly group?: BuildGroup
   readonly createdAt: number
+}
+
+/** Server group membership of a build. */
+export interface BuildGroup {
+  readonly uuid: string
+  readonly policy: 'affinity' | 'anti-affinity' | 'soft-affinity' | 'soft-anti-affinity'
+  /** `max_server_per_host` for anti-affinity (2.64 rules). */
+  readonly maxServerPerHost?: number
+  /** Hosts (and their cell paths) of the group's other members. */
+  readonly members: ReadonlyArray<{ readonly host: string; readonly cellPath: string }>
 }
 
 /** One instance as its leaf cell knows it (the owning cell's truth). */
