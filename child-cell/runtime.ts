@@ -61,7 +61,7 @@ export interface CellRuntime {
 export async function startCell(a: CellRuntimeArgs): Promise<CellRuntime> {
   const stops: Array<() => Promise<void>> = []
   const drivers = new Map<string, ComputeDriver>()
-  const bus: MessageBus = await createBus({ url: a.transportUrl, name: `${a.cell.path}:${a.roles.join('+')}` })
+  const bus: MessageBus = await createBus({ url: a.transportUrl, name: `${a.cell.path}:${a.roles.join('+')}`, log: a.log.child({ service: 'bus' }) })
   stops.push(() => bus.close())
   let database: Database<CellSchema> | undefined
   const needsDb = a.roles.includes('conductor') || a.roles.includes('scheduler')
@@ -73,7 +73,13 @@ export async function startCell(a: CellRuntimeArgs): Promise<CellRuntime> {
       stops.push(() => d.close())
     }
     if (a.roles.includes('conductor') && database !== undefined) {
-      const conductor = new ConductorManager({ db: database.db, bus, cellPath: a.cell.path, serviceDownMs: a.timing.serviceDownMs })
+      const conductor = new ConductorManager({
+        db: database.db,
+        bus,
+        cellPath: a.cell.path,
+        serviceDownMs: a.timing.serviceDownMs,
+        log: a.log.child({ service: 'conductor' }),
+      })
       await conductor.start()
       stops.push(() => conductor.stop())
     }

@@ -100,6 +100,13 @@ export class CellUnreachableError extends AppError {
   }
 }
 
+/** 501: the operation exists in the API but this deployment cannot perform it. */
+export class NotImplementedError extends AppError {
+  constructor(message: string, fields?: Record<string, unknown>) {
+    super({ code: 'not_implemented', status: 501, message, fields })
+  }
+}
+
 /** Anything unexpected: its message never reaches an API user. */
 export class InternalError extends AppError {
   constructor(message: string, cause?: unknown) {
@@ -117,6 +124,7 @@ const byCode: Readonly<Record<string, (m: string, f?: Record<string, unknown>) =
   no_valid_host: (m, f) => new NoValidHostError(m, f),
   rpc_timeout: (m, f) => new RpcTimeoutError(m, f),
   cell_unreachable: (m, f) => new CellUnreachableError(m, f),
+  not_implemented: (m, f) => new NotImplementedError(m, f),
 }
 
 /** Turns any thrown value into its wire form. Unknown errors keep their message but lose their stack. */

@@ -93,4 +93,99 @@ export const computeMigrations: Readonly<Record<string, Migration>> = {
       await db.schema.createIndex('instance_index_created').on('instance_index').columns(['created_at', 'uuid']).execute()
     },
   },
+  /** Integer ids of hypervisors, services and zone aggregates across cells (see LegacyIdsTable). */
+  compute_0002_legacy_ids: {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('legacy_ids')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('kind', 'varchar(32)', (c) => c.notNull())
+        .addColumn('ref', 'varchar(255)', (c) => c.notNull())
+        .addColumn('cell_path', 'varchar(255)')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addUniqueConstraint('legacy_ids_kind_ref', ['kind', 'ref'])
+        .execute()
+    },
+  },
+  /** Private flavors: which projects may use them. */
+  compute_0003_flavor_access: {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('flavor_projects')
+        .addColumn('flavor_id', 'integer', (c) => c.notNull())
+        .addColumn('project_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('flavor_projects_pk', ['flavor_id', 'project_id'])
+        .execute()
+    },
+  },
+  /** Key pairs, unique by (user, name). */
+  compute_0004_keypairs: {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('key_pairs')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('name', 'varchar(255)', (c) => c.notNull())
+        .addColumn('user_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('fingerprint', 'varchar(255)', (c) => c.notNull())
+        .addColumn('public_key', 'text', (c) => c.notNull())
+        .addColumn('type', 'varchar(16)', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint')
+        .addUniqueConstraint('key_pairs_user_name', ['user_id', 'name'])
+        .execute()
+    },
+  },
+  /** Server groups and their members. */
+  compute_0005_server_groups: {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('instance_groups')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
+        .addColumn('name', 'varchar(255)', (c) => c.notNull())
+        .addColumn('project_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('user_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('policy', 'varchar(32)', (c) => c.notNull())
+        .addColumn('rules', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute()
+      await db.schema.createIndex('instance_groups_project').on('instance_groups').columns(['project_id', 'created_at']).execute()
+      await db.schema
+        .createTable('instance_group_members')
+        .addColumn('instance_uuid', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('group_id', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute()
+      await db.schema.createIndex('instance_group_members_group').on('instance_group_members').columns(['group_id']).execute()
+    },
+  },
+  /** Quota overrides, per-scope quota locks, and what each instance was charged. */
+  compute_0006_quotas: {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('quotas')
+        .addColumn('project_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('user_id', 'varchar(64)', (c) => c.notNull().defaultTo(''))
+        .addColumn('resource', 'varchar(64)', (c) => c.notNull())
+        .addColumn('hard_limit', 'integer', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('quotas_pk', ['project_id', 'user_id', 'resource'])
+        .execute()
+      await db.schema
+        .createTable('quota_locks')
+        .addColumn('scope', 'varchar(160)', (c) => c.primaryKey())
+        .addColumn('generation', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute()
+      await db.schema
+        .createTable('quota_instance_usage')
+        .addColumn('instance_uuid', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('project_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('user_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('vcpus', 'integer', (c) => c.notNull())
+        .addColumn('memory_mb', 'integer', (c) => c.notNull())
+        .execute()
+    },
+  },
 }

@@ -13,6 +13,14 @@ export interface ComputeTables {
   flavors: FlavorsTable
   flavor_extra_specs: FlavorExtraSpecsTable
   instance_index: InstanceIndexTable
+  legacy_ids: LegacyIdsTable
+  flavor_projects: FlavorProjectsTable
+  key_pairs: KeyPairsTable
+  instance_groups: InstanceGroupsTable
+  instance_group_members: InstanceGroupMembersTable
+  quotas: QuotasTable
+  quota_locks: QuotaLocksTable
+  quota_instance_usage: QuotaInstanceUsageTable
 }
 
 export interface CellsTable {
@@ -102,4 +110,91 @@ export interface InstanceIndexTable {
   version: number
   created_at: number
   updated_at: number
+}
+
+/**
+ * Integer ids for things the cells identify by uuid (hypervisors, services) or by name
+ * (availability zones shown as aggregates), assigned at first sight: compute API microversions
+ * before 2.53 need integer ids, and each cell's own autoincrement ids collide across cells.
+ */
+export interface LegacyIdsTable {
+  id: Generated<number>
+  /** `hypervisor`, `service` or `aggregate`. */
+  kind: string
+  /** The compute node or service uuid, or the zone name. */
+  ref: string
+  /** The cell that owns it (null for zones, which may span cells). */
+  cell_path: string | null
+  created_at: number
+}
+
+/** Projects that may use a private flavor (`os-flavor-access`). */
+export interface FlavorProjectsTable {
+  /** `flavors.id` (the integer key, not the API's flavorid). */
+  flavor_id: number
+  project_id: string
+  created_at: number
+}
+
+/** An SSH or x509 key pair (`os-keypairs`): names are unique per user, not per project. */
+export interface KeyPairsTable {
+  id: Generated<number>
+  name: string
+  user_id: string
+  fingerprint: string
+  public_key: string
+  /** `ssh` or `x509`. */
+  type: string
+  created_at: number
+  updated_at: number | null
+}
+
+/** A server group (`os-server-groups`), one policy each (the 2.64 model; older versions see a list). */
+export interface InstanceGroupsTable {
+  id: Generated<number>
+  uuid: string
+  name: string
+  project_id: string
+  user_id: string
+  /** `affinity`, `anti-affinity`, `soft-affinity` or `soft-anti-affinity`. */
+  policy: string
+  /** JSON object: `{}` or `{"max_server_per_host": N}`. */
+  rules: string
+  created_at: number
+  updated_at: number
+}
+
+/** Membership of an instance in a server group (an instance is in at most one group). */
+export interface InstanceGroupMembersTable {
+  instance_uuid: string
+  group_id: number
+  created_at: number
+}
+
+/** Quota overrides: a project's limit (`user_id` empty) or a user's within a project. -1 = unlimited. */
+export interface QuotasTable {
+  project_id: string
+  user_id: string
+  resource: string
+  hard_limit: number
+  updated_at: number
+}
+
+/**
+ * One row per quota scope (`project:<id>`, `user:<id>`): quota checks first bump its generation,
+ * which takes a row lock (MySQL) or the write lock (SQLite) until commit, so two checks of the same
+ * scope never count usage at the same time.
+ */
+export interface QuotaLocksTable {
+  scope: string
+  generation: number
+}
+
+/** What an instance consumes, as charged at boot (survives the deletion of its flavor). */
+export interface QuotaInstanceUsageTable {
+  instance_uuid: string
+  project_id: string
+  user_id: string
+  vcpus: number
+  memory_mb: number
 }

@@ -4,6 +4,7 @@ import { BUILD_SPEC_VERSION } from '../../shared/cell-link/build-spec.js'
 import type { CellCapacity } from '../../shared/cell-link/types.js'
 import type { RequestContext } from '../../shared/context.js'
 import type { Logger } from '../../shared/logging.js'
+import { recordBuild } from '../../shared/metrics/cell-metrics.js'
 import type { CellBuildRequest, CellRanking } from '../../shared/scheduling/cell-ranking.js'
 import type { Cell0Store } from '../cells/cell0.js'
 import { CELL0_PATH } from '../cells/cell0.js'
@@ -43,8 +44,15 @@ export class BuildDispatcher {
 
   /** Starts dispatching one build in the background. */
   enqueue(ctx: RequestContext, uuid: string): void {
-    const p = this.dispatch(ctx, uuid).catch((err: unknown) =>
-      this.#log.error({ requestId: ctx.requestId, instance: uuid, err: String(err) }, 'build dispatch failed'),
+    const started = Date.now()
+    const p = this.dispatch(ctx, uuid).then(
+      (result) => {
+        if (result !== undefined) recordBuild(result, started)
+      },
+      (err: unknown) => {
+        recordBuild('failed', started)
+        this.#log.error({ requestId: ctx.requestId, instance: uuid, err: String(err) }, 'build dispatch failed')
+      },
     )
     this.#inflight.add(p)
     void p.finally(() => this.#inflight.delete(p))
@@ -67,9 +75,10 @@ export class BuildDispatcher {
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight])
   }
 
-  async dispatch(ctx: RequestContext, uuid: string): Promise<void> {
+  /** Places one build; says where it ended (undefined: no build request, e.g. deleted meanwhile). */
+  async dispatch(ctx: RequestContext, uuid: string): Promise<'placed' | 'cell0' | undefined> {
     const br = await this.#db.selectFrom('build_requests').selectAll().where('instance_uuid', '=', uuid).executeTakeFirst()
-    if (br === undefined) return
+    if (br === undefined) return undefined
     const spec = JSON.parse(br.spec) as BuildSpec
     const req: CellBuildRequest = {
       flavorId: spec.flavor.id,
@@ -96,7 +105,7 @@ export class BuildDispatcher {
         if (out.accepted) {
           await this.#placed(ctx, uuid, out.cellPath)
           this.#log.info({ requestId: ctx.requestId, instance: uuid, cell: out.cellPath, host: out.host }, 'build placed')
-          return
+          return 'placed'
         }
         reasons.push(`${cand.path}: ${out.reason}`)
       } catch (err) {
@@ -105,6 +114,7 @@ export class BuildDispatcher {
       tried.push(cand.path)
     }
     await this.#toCell0(ctx, spec, reasons)
+    return 'cell0'
   }
 
   /** Records where the build went; a delete that raced the build is sent after it. */

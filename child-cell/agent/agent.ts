@@ -20,8 +20,9 @@ import type {
 import { nextHop } from '../../shared/cell-link/types.js'
 import type { RequestContext } from '../../shared/context.js'
 import { systemContext } from '../../shared/context.js'
-import { AppError, NotFoundError } from '../../shared/errors.js'
+import { AppError, InvalidError, NotFoundError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/logging.js'
+import { outboxLagSeconds, outboxPending } from '../../shared/metrics/cell-metrics.js'
 import type { CellBuildRequest, CellRanking } from '../../shared/scheduling/cell-ranking.js'
 import { ConductorApi } from '../conductor/rpc-api.js'
 import { AGENT_TOPIC } from './rpc-api.js'
@@ -126,10 +127,15 @@ export class CellAgent implements CellLink, WatchSource {
   async build(ctx: RequestContext, call: BuildCall): Promise<BuildOutcome> {
     const spec = call.spec as BuildSpec
     const reasons: string[] = []
-    if (this.#disabled) return { accepted: false, reason: `cell ${this.#s.cellPath} is disabled` }
+    const logged = { requestId: ctx.requestId, instance: call.instanceUuid, cell: this.#s.cellPath }
+    if (this.#disabled) {
+      this.#log.info(logged, 'build declined: cell disabled')
+      return { accepted: false, reason: `cell ${this.#s.cellPath} is disabled` }
+    }
     if (this.#s.hasHosts && !call.triedCells.includes(this.#s.cellPath)) {
       try {
         const { host } = await this.#conductor.buildInstance(ctx, spec)
+        this.#log.info({ ...logged, host }, 'build accepted by this cell')
         return { accepted: true, cellPath: this.#s.cellPath, host }
       } catch (err) {
         if (!(err instanceof AppError) || err.code !== 'no_valid_host') throw err
@@ -158,14 +164,19 @@ export class CellAgent implements CellLink, WatchSource {
       attempts += 1
       try {
         const out = await client.build(ctx, { ...call, triedCells: tried })
-        if (out.accepted) return out
+        if (out.accepted) {
+          this.#log.info({ ...logged, child: cand.path, placedIn: out.cellPath, host: out.host }, 'build accepted below')
+          return out
+        }
         reasons.push(`${cand.path}: ${out.reason}`)
       } catch (err) {
         reasons.push(`${cand.path}: ${err instanceof Error ? err.message : String(err)}`)
       }
       tried.push(cand.path)
     }
-    return { accepted: false, reason: reasons.length > 0 ? reasons.join('; ') : 'no cell can take this build' }
+    const reason = reasons.length > 0 ? reasons.join('; ') : 'no cell can take this build'
+    this.#log.info({ ...logged, reason }, 'build declined')
+    return { accepted: false, reason }
   }
 
   #route(path: string): CellLink | 'self' {
@@ -202,18 +213,36 @@ export class CellAgent implements CellLink, WatchSource {
   }
 
   /**
-   * Administrative operations on this cell. Ops the agent owns (its own settings) are handled
-   * here; everything else goes to the conductor as `admin_<op>`.
+   * Administrative operations on this cell. Ops the agent owns (its own settings and children:
+   * `set_disabled`, `add_child`, `remove_child`) are handled here; everything else goes to the
+   * conductor as `admin_<op>`. Children added at run time are not written to deploy/regions: add
+   * them there too, or they are forgotten when this agent restarts.
    */
   async cellAdmin(ctx: RequestContext, args: CellAdminCall): Promise<unknown> {
     const to = this.#route(args.cellPath)
     if (to !== 'self') return to.cellAdmin(ctx, args)
+    this.#log.info({ requestId: ctx.requestId, cell: this.#s.cellPath, op: args.op }, 'cell admin operation')
     switch (args.op) {
       case 'set_disabled': {
         const a = args.args as { disabled?: unknown }
         this.#disabled = a.disabled === true
         this.#scheduleReport()
         return { disabled: this.#disabled }
+      }
+      case 'add_child':
+      case 'remove_child': {
+        // A child cell created (or deleted) at run time: watch it (or stop) without a restart.
+        const a = args.args as { path?: unknown; address?: unknown }
+        const path = typeof a.path === 'string' ? a.path : ''
+        if (nextHop(this.#s.cellPath, path) !== path) throw new InvalidError(`${path} is not a direct child of ${this.#s.cellPath}`)
+        if (args.op === 'remove_child') {
+          this.#watcher.remove(path)
+          this.#scheduleReport()
+          return { removed: path }
+        }
+        if (typeof a.address !== 'string' || !/^[^\s:]+:\d{1,5}$/.test(a.address)) throw new InvalidError('add_child needs an address host:port')
+        this.#watcher.add({ path, address: a.address })
+        return { added: path, address: a.address }
       }
       default:
         return this.#conductor.admin(ctx, args.op, args.args)
@@ -275,12 +304,25 @@ export class CellAgent implements CellLink, WatchSource {
   }
 
   async #report(): Promise<void> {
+    void this.#measureOutbox()
     if (this.#subs.size === 0) return
     try {
       const cells = await this.#capacity()
       for (const s of this.#subs) s.emit({ kind: 'capacity', cells })
     } catch (err) {
       this.#log.warn({ err: String(err) }, 'capacity report failed')
+    }
+  }
+
+  /** Publishes the outbox lag (events the parent has not acknowledged yet) as metrics. */
+  async #measureOutbox(): Promise<void> {
+    try {
+      const stats = (await this.#conductor.admin(systemContext(), 'outbox_stats', {})) as { pending: number; oldestCreatedAt: number | null }
+      const cell = this.#s.cellPath
+      outboxPending.set({ cell }, stats.pending)
+      outboxLagSeconds.set({ cell }, stats.oldestCreatedAt === null ? 0 : Math.max(0, Date.now() - stats.oldestCreatedAt) / 1000)
+    } catch (err) {
+      this.#log.debug({ err: String(err) }, 'outbox stats unavailable')
     }
   }
 

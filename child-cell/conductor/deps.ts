@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely'
+import type { Logger } from '../../shared/logging.js'
 import type { CellSchema } from '../db/schema.js'
 import type { AgentApi } from '../agent/rpc-api.js'
 import type { ComputeApi } from '../compute/rpc-api.js'
@@ -15,4 +16,6 @@ export interface ConductorDeps {
   readonly cellPath: string
   /** A compute service silent longer than this is down (Nova's service_down_time). */
   readonly serviceDownMs: number
+  /** Lines about a request carry its `requestId`. */
+  readonly log: Logger
 }

@@ -3,6 +3,8 @@ import type { MessageBus, Subscription } from '../../shared/bus/message-bus.js'
 import type { BuildSpec } from '../../shared/cell-link/build-spec.js'
 import type { RequestContext } from '../../shared/context.js'
 import { InvalidError } from '../../shared/errors.js'
+import type { Logger } from '../../shared/logging.js'
+import { createLogger } from '../../shared/logging.js'
 import type { CellSchema } from '../db/schema.js'
 import { AgentApi } from '../agent/rpc-api.js'
 import { ComputeApi } from '../compute/rpc-api.js'
@@ -37,7 +39,13 @@ export class ConductorManager {
   readonly #handlers: Readonly<Record<string, Handler>>
   #sub: Subscription | undefined
 
-  constructor(args: { readonly db: Kysely<CellSchema>; readonly bus: MessageBus; readonly cellPath: string; readonly serviceDownMs: number }) {
+  constructor(args: {
+    readonly db: Kysely<CellSchema>
+    readonly bus: MessageBus
+    readonly cellPath: string
+    readonly serviceDownMs: number
+    readonly log?: Logger
+  }) {
     this.#bus = args.bus
     const d: ConductorDeps = {
       db: args.db,
@@ -47,6 +55,7 @@ export class ConductorManager {
       agent: new AgentApi(args.bus),
       cellPath: args.cellPath,
       serviceDownMs: args.serviceDownMs,
+      log: args.log ?? createLogger('conductor', { cell: args.cellPath }),
     }
     this.#deps = d
     this.#handlers = {

@@ -85,7 +85,7 @@ export class SchedulerManager {
           diskGb: requestedDiskGb(spec.flavor),
         })
         if (ok) {
-          this.#log.debug({ requestId: ctx.requestId, instance: spec.instanceUuid, host: candidate.host }, 'claimed')
+          this.#log.info({ requestId: ctx.requestId, instance: spec.instanceUuid, host: candidate.host }, 'claimed resources on host')
           return { host: candidate.host, nodeId: candidate.nodeId, nodeName: candidate.host, availabilityZone: candidate.availabilityZone }
         }
         lost.push(candidate.host)

@@ -2,6 +2,7 @@ import { InvalidError } from '../errors.js'
 import type { Logger } from '../logging.js'
 import { AmqpBus } from './amqp-bus.js'
 import { InProcessBus } from './in-process-bus.js'
+import { instrumentBus } from './instrumented-bus.js'
 import type { MessageBus } from './message-bus.js'
 
 /** What {@link createBus} needs. */
@@ -24,7 +25,8 @@ const memoryBuses = new Map<string, InProcessBus>()
  * `memory://<name>` returns the same {@link InProcessBus} for the same name within the process, so
  * every service of an embedded cell reaches the others: closing it closes it for all of them (a later
  * `createBus` for that name then starts a new, empty one). `amqp://` and `amqps://` open a new
- * {@link AmqpBus} connection each time.
+ * {@link AmqpBus} connection each time. Either comes instrumented (see {@link instrumentBus}):
+ * metrics per message, and a debug line with the request id per handled message.
  *
  * @example
  * const bus = await createBus({ url: 'memory://api!region-one', name: 'api!region-one:conductor' })
@@ -33,13 +35,13 @@ export async function createBus(args: CreateBusArgs): Promise<MessageBus> {
   if (args.url.startsWith(MEMORY)) {
     const key = args.url.slice(MEMORY.length)
     const existing = memoryBuses.get(key)
-    if (existing !== undefined && !existing.closed) return existing
+    if (existing !== undefined && !existing.closed) return instrumentBus(existing, args.log)
     const bus = new InProcessBus({ name: key, ...(args.log === undefined ? {} : { log: args.log }) })
     memoryBuses.set(key, bus)
-    return bus
+    return instrumentBus(bus, args.log)
   }
   if (args.url.startsWith('amqp://') || args.url.startsWith('amqps://')) {
-    return AmqpBus.connect({ url: args.url, name: args.name, ...(args.log === undefined ? {} : { log: args.log }) })
+    return instrumentBus(await AmqpBus.connect({ url: args.url, name: args.name, ...(args.log === undefined ? {} : { log: args.log }) }), args.log)
   }
   // Never echo the URL: it may hold a password.
   throw new InvalidError(`unsupported transport URL scheme (expected memory:// or amqp://): ${args.url.split(':')[0] ?? ''}`)

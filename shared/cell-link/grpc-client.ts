@@ -3,6 +3,8 @@ import type { RequestContext } from '../context.js'
 import { remainingMs } from '../context.js'
 import type { AppError, WireError } from '../errors.js'
 import { CellUnreachableError, fromWire, RpcTimeoutError } from '../errors.js'
+import { outcomeOf } from '../metrics/registry.js'
+import { grpcClientCallSeconds, grpcClientCalls } from '../metrics/rpc-metrics.js'
 import { ctxToPb, updateFromPb } from './mapping.js'
 import { cellService } from './proto.js'
 import type { BuildCall, BuildOutcome, CellAdminCall, CellLink, CellUpdate, InstanceActionCall, WatchArgs } from './types.js'
@@ -34,10 +36,21 @@ export class GrpcCellClient implements CellLink {
 
   #unary<T>(method: string, ctx: RequestContext | undefined, req: object): Promise<T> {
     const deadline = Date.now() + (ctx === undefined ? DEFAULT_DEADLINE_MS : remainingMs(ctx, DEFAULT_DEADLINE_MS))
+    const start = process.hrtime.bigint()
+    const done = (outcome: string): void => {
+      grpcClientCalls.inc({ method, outcome })
+      grpcClientCallSeconds.observe({ method, outcome }, Number(process.hrtime.bigint() - start) / 1e9)
+    }
     return new Promise<T>((resolve, reject) => {
       this.#client[method](req, { deadline }, (err: grpc.ServiceError | null, res: T) => {
-        if (err === null) resolve(res)
-        else reject(this.#error(method, err))
+        if (err === null) {
+          done('ok')
+          resolve(res)
+        } else {
+          const e = this.#error(method, err)
+          done(outcomeOf(e))
+          reject(e)
+        }
       })
     })
   }

@@ -5,6 +5,8 @@ import { parseArgs } from 'node:util'
 import { packageRoot } from '../paths.js'
 import type { CellConfig } from './regions.js'
 import { allCells, loadRegions } from './regions.js'
+import type { SchedulerConfig } from './scheduler-config.js'
+import { loadSchedulerConfig } from './scheduler-config.js'
 
 /**
  * Federation-wide settings: declared here, validated once at start-up, then frozen. Every process
@@ -36,10 +38,8 @@ export interface FederationConfig {
     /** A compute service silent this long is down (Nova's service_down_time). */
     readonly serviceDownMs: number
   }
-  readonly scheduler: {
-    readonly hostSubsetSize: number
-    readonly maxCellAttempts: number
-  }
+  /** Filters, weighers, attempts and workers (see `scheduler-config.ts`). */
+  readonly scheduler: SchedulerConfig
 }
 
 /** The flags every entry point accepts (parsed with node:util parseArgs). */
@@ -55,6 +55,8 @@ export const COMMON_OPTIONS = {
   'name-prefix': { type: 'string' },
   'grpc-base-port': { type: 'string' },
   driver: { type: 'string' },
+  'scheduler-config': { type: 'string' },
+  'scheduler-workers': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -71,12 +73,20 @@ export const COMMON_HELP = `Options:
   --name-prefix NAME     prefix of database schemas and vhosts (default federation)
   --grpc-base-port N     production: first port for cells without grpc_port (default 50600)
   --driver KIND          auto | libvirt | fake (default auto: libvirt's test driver when libvirt0 is installed)
+  --scheduler-config F   scheduler filters, weighers and attempts (YAML; default deploy/scheduler.yaml when present)
+  --scheduler-workers N  production: scheduler processes per cell with hosts (default 1, or the file's workers)
   -h, --help             this text
-Environment: ADMIN_PASSWORD (first admin's password; generated when unset), LOG_LEVEL (default info).`
+Environment: ADMIN_PASSWORD (first admin's password; generated when unset), LOG_LEVEL (default info),
+  FEDERATION_SCHEDULER_CONFIG (like --scheduler-config).`
 
 function int(name: string, v: string | undefined, def: number): number {
   if (v === undefined) return def
   if (!/^\d+$/.test(v) || Number(v) > 65535) throw new Error(`--${name} must be a port number, got ${v}`)
+  return Number(v)
+}
+
+function workers(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 64) throw new Error(`--scheduler-workers must be a number from 1 to 64, got ${v}`)
   return Number(v)
 }
 
@@ -119,7 +129,11 @@ export function federationConfig(mode: 'embedded' | 'production', values: Record
       downAfterMs: num('FEDERATION_DOWN_AFTER_MS', reportIntervalMs * 4),
       serviceDownMs: num('FEDERATION_SERVICE_DOWN_MS', 60_000),
     },
-    scheduler: { hostSubsetSize: 1, maxCellAttempts: 3 },
+    scheduler: loadSchedulerConfig({
+      path: s('scheduler-config') ?? (env['FEDERATION_SCHEDULER_CONFIG'] || undefined),
+      fallbackPath: resolve(packageRoot(), 'deploy', 'scheduler.yaml'),
+      ...(s('scheduler-workers') === undefined ? {} : { workers: workers(s('scheduler-workers') as string) }),
+    }),
   })
 }
 

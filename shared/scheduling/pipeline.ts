@@ -30,7 +30,8 @@ export interface SelectArgs<C, S> {
   readonly subsetSize?: number
   /**
    * Rank only the best `limit` candidates (the winner and its alternates). Default: all that pass.
-   * Ranking everything means a full sort, by far the most expensive step with thousands of hosts.
+   * Ranking everything means a full sort and a result object per survivor: at 10,000 hosts, about a
+   * third more time per decision than ranking a few.
    */
   readonly limit?: number
   /** A uniform random number in [0,1), for `subsetSize` > 1. Default `Math.random`; inject in tests. */
@@ -72,8 +73,8 @@ export const NOT_ENOUGH_HOSTS = 'There are not enough hosts available.'
 /**
  * Candidates are filtered and weighed a block at a time: every filter runs over one block before the
  * next block is read, so that a block's candidates stay in the CPU cache from one filter to the
- * next. At 10,000 hosts (a few MB of objects) this halves the cost of a decision. The outcome is the
- * same as running each filter over all candidates, since filters are pure.
+ * next. At 10,000 hosts (a few MB of objects) this saves about a tenth of a decision. The outcome is
+ * the same as running each filter over all candidates, since filters are pure.
  */
 const BLOCK = 512
 
@@ -123,7 +124,8 @@ function decide<C, S>(args: SelectArgs<C, S>, work: Scratch): Selection<C> {
   const removed = args.filters.map(() => 0)
   const m = filterStage(args, work.idx, removed, args.explain === true ? rejected : undefined)
   const rejections: Record<string, number> = {}
-  args.filters.forEach((f, i) => (rejections[f.name] = removed[i] as number))
+  // Names are unique when the list comes from buildFilters; a repeated name adds up.
+  args.filters.forEach((f, i) => (rejections[f.name] = (rejections[f.name] ?? 0) + (removed[i] as number)))
 
   const { idx, total } = work
   weighStage(args, work, m)
@@ -156,8 +158,15 @@ function decide<C, S>(args: SelectArgs<C, S>, work: Scratch): Selection<C> {
 function filterStage<C, S>(args: SelectArgs<C, S>, idx: Int32Array, removed: number[], rejected: Rejection<C>[] | undefined): number {
   const { candidates, spec } = args
   const n = candidates.length
-  const active = args.filters.filter((f) => f.appliesTo === undefined || f.appliesTo(spec))
-  const slot = active.map((f) => args.filters.indexOf(f))
+  // The filters that apply to this request, and where each one's count goes in `removed`.
+  const active: Filter<C, S>[] = []
+  const slot: number[] = []
+  args.filters.forEach((f, i) => {
+    if (f.appliesTo === undefined || f.appliesTo(spec)) {
+      active.push(f)
+      slot.push(i)
+    }
+  })
   let m = 0
   for (let start = 0; start < n; start += BLOCK) {
     // This block's survivors live in idx[m..m+len): never ahead of the blocks still to come.

@@ -27,15 +27,39 @@ export async function seedFlavors(db: Kysely<ComputeTables>): Promise<number> {
   return added
 }
 
-/** A flavor by id (Nova looks up by flavorid only), visible to the caller. */
+/**
+ * A flavor by id (Nova looks up by flavorid only), as the caller may see it: admins see every
+ * flavor; others see public flavors and the private ones their project was given access to.
+ * Invisible is the same as missing (404 on show, 400 on boot), as in Nova.
+ */
 export async function findFlavor(
   db: Kysely<ComputeTables>,
   id: string,
-  _caller: { projectId: string; isAdmin: boolean },
+  caller: { projectId: string; isAdmin: boolean },
 ): Promise<Selectable<FlavorsTable> | undefined> {
-  return db.selectFrom('flavors').selectAll().where('flavorid', '=', id).executeTakeFirst()
+  const f = await db.selectFrom('flavors').selectAll().where('flavorid', '=', id).executeTakeFirst()
+  if (f === undefined || caller.isAdmin || f.is_public === 1) return f
+  return (await hasAccess(db, f.id, caller.projectId)) ? f : undefined
 }
 
+/** `true` when `projectId` was given access to the private flavor `flavorDbId`. */
+export async function hasAccess(db: Kysely<ComputeTables>, flavorDbId: number, projectId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('flavor_projects')
+    .select('project_id')
+    .where('flavor_id', '=', flavorDbId)
+    .where('project_id', '=', projectId)
+    .executeTakeFirst()
+  return row !== undefined
+}
+
+/** The projects with access to a flavor, oldest grant first. */
+export async function accessListOf(db: Kysely<ComputeTables>, flavorDbId: number): Promise<string[]> {
+  const rows = await db.selectFrom('flavor_projects').select('project_id').where('flavor_id', '=', flavorDbId).orderBy('created_at').orderBy('project_id').execute()
+  return rows.map((r) => r.project_id)
+}
+
+/** A flavor's extra specs as a plain object. */
 export async function extraSpecsOf(db: Kysely<ComputeTables>, flavorDbId: number): Promise<Record<string, string>> {
   const rows = await db.selectFrom('flavor_extra_specs').select(['key', 'value']).where('flavor_id', '=', flavorDbId).execute()
   return Object.fromEntries(rows.map((r) => [r.key, r.value]))

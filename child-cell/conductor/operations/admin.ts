@@ -1,5 +1,6 @@
 import type { RequestContext } from '../../../shared/context.js'
 import type { ConductorDeps } from '../deps.js'
+import { serviceDelete, serviceUpdate } from './services.js'
 
 /**
  * Administrative operations the conductor serves as `admin_<op>` (reached from the API cell through
@@ -12,4 +13,17 @@ export const ADMIN_OPERATIONS: Readonly<Record<string, (d: ConductorDeps, ctx: R
     const nodes = await d.db.selectFrom('compute_nodes').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst()
     return { instances: Number(inst?.n ?? 0), hosts: Number(nodes?.n ?? 0) }
   },
+  /** Events the parent has not acknowledged yet, and when the oldest was written (the agent's lag metric). */
+  outbox_stats: async (d) => {
+    const row = await d.db
+      .selectFrom('outbox')
+      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min<number>('created_at').as('oldest')])
+      .executeTakeFirst()
+    const oldest = row?.oldest
+    return { pending: Number(row?.n ?? 0), oldestCreatedAt: oldest === null || oldest === undefined ? null : Number(oldest) }
+  },
+  /** Enables/disables a service, sets forced-down (os-services API); answers the updated service. */
+  service_update: (d, ctx, args) => serviceUpdate(d, ctx, args),
+  /** Deletes a service (and a compute service's node); 409 while the host holds instances. */
+  service_delete: (d, ctx, args) => serviceDelete(d, ctx, args),
 }

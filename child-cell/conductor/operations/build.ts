@@ -80,6 +80,7 @@ export async function buildInstance(d: ConductorDeps, ctx: RequestContext, spec:
     await d.db.transaction().execute((tx) => releaseResources(tx, spec.instanceUuid))
     throw err
   }
+  d.log.info({ requestId: ctx.requestId, instance: spec.instanceUuid, host: sel.host }, 'instance recorded; spawning on host')
   await d.compute.buildAndRunInstance(ctx, sel.host, d.store.toRecord(row))
   void d.agent.outboxChanged(ctx).catch(() => undefined)
   void d.agent.capacityChanged(ctx).catch(() => undefined)

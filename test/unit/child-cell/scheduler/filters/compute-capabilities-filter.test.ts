@@ -13,7 +13,7 @@ describe('ComputeCapabilitiesFilter', () => {
   })
   const arm = host({ host: 'arm', cpuArch: 'aarch64', hypervisorType: 'KVM', capabilities: { numa_nodes: '1' } })
 
-  it.each([
+  it.each<{ case: string; specs: Record<string, string>; want: boolean[] }>([
     { case: 'no extra specs', specs: {}, want: [true, true] },
     { case: 'exact architecture', specs: { 'capabilities:cpu_arch': 's== x86_64' }, want: [true, false] },
     { case: 'plain value means equality', specs: { 'capabilities:cpu_arch': 'aarch64' }, want: [false, true] },

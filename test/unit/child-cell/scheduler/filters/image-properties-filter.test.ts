@@ -11,7 +11,7 @@ describe('ImagePropertiesFilter', () => {
     host({ host: 'old', cpuArch: 'x86_64', hypervisorType: 'QEMU', hypervisorVersion: 0 }),
   ]
 
-  it.each([
+  it.each<{ case: string; props: Record<string, string>; want: boolean[] }>([
     { case: 'no properties', props: {}, want: [true, true, true] },
     { case: 'architecture', props: { hw_architecture: 'aarch64' }, want: [false, true, false] },
     { case: 'legacy architecture name, canonicalised (amd64)', props: { architecture: 'amd64' }, want: [true, false, true] },

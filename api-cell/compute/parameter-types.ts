@@ -1,0 +1,75 @@
+import { z } from 'zod'
+import { InvalidError } from '../../shared/errors.js'
+
+/**
+ * Nova's request `parameter_types` as zod schemas, for the API-cell-only resources (flavors admin,
+ * keypairs, server groups, quotas). Keeping Nova's exact acceptance rules matters: clients send
+ * integers as strings (`"ram": "512"`) and booleans as words (`"is_public": "True"`).
+ */
+
+/** Nova's `db.MAX_INT`: the largest value an INT column takes. */
+export const MAX_INT = 0x7fffffff
+
+const TRUE_WORDS = ['True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes', 'y', 't'] as const
+const FALSE_WORDS = ['False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 'no', 'n', 'f'] as const
+
+/** `parameter_types.boolean`: a JSON boolean or one of Nova's words for one. */
+export const novaBoolean = z
+  .union([z.boolean(), z.enum([...TRUE_WORDS, ...FALSE_WORDS])])
+  .transform((v) => v === true || (typeof v === 'string' && (TRUE_WORDS as readonly string[]).includes(v)))
+
+/** An integer in `[min, MAX_INT]`, given as a JSON integer or a string of digits (optionally `-`). */
+export function novaInt(min: number, max = MAX_INT) {
+  return z
+    .union([z.number().int(), z.string().regex(/^-?[0-9]+$/, 'must be an integer')])
+    .transform((v) => Number(v))
+    .pipe(z.number().int().min(min).max(max))
+}
+
+/** `parameter_types.name`: 1-255 printable characters without leading or trailing whitespace. */
+export const novaName = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine((s) => s.trim() === s && !/[\p{Cc}]/u.test(s), 'leading/trailing whitespace or control characters are not allowed')
+
+/** `parameter_types.description`: up to 65535 printable characters, or null. */
+export const novaDescription = z
+  .string()
+  .max(65535)
+  .refine((s) => !/[\p{Cc}]/u.test(s.replace(/[\n\r\t]/g, '')), 'control characters are not allowed')
+  .nullable()
+
+/** `"Invalid input for field/attribute flavor.ram. Value: ..."`, as Nova words schema errors. */
+export function invalidInput(err: z.ZodError): InvalidError {
+  const issue = err.issues[0]
+  const path = issue?.path.join('.') ?? ''
+  return new InvalidError(`Invalid input for field/attribute ${path === '' ? 'body' : path}. Value: ${issue?.message ?? 'invalid'}`)
+}
+
+/** Parses `body` with `schema`, or throws Nova's 400. */
+export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
+  const parsed = schema.safeParse(body)
+  if (!parsed.success) throw invalidInput(parsed.error)
+  return parsed.data
+}
+
+/** A single-valued query parameter (the first of a repeated one), or undefined. */
+export function queryParam(v: unknown): string | undefined {
+  if (typeof v === 'string') return v
+  if (Array.isArray(v) && typeof v[0] === 'string') return v[0]
+  return undefined
+}
+
+/** A non-negative integer query parameter (Nova's `limit`/`offset`), or Nova's 400. */
+export function intQuery(name: string, v: unknown): number | undefined {
+  const s = queryParam(v)
+  if (s === undefined) return undefined
+  if (!/^[0-9]+$/.test(s)) throw new InvalidError(`Invalid input for query parameters ${name}. Value: ${s}. '${s}' does not match '^[0-9]*$'`)
+  return Number(s)
+}
+
+/** Nova's `created_at` form outside the server view: `2014-05-07T12:06:13.681000` (no zone). */
+export function novaTimestamp(ms: number): string {
+  return new Date(ms).toISOString().replace('Z', '000')
+}
