@@ -86,12 +86,18 @@ export class ComputeManager {
     this.#timer.unref()
   }
 
+  /**
+   * Reports liveness. When the conductor had to register the service again (an operator deleted
+   * it, which deletes the compute node too), reports the inventory again, as Nova's resource
+   * tracker re-creates a deleted compute node.
+   */
   async heartbeat(ctx: RequestContext): Promise<void> {
-    await this.#c.conductor.serviceHeartbeat(ctx, {
+    const res = await this.#c.conductor.serviceHeartbeat(ctx, {
       host: this.#c.settings.host,
       binary: 'nova-compute',
       topic: computeTopic(this.#c.settings.host),
     })
+    if (res?.registered === true && this.#timer !== undefined) await this.reportInventory(ctx)
   }
 
   async reportInventory(ctx: RequestContext): Promise<void> {

@@ -27,8 +27,12 @@ export class ComputeApi {
     return this.#cast(ctx, host, 'terminate_instance', { uuid })
   }
 
-  /** stop, start, reboot, pause, unpause, suspend, resume. */
-  powerAction(ctx: RequestContext, host: string, args: { uuid: string; action: string; taskState: string; hard?: boolean }): Promise<void> {
+  /** stop, start, reboot, pause, unpause, suspend, resume, rebuild (with the updated record). */
+  powerAction(
+    ctx: RequestContext,
+    host: string,
+    args: { uuid: string; action: string; taskState: string; hard?: boolean; previousVmState?: string; instance?: InstanceRecord },
+  ): Promise<void> {
     return this.#cast(ctx, host, 'power_action', args)
   }
 }

@@ -18,4 +18,9 @@ export interface ConductorDeps {
   readonly serviceDownMs: number
   /** Lines about a request carry its `requestId`. */
   readonly log: Logger
+  /**
+   * Hosts of this cell one build may try (Nova's `max_attempts`): after that many failed spawns
+   * the build is handed back up the tree.
+   */
+  readonly maxBuildAttempts: number
 }

@@ -27,9 +27,16 @@ export class InstanceStore {
     return row
   }
 
-  /** Inserts a new instance (version 1) and its first outbox event. */
-  async insert(tx: Transaction<CellSchema>, row: Omit<Selectable<InstancesTable>, 'version'>): Promise<Selectable<InstancesTable>> {
-    const full = { ...row, version: 1 }
+  /**
+   * Inserts a new instance (version `versionBase` + 1; the base is 0 except for a build handed
+   * over from another cell, whose events must outnumber the old cell's) and its first outbox event.
+   */
+  async insert(
+    tx: Transaction<CellSchema>,
+    row: Omit<Selectable<InstancesTable>, 'version'>,
+    versionBase = 0,
+  ): Promise<Selectable<InstancesTable>> {
+    const full = { ...row, version: versionBase + 1 }
     await tx.insertInto('instances').values(full).execute()
     await this.#appendOutbox(tx, full)
     return full
@@ -38,13 +45,15 @@ export class InstanceStore {
   /**
    * Applies `updates` to `uuid` when `guard` (if given) still holds, bumping the version and
    * writing the outbox event in the caller's transaction. Returns the new row, or undefined when
-   * the guard failed (someone else changed the instance first).
+   * the guard failed (someone else changed the instance first). `extra` adds fields to the upward
+   * event (a reschedule request).
    */
   async change(
     tx: Transaction<CellSchema>,
     uuid: string,
     updates: Updateable<InstancesTable>,
     guard?: { readonly taskState?: string | null; readonly version?: number },
+    extra?: Partial<InstanceIndexPayload>,
   ): Promise<Selectable<InstancesTable> | undefined> {
     const current = await tx.selectFrom('instances').selectAll().where('uuid', '=', uuid).executeTakeFirst()
     if (current === undefined) throw new NotFoundError(`Instance ${uuid} could not be found.`)
@@ -58,18 +67,18 @@ export class InstanceStore {
       .where('version', '=', current.version)
       .executeTakeFirst()
     if (Number(res.numUpdatedRows) !== 1) return undefined
-    await this.#appendOutbox(tx, next)
+    await this.#appendOutbox(tx, next, extra)
     return next
   }
 
-  async #appendOutbox(tx: Transaction<CellSchema>, row: Selectable<InstancesTable>): Promise<void> {
+  async #appendOutbox(tx: Transaction<CellSchema>, row: Selectable<InstancesTable>, extra?: Partial<InstanceIndexPayload>): Promise<void> {
     await tx
       .insertInto('outbox')
       .values({
         instance_uuid: row.uuid,
         version: row.version,
         cell_path: this.#cellPath,
-        payload: JSON.stringify(indexPayload(row)),
+        payload: JSON.stringify(extra === undefined ? indexPayload(row) : { ...indexPayload(row), ...extra }),
         created_at: Date.now(),
       })
       .execute()

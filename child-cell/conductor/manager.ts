@@ -45,6 +45,8 @@ export class ConductorManager {
     readonly cellPath: string
     readonly serviceDownMs: number
     readonly log?: Logger
+    /** Hosts one build may try in this cell before it goes back up (default 3, Nova's max_attempts). */
+    readonly maxBuildAttempts?: number
   }) {
     this.#bus = args.bus
     const d: ConductorDeps = {
@@ -56,6 +58,7 @@ export class ConductorManager {
       cellPath: args.cellPath,
       serviceDownMs: args.serviceDownMs,
       log: args.log ?? createLogger('conductor', { cell: args.cellPath }),
+      maxBuildAttempts: args.maxBuildAttempts ?? 3,
     }
     this.#deps = d
     this.#handlers = {

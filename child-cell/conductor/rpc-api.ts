@@ -113,7 +113,8 @@ export class ConductorApi {
     return this.#call(ctx, 'instance_destroyed', args)
   }
 
-  serviceHeartbeat(ctx: RequestContext, args: { host: string; binary: string; topic: string }): Promise<void> {
+  /** `registered`: the service row was (re-)created by this heartbeat. */
+  serviceHeartbeat(ctx: RequestContext, args: { host: string; binary: string; topic: string }): Promise<{ registered: boolean }> {
     return this.#call(ctx, 'service_heartbeat', args)
   }
 

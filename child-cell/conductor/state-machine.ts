@@ -11,7 +11,7 @@ export const VM_STATES = ['building', 'active', 'stopped', 'paused', 'suspended'
 export type VmState = (typeof VM_STATES)[number]
 
 /** Actions that go through compute. */
-export const POWER_ACTIONS = ['stop', 'start', 'reboot', 'pause', 'unpause', 'suspend', 'resume', 'delete'] as const
+export const POWER_ACTIONS = ['stop', 'start', 'reboot', 'pause', 'unpause', 'suspend', 'resume', 'rebuild', 'delete'] as const
 /** One of {@link POWER_ACTIONS}. */
 export type PowerAction = (typeof POWER_ACTIONS)[number]
 
@@ -32,6 +32,7 @@ const RULES: Readonly<Record<PowerAction, Rule>> = {
   unpause: { from: ['paused'], taskStates: [null], taskState: 'unpausing' },
   suspend: { from: ['active'], taskStates: [null], taskState: 'suspending' },
   resume: { from: ['suspended'], taskStates: [null], taskState: 'resuming' },
+  rebuild: { from: ['active', 'stopped', 'error'], taskStates: [null], taskState: 'rebuilding' },
   delete: { from: ['building', 'active', 'stopped', 'paused', 'suspended', 'error'], taskStates: 'any', taskState: 'deleting' },
 }
 
@@ -53,7 +54,7 @@ export function beginAction(
 }
 
 /** Where an instance ends after compute finished `action` successfully. */
-export function endState(action: Exclude<PowerAction, 'delete'>): { vmState: VmState; powerState: number } {
+export function endState(action: Exclude<PowerAction, 'delete' | 'rebuild'>): { vmState: VmState; powerState: number } {
   switch (action) {
     case 'stop':
       return { vmState: 'stopped', powerState: 4 }

@@ -39,7 +39,34 @@ export interface BuildSpec {
    * the API cell from its instance index when it dispatches the build). Absent: no group.
    */
   readonly group?: BuildGroup
+  /**
+   * Multi-create: the request's `min_count` (the first `minCount` launch indexes of the
+   * reservation are placed all or nothing). Absent: 1.
+   */
+  readonly minCount?: number
+  /** Set when the build is being rescheduled after a failed spawn (absent on the first attempt). */
+  readonly retry?: BuildRetry
+  readonly accessIpV4?: string
+  readonly accessIpV6?: string
   readonly createdAt: number
+}
+
+/**
+ * A build sent down again after a leaf could not spawn it on any of its hosts (Nova's reschedule,
+ * taken up the tree): where it failed, and what the instance's events must exceed.
+ */
+export interface BuildRetry {
+  /** 1 for the first reschedule, then 2, ... */
+  readonly attempt: number
+  /** Leaf cells that already failed to build it (the parent does not send it there again). */
+  readonly triedCells: readonly string[]
+  /** One message per failed attempt, oldest first (the fault if the build ends in cell0). */
+  readonly faults: readonly string[]
+  /**
+   * The instance's version when it was handed back up: the next leaf numbers its events from
+   * here, so every index up the tree keeps applying them (versions only grow).
+   */
+  readonly versionBase: number
 }
 
 /** Server group membership of a build. */

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto'
+import { isIP } from 'node:net'
 import type { Request, Response } from 'express'
 import { z } from 'zod'
 import type { BuildSpec } from '../../../shared/cell-link/build-spec.js'
@@ -53,6 +54,41 @@ export function schemaError(err: z.ZodError): InvalidError {
 
 const isBase64 = (s: string): boolean => /^[A-Za-z0-9+/\r\n]*={0,2}$/.test(s) && Buffer.from(s, 'base64').length > 0
 
+/** IPv6 in its compressed canonical form (`::babe:dc0c:1602`), as Nova stores it. */
+export function canonicalIpv6(addr: string): string {
+  return new URL(`http://[${addr}]/`).hostname.slice(1, -1)
+}
+
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i
+
+/**
+ * Networking without Neutron: only the `default` security group exists, networks must be well
+ * formed (their uuids cannot be checked against a network service), access IPs must be addresses.
+ */
+function validateNetworking(s: z.infer<typeof serverSchema>): void {
+  if (s.accessIPv4 !== undefined && s.accessIPv4 !== '' && isIP(s.accessIPv4) !== 4) {
+    throw new InvalidError(`Invalid input for field/attribute accessIPv4. Value: ${s.accessIPv4}. '${s.accessIPv4}' is not a 'ipv4'`)
+  }
+  if (s.accessIPv6 !== undefined && s.accessIPv6 !== '' && isIP(s.accessIPv6) !== 6) {
+    throw new InvalidError(`Invalid input for field/attribute accessIPv6. Value: ${s.accessIPv6}. '${s.accessIPv6}' is not a 'ipv6'`)
+  }
+  for (const g of s.security_groups ?? []) {
+    if (g.name !== 'default') throw new InvalidError(`Security group ${g.name} not found.`)
+  }
+  if (Array.isArray(s.networks)) {
+    for (const n of s.networks) {
+      const uuid = n['uuid']
+      if (uuid !== undefined && (typeof uuid !== 'string' || !UUID.test(uuid))) {
+        throw new InvalidError(`Bad networks format: network uuid is not in proper format (${String(uuid)})`)
+      }
+      const port = n['port']
+      if (port !== undefined && (typeof port !== 'string' || !UUID.test(port))) {
+        throw new InvalidError(`Bad networks format: port uuid is not in proper format (${String(port)})`)
+      }
+    }
+  }
+}
+
 /**
  * `POST /servers`: validates everything first (nothing is written for bad input), then writes the
  * build requests, instance mappings and index rows in one transaction, answers 202 and lets the
@@ -72,6 +108,7 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
   if (!atLeast(mv, '2.19') && s.description !== undefined) {
     throw new InvalidError("Invalid input for field/attribute server. Additional properties are not allowed ('description' was unexpected)")
   }
+  validateNetworking(s)
   if (s.user_data !== undefined && s.user_data !== null && !isBase64(s.user_data)) {
     throw new InvalidError('User data needs to be valid base 64.')
   }
@@ -114,6 +151,8 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
       reservationId,
       launchIndex: i,
       schedulerHints: hints,
+      ...(s.accessIPv4 === undefined || s.accessIPv4 === '' ? {} : { accessIpV4: s.accessIPv4 }),
+      ...(s.accessIPv6 === undefined || s.accessIPv6 === '' ? {} : { accessIpV6: canonicalIpv6(s.accessIPv6) }),
       createdAt: now,
     })
   }

@@ -9,6 +9,9 @@ import { serverDetail, serverSummary } from './views.js'
 
 const SORT_KEYS = { created_at: 'created_at', display_name: 'name', updated_at: 'updated_at', uuid: 'uuid', vm_state: 'vm_state', host: 'host' } as const
 
+/** What Nova accepts for changes-since / changes-before (oslo's ISO 8601 parser). */
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/
+
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : Array.isArray(v) && typeof v[0] === 'string' ? v[0] : undefined)
 
 /**
@@ -48,7 +51,7 @@ export async function listServers(d: ComputeDeps, req: Request, res: Response, d
   if (az !== undefined && auth.isAdmin) query = query.where('availability_zone', '=', az)
   const since = str(q['changes-since'])
   if (since !== undefined) {
-    const t = Date.parse(since)
+    const t = ISO_8601.test(since) ? Date.parse(since) : Number.NaN
     if (Number.isNaN(t)) throw new InvalidError(`Invalid filter field: changes-since. ${since} is not a valid date`)
     query = query.where('updated_at', '>=', t)
   }

@@ -1,13 +1,15 @@
 import type { Request, Response } from 'express'
+import { randomBytes } from 'node:crypto'
 import { Router } from 'express'
 import { z } from 'zod'
+import type { InstanceActionRecord, InstanceRecord } from '../../../shared/cell-link/build-spec.js'
 import { ConflictError, InvalidError, NotFoundError } from '../../../shared/errors.js'
 import { CELL0_PATH } from '../../cells/cell0.js'
 import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
 import { atLeast, microversionOf } from '../microversion.js'
 import { linkBase } from '../request-scope.js'
-import { createServer, schemaError } from './create.js'
+import { canonicalIpv6, createServer, schemaError } from './create.js'
 import { listServers } from './list.js'
 import { serverDetail } from './views.js'
 
@@ -24,7 +26,61 @@ const ACTIONS: Readonly<Record<string, string>> = {
   resume: 'resume',
   lock: 'lock',
   unlock: 'unlock',
+  rebuild: 'rebuild',
+  forceDelete: 'delete',
 }
+
+/**
+ * Real Nova actions this federation does not offer (no Neutron, no consoles, no migrations...):
+ * the server is still looked up first, so a missing one is a 404 as in Nova, then 400 / 409.
+ */
+const UNSUPPORTED_ACTIONS = new Set([
+  'restore',
+  'os-getConsoleOutput',
+  'os-getVNCConsole',
+  'os-getSPICEConsole',
+  'os-getSerialConsole',
+  'createBackup',
+  'createImage',
+  'resize',
+  'confirmResize',
+  'revertResize',
+  'migrate',
+  'os-migrateLive',
+  'evacuate',
+  'rescue',
+  'unrescue',
+  'shelve',
+  'shelveOffload',
+  'unshelve',
+  'changePassword',
+  'addSecurityGroup',
+  'removeSecurityGroup',
+  'addFixedIp',
+  'removeFixedIp',
+  'addFloatingIp',
+  'removeFloatingIp',
+  'injectNetworkInfo',
+  'resetNetwork',
+  'os-resetState',
+  'trigger_crash_dump',
+])
+
+const rebuildSchema = z
+  .object({
+    imageRef: z.string().min(1).max(255),
+    name: z.string().trim().min(1).max(255).optional(),
+    metadata: z.record(z.string().min(1).max(255), z.string().max(255)).optional(),
+    adminPass: z.string().optional(),
+    accessIPv4: z.string().optional(),
+    accessIPv6: z.string().optional(),
+    description: z.string().max(255).nullable().optional(),
+    preserve_ephemeral: z.boolean().optional(),
+    key_name: z.string().max(255).nullable().optional(),
+    user_data: z.string().max(65535).nullable().optional(),
+    'OS-DCF:diskConfig': z.enum(['AUTO', 'MANUAL']).optional(),
+  })
+  .strict()
 
 const updateSchema = z
   .object({
@@ -77,12 +133,21 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
         throw new InvalidError("Invalid input for field/attribute server. Additional properties are not allowed ('description' was unexpected)")
       }
       const uuid = String(req.params['id'])
-      await act(res, uuid, 'update', parsed.data.server)
+      const update = {
+        ...parsed.data.server,
+        ...(parsed.data.server.accessIPv6 === undefined || parsed.data.server.accessIPv6 === '' ? {} : { accessIPv6: canonicalIpv6(parsed.data.server.accessIPv6) }),
+      }
+      if ((await d.locator.mapping(caller(res), uuid)).cell_path === null && (await updateBuildRequest(d, uuid, update))) {
+        const found = await d.locator.get(contextOf(res), caller(res), uuid)
+        res.json({ server: serverDetail(linkBase(req, res), found.record, { mv, isAdmin: authOf(res).isAdmin, basic: true }) })
+        return
+      }
+      await act(res, uuid, 'update', update)
       const found = await d.locator.get(contextOf(res), caller(res), uuid)
       if (parsed.data.server.name !== undefined) {
         await d.db.updateTable('instance_index').set({ name: parsed.data.server.name }).where('uuid', '=', uuid).execute()
       }
-      res.json({ server: serverDetail(linkBase(req, res), found.record, { mv, isAdmin: authOf(res).isAdmin }) })
+      res.json({ server: serverDetail(linkBase(req, res), found.record, { mv, isAdmin: authOf(res).isAdmin, basic: true }) })
     }),
   )
   r.delete(
@@ -120,6 +185,12 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
       if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new InvalidError('Malformed request body')
       const keys = Object.keys(body)
       const key = keys[0]
+      const uuid = String(req.params['id'])
+      if (keys.length === 1 && key !== undefined && UNSUPPORTED_ACTIONS.has(key)) {
+        await d.locator.mapping(caller(res), uuid)
+        if (key === 'restore') throw new ConflictError(`Instance ${uuid} is not in SOFT_DELETED state (soft delete is not enabled).`)
+        throw new InvalidError(`The action ${key} is not supported by this cloud.`)
+      }
       if (keys.length !== 1 || key === undefined || ACTIONS[key] === undefined) {
         throw new InvalidError(`There is no such action: ${keys.join(',')}`)
       }
@@ -136,7 +207,22 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
         if (!atLeast(microversionOf(res), '2.73')) throw new InvalidError('locked_reason requires microversion 2.73')
         args['reason'] = (value as { locked_reason: unknown }).locked_reason
       }
-      await act(res, String(req.params['id']), ACTIONS[key]!, args)
+      if (key === 'rebuild') {
+        const parsed = rebuildSchema.safeParse(value)
+        if (!parsed.success) throw schemaError(parsed.error)
+        const a = authOf(res)
+        const imageId = parsed.data.imageRef.split('/').pop() ?? ''
+        const image = await d.images({ projectId: a.projectId, isAdmin: a.isAdmin, roles: a.roles, userId: a.userId }, imageId)
+        if (image === undefined) throw new InvalidError(`Image ${imageId} could not be found.`)
+        const record = (await act(res, uuid, 'rebuild', { ...parsed.data, imageRef: image.id })) as InstanceRecord
+        if (parsed.data.name !== undefined) {
+          await d.db.updateTable('instance_index').set({ name: parsed.data.name, image_ref: image.id }).where('uuid', '=', uuid).execute()
+        }
+        const view = serverDetail(linkBase(req, res), record, { mv: microversionOf(res), isAdmin: a.isAdmin, basic: true })
+        res.status(202).json({ server: { ...view, adminPass: parsed.data.adminPass ?? randomBytes(9).toString('base64url') } })
+        return
+      }
+      await act(res, uuid, ACTIONS[key]!, args)
       res.status(202).end()
     }),
   )
@@ -170,19 +256,75 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
         res.json({ instanceActions: [] })
         return
       }
-      const actions = (await act(res, uuid, 'list_actions', {})) as Array<Record<string, any>>
+      const actions = (await act(res, uuid, 'list_actions', {})) as InstanceActionRecord[]
+      res.json({ instanceActions: actions.reverse().map(actionView) })
+    }),
+  )
+  r.get(
+    '/servers/:id/os-instance-actions/:requestId',
+    wrap(async (req, res) => {
+      const uuid = String(req.params['id'])
+      const mapping = await d.locator.mapping(caller(res), uuid)
+      const actions =
+        mapping.cell_path === null || mapping.cell_path === CELL0_PATH ? [] : ((await act(res, uuid, 'list_actions', {})) as InstanceActionRecord[])
+      const found = actions.find((a) => a.requestId === String(req.params['requestId']))
+      if (found === undefined) throw new NotFoundError(`Action for request_id ${String(req.params['requestId'])} on instance ${uuid} not found`)
+      const isAdmin = authOf(res).isAdmin
       res.json({
-        instanceActions: actions.reverse().map((a) => ({
-          action: a['action'],
-          instance_uuid: a['instanceUuid'],
-          message: a['message'],
-          project_id: a['projectId'],
-          request_id: a['requestId'],
-          start_time: new Date(a['startTime']).toISOString().replace('Z', '000').slice(0, 26),
-          user_id: a['userId'],
-        })),
+        instanceAction: {
+          ...actionView(found),
+          events: found.events.map((e) => ({
+            event: e.event,
+            start_time: microIso(e.startTime),
+            finish_time: e.finishTime === null ? null : microIso(e.finishTime),
+            result: e.result,
+            ...(isAdmin ? { traceback: null } : {}),
+            ...(atLeast(microversionOf(res), '2.62') ? { hostId: '', ...(isAdmin ? { host: e.host ?? '' } : {}) } : {}),
+          })),
+        },
       })
     }),
   )
   return r
+}
+
+/**
+ * Updates a build that has no cell yet (Nova updates the build request then). Returns false when
+ * the build was placed meanwhile (the caller then updates it in its cell).
+ */
+async function updateBuildRequest(
+  d: ComputeDeps,
+  uuid: string,
+  u: { name?: string; description?: string | null; accessIPv4?: string; accessIPv6?: string },
+): Promise<boolean> {
+  return d.db.transaction().execute(async (tx) => {
+    const br = await tx.selectFrom('build_requests').select('spec').where('instance_uuid', '=', uuid).executeTakeFirst()
+    if (br === undefined) return false
+    const spec = JSON.parse(br.spec) as Record<string, unknown>
+    const next = {
+      ...spec,
+      ...(u.name === undefined ? {} : { name: u.name }),
+      ...(u.description === undefined ? {} : { description: u.description }),
+      ...(u.accessIPv4 === undefined ? {} : { accessIpV4: u.accessIPv4 }),
+      ...(u.accessIPv6 === undefined ? {} : { accessIpV6: u.accessIPv6 }),
+    }
+    const res = await tx.updateTable('build_requests').set({ spec: JSON.stringify(next) }).where('instance_uuid', '=', uuid).where('spec', '=', br.spec).executeTakeFirst()
+    if (Number(res.numUpdatedRows) !== 1) return false
+    if (u.name !== undefined) await tx.updateTable('instance_index').set({ name: u.name }).where('uuid', '=', uuid).execute()
+    return true
+  })
+}
+
+const microIso = (ms: number): string => new Date(ms).toISOString().replace('Z', '000').slice(0, 26)
+
+function actionView(a: InstanceActionRecord): Record<string, unknown> {
+  return {
+    action: a.action,
+    instance_uuid: a.instanceUuid,
+    message: a.message,
+    project_id: a.projectId,
+    request_id: a.requestId,
+    start_time: microIso(a.startTime),
+    user_id: a.userId,
+  }
 }

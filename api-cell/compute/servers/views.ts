@@ -38,7 +38,25 @@ export interface ViewOptions {
   readonly isAdmin: boolean
   /** The owning cell is down: show what the index knows, status UNKNOWN (2.69 semantics). */
   readonly unknown?: boolean
+  /** Only the core fields, as Nova answers `PUT /servers/{id}` and rebuild. */
+  readonly basic?: boolean
 }
+
+/** Keys the basic view (update, rebuild) leaves out. */
+const EXTENDED_KEYS = [
+  'OS-EXT-AZ:availability_zone',
+  'config_drive',
+  'key_name',
+  'OS-SRV-USG:launched_at',
+  'OS-SRV-USG:terminated_at',
+  'security_groups',
+  'OS-EXT-STS:task_state',
+  'OS-EXT-STS:vm_state',
+  'OS-EXT-STS:power_state',
+  'os-extended-volumes:volumes_attached',
+  'host_status',
+  'server_groups',
+] as const
 
 /** The full server representation per microversion. */
 export function serverDetail(base: LinkBase, r: InstanceRecord, o: ViewOptions): Record<string, unknown> {
@@ -108,11 +126,14 @@ export function serverDetail(base: LinkBase, r: InstanceRecord, o: ViewOptions):
     out['OS-EXT-SRV-ATTR:user_data'] = r.userData
   }
   if (atLeast(o.mv, '2.9')) out['locked'] = r.locked
-  if (atLeast(o.mv, '2.16') && r.host !== null) out['host_status'] = o.unknown === true ? 'UNKNOWN' : 'UP'
-  if (atLeast(o.mv, '2.16') && r.host === null) out['host_status'] = ''
+  if (atLeast(o.mv, '2.16') && o.isAdmin) out['host_status'] = r.host === null ? '' : o.unknown === true ? 'UNKNOWN' : 'UP'
   if (atLeast(o.mv, '2.19')) out['description'] = r.description
   if (atLeast(o.mv, '2.26')) out['tags'] = []
   if (atLeast(o.mv, '2.71')) out['server_groups'] = []
   if (atLeast(o.mv, '2.73')) out['locked_reason'] = r.locked ? r.lockedReason : null
+  if (o.basic === true) {
+    for (const k of EXTENDED_KEYS) delete out[k]
+    for (const k of Object.keys(out)) if (k.startsWith('OS-EXT-SRV-ATTR:')) delete out[k]
+  }
   return out
 }

@@ -1,12 +1,16 @@
+import type { InstanceRecord } from '../../../shared/cell-link/build-spec.js'
 import type { RequestContext } from '../../../shared/context.js'
 import type { ComputeContext } from '../manager.js'
 
 /** A power action as cast by the conductor. */
 export interface PowerActionArgs {
   readonly uuid: string
-  readonly action: 'stop' | 'start' | 'reboot' | 'pause' | 'unpause' | 'suspend' | 'resume'
+  readonly action: 'stop' | 'start' | 'reboot' | 'pause' | 'unpause' | 'suspend' | 'resume' | 'rebuild'
   readonly taskState: string
   readonly hard?: boolean
+  /** Rebuild: the state to return to (a stopped instance stays stopped) and the new record. */
+  readonly previousVmState?: string
+  readonly instance?: InstanceRecord
 }
 
 const END_VM_STATE: Readonly<Record<PowerActionArgs['action'], string>> = {
@@ -17,6 +21,7 @@ const END_VM_STATE: Readonly<Record<PowerActionArgs['action'], string>> = {
   unpause: 'active',
   suspend: 'suspended',
   resume: 'active',
+  rebuild: 'active',
 }
 
 /**
@@ -50,12 +55,21 @@ export async function powerAction(c: ComputeContext, ctx: RequestContext, a: Pow
       case 'resume':
         await c.driver.resume(a.uuid)
         break
+      case 'rebuild': {
+        // Nova's rebuild: the guest is recreated from the (new) image, same uuid and flavor.
+        const inst = a.instance
+        if (inst === undefined) throw new Error('rebuild without the instance record')
+        await c.driver.destroy(a.uuid)
+        await c.driver.spawn({ uuid: inst.uuid, name: inst.name, memoryMb: inst.flavor.memoryMb, vcpus: inst.flavor.vcpus, rootGb: inst.flavor.rootGb, imageRef: inst.imageRef })
+        if (a.previousVmState === 'stopped') await c.driver.powerOff(a.uuid)
+        break
+      }
     }
     const info = await c.driver.getInfo(a.uuid)
     await c.conductor.instanceUpdate(ctx, {
       uuid: a.uuid,
       expectedTaskState: a.taskState,
-      vmState: END_VM_STATE[a.action],
+      vmState: a.action === 'rebuild' && a.previousVmState === 'stopped' ? 'stopped' : END_VM_STATE[a.action],
       taskState: null,
       powerState: info.powerState,
       event: { ...event, result: 'Success' },

@@ -15,6 +15,7 @@ const ACTION_NAMES: Readonly<Record<PowerAction, string>> = {
   unpause: 'unpause',
   suspend: 'suspend',
   resume: 'resume',
+  rebuild: 'rebuild',
   delete: 'delete',
 }
 
@@ -30,8 +31,11 @@ export async function instanceAction(
   ctx: RequestContext,
   req: { uuid: string; action: string; args: any; isAdmin: boolean },
 ): Promise<unknown> {
+  if (req.action === 'list_actions') {
+    await d.store.get(req.uuid, { withDeleted: true })
+    return listActions(d.db, req.uuid)
+  }
   const row = await d.store.get(req.uuid)
-  if (req.action === 'list_actions') return listActions(d.db, req.uuid)
   if (row.locked === 1 && !req.isAdmin && req.action !== 'lock' && req.action !== 'unlock' && req.action !== 'update') {
     throw new ConflictError(`Instance ${req.uuid} is locked`)
   }
@@ -85,12 +89,24 @@ async function powerAction(
   ctx: RequestContext,
   row: Awaited<ReturnType<ConductorDeps['store']['get']>>,
   action: PowerAction,
-  args: { type?: string },
+  args: { type?: string; imageRef?: string; name?: string; metadata?: Record<string, string>; accessIPv4?: string; accessIPv6?: string; description?: string | null; user_data?: string | null },
 ): Promise<unknown> {
   const hard = action === 'reboot' && String(args.type ?? 'SOFT').toUpperCase() === 'HARD'
   const taskState = beginAction(action, { vmState: row.vm_state, taskState: row.task_state }, { hard })
+  const rebuild =
+    action === 'rebuild'
+      ? {
+          ...(typeof args.imageRef === 'string' ? { image_ref: args.imageRef } : {}),
+          ...(typeof args.name === 'string' ? { name: args.name } : {}),
+          ...(args.metadata !== undefined ? { metadata: JSON.stringify(args.metadata) } : {}),
+          ...(args.accessIPv4 !== undefined ? { access_ip_v4: args.accessIPv4 } : {}),
+          ...(args.accessIPv6 !== undefined ? { access_ip_v6: args.accessIPv6 } : {}),
+          ...(args.description !== undefined ? { description: args.description } : {}),
+          ...(args.user_data !== undefined ? { user_data: args.user_data } : {}),
+        }
+      : {}
   const changed = await d.db.transaction().execute(async (tx) => {
-    const r = await d.store.change(tx, row.uuid, { task_state: taskState }, { version: row.version })
+    const r = await d.store.change(tx, row.uuid, { task_state: taskState, ...rebuild }, { version: row.version })
     if (r === undefined) throw new ConflictError(`Cannot '${action}' instance ${row.uuid}: it changed concurrently`)
     await recordAction(tx, ctx, {
       uuid: row.uuid,
@@ -109,6 +125,14 @@ async function powerAction(
     return null
   }
   if (action === 'delete') await d.compute.terminateInstance(ctx, changed.host, row.uuid)
-  else await d.compute.powerAction(ctx, changed.host, { uuid: row.uuid, action, taskState, ...(hard ? { hard } : {}) })
-  return null
+  else {
+    await d.compute.powerAction(ctx, changed.host, {
+      uuid: row.uuid,
+      action,
+      taskState,
+      ...(hard ? { hard } : {}),
+      ...(action === 'rebuild' ? { previousVmState: row.vm_state, instance: d.store.toRecord(changed) } : {}),
+    })
+  }
+  return d.store.toRecord(changed)
 }

@@ -5,17 +5,60 @@ import { releaseResources } from '../../db/claims.js'
 import type { RequestSpec } from '../../scheduler/host-state.js'
 import type { ConductorDeps } from '../deps.js'
 import { recordAction } from './actions-log.js'
+import { rememberBuild } from './build-specs.js'
 
-/** The scheduler's view of a build. */
-export function requestSpecOf(spec: BuildSpec): RequestSpec {
+/**
+ * The scheduler's view of a build: the server group's members become the hosts the group filters
+ * and weighers look at (one entry per member), `ignoreHosts` the hosts already tried in this cell
+ * (RetryFilter), `hintHosts` the hosts of the instances named by same_host / different_host.
+ */
+export function requestSpecOf(
+  spec: BuildSpec,
+  opts: { readonly ignoreHosts?: readonly string[]; readonly hintHosts?: RequestSpec['hintHosts'] } = {},
+): RequestSpec {
+  const g = spec.group
   return {
     instanceUuid: spec.instanceUuid,
     projectId: spec.projectId,
     flavor: spec.flavor,
     image: { id: spec.image.id, properties: spec.image.properties },
     ...(spec.availabilityZone === null ? {} : { availabilityZone: spec.availabilityZone }),
-    ignoreHosts: [],
+    ignoreHosts: opts.ignoreHosts ?? [],
     schedulerHints: spec.schedulerHints,
+    ...(g === undefined
+      ? {}
+      : {
+          group: {
+            uuid: g.uuid,
+            policy: g.policy,
+            hosts: g.members.map((m) => m.host),
+            ...(g.maxServerPerHost === undefined ? {} : { maxServerPerHost: g.maxServerPerHost }),
+          },
+        }),
+    ...(opts.hintHosts === undefined ? {} : { hintHosts: opts.hintHosts }),
+  }
+}
+
+/**
+ * Resolves the same_host / different_host hints (instance uuids) to the hosts those instances run
+ * on in this cell. An instance in another cell runs on none of this cell's hosts: for same_host
+ * that leaves no host here (NACK, and the parent tries the cell that has it), for different_host
+ * it excludes nothing here.
+ */
+export async function hintHostsOf(d: Pick<ConductorDeps, 'db'>, hints: Readonly<Record<string, unknown>>): Promise<RequestSpec['hintHosts']> {
+  const uuids = (v: unknown): string[] | undefined =>
+    v === undefined ? undefined : (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string' && x !== '')
+  const same = uuids(hints['same_host'])
+  const different = uuids(hints['different_host'])
+  if (same === undefined && different === undefined) return undefined
+  const hostsOf = async (list: string[]): Promise<string[]> => {
+    if (list.length === 0) return []
+    const rows = await d.db.selectFrom('instances').select('host').where('uuid', 'in', list).where('deleted', '=', 0).execute()
+    return rows.map((r) => r.host).filter((h): h is string => h !== null)
+  }
+  return {
+    ...(same === undefined ? {} : { sameHost: await hostsOf(same) }),
+    ...(different === undefined ? {} : { differentHost: await hostsOf(different) }),
   }
 }
 
@@ -28,7 +71,8 @@ export function requestSpecOf(spec: BuildSpec): RequestSpec {
 export async function buildInstance(d: ConductorDeps, ctx: RequestContext, spec: BuildSpec): Promise<{ host: string }> {
   const existing = await d.db.selectFrom('instances').select('host').where('uuid', '=', spec.instanceUuid).executeTakeFirst()
   if (existing !== undefined) return { host: existing.host ?? '' }
-  const sel = await d.scheduler.selectDestination(ctx, requestSpecOf(spec))
+  const hintHosts = await hintHostsOf(d, spec.schedulerHints)
+  const sel = await d.scheduler.selectDestination(ctx, requestSpecOf(spec, hintHosts === undefined ? {} : { hintHosts }))
   const now = Date.now()
   let row
   try {
@@ -59,8 +103,8 @@ export async function buildInstance(d: ConductorDeps, ctx: RequestContext, spec:
         locked_by: null,
         locked_reason: null,
         config_drive: '',
-        access_ip_v4: null,
-        access_ip_v6: null,
+        access_ip_v4: spec.accessIpV4 ?? null,
+        access_ip_v6: spec.accessIpV6 ?? null,
         fault: null,
         launched_at: null,
         terminated_at: null,
@@ -68,7 +112,8 @@ export async function buildInstance(d: ConductorDeps, ctx: RequestContext, spec:
         updated_at: now,
         deleted: 0,
         deleted_at: null,
-      })
+      }, spec.retry?.versionBase ?? 0)
+      await rememberBuild(tx, spec)
       await recordAction(tx, ctx, { uuid: spec.instanceUuid, action: 'create', projectId: spec.projectId, userId: spec.userId, event: 'compute__do_build_and_run_instance', host: sel.host })
       return r
     })

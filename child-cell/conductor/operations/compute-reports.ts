@@ -3,12 +3,19 @@ import { releaseResources } from '../../db/claims.js'
 import type { ConductorDeps } from '../deps.js'
 import type { InstanceUpdate } from '../rpc-api.js'
 import { finishAction } from './actions-log.js'
+import { forgetBuild } from './build-specs.js'
+import { rescheduleBuild } from './reschedule.js'
 
 /**
  * Compute finished (or failed) work on an instance. Applied only while the instance is still in
  * the task state compute worked on: a delete that started meanwhile wins.
  */
 export async function instanceUpdate(d: ConductorDeps, ctx: RequestContext, u: InstanceUpdate): Promise<{ applied: boolean }> {
+  if (u.vmState === 'error' && u.expectedTaskState === 'spawning') {
+    // A failed build is retried on another host, or handed back up the tree (reschedule.ts).
+    const rescheduled = await rescheduleBuild(d, ctx, u)
+    if (rescheduled !== undefined) return rescheduled
+  }
   const now = Date.now()
   const applied = await d.db.transaction().execute(async (tx) => {
     const r = await d.store.change(
@@ -26,6 +33,7 @@ export async function instanceUpdate(d: ConductorDeps, ctx: RequestContext, u: I
     if (r === undefined) return false
     await finishAction(tx, u.uuid, u.event.result, u.fault?.message)
     if (u.vmState === 'error' && u.expectedTaskState === 'spawning') await releaseResources(tx, u.uuid)
+    if (u.expectedTaskState === 'spawning') await forgetBuild(tx, u.uuid)
     return true
   })
   if (applied) {
@@ -50,6 +58,7 @@ export async function instanceDestroyed(d: ConductorDeps, ctx: RequestContext, a
       terminated_at: now,
     })
     await releaseResources(tx, args.uuid)
+    await forgetBuild(tx, args.uuid)
     await finishAction(tx, args.uuid, 'Success')
   })
   void d.agent.outboxChanged(ctx).catch(() => undefined)

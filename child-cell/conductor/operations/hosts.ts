@@ -6,8 +6,12 @@ import { isDuplicateKey } from '../../../shared/db/database.js'
 import type { ConductorDeps } from '../deps.js'
 import type { ComputeNodeReport, HostRecord } from '../rpc-api.js'
 
-/** Compute's periodic "I am alive" (Nova's service report). */
-export async function serviceHeartbeat(d: ConductorDeps, args: { host: string; binary: string; topic: string }): Promise<void> {
+/**
+ * Compute's periodic "I am alive" (Nova's service report). `registered` is true when the service
+ * row had to be created (first start, or after an operator deleted the service): the compute then
+ * reports its inventory again, since deleting a compute service deletes its node too.
+ */
+export async function serviceHeartbeat(d: ConductorDeps, args: { host: string; binary: string; topic: string }): Promise<{ registered: boolean }> {
   const now = Date.now()
   const res = await d.db
     .updateTable('services')
@@ -15,7 +19,7 @@ export async function serviceHeartbeat(d: ConductorDeps, args: { host: string; b
     .where('host', '=', args.host)
     .where('binary', '=', args.binary)
     .executeTakeFirst()
-  if (Number(res.numUpdatedRows) > 0) return
+  if (Number(res.numUpdatedRows) > 0) return { registered: false }
   try {
     await d.db
       .insertInto('services')
@@ -34,7 +38,9 @@ export async function serviceHeartbeat(d: ConductorDeps, args: { host: string; b
       .execute()
   } catch (err) {
     if (!isDuplicateKey(err)) throw err
+    return { registered: false }
   }
+  return { registered: true }
 }
 
 /** Compute's inventory report: totals and ratios; usage stays what the claims say. */
