@@ -1,10 +1,11 @@
 import type { Request, Response } from 'express'
 import { Router } from 'express'
 import { InvalidError, NotFoundError } from '../../../shared/errors.js'
-import { authOf, contextOf } from '../../identity/auth.js'
+import { contextOf } from '../../identity/auth.js'
+import { requireAdmin } from '../compute-policy.js'
 import type { ComputeDeps } from '../deps.js'
 import type { ServicedHost } from '../hosts/host-inventory.js'
-import { isUuidLike, numberedHosts, requireAdmin, serviced } from '../hosts/host-inventory.js'
+import { isUuidLike, numberedHosts, serviced } from '../hosts/host-inventory.js'
 import { atLeast, microversionOf } from '../microversion.js'
 import { regionOf } from '../request-scope.js'
 import { updateServiceV21, updateServiceV253 } from './update.js'
@@ -29,7 +30,7 @@ export function computeServicesRouter(d: ComputeDeps, wrap: Wrap): Router {
   r.get(
     '/os-services',
     wrap(async (req, res) => {
-      requireAdmin(authOf(res).isAdmin, `${POLICY}:list`)
+      requireAdmin(res, `${POLICY}:list`)
       const mv = microversionOf(res)
       const host = str(req.query['host'])
       const binary = str(req.query['binary'])
@@ -42,7 +43,7 @@ export function computeServicesRouter(d: ComputeDeps, wrap: Wrap): Router {
   r.put(
     '/os-services/:id',
     wrap(async (req, res) => {
-      requireAdmin(authOf(res).isAdmin, `${POLICY}:update`)
+      requireAdmin(res, `${POLICY}:update`)
       const mv = microversionOf(res)
       if (atLeast(mv, '2.53')) await updateServiceV253(d, req, res, hostsFor(res), mv)
       else await updateServiceV21(d, req, res, hostsFor(res), mv)
@@ -51,7 +52,7 @@ export function computeServicesRouter(d: ComputeDeps, wrap: Wrap): Router {
   r.delete(
     '/os-services/:id',
     wrap(async (req, res) => {
-      requireAdmin(authOf(res).isAdmin, `${POLICY}:delete`)
+      requireAdmin(res, `${POLICY}:delete`)
       const id = String(req.params['id'])
       const uuids = atLeast(microversionOf(res), '2.53')
       if (uuids && !isUuidLike(id)) throw new InvalidError(`Invalid uuid ${id}`)

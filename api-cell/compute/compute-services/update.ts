@@ -7,14 +7,10 @@ import type { ServicedHost } from '../hosts/host-inventory.js'
 import { isUuidLike } from '../hosts/host-inventory.js'
 import type { Microversion } from '../microversion.js'
 import { atLeast } from '../microversion.js'
+import { novaBoolean } from '../parameter-types.js'
 import { schemaError } from '../servers/create.js'
 import { serviceView } from './views.js'
 
-/** Nova's `parameter_types.boolean`: JSON booleans and their usual string spellings. */
-const novaBoolean = z.union([
-  z.boolean(),
-  z.enum(['true', 'True', 'TRUE', 'false', 'False', 'FALSE', '1', '0', 'yes', 'no', 'on', 'off', 'y', 'n', 't', 'f']).transform((v) => ['true', '1', 'yes', 'on', 'y', 't'].includes(v.toLowerCase())),
-])
 const reason = z.string().min(1).max(255)
 
 const updateV253 = z.object({ status: z.enum(['enabled', 'disabled']).optional(), disabled_reason: reason.optional(), forced_down: novaBoolean.optional() }).strict()

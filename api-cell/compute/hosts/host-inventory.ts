@@ -1,5 +1,4 @@
 import type { RequestContext } from '../../../shared/context.js'
-import { ForbiddenError } from '../../../shared/errors.js'
 import type { ComputeDeps } from '../deps.js'
 import type { CellHost, CellService } from './cell-hosts.js'
 import { listCellHosts } from './cell-hosts.js'
@@ -40,11 +39,6 @@ export async function numberedHosts(d: ComputeDeps, ctx: RequestContext, region:
 /** Only the hosts that have a compute service (what hypervisor and service listings show). */
 export function serviced(hosts: readonly NumberedHost[]): ServicedHost[] {
   return hosts.filter((h): h is ServicedHost => h.host.service !== null && h.serviceId !== null)
-}
-
-/** 403 unless the caller is an admin, with Nova's policy message. */
-export function requireAdmin(isAdmin: boolean, rule: string): void {
-  if (!isAdmin) throw new ForbiddenError(`Policy doesn't allow ${rule} to be performed.`)
 }
 
 /** Nova's timestamp form in admin views: `2024-01-31T12:00:00.000000`. */

@@ -1,10 +1,11 @@
 import type { Request, Response } from 'express'
 import { Router } from 'express'
 import { InvalidError, NotFoundError, NotImplementedError } from '../../../shared/errors.js'
-import { authOf, contextOf } from '../../identity/auth.js'
+import { contextOf } from '../../identity/auth.js'
+import { requireAdmin } from '../compute-policy.js'
 import type { ComputeDeps } from '../deps.js'
 import type { ServicedHost } from '../hosts/host-inventory.js'
-import { isUuidLike, numberedHosts, requireAdmin, serviced, strictBool } from '../hosts/host-inventory.js'
+import { isUuidLike, numberedHosts, serviced, strictBool } from '../hosts/host-inventory.js'
 import type { Microversion } from '../microversion.js'
 import { atLeast, microversionOf } from '../microversion.js'
 import { linkBase, regionOf } from '../request-scope.js'
@@ -80,7 +81,7 @@ export function hypervisorsRouter(d: ComputeDeps, wrap: Wrap): Router {
 
   const list = (detail: boolean) =>
     wrap(async (req, res) => {
-      requireAdmin(authOf(res).isAdmin, `${POLICY}:${detail ? 'list-detail' : 'list'}`)
+      requireAdmin(res, `${POLICY}:${detail ? 'list-detail' : 'list'}`)
       const mv = microversionOf(res)
       const q = req.query
       let pattern: string | undefined
@@ -142,7 +143,7 @@ export function hypervisorsRouter(d: ComputeDeps, wrap: Wrap): Router {
   r.get(
     '/os-hypervisors/statistics',
     wrap(async (_req, res) => {
-      requireAdmin(authOf(res).isAdmin, `${POLICY}:statistics`)
+      requireAdmin(res, `${POLICY}:statistics`)
       if (atLeast(microversionOf(res), '2.88')) throw new NotFoundError('The resource could not be found.')
       const hosts = await hostsFor(res)
       const servers = await serversByHost(d, hosts.map((h) => h.host.host))
@@ -152,7 +153,7 @@ export function hypervisorsRouter(d: ComputeDeps, wrap: Wrap): Router {
   r.get(
     '/os-hypervisors/:id',
     wrap(async (req, res) => {
-      requireAdmin(authOf(res).isAdmin, `${POLICY}:show`)
+      requireAdmin(res, `${POLICY}:show`)
       const mv = microversionOf(res)
       let withServers = false
       if (atLeast(mv, '2.53') && req.query['with_servers'] !== undefined) {
@@ -176,7 +177,7 @@ export function hypervisorsRouter(d: ComputeDeps, wrap: Wrap): Router {
   r.get(
     '/os-hypervisors/:id/uptime',
     wrap(async (req, res) => {
-      requireAdmin(authOf(res).isAdmin, `${POLICY}:uptime`)
+      requireAdmin(res, `${POLICY}:uptime`)
       const mv = microversionOf(res)
       if (atLeast(mv, '2.88')) throw new NotFoundError('The resource could not be found.')
       findById(await hostsFor(res), String(req.params['id']), mv)
@@ -185,7 +186,7 @@ export function hypervisorsRouter(d: ComputeDeps, wrap: Wrap): Router {
   )
   const search = (withServers: boolean) =>
     wrap(async (req, res) => {
-      requireAdmin(authOf(res).isAdmin, `${POLICY}:${withServers ? 'servers' : 'search'}`)
+      requireAdmin(res, `${POLICY}:${withServers ? 'servers' : 'search'}`)
       const mv = microversionOf(res)
       if (atLeast(mv, '2.53')) throw new NotFoundError('The resource could not be found.')
       const hosts = matching(await hostsFor(res), String(req.params['pattern']))
