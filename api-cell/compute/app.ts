@@ -3,10 +3,19 @@ import express, { Router } from 'express'
 import { AppError, NotFoundError } from '../../shared/errors.js'
 import { authMiddleware, requestIdOf } from '../identity/auth.js'
 import type { TokenService } from '../identity/tokens.js'
+import { aggregatesRouter } from './aggregates/router.js'
+import { availabilityZonesRouter } from './availability-zones/router.js'
+import { computeServicesRouter } from './compute-services/router.js'
 import type { ComputeDeps } from './deps.js'
 import { computeErrorHandler } from './faults.js'
 import { flavorsRouter } from './flavors/router.js'
+import { hypervisorsRouter } from './hypervisors/router.js'
+import { keypairsRouter } from './keypairs/router.js'
 import { MAX_VERSION, MIN_VERSION, microversionMiddleware } from './microversion.js'
+import { limitsRouter } from './quotas/limits-router.js'
+import { quotaClassRouter } from './quotas/quota-class-router.js'
+import { quotasRouter } from './quotas/router.js'
+import { serverGroupsRouter } from './server-groups/router.js'
 import { serversRouter } from './servers/router.js'
 
 type Handler = (req: Request, res: Response) => Promise<void>
@@ -85,6 +94,15 @@ export function computeApp(d: ComputeDeps, tokens: TokenService): express.Expres
       v.use(auth)
       v.use(serversRouter(d, wrap))
       v.use(flavorsRouter(d, wrap))
+      v.use(keypairsRouter(d, wrap))
+      v.use(serverGroupsRouter(d, wrap))
+      v.use(quotasRouter(d, wrap))
+      v.use(quotaClassRouter(d, wrap))
+      v.use(limitsRouter(d, wrap))
+      v.use(hypervisorsRouter(d, wrap))
+      v.use(computeServicesRouter(d, wrap))
+      v.use(availabilityZonesRouter(d, wrap))
+      v.use(aggregatesRouter(d, wrap))
       v.use((_req, _res, next) => next(new NotFoundError('The resource could not be found.')))
       return v
     }

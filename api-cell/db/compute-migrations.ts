@@ -161,7 +161,7 @@ export const computeMigrations: Readonly<Record<string, Migration>> = {
       await db.schema.createIndex('instance_group_members_group').on('instance_group_members').columns(['group_id']).execute()
     },
   },
-  /** Quota overrides, per-scope quota locks, and what each instance was charged. */
+  /** Quota overrides, quota classes (defaults), per-scope quota locks, and what each instance was charged. */
   compute_0006_quotas: {
     async up(db: Kysely<any>) {
       await db.schema
@@ -172,6 +172,14 @@ export const computeMigrations: Readonly<Record<string, Migration>> = {
         .addColumn('hard_limit', 'integer', (c) => c.notNull())
         .addColumn('updated_at', 'bigint', (c) => c.notNull())
         .addPrimaryKeyConstraint('quotas_pk', ['project_id', 'user_id', 'resource'])
+        .execute()
+      await db.schema
+        .createTable('quota_classes')
+        .addColumn('class_name', 'varchar(255)', (c) => c.notNull())
+        .addColumn('resource', 'varchar(64)', (c) => c.notNull())
+        .addColumn('hard_limit', 'integer', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('quota_classes_pk', ['class_name', 'resource'])
         .execute()
       await db.schema
         .createTable('quota_locks')

@@ -19,6 +19,7 @@ export interface ComputeTables {
   instance_groups: InstanceGroupsTable
   instance_group_members: InstanceGroupMembersTable
   quotas: QuotasTable
+  quota_classes: QuotaClassesTable
   quota_locks: QuotaLocksTable
   quota_instance_usage: QuotaInstanceUsageTable
 }
@@ -175,6 +176,14 @@ export interface InstanceGroupMembersTable {
 export interface QuotasTable {
   project_id: string
   user_id: string
+  resource: string
+  hard_limit: number
+  updated_at: number
+}
+
+/** Quota class limits (`os-quota-class-sets`): the `default` class overrides the built-in defaults. */
+export interface QuotaClassesTable {
+  class_name: string
   resource: string
   hard_limit: number
   updated_at: number

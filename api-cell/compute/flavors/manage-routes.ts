@@ -73,7 +73,7 @@ export function mountFlavorManage(r: Router, d: ComputeDeps, wrap: Wrap): void {
             rxtx_factor: f.rxtx_factor ?? 1,
             is_public: f['os-flavor-access:is_public'] === false ? 0 : 1,
             disabled: 0,
-            description: 'description' in f ? (f.description ?? null) : null,
+            description: (f as { description?: string | null }).description ?? null,
             created_at: now,
             updated_at: now,
           })

@@ -40,6 +40,11 @@ export interface ViewOptions {
   readonly unknown?: boolean
   /** Only the core fields, as Nova answers `PUT /servers/{id}` and rebuild. */
   readonly basic?: boolean
+  /**
+   * The server's groups (at most one). From 2.71 show, update and rebuild carry `server_groups`;
+   * list detail never does (Tempest's list schema rejects the key), so leave this out there.
+   */
+  readonly serverGroups?: readonly string[]
 }
 
 /** Keys the basic view (update, rebuild) leaves out. */
@@ -55,7 +60,6 @@ const EXTENDED_KEYS = [
   'OS-EXT-STS:power_state',
   'os-extended-volumes:volumes_attached',
   'host_status',
-  'server_groups',
 ] as const
 
 /** The full server representation per microversion. */
@@ -129,7 +133,7 @@ export function serverDetail(base: LinkBase, r: InstanceRecord, o: ViewOptions):
   if (atLeast(o.mv, '2.16') && o.isAdmin) out['host_status'] = r.host === null ? '' : o.unknown === true ? 'UNKNOWN' : 'UP'
   if (atLeast(o.mv, '2.19')) out['description'] = r.description
   if (atLeast(o.mv, '2.26')) out['tags'] = []
-  if (atLeast(o.mv, '2.71')) out['server_groups'] = []
+  if (atLeast(o.mv, '2.71') && o.serverGroups !== undefined) out['server_groups'] = [...o.serverGroups]
   if (atLeast(o.mv, '2.73')) out['locked_reason'] = r.locked ? r.lockedReason : null
   if (o.basic === true) {
     for (const k of EXTENDED_KEYS) delete out[k]
