@@ -7,8 +7,10 @@ import { ConflictError, InvalidError, NotFoundError } from '../../../shared/erro
 import { CELL0_PATH } from '../../cells/cell0.js'
 import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
+import type { Microversion } from '../microversion.js'
 import { atLeast, microversionOf } from '../microversion.js'
 import { linkBase } from '../request-scope.js'
+import { groupsOfInstance } from '../server-groups/group-store.js'
 import { canonicalIpv6, createServer, schemaError } from './create.js'
 import { listServers } from './list.js'
 import { serverDetail } from './views.js'
@@ -113,6 +115,10 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
     return d.tree.clientFor(mapping.cell_path).instanceAction(contextOf(res), { cellPath: mapping.cell_path, instanceUuid: uuid, action, args })
   }
 
+  /** `server_groups` of the show, update and rebuild views (2.71). */
+  const groupsView = async (mv: Microversion, uuid: string): Promise<{ serverGroups?: string[] }> =>
+    atLeast(mv, '2.71') ? { serverGroups: await groupsOfInstance(d.db, uuid) } : {}
+
   r.post('/servers', wrap((req, res) => createServer(d, req, res)))
   r.get('/servers', wrap((req, res) => listServers(d, req, res, false)))
   r.get('/servers/detail', wrap((req, res) => listServers(d, req, res, true)))
@@ -120,7 +126,8 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
     '/servers/:id',
     wrap(async (req, res) => {
       const found = await d.locator.get(contextOf(res), caller(res), String(req.params['id']))
-      res.json({ server: serverDetail(linkBase(req, res), found.record, { mv: microversionOf(res), isAdmin: authOf(res).isAdmin, unknown: found.unknown }) })
+      const mv = microversionOf(res)
+      res.json({ server: serverDetail(linkBase(req, res), found.record, { mv, isAdmin: authOf(res).isAdmin, unknown: found.unknown, ...(await groupsView(mv, found.record.uuid)) }) })
     }),
   )
   r.put(
@@ -139,7 +146,7 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
       }
       if ((await d.locator.mapping(caller(res), uuid)).cell_path === null && (await updateBuildRequest(d, uuid, update))) {
         const found = await d.locator.get(contextOf(res), caller(res), uuid)
-        res.json({ server: serverDetail(linkBase(req, res), found.record, { mv, isAdmin: authOf(res).isAdmin, basic: true }) })
+        res.json({ server: serverDetail(linkBase(req, res), found.record, { mv, isAdmin: authOf(res).isAdmin, basic: true, ...(await groupsView(mv, uuid)) }) })
         return
       }
       await act(res, uuid, 'update', update)
@@ -147,7 +154,7 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
       if (parsed.data.server.name !== undefined) {
         await d.db.updateTable('instance_index').set({ name: parsed.data.server.name }).where('uuid', '=', uuid).execute()
       }
-      res.json({ server: serverDetail(linkBase(req, res), found.record, { mv, isAdmin: authOf(res).isAdmin, basic: true }) })
+      res.json({ server: serverDetail(linkBase(req, res), found.record, { mv, isAdmin: authOf(res).isAdmin, basic: true, ...(await groupsView(mv, uuid)) }) })
     }),
   )
   r.delete(
@@ -214,12 +221,29 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
         const imageId = parsed.data.imageRef.split('/').pop() ?? ''
         const image = await d.images({ projectId: a.projectId, isAdmin: a.isAdmin, roles: a.roles, userId: a.userId }, imageId)
         if (image === undefined) throw new InvalidError(`Image ${imageId} could not be found.`)
-        const record = (await act(res, uuid, 'rebuild', { ...parsed.data, imageRef: image.id })) as InstanceRecord
+        const mvk = microversionOf(res)
+        if (parsed.data.key_name !== undefined && !atLeast(mvk, '2.54')) throw new InvalidError("Additional properties are not allowed ('key_name' was unexpected)")
+        if (parsed.data.user_data !== undefined && !atLeast(mvk, '2.57')) throw new InvalidError("Additional properties are not allowed ('user_data' was unexpected)")
+        let keyData: string | null | undefined
+        if (typeof parsed.data.key_name === 'string') {
+          const k = await d.db.selectFrom('key_pairs').select('public_key').where('user_id', '=', a.userId).where('name', '=', parsed.data.key_name).executeTakeFirst()
+          if (k === undefined) throw new InvalidError('Invalid key_name provided.')
+          keyData = k.public_key
+        } else if (parsed.data.key_name === null) keyData = null
+        const record = (await act(res, uuid, 'rebuild', { ...parsed.data, imageRef: image.id, ...(keyData === undefined ? {} : { key_data: keyData }) })) as InstanceRecord
         if (parsed.data.name !== undefined) {
           await d.db.updateTable('instance_index').set({ name: parsed.data.name, image_ref: image.id }).where('uuid', '=', uuid).execute()
         }
-        const view = serverDetail(linkBase(req, res), record, { mv: microversionOf(res), isAdmin: a.isAdmin, basic: true })
-        res.status(202).json({ server: { ...view, adminPass: parsed.data.adminPass ?? randomBytes(9).toString('base64url') } })
+        const view = serverDetail(linkBase(req, res), record, { mv: microversionOf(res), isAdmin: a.isAdmin, basic: true, ...(await groupsView(microversionOf(res), uuid)) })
+        const mvr = microversionOf(res)
+        res.status(202).json({
+          server: {
+            ...view,
+            ...(atLeast(mvr, '2.54') ? { key_name: record.keyName } : {}),
+            ...(atLeast(mvr, '2.57') ? { user_data: record.userData } : {}),
+            adminPass: parsed.data.adminPass ?? randomBytes(9).toString('base64url'),
+          },
+        })
         return
       }
       await act(res, uuid, ACTIONS[key]!, args)

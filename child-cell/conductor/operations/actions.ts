@@ -89,7 +89,7 @@ async function powerAction(
   ctx: RequestContext,
   row: Awaited<ReturnType<ConductorDeps['store']['get']>>,
   action: PowerAction,
-  args: { type?: string; imageRef?: string; name?: string; metadata?: Record<string, string>; accessIPv4?: string; accessIPv6?: string; description?: string | null; user_data?: string | null },
+  args: { type?: string; imageRef?: string; name?: string; metadata?: Record<string, string>; accessIPv4?: string; accessIPv6?: string; description?: string | null; user_data?: string | null; key_name?: string | null; key_data?: string | null },
 ): Promise<unknown> {
   const hard = action === 'reboot' && String(args.type ?? 'SOFT').toUpperCase() === 'HARD'
   const taskState = beginAction(action, { vmState: row.vm_state, taskState: row.task_state }, { hard })
@@ -103,6 +103,7 @@ async function powerAction(
           ...(args.accessIPv6 !== undefined ? { access_ip_v6: args.accessIPv6 } : {}),
           ...(args.description !== undefined ? { description: args.description } : {}),
           ...(args.user_data !== undefined ? { user_data: args.user_data } : {}),
+          ...(args.key_name !== undefined ? { key_name: args.key_name, key_data: args.key_data ?? null } : {}),
         }
       : {}
   const changed = await d.db.transaction().execute(async (tx) => {
