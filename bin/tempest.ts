@@ -171,7 +171,7 @@ async function main(): Promise<void> {
   const cfg = federationConfig('embedded', { 'state-dir': stateDir, 'identity-port': '0', 'compute-port': '0', 'image-port': '0' })
   const log = createLogger('tempest-federation')
   const fed = await startEmbeddedFederation(cfg, log)
-  let code = 1
+  let code: number
   try {
     const images = await fetch(`${fed.api.urls.identity}/v3/auth/tokens`, {
       method: 'POST',

@@ -2,6 +2,7 @@
 import { COMMON_HELP, cellEndpoints, federationConfig, parseFlags } from '../shared/config/federation.js'
 import { allCells } from '../shared/config/regions.js'
 import { createLogger } from '../shared/logging.js'
+import { metricsPortOf, serveMetrics } from '../shared/metrics/metrics-server.js'
 import { libvirtAvailable } from './compute/virt/create-driver.js'
 import type { CellRole } from './runtime.js'
 import { CELL_ROLES, startCell } from './runtime.js'
@@ -14,13 +15,15 @@ Runs one service of one cell (production mode: MariaDB + RabbitMQ), as the produ
   --cell PATH     the cell, e.g. api!region-one!dc1
   --role ROLE     ${CELL_ROLES.join(' | ')}
   --hosts LIST    compute: only these hosts of the cell (comma-separated; default all)
+  --metrics-port N  serve Prometheus metrics on GET /metrics at this port (default: none)
 
 ${COMMON_HELP}`
 
 async function main(): Promise<void> {
   let values
   try {
-    values = parseFlags(process.argv.slice(2), { cell: { type: 'string' }, role: { type: 'string' }, hosts: { type: 'string' } })
+    values = parseFlags(process.argv.slice(2), { cell: { type: 'string' }, role: { type: 'string' }, hosts: { type: 'string' }, 'metrics-port': { type: 'string' } })
+    metricsPortOf(values['metrics-port'])
   } catch (err) {
     process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`)
     process.exit(2)
@@ -61,9 +64,11 @@ async function main(): Promise<void> {
     ...(hosts === undefined ? {} : { hosts }),
     log,
   })
-  log.info({ role, port: rt.agentPort || undefined }, 'started')
+  const metricsPort = metricsPortOf(values['metrics-port'])
+  const metrics = metricsPort === undefined ? undefined : await serveMetrics({ host: cfg.host, port: metricsPort })
+  log.info({ role, port: rt.agentPort || undefined, metricsPort: metrics?.port }, 'started')
   const stop = (): void => {
-    rt.stop().then(
+    Promise.all([rt.stop(), metrics?.close()]).then(
       () => process.exit(0),
       () => process.exit(1),
     )

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely'
 import type { MessageBus, Subscription } from '../../shared/bus/message-bus.js'
 import type { BuildSpec } from '../../shared/cell-link/build-spec.js'
 import type { RequestContext } from '../../shared/context.js'
+import { systemContext } from '../../shared/context.js'
 import { InvalidError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/logging.js'
 import { createLogger } from '../../shared/logging.js'
@@ -15,10 +16,14 @@ import { instanceAction } from './operations/actions.js'
 import { ADMIN_OPERATIONS } from './operations/admin.js'
 import { listActions } from './operations/actions-log.js'
 import { buildInstance } from './operations/build.js'
+import { resumeStuckReschedules } from './operations/reschedule.js'
 import { instanceDestroyed, instanceUpdate } from './operations/compute-reports.js'
 import { computeNodeUpdate, getCapacity, listHosts, serviceHeartbeat } from './operations/hosts.js'
 import { outboxAck, outboxFetch, relayEvents } from './operations/outbox.js'
 import { CONDUCTOR_TOPIC } from './rpc-api.js'
+
+/** A reschedule untouched this long was interrupted (a live one takes milliseconds). */
+const STUCK_RESCHEDULE_MS = 60_000
 
 type Handler = (ctx: RequestContext, args: any) => Promise<unknown>
 
@@ -38,6 +43,7 @@ export class ConductorManager {
   readonly #bus: MessageBus
   readonly #handlers: Readonly<Record<string, Handler>>
   #sub: Subscription | undefined
+  #sweep: NodeJS.Timeout | undefined
 
   constructor(args: {
     readonly db: Kysely<CellSchema>
@@ -98,6 +104,13 @@ export class ConductorManager {
   }
 
   async start(): Promise<void> {
+    // Reschedules a stopped conductor left half done are finished by whichever conductor runs.
+    this.#sweep = setInterval(() => {
+      resumeStuckReschedules(this.#deps, systemContext(), STUCK_RESCHEDULE_MS).catch((err: unknown) =>
+        this.#deps.log.warn({ err: String(err) }, 'resuming interrupted reschedules failed'),
+      )
+    }, STUCK_RESCHEDULE_MS)
+    this.#sweep.unref()
     this.#sub = await this.#bus.serve({
       topic: CONDUCTOR_TOPIC,
       fanout: false,
@@ -110,6 +123,7 @@ export class ConductorManager {
   }
 
   async stop(): Promise<void> {
+    if (this.#sweep !== undefined) clearInterval(this.#sweep)
     await this.#sub?.close()
     this.#sub = undefined
   }

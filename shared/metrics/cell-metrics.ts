@@ -96,10 +96,10 @@ export const buildDispatchSeconds = new Histogram({
   registers: [metricsRegistry],
 })
 
-/** Counts one finished dispatch. */
-export function recordBuild(result: BuildResult, startedAtMs: number): void {
+/** Counts one finished dispatch (and its duration, when its start is known). */
+export function recordBuild(result: BuildResult, startedAtMs?: number): void {
   buildsTotal.inc({ result })
-  buildDispatchSeconds.observe({ result }, Math.max(0, Date.now() - startedAtMs) / 1000)
+  if (startedAtMs !== undefined) buildDispatchSeconds.observe({ result }, Math.max(0, Date.now() - startedAtMs) / 1000)
 }
 
 /** Events in a cell's outbox that its parent has not acknowledged yet. */

@@ -24,16 +24,27 @@ export const httpRequestSeconds = new Histogram({
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void
 
 /**
- * The route template a request matched, e.g. `/regions/region-one/v2.1/servers/:id`. Express
- * leaves `req.baseUrl` and `req.route` on the request once a handler answered; a request no route
- * took (404s, failures in middleware) is `unmatched`, so that ids in URLs never become labels.
+ * Remembers the route template a request matched, e.g. `/regions/region-one/v2.1/servers/:id`.
+ * Express sets `req.route` when a route takes the request, and at that moment `req.baseUrl` is
+ * the route's mount path (an error travelling back out of the routers resets `baseUrl` later, so
+ * both are read together, when `route` is set). A request no route took (404s, failures in
+ * middleware) is `unmatched`, so that ids in URLs never become labels.
  */
-export function routeOf(req: IncomingMessage): string {
-  const r = req as IncomingMessage & { baseUrl?: unknown; route?: { path?: unknown } }
-  const path = r.route?.path
-  if (typeof path !== 'string') return 'unmatched'
-  const base = typeof r.baseUrl === 'string' ? r.baseUrl : ''
-  return `${base}${path}` || '/'
+export function trackRoute(req: IncomingMessage): () => string {
+  let matched: string | undefined
+  let route: unknown
+  Object.defineProperty(req, 'route', {
+    configurable: true,
+    enumerable: true,
+    get: () => route,
+    set: (value: unknown) => {
+      route = value
+      const path = (value as { path?: unknown } | undefined)?.path
+      const base = (req as IncomingMessage & { baseUrl?: unknown }).baseUrl
+      if (typeof path === 'string') matched = `${typeof base === 'string' ? base : ''}${path}` || '/'
+    },
+  })
+  return () => matched ?? 'unmatched'
 }
 
 /**
@@ -48,9 +59,12 @@ export function observeHttp(args: { readonly listener: string; readonly handler:
   const { listener, handler, log } = args
   return (req, res) => {
     const start = process.hrtime.bigint()
+    const routeOf = trackRoute(req)
+    // Routers rewrite req.url while they route: keep what the client asked for.
+    const url = req.url
     res.once('finish', () => {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9
-      const route = routeOf(req)
+      const route = routeOf()
       const method = req.method ?? 'GET'
       httpRequests.inc({ listener, method, route, status: String(res.statusCode) })
       httpRequestSeconds.observe({ listener, method, route }, seconds)
@@ -61,7 +75,7 @@ export function observeHttp(args: { readonly listener: string; readonly handler:
           requestId: typeof requestId === 'string' ? requestId : undefined,
           listener,
           method,
-          url: req.url,
+          url,
           route,
           status: res.statusCode,
           durationMs: Math.round(seconds * 10_000) / 10,

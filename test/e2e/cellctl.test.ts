@@ -273,10 +273,10 @@ describe('cellctl against an embedded federation', () => {
   })
 
   it('deletes a host mapping, discovers it again once even when run concurrently, and refuses busy hosts', async () => {
-    const hosts = (await json(['host', 'list', '--cell', 'api!region-two'])).hosts as any[]
-    const busy = hosts.find((h) => h.instances > 0)
-    const idle = hosts.find((h) => h.instances === 0)
+    const busy = ((await json(['host', 'list', '--cell', 'api!region-one!dc2'])).hosts as any[]).find((h) => h.instances > 0)
+    const idle = ((await json(['host', 'list', '--cell', 'api!region-two'])).hosts as any[]).find((h) => h.instances === 0)
     expect(busy).toBeDefined()
+    expect(idle).toBeDefined()
     refused(await cellctl(['host', 'delete', busy.host]), 1, /still has \d+ live instance\(s\)/)
     const del = await cellctl(['host', 'delete', idle.host])
     expect(del.code, del.stderr).toBe(0)
