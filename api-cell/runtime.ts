@@ -10,10 +10,11 @@ import type { Database } from '../shared/db/database.js'
 import { migrateToLatest, openDatabase } from '../shared/db/database.js'
 import { AppError } from '../shared/errors.js'
 import type { Logger } from '../shared/logging.js'
+import { observeCellCapacity } from '../shared/metrics/cell-metrics.js'
+import { observeHttp } from '../shared/metrics/http-metrics.js'
 import { createCellRanker } from '../shared/scheduling/cell-ranking.js'
-import { cellFilterRegistry, DEFAULT_CELL_FILTERS } from '../shared/scheduling/cell-filters/index.js'
-import { cellWeigherRegistry, DEFAULT_CELL_WEIGHERS } from '../shared/scheduling/cell-weighers/index.js'
-import { buildFilters, buildWeighers } from '../shared/scheduling/registry.js'
+import type { SchedulerConfig } from '../shared/config/scheduler-config.js'
+import { cellPluginsOf, DEFAULT_SCHEDULER_CONFIG } from '../shared/config/scheduler-config.js'
 import type { Cell0Schema } from './cells/cell0.js'
 import { Cell0Store, cell0Migrations } from './cells/cell0.js'
 import { API_PATH, CellTree } from './cells/cell-tree.js'
@@ -32,7 +33,10 @@ import { TokenService } from './identity/tokens.js'
 import { imageMigrations } from './image/migrations.js'
 import { imageRouter } from './image/router.js'
 import { ImageService } from './image/store.js'
+import { ADMIN_API_PREFIX, adminRouter } from './admin/admin-router.js'
+import { syncDisabledFlags } from './admin/disabled-sync.js'
 import { BuildDispatcher } from './scheduler/build-dispatcher.js'
+import { groupMembersLookup } from './scheduler/group-members.js'
 
 /** One cell of the tree as the API cell registers it. */
 export interface CellRegistration {
@@ -63,6 +67,8 @@ export interface ApiRuntimeArgs {
   readonly adminPassword: string
   readonly downAfterMs: number
   readonly maxCellAttempts: number
+  /** Cell filters and weighers of the global scheduler (default: the built-in lists). */
+  readonly scheduler?: SchedulerConfig
   readonly log: Logger
 }
 
@@ -75,6 +81,9 @@ export interface ApiRuntime {
   readonly db: Kysely<ApiSchema>
   stop(): Promise<void>
 }
+
+/** Every migration of the API database (identity, image, compute), as `cellctl db sync --api` runs them too. */
+export const API_MIGRATIONS = { ...identityMigrations, ...imageMigrations, ...computeMigrations }
 
 /** The token signing key, kept in the state directory so tokens survive a restart. */
 function tokenSecret(stateDir: string): Buffer {
@@ -159,7 +168,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
   try {
     const api: Database<ApiSchema> = await openDatabase<ApiSchema>(a.apiDatabaseUrl)
     stops.push(() => api.close())
-    await migrateToLatest(api.db, { ...identityMigrations, ...imageMigrations, ...computeMigrations })
+    await migrateToLatest(api.db, API_MIGRATIONS)
     const cell0db: Database<Cell0Schema> = await openDatabase<Cell0Schema>(a.cell0DatabaseUrl)
     stops.push(() => cell0db.close())
     await migrateToLatest(cell0db.db, cell0Migrations)
@@ -184,6 +193,14 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
       for (const r of rows) settings.set(r.path, { disabled: r.disabled === 1, weightOffset: r.weight_offset })
     }
     await refreshSettings()
+    // Other API processes (and operators editing the table) change settings too: re-read them now and then.
+    const settingsTimer = setInterval(() => {
+      refreshSettings().catch((err: unknown) => a.log.warn({ err: String(err) }, 'cell settings refresh failed'))
+    }, 5000)
+    settingsTimer.unref()
+    stops.push(async () => clearInterval(settingsTimer))
+    const unobserve = observeCellCapacity(() => tree.reports())
+    stops.push(async () => unobserve())
     const dispatcher = new BuildDispatcher({
       db: api.db,
       tree,
@@ -192,13 +209,16 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
       settings: {
         maxCellAttempts: a.maxCellAttempts,
         rank: createCellRanker({
-          filters: buildFilters(cellFilterRegistry, DEFAULT_CELL_FILTERS),
-          weighers: buildWeighers(cellWeigherRegistry, DEFAULT_CELL_WEIGHERS),
+          ...cellPluginsOf(a.scheduler ?? DEFAULT_SCHEDULER_CONFIG),
           settingsOf: (path) => settings.get(path),
         }),
+        groupMembers: groupMembersLookup(api.db),
       },
     })
     stops.push(() => dispatcher.drain())
+    // A build a leaf could not spawn anywhere comes back up as a build request: send it down again.
+    const offRescheduled = tree.onRescheduled((uuid) => dispatcher.enqueue(systemContext(), uuid))
+    stops.push(async () => offRescheduled())
 
     const servers = {
       identity: await listen(a.host, a.ports.identity),
@@ -250,9 +270,25 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
       },
       tokens,
     )
-    servers.identity.on('request', identity)
-    servers.compute.on('request', compute)
-    servers.image.on('request', image)
+    const adminDeps = {
+      db: api.db,
+      tree,
+      cell0,
+      cell0DatabaseUrl: a.cell0DatabaseUrl,
+      refreshSettings,
+      log: a.log.child({ service: 'cell-admin' }),
+    }
+    const stopDisabledSync = syncDisabledFlags(adminDeps)
+    stops.push(async () => stopDisabledSync())
+    // The cell administration API (cellctl) shares the compute listener, under its own prefix.
+    const computeListener = express()
+    computeListener.disable('x-powered-by')
+    computeListener.use(ADMIN_API_PREFIX, adminRouter(adminDeps, tokens))
+    computeListener.use(compute)
+    const access = a.log.child({ service: 'access' })
+    servers.identity.on('request', observeHttp({ listener: 'identity', handler: identity, log: access }))
+    servers.compute.on('request', observeHttp({ listener: 'compute', handler: computeListener, log: access }))
+    servers.image.on('request', observeHttp({ listener: 'image', handler: image, log: access }))
     if (!(await tree.waitForCapacity(15_000))) a.log.warn('not every region reported capacity yet: builds may wait in cell0')
     const pending = await dispatcher.resumePending(systemContext())
     if (pending > 0) a.log.info({ pending }, 're-driving builds accepted before a restart')

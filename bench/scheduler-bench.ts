@@ -1,7 +1,7 @@
 /**
  * Host scheduling decisions per second: synthetic compute hosts through every built-in host filter
- * and weigher (the default lists) in the shared pipeline. Not wired to a runner; call
- * {@link benchDecisions} and print its figures. Benchmarks print, tests never assert on time.
+ * and weigher (the default lists) in the shared pipeline. Benchmarks print, tests never assert on
+ * time.
  *
  * Each decision gets a fresh request (new objects, as the scheduler receives them) so that per-request
  * parsing is counted. Requests alternate between a hard anti-affinity group and a soft-anti-affinity
@@ -9,7 +9,8 @@
  * RetryFilter, AvailabilityZoneFilter, ComputeFilter, RamFilter, CoreFilter, DiskFilter,
  * ComputeCapabilitiesFilter, ImagePropertiesFilter, ServerGroupAntiAffinityFilter,
  * DifferentHostFilter. SameHostFilter and ServerGroupAffinityFilter would cut the candidates to a
- * handful, so the requests leave them idle (they stay enabled).
+ * handful, so the requests leave them idle (they stay enabled). `npm run bench -- scheduler` runs
+ * it (bench/run.ts), with the tree and claim benchmarks of placement-bench.ts.
  */
 import { DEFAULT_HOST_FILTERS, hostFilterRegistry } from '../child-cell/scheduler/filters/index.js'
 import type { HostState, RequestSpec } from '../child-cell/scheduler/host-state.js'
@@ -78,8 +79,11 @@ export function syntheticHosts(count: number, seed = 42): HostState[] {
   return hosts
 }
 
-/** A fresh request, as the scheduler would receive it. */
-function request(i: number, hosts: readonly HostState[]): RequestSpec {
+/**
+ * A fresh request, as the scheduler would receive it: m1.large with capability extra specs, image
+ * properties, a zone, a tried host, different_host hints and a 20-member (soft-)anti-affinity group.
+ */
+export function request(i: number, hosts: readonly HostState[]): RequestSpec {
   const pick = (k: number): string => (hosts[(i * 7919 + k * 104729) % hosts.length] as HostState).host
   const soft = i % 2 === 1
   return {

@@ -49,6 +49,9 @@ export function writeCloudsYaml(cfg: FederationConfig, identityUrl: string, pass
         },
         identity_api_version: 3,
         interface: 'public',
+        // No Neutron here: without this, `openstack availability zone list` (which also asks the
+        // network service) fails on the missing catalog entry instead of skipping it.
+        has_network: false,
         regions: cfg.regions.map((r) => r.name),
         region_name: cfg.regions[0]?.name,
       },
@@ -103,6 +106,7 @@ export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger
       adminPassword,
       downAfterMs: cfg.timing.downAfterMs,
       maxCellAttempts: cfg.scheduler.maxCellAttempts,
+      scheduler: cfg.scheduler,
       log: log.child({ cell: 'api' }),
     })
     const cloudsYaml = writeCloudsYaml(cfg, api.urls.identity, adminPassword)

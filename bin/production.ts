@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import type { ChildProcess } from 'node:child_process'
 import { spawn } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { cellMigrations } from '../child-cell/db/migrations.js'
+import { hostPluginsOf } from '../child-cell/scheduler/plugins.js'
 import { ensureVhost } from '../shared/bus/amqp-admin.js'
 import type { FederationConfig } from '../shared/config/federation.js'
 import { adminPasswordFor, cellEndpoints, COMMON_HELP, federationConfig, parseFlags } from '../shared/config/federation.js'
@@ -12,14 +14,18 @@ import { allCells } from '../shared/config/regions.js'
 import { migrateToLatest, openDatabase } from '../shared/db/database.js'
 import type { Logger } from '../shared/logging.js'
 import { createLogger } from '../shared/logging.js'
+import { metricsPortOf } from '../shared/metrics/metrics-server.js'
 import { writeCloudsYaml } from './embedded.js'
 
 const USAGE = `Usage: npm run start:production -- [options]
 
 Runs the federation as separate OS processes over MariaDB (one schema per cell plus the API schema)
-and RabbitMQ (one vhost per cell, created here): per cell a conductor, a scheduler, a compute process
-(all the cell's hosts) and a cell agent; one API process. Crashed processes are restarted and logged.
+and RabbitMQ (one vhost per cell, created here): per cell a conductor, a scheduler (or
+--scheduler-workers of them), a compute process (all the cell's hosts) and a cell agent; one API
+process. Crashed processes are restarted and logged.
 
+  --metrics-base-port N  every process serves Prometheus metrics on GET /metrics at N, N+1, ... in
+                         plan order; the list is written to STATE_DIR/prometheus-targets.json
 ${COMMON_HELP}`
 
 const dist = join(fileURLToPath(import.meta.url), '..', '..')
@@ -33,8 +39,11 @@ interface Proc {
   startedAt: number
 }
 
-/** The processes of the federation, children before parents, the API last. */
-export function processPlan(cfg: FederationConfig, flags: readonly string[]): Array<{ name: string; args: string[] }> {
+/**
+ * The processes of the federation, children before parents, the API last. With
+ * `metricsBasePort`, process i also gets `--metrics-port metricsBasePort + i`.
+ */
+export function processPlan(cfg: FederationConfig, flags: readonly string[], metricsBasePort?: number): Array<{ name: string; args: string[] }> {
   const plan: Array<{ name: string; args: string[] }> = []
   const cellProc = (c: CellConfig, role: string): { name: string; args: string[] } => ({
     name: `${role}@${c.path}`,
@@ -44,14 +53,35 @@ export function processPlan(cfg: FederationConfig, flags: readonly string[]): Ar
     for (const ch of c.children) walk(ch)
     plan.push(cellProc(c, 'conductor'))
     if (c.hosts.length > 0) {
-      plan.push(cellProc(c, 'scheduler'))
+      // Several schedulers share the cell's scheduler queue; claims keep them from over-committing.
+      for (let w = 1; w <= cfg.scheduler.workers; w += 1) {
+        const p = cellProc(c, 'scheduler')
+        plan.push(w === 1 ? p : { ...p, name: `scheduler#${w}@${c.path}` })
+      }
       plan.push(cellProc(c, 'compute'))
     }
     plan.push(cellProc(c, 'agent'))
   }
   cfg.regions.forEach(walk)
   plan.push({ name: 'api', args: [join(dist, 'api-cell', 'main.js'), ...flags] })
-  return plan
+  if (metricsBasePort === undefined) return plan
+  return plan.map((p, i) => ({ ...p, args: [...p.args, '--metrics-port', String(metricsBasePort + i)] }))
+}
+
+/** Where each process serves metrics, as a Prometheus `file_sd_configs` file. */
+export function writePrometheusTargets(cfg: FederationConfig, plan: ReadonlyArray<{ name: string; args: readonly string[] }>): string | undefined {
+  const targets = plan.flatMap((p) => {
+    const i = p.args.indexOf('--metrics-port')
+    const port = i < 0 ? undefined : p.args[i + 1]
+    if (port === undefined) return []
+    const [role, cell] = p.name.split('@')
+    return [{ targets: [`${cfg.host}:${port}`], labels: { process: p.name, role: role ?? p.name, cell: cell ?? 'api' } }]
+  })
+  if (targets.length === 0) return undefined
+  const path = join(cfg.stateDir, 'prometheus-targets.json')
+  mkdirSync(cfg.stateDir, { recursive: true })
+  writeFileSync(path, `${JSON.stringify(targets, null, 2)}\n`)
+  return path
 }
 
 /** Creates every vhost and brings every cell schema up to date (the API migrates its own). */
@@ -130,11 +160,23 @@ export class Supervisor {
   }
 }
 
+/** `argv` without `flag` and its value (`--flag V` or `--flag=V`): flags of the supervisor only. */
+function withoutFlag(argv: readonly string[], flag: string): string[] {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i += 1) {
+    const a = argv[i] ?? ''
+    if (a === flag) i += 1
+    else if (!a.startsWith(`${flag}=`)) out.push(a)
+  }
+  return out
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2)
   let values
   try {
-    values = parseFlags(argv, {})
+    values = parseFlags(argv, { 'metrics-base-port': { type: 'string' } })
+    if (values['metrics-base-port'] !== undefined) metricsPortOf(values['metrics-base-port'])
   } catch (err) {
     process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`)
     process.exit(2)
@@ -144,11 +186,20 @@ async function main(): Promise<void> {
     return
   }
   const cfg = federationConfig('production', values)
+  // Host filters and weighers are checked here too, so that a typo stops everything at once rather
+  // than every scheduler process crashing in a loop.
+  hostPluginsOf(cfg.scheduler)
   const log = createLogger('supervisor')
   await prepare(cfg)
   const password = adminPasswordFor(cfg)
-  const flags = argv.filter((a) => a !== '--')
-  const sup = new Supervisor(processPlan(cfg, flags), log)
+  const metricsBase = values['metrics-base-port'] === undefined ? undefined : metricsPortOf(values['metrics-base-port'])
+  const flags = withoutFlag(
+    argv.filter((a) => a !== '--'),
+    '--metrics-base-port',
+  )
+  const plan = processPlan(cfg, flags, metricsBase)
+  const targets = writePrometheusTargets(cfg, plan)
+  const sup = new Supervisor(plan, log)
   sup.start()
   const identity = `http://${cfg.host}:${cfg.ports.identity}`
   const clouds = writeCloudsYaml(cfg, identity, password)
@@ -159,6 +210,7 @@ async function main(): Promise<void> {
       `  identity: ${identity}/v3   compute: http://${cfg.host}:${cfg.ports.compute}/v2.1   image: http://${cfg.host}:${cfg.ports.image}`,
       `  admin: user admin, project admin, domain Default, password ${password}`,
       `  clouds.yaml: ${clouds} (cloud "federation")`,
+      ...(targets === undefined ? [] : [`  metrics: ports ${metricsBase ?? 0}-${(metricsBase ?? 0) + plan.length - 1}, listed in ${targets}`]),
       '',
     ].join('\n') + '\n',
   )

@@ -6,10 +6,9 @@ import type { CellConfig } from '../shared/config/regions.js'
 import type { Database } from '../shared/db/database.js'
 import { migrateToLatest, openDatabase } from '../shared/db/database.js'
 import type { Logger } from '../shared/logging.js'
-import { buildFilters, buildWeighers } from '../shared/scheduling/registry.js'
+import type { SchedulerConfig } from '../shared/config/scheduler-config.js'
+import { cellPluginsOf } from '../shared/config/scheduler-config.js'
 import { createCellRanker } from '../shared/scheduling/cell-ranking.js'
-import { cellFilterRegistry, DEFAULT_CELL_FILTERS } from '../shared/scheduling/cell-filters/index.js'
-import { cellWeigherRegistry, DEFAULT_CELL_WEIGHERS } from '../shared/scheduling/cell-weighers/index.js'
 import { CellAgent } from './agent/agent.js'
 import { ComputeManager } from './compute/manager.js'
 import { createDriver } from './compute/virt/create-driver.js'
@@ -18,9 +17,8 @@ import { writeTestHostXml } from './compute/virt/host-xml.js'
 import { ConductorManager } from './conductor/manager.js'
 import { cellMigrations } from './db/migrations.js'
 import type { CellSchema } from './db/schema.js'
-import { DEFAULT_HOST_FILTERS, hostFilterRegistry } from './scheduler/filters/index.js'
 import { SchedulerManager } from './scheduler/manager.js'
-import { DEFAULT_HOST_WEIGHERS, hostWeigherRegistry } from './scheduler/weighers/index.js'
+import { hostPluginsOf } from './scheduler/plugins.js'
 
 /** The services one process runs for a cell. */
 export const CELL_ROLES = ['conductor', 'scheduler', 'compute', 'agent'] as const
@@ -39,7 +37,8 @@ export interface CellRuntimeArgs {
   readonly stateDir: string
   readonly hostIp: string
   readonly timing: { readonly reportIntervalMs: number; readonly downAfterMs: number; readonly serviceDownMs: number }
-  readonly scheduler: { readonly hostSubsetSize: number; readonly maxCellAttempts: number }
+  /** Filters, weighers, attempts (see shared/config/scheduler-config.ts). */
+  readonly scheduler: SchedulerConfig
   /** Only these hosts (production: one compute process may serve a subset). Default: all. */
   readonly hosts?: readonly string[]
   readonly log: Logger
@@ -79,6 +78,7 @@ export async function startCell(a: CellRuntimeArgs): Promise<CellRuntime> {
         cellPath: a.cell.path,
         serviceDownMs: a.timing.serviceDownMs,
         log: a.log.child({ service: 'conductor' }),
+        maxBuildAttempts: a.scheduler.maxAttempts,
       })
       await conductor.start()
       stops.push(() => conductor.stop())
@@ -89,11 +89,11 @@ export async function startCell(a: CellRuntimeArgs): Promise<CellRuntime> {
         bus,
         log: a.log.child({ service: 'scheduler' }),
         settings: {
-          filters: buildFilters(hostFilterRegistry, DEFAULT_HOST_FILTERS),
-          weighers: buildWeighers(hostWeigherRegistry, DEFAULT_HOST_WEIGHERS),
+          ...hostPluginsOf(a.scheduler),
           hostSubsetSize: a.scheduler.hostSubsetSize,
           serviceDownMs: a.timing.serviceDownMs,
-          maxClaimRounds: 3,
+          maxClaimRounds: a.scheduler.maxClaimRounds,
+          hostStateCacheMs: a.scheduler.hostStateCacheMs,
         },
       })
       await scheduler.start()
@@ -144,9 +144,9 @@ export async function startCell(a: CellRuntimeArgs): Promise<CellRuntime> {
           reportIntervalMs: a.timing.reportIntervalMs,
           downAfterMs: a.timing.downAfterMs,
           maxCellAttempts: a.scheduler.maxCellAttempts,
+          childWeightOffsets: weightOffsets,
           rank: createCellRanker({
-            filters: buildFilters(cellFilterRegistry, DEFAULT_CELL_FILTERS),
-            weighers: buildWeighers(cellWeigherRegistry, DEFAULT_CELL_WEIGHERS),
+            ...cellPluginsOf(a.scheduler),
             settingsOf: (path) => ({ disabled: false, weightOffset: weightOffsets.get(path) ?? 0 }),
           }),
         },

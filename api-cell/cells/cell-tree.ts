@@ -6,6 +6,8 @@ import { nextHop } from '../../shared/cell-link/types.js'
 import { NotFoundError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/logging.js'
 import type { ComputeTables } from '../db/compute-schema.js'
+import { CELL0_PATH } from './cell0.js'
+import { takeBackBuild } from './reschedule-intake.js'
 
 /** The API cell's path. */
 export const API_PATH = 'api'
@@ -19,6 +21,7 @@ export class CellTree {
   readonly #log: Logger
   readonly #watcher: ChildWatcher
   readonly #listeners = new Set<() => void>()
+  readonly #rescheduled = new Set<(instanceUuid: string) => void>()
 
   constructor(args: { readonly db: Kysely<ComputeTables>; readonly log: Logger; readonly downAfterMs: number }) {
     this.#db = args.db
@@ -127,9 +130,15 @@ export class CellTree {
    */
   async applyEvents(child: string, events: readonly InstanceEvent[], cursor: number): Promise<void> {
     const region = child.split('!')[1] ?? null
+    const retaken: string[] = []
     await this.#db.transaction().execute(async (tx) => {
       for (const ev of events) {
         const p = ev.payload
+        if (p.reschedule !== undefined) {
+          // A leaf handed the build back up: it becomes a build request again (reschedule-intake.ts).
+          if (await takeBackBuild(tx, ev)) retaken.push(ev.instanceUuid)
+          continue
+        }
         const row = {
           project_id: p.projectId,
           user_id: p.userId,
@@ -151,6 +160,9 @@ export class CellTree {
           .set(row)
           .where('uuid', '=', ev.instanceUuid)
           .where('version', '<', ev.version)
+          // An instance recorded in cell0 is final there: a leaf it was taken back from (a
+          // multi-create rolled back) may still report its deletion, which must not show.
+          .where((eb) => eb.or([eb('cell_path', 'is', null), eb('cell_path', '!=', CELL0_PATH)]))
           .executeTakeFirst()
         if (Number(res.numUpdatedRows) > 0) continue
         const exists = await tx.selectFrom('instance_index').select('uuid').where('uuid', '=', ev.instanceUuid).executeTakeFirst()
@@ -164,5 +176,14 @@ export class CellTree {
       await tx.updateTable('cells').set({ event_cursor: cursor, updated_at: Date.now() }).where('path', '=', child).execute()
     })
     this.#log.debug({ child, events: events.length, cursor }, 'applied instance events')
+    for (const uuid of retaken) for (const l of this.#rescheduled) l(uuid)
+  }
+
+  /** Called with each build a leaf handed back up, once it is a build request again. */
+  onRescheduled(listener: (instanceUuid: string) => void): () => void {
+    this.#rescheduled.add(listener)
+    return () => {
+      this.#rescheduled.delete(listener)
+    }
   }
 }

@@ -1,15 +1,19 @@
 import type { Kysely } from 'kysely'
-import type { BuildSpec, InstanceRecord } from '../../shared/cell-link/build-spec.js'
+import type { BuildGroup, BuildSpec } from '../../shared/cell-link/build-spec.js'
 import { BUILD_SPEC_VERSION } from '../../shared/cell-link/build-spec.js'
 import type { CellCapacity } from '../../shared/cell-link/types.js'
 import type { RequestContext } from '../../shared/context.js'
 import type { Logger } from '../../shared/logging.js'
 import { recordBuild } from '../../shared/metrics/cell-metrics.js'
 import type { CellBuildRequest, CellRanking } from '../../shared/scheduling/cell-ranking.js'
+import { cellBuildRequestOf } from '../../shared/scheduling/cell-ranking.js'
 import type { Cell0Store } from '../cells/cell0.js'
-import { CELL0_PATH } from '../cells/cell0.js'
 import type { CellTree } from '../cells/cell-tree.js'
 import type { ComputeTables } from '../db/compute-schema.js'
+import { recordInCell0 } from './cell0-record.js'
+import { KeyedQueue } from './group-queue.js'
+import type { PlaceOutcome, Placer } from './reservation.js'
+import { placeReservation } from './reservation.js'
 
 /** Settings of the global scheduler. */
 export interface DispatcherSettings {
@@ -17,7 +21,18 @@ export interface DispatcherSettings {
   readonly maxCellAttempts: number
   /** Ranks the regions for a build (cell filters and weighers). */
   readonly rank: (candidates: readonly CellCapacity[], req: CellBuildRequest) => CellRanking
+  /**
+   * The current members of a build's server group (hosts and cells, from the API DB), read right
+   * before the build is sent down. Absent, or `undefined` from it: the members in the spec, plus
+   * the ones this dispatcher placed since.
+   */
+  readonly groupMembers?: (spec: BuildSpec) => Promise<BuildGroup['members'] | undefined>
 }
+
+const GONE: PlaceOutcome = Object.freeze({ kind: 'gone' })
+
+/** Groups whose placements the dispatcher remembers when it has no `groupMembers` lookup. */
+const MAX_REMEMBERED_GROUPS = 10_000
 
 /**
  * The global scheduler's driver: takes accepted build requests (already answered 202), picks a
@@ -25,14 +40,23 @@ export interface DispatcherSettings {
  * NACK, and records the outcome: the instance mapping's cell, or cell0 in ERROR when the whole tree
  * said no. Pending build requests are re-driven at start-up (a build is idempotent in the leaf),
  * so an API crash between 202 and dispatch loses nothing.
+ *
+ * - A build a leaf could not spawn comes back as a build request with `retry` (see
+ *   reschedule-intake.ts) and goes down again, avoiding the cells that failed it.
+ * - Builds of one server group are placed one after the other (see group-queue.ts), each with
+ *   the members' hosts as they are at that moment.
+ * - Multi-create places its first `min_count` instances all or nothing (see reservation.ts).
  */
-export class BuildDispatcher {
+export class BuildDispatcher implements Placer {
   readonly #db: Kysely<ComputeTables>
   readonly #tree: CellTree
   readonly #cell0: Cell0Store
   readonly #s: DispatcherSettings
   readonly #log: Logger
   readonly #inflight = new Set<Promise<void>>()
+  readonly #groups = new KeyedQueue()
+  /** Members this dispatcher placed, per group, while no `groupMembers` lookup is configured. */
+  readonly #placedMembers = new Map<string, Map<string, { host: string; cellPath: string }>>()
 
   constructor(args: { db: Kysely<ComputeTables>; tree: CellTree; cell0: Cell0Store; settings: DispatcherSettings; log: Logger }) {
     this.#db = args.db
@@ -44,29 +68,46 @@ export class BuildDispatcher {
 
   /** Starts dispatching one build in the background. */
   enqueue(ctx: RequestContext, uuid: string): void {
-    const started = Date.now()
-    const p = this.dispatch(ctx, uuid).then(
-      (result) => {
-        if (result !== undefined) recordBuild(result, started)
-      },
-      (err: unknown) => {
-        recordBuild('failed', started)
-        this.#log.error({ requestId: ctx.requestId, instance: uuid, err: String(err) }, 'build dispatch failed')
-      },
-    )
+    this.#track(ctx, uuid, this.dispatch(ctx, uuid))
+  }
+
+  /**
+   * Starts dispatching the builds of one multi-create request in the background: the launch indexes
+   * below `min_count` are placed all or nothing, the others one by one.
+   */
+  enqueueReservation(ctx: RequestContext, uuids: readonly string[]): void {
+    this.#track(ctx, uuids.join(','), placeReservation(this, ctx, uuids))
+  }
+
+  #track(ctx: RequestContext, what: string, work: Promise<void>): void {
+    const p = work.catch((err: unknown) => {
+      recordBuild('failed')
+      this.#log.error({ requestId: ctx.requestId, instance: what, err: String(err) }, 'build dispatch failed')
+    })
     this.#inflight.add(p)
     void p.finally(() => this.#inflight.delete(p))
   }
 
-  /** Re-drives every build request that has no cell yet (after a restart). */
+  /** Re-drives every build request that has no cell yet (after a restart), multi-creates together. */
   async resumePending(ctx: RequestContext): Promise<number> {
     const rows = await this.#db
       .selectFrom('build_requests')
       .innerJoin('instance_mappings', 'instance_mappings.instance_uuid', 'build_requests.instance_uuid')
-      .select('build_requests.instance_uuid')
+      .select(['build_requests.instance_uuid', 'build_requests.spec'])
       .where('instance_mappings.cell_path', 'is', null)
       .execute()
-    for (const r of rows) this.enqueue(ctx, r.instance_uuid)
+    const reservations = new Map<string, string[]>()
+    for (const r of rows) {
+      const spec = JSON.parse(r.spec) as BuildSpec
+      if ((spec.minCount ?? 1) > 1 && spec.retry === undefined) {
+        const list = reservations.get(spec.reservationId) ?? []
+        list.push(r.instance_uuid)
+        reservations.set(spec.reservationId, list)
+      } else {
+        this.enqueue(ctx, r.instance_uuid)
+      }
+    }
+    for (const uuids of reservations.values()) this.enqueueReservation(ctx, uuids)
     return rows.length
   }
 
@@ -75,37 +116,61 @@ export class BuildDispatcher {
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight])
   }
 
-  /** Places one build; says where it ended (undefined: no build request, e.g. deleted meanwhile). */
-  async dispatch(ctx: RequestContext, uuid: string): Promise<'placed' | 'cell0' | undefined> {
-    const br = await this.#db.selectFrom('build_requests').selectAll().where('instance_uuid', '=', uuid).executeTakeFirst()
-    if (br === undefined) return undefined
-    const spec = JSON.parse(br.spec) as BuildSpec
-    const req: CellBuildRequest = {
-      flavorId: spec.flavor.id,
-      memoryMb: spec.flavor.memoryMb,
-      vcpus: spec.flavor.vcpus,
-      diskGb: spec.flavor.rootGb + spec.flavor.ephemeralGb + Math.ceil(spec.flavor.swapMb / 1024),
-      availabilityZone: spec.availabilityZone,
-      triedCells: [],
-      imageProperties: spec.image.properties,
-      hints: spec.schedulerHints,
-      isAdmin: ctx.roles?.includes('admin') ?? false,
-    }
-    const ranking = this.#s.rank(this.#tree.regionAggregates(br.region), req)
-    const reasons = Object.entries(ranking.rejected).map(([p, why]) => `${p}: ${why}`)
-    const tried: string[] = []
+  /** Places one build, or records it in cell0 when no cell takes it. */
+  async dispatch(ctx: RequestContext, uuid: string): Promise<void> {
+    const out = await this.place(ctx, uuid)
+    if (out.kind === 'refused') await this.toCell0(ctx, uuid, out.reasons)
+  }
+
+  /**
+   * Sends one build down the tree until a region accepts it, and records where it went. Does not
+   * touch cell0: the caller decides what a refusal means (a multi-create may roll back).
+   */
+  async place(ctx: RequestContext, uuid: string): Promise<PlaceOutcome> {
+    const first = await this.#buildRequest(uuid)
+    if (first === undefined) return GONE
+    const group = first.spec.group
+    if (group === undefined) return this.#placeOnce(ctx, first.spec, first.region)
+    return this.#groups.run(group.uuid, async () => {
+      // Re-read: while it waited its turn, the build may have been deleted or rescheduled.
+      const br = await this.#buildRequest(uuid)
+      if (br === undefined) return GONE
+      return this.#placeOnce(ctx, await this.#withCurrentMembers(br.spec), br.region)
+    })
+  }
+
+  /** The pending build specs among `uuids` (those still waiting for a cell). */
+  async buildSpecs(uuids: readonly string[]): Promise<BuildSpec[]> {
+    if (uuids.length === 0) return []
+    const rows = await this.#db.selectFrom('build_requests').select('spec').where('instance_uuid', 'in', uuids).execute()
+    return rows.map((r) => JSON.parse(r.spec) as BuildSpec)
+  }
+
+  async #buildRequest(uuid: string): Promise<{ spec: BuildSpec; region: string | null } | undefined> {
+    const br = await this.#db.selectFrom('build_requests').select(['spec', 'region']).where('instance_uuid', '=', uuid).executeTakeFirst()
+    return br === undefined ? undefined : { spec: JSON.parse(br.spec) as BuildSpec, region: br.region }
+  }
+
+  async #placeOnce(ctx: RequestContext, spec: BuildSpec, region: string | null): Promise<PlaceOutcome> {
+    const uuid = spec.instanceUuid
+    const started = Date.now()
+    const tried = [...(spec.retry?.triedCells ?? [])]
+    const req = cellBuildRequestOf(spec, { triedCells: tried, isAdmin: ctx.roles?.includes('admin') ?? false })
+    const ranking = this.#s.rank(this.#tree.regionAggregates(region), req)
+    const reasons = [...(spec.retry?.faults ?? []), ...Object.entries(ranking.rejected).map(([p, why]) => `${p}: ${why}`)]
     for (const cand of ranking.ranked.slice(0, this.#s.maxCellAttempts)) {
       try {
         const out = await this.#tree.clientFor(cand.path).build(ctx, {
           instanceUuid: uuid,
           spec,
           specVersion: BUILD_SPEC_VERSION,
-          triedCells: tried,
+          triedCells: [...tried],
         })
         if (out.accepted) {
-          await this.#placed(ctx, uuid, out.cellPath)
-          this.#log.info({ requestId: ctx.requestId, instance: uuid, cell: out.cellPath, host: out.host }, 'build placed')
-          return 'placed'
+          const kept = await this.#placed(ctx, spec, out.cellPath, out.host)
+          this.#log.info({ requestId: ctx.requestId, instance: uuid, cell: out.cellPath, host: out.host, attempt: spec.retry?.attempt ?? 0 }, 'build placed')
+          if (kept) recordBuild('placed', started)
+          return kept ? { kind: 'placed', cellPath: out.cellPath, host: out.host } : GONE
         }
         reasons.push(`${cand.path}: ${out.reason}`)
       } catch (err) {
@@ -113,76 +178,80 @@ export class BuildDispatcher {
       }
       tried.push(cand.path)
     }
-    await this.#toCell0(ctx, spec, reasons)
-    return 'cell0'
+    return { kind: 'refused', reasons }
   }
 
-  /** Records where the build went; a delete that raced the build is sent after it. */
-  async #placed(ctx: RequestContext, uuid: string, cellPath: string): Promise<void> {
-    const stillWanted = await this.#db.transaction().execute(async (tx) => {
+  /**
+   * Records where the build went, unless its build request changed meanwhile: gone with the
+   * mapping still without a cell means a delete raced the build (the delete is sent after it);
+   * gone with a cell, or there with a newer `retry.attempt`, means a leaf already handed this
+   * attempt back and a newer one took over. Returns whether this placement stands.
+   */
+  async #placed(ctx: RequestContext, spec: BuildSpec, cellPath: string, host: string): Promise<boolean> {
+    const uuid = spec.instanceUuid
+    const attempt = spec.retry?.attempt ?? 0
+    const verdict = await this.#db.transaction().execute(async (tx) => {
+      const br = await tx.selectFrom('build_requests').select('spec').where('instance_uuid', '=', uuid).executeTakeFirst()
+      if (br === undefined) {
+        const m = await tx.selectFrom('instance_mappings').select('cell_path').where('instance_uuid', '=', uuid).executeTakeFirst()
+        return m !== undefined && m.cell_path === null ? 'deleted' : 'superseded'
+      }
+      if (((JSON.parse(br.spec) as BuildSpec).retry?.attempt ?? 0) !== attempt) return 'superseded'
       await tx.updateTable('instance_mappings').set({ cell_path: cellPath }).where('instance_uuid', '=', uuid).execute()
-      await tx.updateTable('instance_index').set({ cell_path: cellPath }).where('uuid', '=', uuid).execute()
-      const del = await tx.deleteFrom('build_requests').where('instance_uuid', '=', uuid).executeTakeFirst()
-      return Number(del.numDeletedRows) === 1
+      // The host too, right away: the next member of a server group must see it before any event.
+      await tx.updateTable('instance_index').set({ cell_path: cellPath, host }).where('uuid', '=', uuid).execute()
+      await tx.deleteFrom('build_requests').where('instance_uuid', '=', uuid).execute()
+      return 'placed'
     })
-    if (!stillWanted) {
+    if (verdict === 'placed') {
+      if (spec.group !== undefined && this.#s.groupMembers === undefined) this.#rememberMember(spec.group.uuid, uuid, host, cellPath)
+      return true
+    }
+    if (verdict === 'deleted') {
       this.#log.info({ requestId: ctx.requestId, instance: uuid }, 'deleted while building: deleting in its cell')
       await this.#tree
         .clientFor(cellPath)
         .instanceAction(ctx, { cellPath, instanceUuid: uuid, action: 'delete', args: {} })
         .catch((err: unknown) => this.#log.warn({ instance: uuid, err: String(err) }, 'delete after build failed'))
     }
+    return false
   }
 
-  async #toCell0(ctx: RequestContext, spec: BuildSpec, reasons: readonly string[]): Promise<void> {
-    const now = Date.now()
-    const message = `No valid host was found. ${reasons.length === 0 ? 'There are no cells to schedule to.' : reasons.join('; ')}`
-    const record: InstanceRecord = {
-      uuid: spec.instanceUuid,
-      name: spec.name,
-      hostname: spec.hostname,
-      projectId: spec.projectId,
-      userId: spec.userId,
-      cellPath: CELL0_PATH,
-      host: null,
-      node: null,
-      availabilityZone: spec.availabilityZone,
-      flavor: spec.flavor,
-      imageRef: spec.image.id,
-      vmState: 'error',
-      taskState: null,
-      powerState: 0,
-      keyName: spec.keyName,
-      metadata: spec.metadata,
-      userData: spec.userData,
-      description: spec.description,
-      reservationId: spec.reservationId,
-      launchIndex: spec.launchIndex,
-      locked: false,
-      lockedBy: null,
-      lockedReason: null,
-      configDrive: '',
-      accessIpV4: null,
-      accessIpV6: null,
-      fault: { code: 500, message: message.slice(0, 255), created: now, details: message },
-      version: 1,
-      launchedAt: null,
-      terminatedAt: null,
-      createdAt: spec.createdAt,
-      updatedAt: now,
-      deleted: false,
-    }
-    await this.#cell0.put(record)
-    const uuid = spec.instanceUuid
-    await this.#db.transaction().execute(async (tx) => {
-      await tx.updateTable('instance_mappings').set({ cell_path: CELL0_PATH }).where('instance_uuid', '=', uuid).execute()
-      await tx
-        .updateTable('instance_index')
-        .set({ cell_path: CELL0_PATH, vm_state: 'error', task_state: null, updated_at: now })
-        .where('uuid', '=', uuid)
-        .execute()
-      await tx.deleteFrom('build_requests').where('instance_uuid', '=', uuid).execute()
-    })
+  /** The spec with its group's members as they are now (hosts placed since the request came in). */
+  async #withCurrentMembers(spec: BuildSpec): Promise<BuildSpec> {
+    const group = spec.group
+    if (group === undefined) return spec
+    const fresh = this.#s.groupMembers === undefined ? undefined : await this.#s.groupMembers(spec)
+    if (fresh !== undefined) return { ...spec, group: { ...group, members: fresh } }
+    // Without a lookup: the spec's members plus those placed since. A member may be counted twice
+    // (when the spec already knew it), which only makes anti-affinity stricter, never wrong.
+    const placed = [...(this.#placedMembers.get(group.uuid)?.entries() ?? [])].filter(([u]) => u !== spec.instanceUuid).map(([, m]) => m)
+    return placed.length === 0 ? spec : { ...spec, group: { ...group, members: [...group.members, ...placed] } }
+  }
+
+  #rememberMember(groupUuid: string, uuid: string, host: string, cellPath: string): void {
+    const members = this.#placedMembers.get(groupUuid) ?? new Map<string, { host: string; cellPath: string }>()
+    members.set(uuid, { host, cellPath })
+    // Most recently used last; forget the oldest groups past a bound (their members are in the index).
+    this.#placedMembers.delete(groupUuid)
+    this.#placedMembers.set(groupUuid, members)
+    if (this.#placedMembers.size > MAX_REMEMBERED_GROUPS) this.#placedMembers.delete(this.#placedMembers.keys().next().value as string)
+  }
+
+  /**
+   * Records the build in cell0, in ERROR with a fault made of `reasons`. With `placed`, the
+   * instance had been placed and is taken back (a multi-create rolled back): its cell is told to
+   * delete it after cell0 owns it. A build deleted meanwhile is left alone.
+   */
+  async toCell0(ctx: RequestContext, uuid: string, reasons: readonly string[], placed?: { readonly cellPath: string; readonly spec: BuildSpec }): Promise<void> {
+    const recorded = await recordInCell0({ db: this.#db, cell0: this.#cell0 }, { uuid, reasons, ...(placed === undefined ? {} : { spec: placed.spec }) })
+    if (!recorded) return
+    recordBuild('cell0')
     this.#log.warn({ requestId: ctx.requestId, instance: uuid, reasons }, 'no cell could take the build: recorded in cell0')
+    if (placed === undefined) return
+    await this.#tree
+      .clientFor(placed.cellPath)
+      .instanceAction(ctx, { cellPath: placed.cellPath, instanceUuid: uuid, action: 'delete', args: {} })
+      .catch((err: unknown) => this.#log.warn({ instance: uuid, cell: placed.cellPath, err: String(err) }, 'taking back a placed instance failed'))
   }
 }

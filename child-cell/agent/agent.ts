@@ -24,6 +24,7 @@ import { AppError, InvalidError, NotFoundError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/logging.js'
 import { outboxLagSeconds, outboxPending } from '../../shared/metrics/cell-metrics.js'
 import type { CellBuildRequest, CellRanking } from '../../shared/scheduling/cell-ranking.js'
+import { cellBuildRequestOf } from '../../shared/scheduling/cell-ranking.js'
 import { ConductorApi } from '../conductor/rpc-api.js'
 import { AGENT_TOPIC } from './rpc-api.js'
 
@@ -41,6 +42,11 @@ export interface AgentSettings {
   readonly maxCellAttempts: number
   /** Ranks children for a build (the cell filters and weighers). */
   readonly rank: (candidates: readonly CellCapacity[], req: CellBuildRequest) => CellRanking
+  /**
+   * The weight offsets `rank` reads for the children, by path. The agent changes them when the
+   * operator does (CellAdmin `set_child_weight_offset`), so the next build uses the new value.
+   */
+  readonly childWeightOffsets?: Map<string, number>
 }
 
 interface Subscriber {
@@ -143,17 +149,7 @@ export class CellAgent implements CellLink, WatchSource {
       }
     }
     const tried = [...call.triedCells]
-    const req: CellBuildRequest = {
-      flavorId: spec.flavor.id,
-      memoryMb: spec.flavor.memoryMb,
-      vcpus: spec.flavor.vcpus,
-      diskGb: spec.flavor.rootGb + spec.flavor.ephemeralGb + Math.ceil(spec.flavor.swapMb / 1024),
-      availabilityZone: spec.availabilityZone,
-      triedCells: tried,
-      imageProperties: spec.image.properties,
-      hints: spec.schedulerHints,
-      isAdmin: ctx.roles?.includes('admin') ?? false,
-    }
+    const req = cellBuildRequestOf(spec, { triedCells: tried, isAdmin: ctx.roles?.includes('admin') ?? false })
     const ranking = this.#s.rank(this.#watcher.childAggregates(), req)
     for (const [path, why] of Object.entries(ranking.rejected)) reasons.push(`${path}: ${why}`)
     let attempts = 0
@@ -214,7 +210,7 @@ export class CellAgent implements CellLink, WatchSource {
 
   /**
    * Administrative operations on this cell. Ops the agent owns (its own settings and children:
-   * `set_disabled`, `add_child`, `remove_child`) are handled here; everything else goes to the
+   * `set_disabled`, `add_child`, `remove_child`, `set_child_weight_offset`) are handled here; everything else goes to the
    * conductor as `admin_<op>`. Children added at run time are not written to deploy/regions: add
    * them there too, or they are forgotten when this agent restarts.
    */
@@ -229,6 +225,13 @@ export class CellAgent implements CellLink, WatchSource {
         this.#scheduleReport()
         return { disabled: this.#disabled }
       }
+      case 'set_child_weight_offset': {
+        const a = args.args as { path?: unknown; weightOffset?: unknown }
+        if (typeof a.path !== 'string' || nextHop(this.#s.cellPath, a.path) !== a.path) throw new InvalidError(`${String(a.path)} is not a direct child of ${this.#s.cellPath}`)
+        if (typeof a.weightOffset !== 'number' || !Number.isFinite(a.weightOffset)) throw new InvalidError('set_child_weight_offset needs a numeric weightOffset')
+        this.#s.childWeightOffsets?.set(a.path, a.weightOffset)
+        return { path: a.path, weightOffset: a.weightOffset }
+      }
       case 'add_child':
       case 'remove_child': {
         // A child cell created (or deleted) at run time: watch it (or stop) without a restart.
@@ -240,7 +243,7 @@ export class CellAgent implements CellLink, WatchSource {
           this.#scheduleReport()
           return { removed: path }
         }
-        if (typeof a.address !== 'string' || !/^[^\s:]+:\d{1,5}$/.test(a.address)) throw new InvalidError('add_child needs an address host:port')
+        if (typeof a.address !== 'string' || !/^\S+:\d{1,5}$/.test(a.address)) throw new InvalidError('add_child needs an address host:port')
         this.#watcher.add({ path, address: a.address })
         return { added: path, address: a.address }
       }

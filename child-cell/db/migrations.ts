@@ -143,4 +143,35 @@ export const cellMigrations: Readonly<Record<string, Migration>> = {
         .execute()
     },
   },
+  /**
+   * Scheduling state: the build spec a leaf keeps while an instance is building (to retry it on
+   * another host, or hand it back up the tree), and the per-host member counters of server groups
+   * that make group policies atomic with the resource claim.
+   */
+  cell_0002_scheduling: {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('build_specs')
+        .addColumn('instance_uuid', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('tried_hosts', 'text', (c) => c.notNull())
+        .addColumn('faults', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute()
+      await db.schema
+        .createTable('server_group_hosts')
+        .addColumn('group_uuid', 'varchar(36)', (c) => c.notNull())
+        .addColumn('slot', 'varchar(255)', (c) => c.notNull())
+        .addColumn('host', 'varchar(255)', (c) => c.notNull())
+        .addColumn('members', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('server_group_hosts_pk', ['group_uuid', 'slot'])
+        .execute()
+      await db.schema
+        .createTable('server_group_claims')
+        .addColumn('instance_uuid', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('group_uuid', 'varchar(36)', (c) => c.notNull())
+        .addColumn('slot', 'varchar(255)', (c) => c.notNull())
+        .execute()
+    },
+  },
 }

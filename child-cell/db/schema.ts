@@ -14,6 +14,9 @@ export interface CellSchema {
   outbox: OutboxTable
   instance_index: RelayIndexTable
   cell_state: CellStateTable
+  build_specs: BuildSpecsTable
+  server_group_hosts: ServerGroupHostsTable
+  server_group_claims: ServerGroupClaimsTable
 }
 
 export interface ServicesTable {
@@ -149,4 +152,40 @@ export interface RelayIndexTable {
 export interface CellStateTable {
   key: string
   value: string
+}
+
+/**
+ * The build spec of an instance that is still building in this leaf, kept so that a failed spawn
+ * can be retried on another host, or handed back up the tree with everything the next cell needs.
+ * Deleted once the instance is ACTIVE, handed up, or deleted.
+ */
+export interface BuildSpecsTable {
+  instance_uuid: string
+  /** The BuildSpec as JSON. */
+  spec: string
+  /** Hosts already tried in this cell (JSON array), for RetryFilter. */
+  tried_hosts: string
+  /** One message per failed attempt (JSON array), for the final fault. */
+  faults: string
+  created_at: number
+}
+
+/**
+ * Members of a server group per host in this cell, the counter a claim bumps in the same
+ * transaction as the resources. `slot` is the host for anti-affinity (at most
+ * `max_server_per_host` members per row) and `''` for affinity (one row per group: every member
+ * on `host`).
+ */
+export interface ServerGroupHostsTable {
+  group_uuid: string
+  slot: string
+  host: string
+  members: number
+}
+
+/** Which group counter an instance holds, so that releasing its claim gives the slot back. */
+export interface ServerGroupClaimsTable {
+  instance_uuid: string
+  group_uuid: string
+  slot: string
 }

@@ -56,7 +56,10 @@ export interface RequestSpec {
   readonly group?: {
     readonly uuid: string
     readonly policy: 'affinity' | 'anti-affinity' | 'soft-affinity' | 'soft-anti-affinity'
+    /** One entry per other member (a host running two members appears twice). */
     readonly hosts: readonly string[]
+    /** Anti-affinity: members allowed per host (Nova's `max_server_per_host` rule, 2.64). Default 1. */
+    readonly maxServerPerHost?: number
   }
   /**
    * The hosts of the instances named by the `same_host` / `different_host` scheduler hints, resolved

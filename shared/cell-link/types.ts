@@ -1,4 +1,5 @@
 import type { RequestContext } from '../context.js'
+import type { BuildSpec } from './build-spec.js'
 
 /**
  * Domain types of the cell-to-cell link. The generated protobuf shapes never leave shared/cell-link/:
@@ -68,6 +69,23 @@ export interface InstanceIndexPayload {
   readonly createdAt: number
   readonly updatedAt: number
   readonly deleted: boolean
+  /**
+   * Only on the last event a leaf sends for an instance it could not spawn on any of its hosts:
+   * the leaf has given the instance up (`deleted` is true there) and hands the build back to the
+   * API cell, which sends it down again avoiding `triedCells` (or records it in cell0). Travels
+   * in the outbox, so it is as durable as any event: no accepted build is lost on the way up.
+   */
+  readonly reschedule?: RescheduleRequest
+}
+
+/** A build handed back up the tree (see {@link InstanceIndexPayload.reschedule}). */
+export interface RescheduleRequest {
+  /** The build as the leaf received it. */
+  readonly spec: BuildSpec
+  /** Leaf cells that failed it so far, this one included. */
+  readonly triedCells: readonly string[]
+  /** Every failure message so far, oldest first. */
+  readonly faults: readonly string[]
 }
 
 /** What a Watch stream delivers. */

@@ -1,7 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { parse } from 'yaml'
 import { z } from 'zod'
+import type { CellFilter } from '../scheduling/cell-filters/index.js'
 import { cellFilterRegistry, DEFAULT_CELL_FILTERS } from '../scheduling/cell-filters/index.js'
+import type { CellWeigher } from '../scheduling/cell-weighers/index.js'
 import { cellWeigherRegistry, DEFAULT_CELL_WEIGHERS } from '../scheduling/cell-weighers/index.js'
 import type { OptionsByName } from '../scheduling/registry.js'
 import { buildFilters, buildWeighers } from '../scheduling/registry.js'
@@ -27,6 +29,12 @@ export interface SchedulerConfig {
   readonly maxCellAttempts: number
   /** How many times a scheduler that lost every claim race re-reads the hosts and decides again. */
   readonly maxClaimRounds: number
+  /**
+   * How long a scheduler reuses the host states it read (0: read the cell DB for every decision).
+   * Claims stay exact either way (they re-check capacity in the DB); a cache saves one read of
+   * every compute node per decision at the price of seeing changes (a disabled host) that late.
+   */
+  readonly hostStateCacheMs: number
   /** Production: scheduler processes per cell with hosts (they share the cell's scheduler queue). */
   readonly workers: number
   /** Host filters in run order; `undefined`: the built-in default list. */
@@ -46,6 +54,7 @@ export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = Object.freeze({
   maxAttempts: 3,
   maxCellAttempts: 3,
   maxClaimRounds: 3,
+  hostStateCacheMs: 0,
   workers: 1,
   hostFilters: undefined,
   hostWeighers: undefined,
@@ -69,6 +78,7 @@ const fileSchema = z
         host_subset_size: count(1000).optional(),
         max_attempts: count(100).optional(),
         max_claim_rounds: count(100).optional(),
+        host_state_cache_ms: z.number().int().min(0).max(600_000).optional(),
       })
       .strict()
       .optional(),
@@ -107,6 +117,7 @@ export function parseSchedulerConfig(text: string, file: string, overrides: { re
     maxAttempts: h.max_attempts ?? d.maxAttempts,
     maxCellAttempts: c.max_attempts ?? d.maxCellAttempts,
     maxClaimRounds: h.max_claim_rounds ?? d.maxClaimRounds,
+    hostStateCacheMs: h.host_state_cache_ms ?? d.hostStateCacheMs,
     workers: overrides.workers ?? result.data.workers ?? d.workers,
     hostFilters: h.enabled_filters ?? d.hostFilters,
     hostWeighers: h.weighers ?? d.hostWeighers,
@@ -117,8 +128,7 @@ export function parseSchedulerConfig(text: string, file: string, overrides: { re
   }
   try {
     // Cell plugins are known here: an unknown name or option fails now, not at the first build.
-    buildFilters(cellFilterRegistry, cfg.cellFilters, pick(cfg.cellOptions, cellFilterRegistry.names))
-    buildWeighers(cellWeigherRegistry, cfg.cellWeighers, pick(cfg.cellOptions, cellWeigherRegistry.names))
+    cellPluginsOf(cfg)
     const unknown = Object.keys(cfg.cellOptions).filter((n) => !cellFilterRegistry.names.includes(n) && !cellWeigherRegistry.names.includes(n))
     if (unknown.length > 0) throw new Error(`options for unknown cell plugin(s) ${unknown.join(', ')}`)
   } catch (err) {
@@ -151,4 +161,15 @@ export function loadSchedulerConfig(args: {
  */
 export function pick(optionsByName: OptionsByName, known: readonly string[]): OptionsByName {
   return Object.fromEntries(Object.entries(optionsByName).filter(([name]) => known.includes(name)))
+}
+
+/**
+ * The cell filters and weighers `cfg` enables, built (each parent builds its own: the API cell's
+ * global scheduler and every cell agent with children).
+ */
+export function cellPluginsOf(cfg: SchedulerConfig): { filters: CellFilter[]; weighers: CellWeigher[] } {
+  return {
+    filters: buildFilters(cellFilterRegistry, cfg.cellFilters, pick(cfg.cellOptions, cellFilterRegistry.names)),
+    weighers: buildWeighers(cellWeigherRegistry, cfg.cellWeighers, pick(cfg.cellOptions, cellWeigherRegistry.names)),
+  }
 }

@@ -76,6 +76,24 @@ export interface CellRequest {
   readonly isAdmin: boolean
   /** Child paths that already answered NACK for this build. */
   readonly triedCells: readonly string[]
+  /** The server group the instance joins, with where its other members run. Absent: no group. */
+  readonly group?: CellGroupRequest
+}
+
+/** A build's server group as a cell scheduler sees it. */
+export interface CellGroupRequest {
+  readonly policy: 'affinity' | 'anti-affinity' | 'soft-affinity' | 'soft-anti-affinity'
+  /** Anti-affinity: members allowed per host (`max_server_per_host`, at least 1). */
+  readonly maxServerPerHost: number
+  /** The cell path of each other member, one entry per member (a cell may appear many times). */
+  readonly memberCells: readonly string[]
+}
+
+/** How many of the group's other members run in `path`'s subtree. */
+export function membersWithin(group: Readonly<CellGroupRequest>, path: string): number {
+  let n = 0
+  for (const m of group.memberCells) if (isSameOrBelow(m, path)) n += 1
+  return n
 }
 
 /** Whether `path` is `ancestor` itself or lies below it. */

@@ -1,3 +1,4 @@
+import type { BuildSpec } from '../cell-link/build-spec.js'
 import type { CellCapacity } from '../cell-link/types.js'
 import { PATH_SEPARATOR } from '../cell-link/types.js'
 import type { CellCandidate, CellRequest } from './cell-candidate.js'
@@ -15,6 +16,31 @@ export interface CellBuildRequest {
   readonly imageProperties: Readonly<Record<string, string>>
   readonly hints: Readonly<Record<string, unknown>>
   readonly isAdmin: boolean
+  /** The server group of the build (`BuildSpec.group`): policy, rule and members' cells. */
+  readonly group?: {
+    readonly policy: 'affinity' | 'anti-affinity' | 'soft-affinity' | 'soft-anti-affinity'
+    readonly maxServerPerHost?: number
+    readonly members: ReadonlyArray<{ readonly host: string; readonly cellPath: string }>
+  }
+}
+
+/**
+ * What a parent ranks its children on for `spec`, the same at the API cell and at every
+ * intermediate cell. Disk is root + ephemeral + swap rounded up to GB, as the leaf claims it.
+ */
+export function cellBuildRequestOf(spec: BuildSpec, args: { readonly triedCells: readonly string[]; readonly isAdmin: boolean }): CellBuildRequest {
+  return {
+    flavorId: spec.flavor.id,
+    memoryMb: spec.flavor.memoryMb,
+    vcpus: spec.flavor.vcpus,
+    diskGb: spec.flavor.rootGb + spec.flavor.ephemeralGb + Math.ceil(spec.flavor.swapMb / 1024),
+    availabilityZone: spec.availabilityZone,
+    triedCells: args.triedCells,
+    imageProperties: spec.image.properties,
+    hints: spec.schedulerHints,
+    isAdmin: args.isAdmin,
+    ...(spec.group === undefined ? {} : { group: spec.group }),
+  }
 }
 
 /** Operator settings of the children (from the cell mappings). */
@@ -71,7 +97,8 @@ function toCandidate(c: CellCapacity, s: CellSettings | undefined, now: number):
   }
 }
 
-function toRequest(r: CellBuildRequest): CellRequest {
+/** The cell filters' view of a build request (exported for tests). */
+export function toRequest(r: CellBuildRequest): CellRequest {
   const target = r.hints['target_cell']
   const different = r.hints['different_cell']
   return {
@@ -84,5 +111,14 @@ function toRequest(r: CellBuildRequest): CellRequest {
     },
     isAdmin: r.isAdmin,
     triedCells: r.triedCells,
+    ...(r.group === undefined
+      ? {}
+      : {
+          group: {
+            policy: r.group.policy,
+            maxServerPerHost: Math.max(1, Math.floor(r.group.maxServerPerHost ?? 1)),
+            memberCells: r.group.members.map((m) => m.cellPath),
+          },
+        }),
   }
 }

@@ -24,10 +24,17 @@ export interface ProductionFederation {
 
 const rand = (): string => Math.random().toString(36).slice(2, 8)
 
-/** deploy/regions without fixed gRPC ports (so a test run never collides with a running federation). */
-function regionsCopy(dir: string): string {
+/**
+ * deploy/regions without fixed gRPC ports (so a test run never collides with a running federation),
+ * or the given region files (name -> YAML text) instead.
+ */
+function regionsCopy(dir: string, custom?: Readonly<Record<string, string>>): string {
   const out = join(dir, 'regions')
   mkdirSync(out, { recursive: true })
+  if (custom !== undefined) {
+    for (const [f, text] of Object.entries(custom)) writeFileSync(join(out, f), text)
+    return out
+  }
   const strip = (c: any): any => {
     delete c.grpc_port
     for (const ch of c.children ?? []) strip(ch)
@@ -40,7 +47,15 @@ function regionsCopy(dir: string): string {
   return out
 }
 
-export async function startProduction(): Promise<ProductionFederation> {
+/** What a test may change about the production federation it starts. */
+export interface ProductionOptions {
+  /** Region files (file name -> YAML) to use instead of deploy/regions. */
+  readonly regions?: Readonly<Record<string, string>>
+  /** More flags for the supervisor (and so for every process), e.g. `--scheduler-workers 2`. */
+  readonly args?: readonly string[]
+}
+
+export async function startProduction(opts: ProductionOptions = {}): Promise<ProductionFederation> {
   const dir = mkdtempSync(join(tmpdir(), 'fedprod-'))
   const prefix = `fedtest_${rand()}`
   const base = 20000 + Math.floor(Math.random() * 20000)
@@ -50,7 +65,7 @@ export async function startProduction(): Promise<ProductionFederation> {
     '--state-dir',
     join(dir, 'state'),
     '--regions-dir',
-    regionsCopy(dir),
+    regionsCopy(dir, opts.regions),
     '--name-prefix',
     prefix,
     '--identity-port',
@@ -61,6 +76,7 @@ export async function startProduction(): Promise<ProductionFederation> {
     String(ports.image),
     '--grpc-base-port',
     String(ports.grpc),
+    ...(opts.args ?? []),
   ]
   let out = ''
   const supervisor = spawn(process.execPath, args, {

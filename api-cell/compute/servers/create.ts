@@ -2,16 +2,21 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { isIP } from 'node:net'
 import type { Request, Response } from 'express'
 import { z } from 'zod'
-import type { BuildSpec } from '../../../shared/cell-link/build-spec.js'
+import type { BuildGroup, BuildSpec } from '../../../shared/cell-link/build-spec.js'
 import { InvalidError } from '../../../shared/errors.js'
 import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
 import { findFlavor, flavorSnapshot } from '../flavors/flavor-store.js'
 import { atLeast, microversionOf } from '../microversion.js'
+import { checkGroupMembers, checkMetadataItems, instancesAllowed, recordCharges } from '../quotas/boot-quota.js'
+import { withQuotaLock } from '../quotas/quota-store.js'
+import type { GroupRow } from '../server-groups/group-store.js'
+import { addMembers, buildGroupOf, findGroup, liveMembers } from '../server-groups/group-store.js'
 import { linkBase, regionOf } from '../request-scope.js'
 import { links } from './views.js'
 
-const metadataSchema = z.record(z.string().min(1).max(255), z.string().max(255)).refine((m) => Object.keys(m).length <= 128, 'too many metadata items')
+/** The item count is a quota (`metadata_items`, 403), not a schema rule: see {@link checkMetadataItems}. */
+const metadataSchema = z.record(z.string().min(1).max(255), z.string().max(255))
 
 const serverSchema = z
   .object({
@@ -90,9 +95,11 @@ function validateNetworking(s: z.infer<typeof serverSchema>): void {
 }
 
 /**
- * `POST /servers`: validates everything first (nothing is written for bad input), then writes the
- * build requests, instance mappings and index rows in one transaction, answers 202 and lets the
- * global scheduler place them in the background.
+ * `POST /servers`: validates everything first (nothing is written for bad input), then, in one
+ * transaction holding the project's quota lock, counts usage, decides how many instances the
+ * quotas allow (403 when not even `min_count`), and writes the build requests, instance mappings,
+ * index rows, quota charges and server group memberships; answers 202 and lets the global
+ * scheduler place them in the background. Parallel boots of one project can never exceed its quota.
  */
 export async function createServer(d: ComputeDeps, req: Request, res: Response): Promise<void> {
   const auth = authOf(res)
@@ -112,7 +119,13 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
   if (s.user_data !== undefined && s.user_data !== null && !isBase64(s.user_data)) {
     throw new InvalidError('User data needs to be valid base 64.')
   }
-  if (s.key_name !== undefined && s.key_name !== null) throw new InvalidError('Invalid key_name provided.')
+  let keypair: { name: string; publicKey: string } | null = null
+  if (s.key_name !== undefined && s.key_name !== null) {
+    const k = await d.db.selectFrom('key_pairs').select(['name', 'public_key']).where('user_id', '=', auth.userId).where('name', '=', s.key_name).executeTakeFirst()
+    if (k === undefined) throw new InvalidError('Invalid key_name provided.')
+    keypair = { name: k.name, publicKey: k.public_key }
+  }
+  await checkMetadataItems(d.db, auth.projectId, auth.userId, Object.keys(s.metadata ?? {}).length)
   const minCount = s.min_count ?? 1
   const maxCount = s.max_count ?? minCount
   if (maxCount < minCount) throw new InvalidError('min_count must be <= max_count')
@@ -127,36 +140,46 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
   if (flavor.memory_mb < image.minRam) throw new InvalidError("Flavor's memory is too small for requested image.")
   if (flavor.root_gb > 0 && flavor.root_gb < image.minDisk) throw new InvalidError("Flavor's disk is too small for requested image.")
   const hints = body['os:scheduler_hints'] ?? body['OS-SCH-HNT:scheduler_hints'] ?? {}
+  const group = await groupOfHints(d, hints, auth)
   const snapshot = await flavorSnapshot(d.db, flavor)
   const region = regionOf(res)
   const reservationId = `r-${randomBytes(4).toString('hex')}`
   const now = Date.now()
-  const specs: BuildSpec[] = []
-  for (let i = 0; i < maxCount; i += 1) {
-    const name = maxCount > 1 ? `${s.name}-${i + 1}` : s.name
-    specs.push({
-      instanceUuid: randomUUID(),
-      name,
-      hostname: name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'server',
-      projectId: auth.projectId,
-      userId: auth.userId,
-      flavor: snapshot,
-      image: { id: image.id, name: image.name, properties: image.properties },
-      availabilityZone: s.availability_zone ?? null,
-      metadata: s.metadata ?? {},
-      keyName: null,
-      keyData: null,
-      userData: s.user_data ?? null,
-      description: s.description ?? null,
-      reservationId,
-      launchIndex: i,
-      schedulerHints: hints,
-      ...(s.accessIPv4 === undefined || s.accessIPv4 === '' ? {} : { accessIpV4: s.accessIPv4 }),
-      ...(s.accessIPv6 === undefined || s.accessIPv6 === '' ? {} : { accessIpV6: canonicalIpv6(s.accessIPv6) }),
-      createdAt: now,
-    })
-  }
-  await d.db.transaction().execute(async (tx) => {
+  const charge = { projectId: auth.projectId, userId: auth.userId, vcpus: flavor.vcpus, memoryMb: flavor.memory_mb, minCount, maxCount }
+  const specs = await withQuotaLock(d.db, `project:${auth.projectId}`, async (tx) => {
+    const count = await instancesAllowed(tx, charge)
+    let buildGroup: BuildGroup | undefined
+    if (group !== undefined) {
+      await checkGroupMembers(tx, auth.projectId, auth.userId, (await liveMembers(tx, [group.id])).get(group.id)?.length ?? 0, count)
+      buildGroup = await buildGroupOf(tx, group)
+    }
+    const specs: BuildSpec[] = []
+    for (let i = 0; i < count; i += 1) {
+      const name = count > 1 ? `${s.name}-${i + 1}` : s.name
+      specs.push({
+        instanceUuid: randomUUID(),
+        name,
+        hostname: name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'server',
+        projectId: auth.projectId,
+        userId: auth.userId,
+        flavor: snapshot,
+        image: { id: image.id, name: image.name, properties: image.properties },
+        availabilityZone: s.availability_zone ?? null,
+        metadata: s.metadata ?? {},
+        keyName: keypair?.name ?? null,
+        keyData: keypair?.publicKey ?? null,
+        userData: s.user_data ?? null,
+        description: s.description ?? null,
+        reservationId,
+        launchIndex: i,
+        schedulerHints: hints,
+        ...(s.accessIPv4 === undefined || s.accessIPv4 === '' ? {} : { accessIpV4: s.accessIPv4 }),
+        ...(s.accessIPv6 === undefined || s.accessIPv6 === '' ? {} : { accessIpV6: canonicalIpv6(s.accessIPv6) }),
+        ...(buildGroup === undefined ? {} : { group: buildGroup }),
+        ...(minCount > 1 ? { minCount } : {}),
+        createdAt: now,
+      })
+    }
     for (const spec of specs) {
       await tx
         .insertInto('build_requests')
@@ -189,8 +212,13 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
         })
         .execute()
     }
+    await recordCharges(tx, charge, specs.map((x) => x.instanceUuid))
+    if (group !== undefined) await addMembers(tx, group.id, specs.map((x) => x.instanceUuid), now)
+    return specs
   })
-  for (const spec of specs) d.dispatcher.enqueue(ctx, spec.instanceUuid)
+  // Multi-create: the first min_count are placed all or nothing (scheduler/reservation.ts).
+  if (minCount > 1) d.dispatcher.enqueueReservation(ctx, specs.map((x) => x.instanceUuid))
+  else for (const spec of specs) d.dispatcher.enqueue(ctx, spec.instanceUuid)
   const returnReservation = s.return_reservation_id === true || s.return_reservation_id === 'True' || s.return_reservation_id === 'true'
   if (returnReservation) {
     res.status(202).json({ reservation_id: reservationId })
@@ -207,4 +235,19 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
       adminPass: s.adminPass ?? randomBytes(9).toString('base64url'),
     },
   })
+}
+
+/**
+ * The server group of the `group` scheduler hint, as the caller may see it. A malformed uuid is a
+ * schema error and an unknown (or invisible) group a 400, as Nova answers both.
+ */
+async function groupOfHints(d: ComputeDeps, hints: Readonly<Record<string, unknown>>, caller: { projectId: string; isAdmin: boolean }): Promise<GroupRow | undefined> {
+  const raw = hints['group']
+  if (raw === undefined) return undefined
+  if (typeof raw !== 'string' || !UUID.test(raw)) {
+    throw new InvalidError(`Invalid input for field/attribute group. Value: ${JSON.stringify(raw)}. ${JSON.stringify(raw)} is not a 'uuid'`)
+  }
+  const g = await findGroup(d.db, raw, caller)
+  if (g === undefined) throw new InvalidError(`Instance group ${raw} could not be found.`)
+  return g
 }

@@ -82,9 +82,12 @@ async function retryHere(d: ConductorDeps, ctx: RequestContext, a: Attempt): Pro
       { host: sel.host, node: sel.nodeName, availability_zone: sel.availabilityZone, task_state: 'spawning' },
       { taskState: 'scheduling' },
     )
-    // Deleted while we looked for a host: give the new claim back.
-    if (r === undefined) await releaseResources(tx, uuid)
-    return r
+    if (r !== undefined) return r
+    // Deleted while we looked for a host: give the new claim back. (Another conductor that
+    // resumed the same reschedule and won keeps the claim: it is the same, idempotent one.)
+    const now = await tx.selectFrom('instances').select(['deleted', 'task_state']).where('uuid', '=', uuid).executeTakeFirst()
+    if (now === undefined || now.deleted === 1 || now.task_state === 'deleting') await releaseResources(tx, uuid)
+    return undefined
   })
   if (row === undefined) return true
   await d.compute.buildAndRunInstance(ctx, sel.host, d.store.toRecord(row))
@@ -98,6 +101,7 @@ async function handUp(d: ConductorDeps, ctx: RequestContext, a: Attempt): Promis
   const uuid = a.spec.instanceUuid
   const now = Date.now()
   const triedCells = [...(a.spec.retry?.triedCells ?? []), d.cellPath]
+  const faults = [...(a.spec.retry?.faults ?? []), ...a.faults]
   const last = a.faults[a.faults.length - 1] ?? 'spawn failed'
   const handed = await d.db.transaction().execute(async (tx) => {
     const r = await d.store.change(
@@ -113,7 +117,7 @@ async function handUp(d: ConductorDeps, ctx: RequestContext, a: Attempt): Promis
         fault: JSON.stringify({ code: 500, message: last.slice(0, 255), created: now, details: a.faults.join('\n') }),
       },
       { taskState: 'scheduling' },
-      { reschedule: { spec: a.spec, triedCells, faults: a.faults } },
+      { reschedule: { spec: a.spec, triedCells, faults } },
     )
     if (r === undefined) return false
     await releaseResources(tx, uuid)
@@ -125,4 +129,29 @@ async function handUp(d: ConductorDeps, ctx: RequestContext, a: Attempt): Promis
   d.log.warn({ requestId: ctx.requestId, instance: uuid, triedCells }, 'no host of this cell could spawn the instance: handed back up the tree')
   void d.agent.outboxChanged(ctx).catch(() => undefined)
   void d.agent.capacityChanged(ctx).catch(() => undefined)
+}
+
+/**
+ * Finishes reschedules a conductor left half done (it stopped between giving up a host and
+ * claiming the next one): instances in `building`/`scheduling` whose build spec is still here and
+ * which have not changed for `olderThanMs`. Each is retried here or handed up exactly as after a
+ * failed spawn; the task-state guards make a race with a live conductor harmless.
+ */
+export async function resumeStuckReschedules(d: ConductorDeps, ctx: RequestContext, olderThanMs: number): Promise<number> {
+  const rows = await d.db
+    .selectFrom('instances')
+    .innerJoin('build_specs', 'build_specs.instance_uuid', 'instances.uuid')
+    .select(['build_specs.spec', 'build_specs.tried_hosts', 'build_specs.faults'])
+    .where('instances.vm_state', '=', 'building')
+    .where('instances.task_state', '=', 'scheduling')
+    .where('instances.deleted', '=', 0)
+    .where('instances.updated_at', '<', Date.now() - olderThanMs)
+    .execute()
+  for (const r of rows) {
+    const a: Attempt = { spec: JSON.parse(r.spec) as BuildSpec, tried: JSON.parse(r.tried_hosts) as string[], faults: JSON.parse(r.faults) as string[] }
+    d.log.warn({ requestId: ctx.requestId, instance: a.spec.instanceUuid }, 'resuming an interrupted reschedule')
+    if (a.tried.length < d.maxBuildAttempts && (await retryHere(d, ctx, a))) continue
+    await handUp(d, ctx, a)
+  }
+  return rows.length
 }

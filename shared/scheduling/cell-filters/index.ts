@@ -10,6 +10,7 @@ import { CellCapacityFilter } from './cell-capacity-filter.js'
 import { CellDisabledFilter } from './cell-disabled-filter.js'
 import { CellImagePropertiesFilter } from './cell-image-properties-filter.js'
 import { CellRetryFilter } from './cell-retry-filter.js'
+import { CellServerGroupFilter } from './cell-server-group-filter.js'
 import { DifferentCellFilter } from './different-cell-filter.js'
 import { TargetCellFilter } from './target-cell-filter.js'
 
@@ -27,6 +28,7 @@ export const cellFilterRegistry = createRegistry<CellFilter>({
     CellAvailabilityZoneFilter: (o) => CellAvailabilityZoneFilter.fromOptions(o),
     CellCapacityFilter: (o) => CellCapacityFilter.fromOptions(o),
     CellImagePropertiesFilter: (o) => CellImagePropertiesFilter.fromOptions(o),
+    CellServerGroupFilter: (o) => CellServerGroupFilter.fromOptions(o),
   },
 })
 
@@ -39,6 +41,7 @@ export const DEFAULT_CELL_FILTERS = [
   'CellAvailabilityZoneFilter',
   'CellCapacityFilter',
   'CellImagePropertiesFilter',
+  'CellServerGroupFilter',
 ] as const
 
 export {
@@ -47,6 +50,7 @@ export {
   CellDisabledFilter,
   CellImagePropertiesFilter,
   CellRetryFilter,
+  CellServerGroupFilter,
   DifferentCellFilter,
   TargetCellFilter,
 }

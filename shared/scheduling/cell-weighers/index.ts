@@ -6,6 +6,7 @@ import type { CellCandidate, CellRequest } from '../cell-candidate.js'
 import type { Weigher } from '../plugin.js'
 import { createRegistry } from '../registry.js'
 import { CellFreeCapacityWeigher } from './cell-free-capacity-weigher.js'
+import { CellServerGroupWeigher } from './cell-server-group-weigher.js'
 import { CellStaleReportWeigher } from './cell-stale-report-weigher.js'
 import { CellWeightOffsetWeigher } from './cell-weight-offset-weigher.js'
 
@@ -19,10 +20,11 @@ export const cellWeigherRegistry = createRegistry<CellWeigher>({
     CellFreeCapacityWeigher: (o) => CellFreeCapacityWeigher.fromOptions(o),
     CellWeightOffsetWeigher: (o) => CellWeightOffsetWeigher.fromOptions(o),
     CellStaleReportWeigher: (o) => CellStaleReportWeigher.fromOptions(o),
+    CellServerGroupWeigher: (o) => CellServerGroupWeigher.fromOptions(o),
   },
 })
 
 /** A sensible default: every built-in cell weigher. */
-export const DEFAULT_CELL_WEIGHERS = ['CellFreeCapacityWeigher', 'CellWeightOffsetWeigher', 'CellStaleReportWeigher'] as const
+export const DEFAULT_CELL_WEIGHERS = ['CellFreeCapacityWeigher', 'CellWeightOffsetWeigher', 'CellStaleReportWeigher', 'CellServerGroupWeigher'] as const
 
-export { CellFreeCapacityWeigher, CellStaleReportWeigher, CellWeightOffsetWeigher }
+export { CellFreeCapacityWeigher, CellServerGroupWeigher, CellStaleReportWeigher, CellWeightOffsetWeigher }

@@ -19,6 +19,16 @@ describe('ServerGroupAntiAffinityFilter', () => {
     expect(keeps(filter, hosts, s)).toEqual(want)
   })
 
+  it.each([
+    { case: 'max_server_per_host 2: one member leaves room', max: 2, members: ['h2'], want: [true, true, true] },
+    { case: 'max_server_per_host 2: two members fill the host', max: 2, members: ['h2', 'h2', 'h3'], want: [true, false, true] },
+    { case: 'max_server_per_host 3 on a host with 3', max: 3, members: ['h1', 'h1', 'h1', 'h2'], want: [false, true, true] },
+    { case: 'a rule below 1 counts as 1', max: 0, members: ['h1'], want: [false, true, true] },
+  ])('$case', ({ max, members, want }) => {
+    const s = spec({ group: { uuid: 'g', policy: 'anti-affinity', hosts: members, maxServerPerHost: max } })
+    expect(keeps(filter, hosts, s)).toEqual(want)
+  })
+
   it('copes with groups of thousands of members', () => {
     const members = Array.from({ length: 5000 }, (_, i) => `m${i}`)
     const many = [host({ host: 'm4999' }), host({ host: 'm5000' }), host({ host: 'x4999' })]

@@ -10,10 +10,11 @@ describe('cell filter registry', () => {
       'CellDisabledFilter',
       'CellImagePropertiesFilter',
       'CellRetryFilter',
+      'CellServerGroupFilter',
       'DifferentCellFilter',
       'TargetCellFilter',
     ])
     for (const name of cellFilterRegistry.names) expect(cellFilterRegistry.factory(name)?.({}).name).toBe(name)
-    expect(buildFilters(cellFilterRegistry, DEFAULT_CELL_FILTERS)).toHaveLength(7)
+    expect(buildFilters(cellFilterRegistry, DEFAULT_CELL_FILTERS)).toHaveLength(8)
   })
 })

@@ -1,0 +1,85 @@
+import type { Kysely } from 'kysely'
+import type { BuildSpec, InstanceRecord } from '../../shared/cell-link/build-spec.js'
+import type { Cell0Store } from '../cells/cell0.js'
+import { CELL0_PATH } from '../cells/cell0.js'
+import type { ComputeTables } from '../db/compute-schema.js'
+
+/** The instance record cell0 keeps for a build no cell could take: ERROR, with the fault. */
+export function cell0Record(spec: BuildSpec, message: string, now: number): InstanceRecord {
+  return {
+    uuid: spec.instanceUuid,
+    name: spec.name,
+    hostname: spec.hostname,
+    projectId: spec.projectId,
+    userId: spec.userId,
+    cellPath: CELL0_PATH,
+    host: null,
+    node: null,
+    availabilityZone: spec.availabilityZone,
+    flavor: spec.flavor,
+    imageRef: spec.image.id,
+    vmState: 'error',
+    taskState: null,
+    powerState: 0,
+    keyName: spec.keyName,
+    metadata: spec.metadata,
+    userData: spec.userData,
+    description: spec.description,
+    reservationId: spec.reservationId,
+    launchIndex: spec.launchIndex,
+    locked: false,
+    lockedBy: null,
+    lockedReason: null,
+    configDrive: '',
+    accessIpV4: spec.accessIpV4 ?? null,
+    accessIpV6: spec.accessIpV6 ?? null,
+    fault: { code: 500, message: message.slice(0, 255), created: now, details: message },
+    version: 1,
+    launchedAt: null,
+    terminatedAt: null,
+    createdAt: spec.createdAt,
+    updatedAt: now,
+    deleted: false,
+  }
+}
+
+/**
+ * Records a build in cell0 in ERROR ("No valid host was found. <reasons>"). `spec` is given for an
+ * instance that had been placed (its build request is gone); otherwise the pending build request
+ * is the source, and taking it away is the compare-and-swap against a concurrent delete. cell0 is
+ * written first: a crash in between leaves the build request, which is re-driven at start-up.
+ * Returns `false` when the instance was deleted meanwhile (nothing recorded).
+ */
+export async function recordInCell0(
+  d: { readonly db: Kysely<ComputeTables>; readonly cell0: Cell0Store },
+  args: { readonly uuid: string; readonly reasons: readonly string[]; readonly spec?: BuildSpec },
+): Promise<boolean> {
+  const { uuid } = args
+  let spec = args.spec
+  if (spec === undefined) {
+    const br = await d.db.selectFrom('build_requests').select('spec').where('instance_uuid', '=', uuid).executeTakeFirst()
+    if (br === undefined) return false
+    spec = JSON.parse(br.spec) as BuildSpec
+  } else {
+    const m = await d.db.selectFrom('instance_mappings').select('queued_for_delete').where('instance_uuid', '=', uuid).executeTakeFirst()
+    const idx = await d.db.selectFrom('instance_index').select('vm_state').where('uuid', '=', uuid).executeTakeFirst()
+    if (m === undefined || m.queued_for_delete === 1 || idx?.vm_state === 'deleted') return false
+  }
+  const now = Date.now()
+  const message = `No valid host was found. ${args.reasons.length === 0 ? 'There are no cells to schedule to.' : args.reasons.join('; ')}`
+  await d.cell0.put(cell0Record(spec, message, now))
+  const placed = args.spec !== undefined
+  const kept = await d.db.transaction().execute(async (tx) => {
+    const del = await tx.deleteFrom('build_requests').where('instance_uuid', '=', uuid).executeTakeFirst()
+    if (!placed && Number(del.numDeletedRows) !== 1) return false
+    await tx.updateTable('instance_mappings').set({ cell_path: CELL0_PATH }).where('instance_uuid', '=', uuid).execute()
+    await tx
+      .updateTable('instance_index')
+      .set({ cell_path: CELL0_PATH, vm_state: 'error', task_state: null, host: null, updated_at: now })
+      .where('uuid', '=', uuid)
+      .execute()
+    return true
+  })
+  if (!kept) await d.cell0.delete(uuid)
+  return kept
+}

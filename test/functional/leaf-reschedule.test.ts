@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { ComputeManager } from '../../child-cell/compute/manager.js'
+import { FakeDriver } from '../../child-cell/compute/virt/fake-driver.js'
+import { ConductorManager } from '../../child-cell/conductor/manager.js'
+import { buildInstance } from '../../child-cell/conductor/operations/build.js'
+import { resumeStuckReschedules } from '../../child-cell/conductor/operations/reschedule.js'
+import { cellMigrations } from '../../child-cell/db/migrations.js'
+import type { CellSchema } from '../../child-cell/db/schema.js'
+import { SchedulerManager } from '../../child-cell/scheduler/manager.js'
+import { hostPluginsOf } from '../../child-cell/scheduler/plugins.js'
+import { InProcessBus } from '../../shared/bus/in-process-bus.js'
+import type { BuildSpec } from '../../shared/cell-link/build-spec.js'
+import type { InstanceIndexPayload } from '../../shared/cell-link/types.js'
+import { DEFAULT_SCHEDULER_CONFIG } from '../../shared/config/scheduler-config.js'
+import { systemContext } from '../../shared/context.js'
+import type { Database } from '../../shared/db/database.js'
+import { migrateToLatest, openDatabase } from '../../shared/db/database.js'
+import { createLogger } from '../../shared/logging.js'
+import { waitFor } from '../helpers/os-client.js'
+
+const CELL = 'api!r!leaf'
+
+/** One leaf cell in-process (conductor, scheduler, three fake hosts on one bus), without an agent. */
+describe('a leaf cell reschedules failed spawns', () => {
+  let dir: string
+  let database: Database<CellSchema>
+  let bus: InProcessBus
+  let conductor: ConductorManager
+  const drivers = new Map<string, FakeDriver>()
+  const stops: Array<() => Promise<void>> = []
+
+  const spec = (): BuildSpec => ({
+    instanceUuid: randomUUID(),
+    name: 'vm',
+    hostname: 'vm',
+    projectId: 'p',
+    userId: 'u',
+    flavor: { id: '1', name: 'm1.tiny', memoryMb: 512, vcpus: 1, rootGb: 1, ephemeralGb: 0, swapMb: 0, extraSpecs: {} },
+    image: { id: 'img', name: 'cirros', properties: {} },
+    availabilityZone: null,
+    metadata: {},
+    keyName: null,
+    keyData: null,
+    userData: null,
+    description: null,
+    reservationId: 'r-1',
+    launchIndex: 0,
+    schedulerHints: {},
+    retry: { attempt: 1, triedCells: ['api!r!other'], faults: ['api!r!other host x: broken'], versionBase: 7 },
+    createdAt: Date.now(),
+  })
+  const breakHost = (host: string): void => {
+    const d = drivers.get(host) as FakeDriver
+    d.spawn = () => Promise.reject(new Error(`hypervisor on ${host} is broken`))
+  }
+  const instance = (uuid: string) => database.db.selectFrom('instances').selectAll().where('uuid', '=', uuid).executeTakeFirst()
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'leaf-resched-'))
+    database = await openDatabase<CellSchema>(`sqlite:${join(dir, 'cell.db')}`)
+    await migrateToLatest(database.db, cellMigrations)
+    bus = new InProcessBus()
+    const log = createLogger('test')
+    conductor = new ConductorManager({ db: database.db, bus, cellPath: CELL, serviceDownMs: 60_000, log, maxBuildAttempts: 2 })
+    await conductor.start()
+    stops.push(() => conductor.stop())
+    const scheduler = new SchedulerManager({
+      db: database.db,
+      bus,
+      log,
+      settings: { ...hostPluginsOf(DEFAULT_SCHEDULER_CONFIG), hostSubsetSize: 1, serviceDownMs: 60_000, maxClaimRounds: 3 },
+    })
+    await scheduler.start()
+    stops.push(() => scheduler.stop())
+    for (const [host, memoryMb] of [['big', 16384], ['mid', 12288], ['small', 8192]] as const) {
+      const driver = new FakeDriver({ resources: { vcpus: 8, memoryMb, localGb: 100 } })
+      drivers.set(host, driver)
+      const compute = new ComputeManager({
+        bus,
+        driver,
+        log,
+        settings: {
+          host,
+          hostIp: '127.0.0.1',
+          availabilityZone: 'nova',
+          cpuAllocationRatio: 1,
+          ramAllocationRatio: 1,
+          diskAllocationRatio: 1,
+          reservedHostMemoryMb: 0,
+          reservedHostDiskGb: 0,
+          reportIntervalMs: 60_000,
+          resumeGuestsStateOnHostBoot: true,
+        },
+      })
+      await compute.start()
+      stops.push(() => compute.stop())
+    }
+  })
+
+  afterEach(async () => {
+    for (const s of stops.splice(0).reverse()) await s()
+    await bus.close()
+    drivers.clear()
+    await database.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('numbers a handed-over build from its version base, and tries the next host after a failed spawn', async () => {
+    breakHost('big')
+    const s = spec()
+    const { host } = await buildInstance(conductor.deps, systemContext(), s)
+    expect(host).toBe('big')
+    const row = await waitFor('ACTIVE', async () => {
+      const r = await instance(s.instanceUuid)
+      return r?.vm_state === 'active' ? r : undefined
+    })
+    expect(row.host).toBe('mid')
+    expect(row.version).toBeGreaterThan(7)
+    const first = await database.db.selectFrom('outbox').select('version').where('instance_uuid', '=', s.instanceUuid).orderBy('id').executeTakeFirstOrThrow()
+    expect(first.version).toBe(8)
+    // One claim, on the host that runs it; nothing left to retry.
+    const allocs = await database.db.selectFrom('allocations').selectAll().execute()
+    expect(allocs).toHaveLength(1)
+    expect(await database.db.selectFrom('build_specs').selectAll().execute()).toHaveLength(0)
+  })
+
+  it('hands the build back up after max_attempts hosts: last event carries the spec and this cell as tried', async () => {
+    breakHost('big')
+    breakHost('mid')
+    const s = spec()
+    await buildInstance(conductor.deps, systemContext(), s)
+    const row = await waitFor('given up', async () => {
+      const r = await instance(s.instanceUuid)
+      return r?.deleted === 1 ? r : undefined
+    })
+    expect(row.vm_state).toBe('error')
+    const events = await database.db.selectFrom('outbox').select(['version', 'payload']).where('instance_uuid', '=', s.instanceUuid).orderBy('id').execute()
+    const last = JSON.parse(events[events.length - 1]?.payload ?? '{}') as InstanceIndexPayload
+    expect(last.reschedule?.triedCells).toEqual(['api!r!other', CELL])
+    expect(last.reschedule?.spec.instanceUuid).toBe(s.instanceUuid)
+    expect(last.reschedule?.faults).toEqual(['api!r!other host x: broken', expect.stringContaining('host big'), expect.stringContaining('host mid')])
+    // Only the last event asks for the reschedule, and nothing stays claimed: 'small' was never tried.
+    expect(events.filter((e) => e.payload.includes('"reschedule"'))).toHaveLength(1)
+    expect(await database.db.selectFrom('allocations').selectAll().execute()).toHaveLength(0)
+    expect(await database.db.selectFrom('build_specs').selectAll().execute()).toHaveLength(0)
+    expect(await drivers.get('small')?.listInstances()).toEqual([])
+  })
+
+  it('finishes a reschedule a stopped conductor left half done', async () => {
+    const s = spec()
+    await buildInstance(conductor.deps, systemContext(), s)
+    await waitFor('ACTIVE', async () => ((await instance(s.instanceUuid))?.vm_state === 'active' ? true : undefined))
+    // As if a conductor stopped between giving the host up and claiming the next one.
+    await drivers.get('big')?.destroy(s.instanceUuid)
+    await database.db.transaction().execute(async (tx) => {
+      const { releaseResources } = await import('../../child-cell/db/claims.js')
+      await releaseResources(tx, s.instanceUuid)
+      await tx.insertInto('build_specs').values({ instance_uuid: s.instanceUuid, spec: JSON.stringify(s), tried_hosts: '["big"]', faults: '["big: broken"]', created_at: 0 }).execute()
+      await tx.updateTable('instances').set({ vm_state: 'building', task_state: 'scheduling', host: null, updated_at: 0 }).where('uuid', '=', s.instanceUuid).execute()
+    })
+    expect(await resumeStuckReschedules(conductor.deps, systemContext(), 60_000)).toBe(1)
+    const row = await waitFor('ACTIVE again', async () => {
+      const r = await instance(s.instanceUuid)
+      return r?.vm_state === 'active' ? r : undefined
+    })
+    expect(row.host).toBe('mid')
+    expect(await resumeStuckReschedules(conductor.deps, systemContext(), 60_000)).toBe(0)
+  })
+})
