@@ -39,7 +39,9 @@ export class InstanceLocator {
   /** The mapping of `uuid` the caller may see, else 404. */
   async mapping(caller: Caller, uuid: string): Promise<Selectable<InstanceMappingsTable>> {
     const m = await this.#db.selectFrom('instance_mappings').selectAll().where('instance_uuid', '=', uuid).executeTakeFirst()
-    if (m === undefined || (!caller.isAdmin && m.project_id !== caller.projectId)) {
+    // A build deleted before it reached a cell keeps its mapping (queued_for_delete): it is gone.
+    const gone = m !== undefined && m.queued_for_delete === 1 && m.cell_path === null
+    if (m === undefined || gone || (!caller.isAdmin && m.project_id !== caller.projectId)) {
       throw new NotFoundError(`Instance ${uuid} could not be found.`)
     }
     return m

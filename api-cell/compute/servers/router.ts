@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { Router } from 'express'
 import { z } from 'zod'
 import type { InstanceActionRecord, InstanceRecord } from '../../../shared/cell-link/build-spec.js'
-import { ConflictError, InvalidError, NotFoundError } from '../../../shared/errors.js'
+import { ConflictError, ForbiddenError, InvalidError, NotFoundError } from '../../../shared/errors.js'
 import { CELL0_PATH } from '../../cells/cell0.js'
 import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
@@ -30,6 +30,7 @@ const ACTIONS: Readonly<Record<string, string>> = {
   unlock: 'unlock',
   rebuild: 'rebuild',
   forceDelete: 'delete',
+  'os-resetState': 'reset_state',
 }
 
 /**
@@ -64,7 +65,6 @@ const UNSUPPORTED_ACTIONS = new Set([
   'removeFloatingIp',
   'injectNetworkInfo',
   'resetNetwork',
-  'os-resetState',
   'trigger_crash_dump',
 ])
 
@@ -209,6 +209,14 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
           throw new InvalidError("Invalid input for field/attribute reboot.type. Value must be one of 'SOFT', 'HARD'")
         }
         args['type'] = String(type).toUpperCase()
+      }
+      if (key === 'os-resetState') {
+        if (!authOf(res).isAdmin) throw new ForbiddenError('Policy doesn\'t allow os_compute_api:os-admin-actions:reset_state to be performed.')
+        const state = (value as { state?: unknown } | null)?.state
+        if (state !== 'active' && state !== 'error') {
+          throw new InvalidError("Invalid input for field/attribute os-resetState.state. Value must be one of 'active', 'error'")
+        }
+        args['state'] = state
       }
       if (key === 'lock' && value !== null && typeof value === 'object' && 'locked_reason' in value) {
         if (!atLeast(microversionOf(res), '2.73')) throw new InvalidError('locked_reason requires microversion 2.73')

@@ -60,6 +60,12 @@ export async function instanceAction(
       if (req.args?.accessIPv6 !== undefined) set['access_ip_v6'] = req.args.accessIPv6
       return simpleChange(d, ctx, row.uuid, null, set)
     }
+    case 'reset_state': {
+      // Admin's os-resetState: forces the vm_state and clears the task state, nothing else.
+      const state = req.args?.state
+      if (!req.isAdmin || (state !== 'active' && state !== 'error')) throw new InvalidError('reset_state needs an admin and state active or error')
+      return simpleChange(d, ctx, row.uuid, 'resetState', { vm_state: state, task_state: null })
+    }
     case 'set_metadata': {
       const md = req.args?.metadata
       if (md === null || typeof md !== 'object') throw new InvalidError('metadata must be an object')
