@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { BuildSpec, InstanceRecord } from '../../shared/cell-link/build-spec.js'
+import { recordFromSpec } from '../../shared/cell-link/build-spec.js'
 import type { Cell0Store } from '../cells/cell0.js'
 import { CELL0_PATH } from '../cells/cell0.js'
 import type { ComputeTables } from '../db/compute-schema.js'
@@ -7,39 +8,13 @@ import type { ComputeTables } from '../db/compute-schema.js'
 /** The instance record cell0 keeps for a build no cell could take: ERROR, with the fault. */
 export function cell0Record(spec: BuildSpec, message: string, now: number): InstanceRecord {
   return {
-    uuid: spec.instanceUuid,
-    name: spec.name,
-    hostname: spec.hostname,
-    projectId: spec.projectId,
-    userId: spec.userId,
+    ...recordFromSpec(spec),
     cellPath: CELL0_PATH,
-    host: null,
-    node: null,
-    availabilityZone: spec.availabilityZone,
-    flavor: spec.flavor,
-    imageRef: spec.image.id,
     vmState: 'error',
     taskState: null,
-    powerState: 0,
-    keyName: spec.keyName,
-    metadata: spec.metadata,
-    userData: spec.userData,
-    description: spec.description,
-    reservationId: spec.reservationId,
-    launchIndex: spec.launchIndex,
-    locked: false,
-    lockedBy: null,
-    lockedReason: null,
-    configDrive: '',
-    accessIpV4: spec.accessIpV4 ?? null,
-    accessIpV6: spec.accessIpV6 ?? null,
     fault: { code: 500, message: message.slice(0, 255), created: now, details: message },
     version: 1,
-    launchedAt: null,
-    terminatedAt: null,
-    createdAt: spec.createdAt,
     updatedAt: now,
-    deleted: false,
   }
 }
 

@@ -153,3 +153,42 @@ export const INSTANCE_ACTIONS = [
 ] as const
 /** One of {@link INSTANCE_ACTIONS}. */
 export type InstanceAction = (typeof INSTANCE_ACTIONS)[number]
+
+/** A build not yet placed in a cell, as an instance record (BUILD, scheduling). */
+export function recordFromSpec(spec: BuildSpec): InstanceRecord {
+  return {
+    uuid: spec.instanceUuid,
+    name: spec.name,
+    hostname: spec.hostname,
+    projectId: spec.projectId,
+    userId: spec.userId,
+    cellPath: '',
+    host: null,
+    node: null,
+    availabilityZone: spec.availabilityZone,
+    flavor: spec.flavor,
+    imageRef: spec.image.id,
+    vmState: 'building',
+    taskState: 'scheduling',
+    powerState: 0,
+    keyName: spec.keyName,
+    metadata: spec.metadata,
+    userData: spec.userData,
+    description: spec.description,
+    reservationId: spec.reservationId,
+    launchIndex: spec.launchIndex,
+    locked: false,
+    lockedBy: null,
+    lockedReason: null,
+    configDrive: '',
+    accessIpV4: spec.accessIpV4 ?? null,
+    accessIpV6: spec.accessIpV6 ?? null,
+    fault: null,
+    version: 0,
+    launchedAt: null,
+    terminatedAt: null,
+    createdAt: spec.createdAt,
+    updatedAt: spec.createdAt,
+    deleted: false,
+  }
+}

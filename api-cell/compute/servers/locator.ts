@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely'
 import type { BuildSpec, InstanceRecord } from '../../../shared/cell-link/build-spec.js'
+import { recordFromSpec } from '../../../shared/cell-link/build-spec.js'
 import type { RequestContext } from '../../../shared/context.js'
 import { AppError, NotFoundError } from '../../../shared/errors.js'
 import type { Cell0Store } from '../../cells/cell0.js'
@@ -88,7 +89,7 @@ export class InstanceLocator {
         const mapOf = new Map(ms.map((m) => [m.instance_uuid, m]))
         if (cell === null) {
           const brs = await this.#db.selectFrom('build_requests').selectAll().where('instance_uuid', 'in', uuids).execute()
-          for (const br of brs) out.push({ record: fromBuildRequest(JSON.parse(br.spec) as BuildSpec), mapping: mapOf.get(br.instance_uuid)!, unknown: false })
+          for (const br of brs) out.push({ record: recordFromSpec(JSON.parse(br.spec) as BuildSpec), mapping: mapOf.get(br.instance_uuid)!, unknown: false })
           return
         }
         if (cell === CELL0_PATH) {
@@ -111,49 +112,10 @@ export class InstanceLocator {
   }
 }
 
-/** A not-yet-placed build as an instance record (status BUILD). */
-export function fromBuildRequest(spec: BuildSpec): InstanceRecord {
-  return {
-    uuid: spec.instanceUuid,
-    name: spec.name,
-    hostname: spec.hostname,
-    projectId: spec.projectId,
-    userId: spec.userId,
-    cellPath: '',
-    host: null,
-    node: null,
-    availabilityZone: spec.availabilityZone,
-    flavor: spec.flavor,
-    imageRef: spec.image.id,
-    vmState: 'building',
-    taskState: 'scheduling',
-    powerState: 0,
-    keyName: spec.keyName,
-    metadata: spec.metadata,
-    userData: spec.userData,
-    description: spec.description,
-    reservationId: spec.reservationId,
-    launchIndex: spec.launchIndex,
-    locked: false,
-    lockedBy: null,
-    lockedReason: null,
-    configDrive: '',
-    accessIpV4: spec.accessIpV4 ?? null,
-    accessIpV6: spec.accessIpV6 ?? null,
-    fault: null,
-    version: 0,
-    launchedAt: null,
-    terminatedAt: null,
-    createdAt: spec.createdAt,
-    updatedAt: spec.createdAt,
-    deleted: false,
-  }
-}
-
 /** What the index knows, for instances whose cell is down. */
 function fromIndex(r: Selectable<InstanceIndexTable>): InstanceRecord {
   return {
-    ...fromBuildRequest({
+    ...recordFromSpec({
       instanceUuid: r.uuid,
       name: r.name,
       hostname: r.name,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { addFits } from '../../../shared/cell-link/capacity.js'
+import { addFits, aggregate } from '../../../shared/cell-link/capacity.js'
 import type { CellCapacity, FlavorFit, FlavorShape } from '../../../shared/cell-link/types.js'
 import type { RequestContext } from '../../../shared/context.js'
 import { isDuplicateKey } from '../../../shared/db/database.js'
@@ -140,60 +140,39 @@ export async function listHosts(d: ConductorDeps): Promise<HostRecord[]> {
 export async function getCapacity(d: ConductorDeps, flavors: readonly FlavorShape[]): Promise<CellCapacity | null> {
   const hosts = await listHosts(d)
   if (hosts.length === 0) return null
-  const fits: Record<string, FlavorFit> = {}
-  for (const f of flavors) fits[f.id] = { count: 0, maxPerHost: 0 }
-  const zones = new Set<string>()
-  const hv = new Set<string>()
-  const archs = new Set<string>()
-  let hostsUp = 0
-  let instances = 0
-  let ramFree = 0
-  let ramTotal = 0
-  let cpuFree = 0
-  let cpuTotal = 0
-  let diskFree = 0
-  let diskTotal = 0
-  for (const h of hosts) {
-    instances += h.runningVms
+  const now = Date.now()
+  // Each host is a one-host "cell"; the subtree aggregation then does the sums and unions.
+  const parts = hosts.map((h): CellCapacity => {
     const ram = h.memoryMb * h.ramAllocationRatio - h.reservedHostMemoryMb
     const cpu = h.vcpus * h.cpuAllocationRatio
     const disk = h.localGb * h.diskAllocationRatio - h.reservedHostDiskGb
-    ramTotal += ram
-    cpuTotal += cpu
-    diskTotal += disk
-    if (h.service === null || !h.service.up || h.service.disabled) continue
-    hostsUp += 1
-    const free = {
-      memoryMb: Math.max(0, ram - h.memoryMbUsed),
-      vcpus: Math.max(0, cpu - h.vcpusUsed),
-      diskGb: Math.max(0, disk - h.localGbUsed),
-    }
-    ramFree += free.memoryMb
-    cpuFree += free.vcpus
-    diskFree += free.diskGb
-    zones.add(h.availabilityZone)
-    hv.add(h.hypervisorType)
-    archs.add(JSON.parse(h.cpuInfo).arch as string)
+    const up = h.service !== null && h.service.up && !h.service.disabled
+    const free = { memoryMb: Math.max(0, ram - h.memoryMbUsed), vcpus: Math.max(0, cpu - h.vcpusUsed), diskGb: Math.max(0, disk - h.localGbUsed) }
+    const fits: Record<string, FlavorFit> = {}
     addFits(fits, free, flavors)
-  }
-  return {
-    path: d.cellPath,
-    up: true,
-    disabled: false,
-    hostsUp,
-    hostsTotal: hosts.length,
-    instances,
-    ramFreeMb: ramFree,
-    ramTotalMb: ramTotal,
-    vcpusFree: cpuFree,
-    vcpusTotal: cpuTotal,
-    diskFreeGb: diskFree,
-    diskTotalGb: diskTotal,
-    availabilityZones: [...zones].sort(),
-    hypervisorTypes: [...hv].sort(),
-    cpuArchs: [...archs].sort(),
-    flavorFits: fits,
-    generatedAtMs: Date.now(),
-    aggregate: false,
-  }
+    return {
+      path: h.host,
+      up,
+      disabled: false,
+      hostsUp: up ? 1 : 0,
+      hostsTotal: 1,
+      instances: h.runningVms,
+      ramFreeMb: free.memoryMb,
+      ramTotalMb: ram,
+      vcpusFree: free.vcpus,
+      vcpusTotal: cpu,
+      diskFreeGb: free.diskGb,
+      diskTotalGb: disk,
+      availabilityZones: [h.availabilityZone],
+      hypervisorTypes: [h.hypervisorType],
+      cpuArchs: [(JSON.parse(h.cpuInfo) as { arch: string }).arch],
+      flavorFits: fits,
+      generatedAtMs: now,
+      aggregate: false,
+    }
+  })
+  const own = aggregate(d.cellPath, parts, now, false)
+  const flavorFits: Record<string, FlavorFit> = {}
+  for (const f of flavors) flavorFits[f.id] = own.flavorFits[f.id] ?? { count: 0, maxPerHost: 0 }
+  return { ...own, flavorFits, aggregate: false }
 }
