@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely'
 import { ChildWatcher } from '../../shared/cell-link/child-watcher.js'
 import type { GrpcCellClient } from '../../shared/cell-link/grpc-client.js'
-import type { CellCapacity, FlavorShape, InstanceEvent } from '../../shared/cell-link/types.js'
+import type { InstanceRecord } from '../../shared/cell-link/build-spec.js'
+import type { CellCapacity, FlavorShape, InstanceEvent, InstanceIndexPayload } from '../../shared/cell-link/types.js'
 import { nextHop } from '../../shared/cell-link/types.js'
 import { NotFoundError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/logging.js'
@@ -139,22 +140,7 @@ export class CellTree {
           if (await takeBackBuild(tx, ev)) retaken.push(ev.instanceUuid)
           continue
         }
-        const row = {
-          project_id: p.projectId,
-          user_id: p.userId,
-          name: p.name,
-          vm_state: p.deleted ? 'deleted' : p.vmState,
-          task_state: p.taskState,
-          power_state: p.powerState,
-          host: p.host,
-          availability_zone: p.availabilityZone,
-          cell_path: ev.cellPath,
-          region,
-          flavor_id: p.flavorId,
-          image_ref: p.imageRef,
-          version: ev.version,
-          updated_at: p.updatedAt,
-        }
+        const row = indexRow(p, ev.cellPath, region, ev.version)
         const res = await tx
           .updateTable('instance_index')
           .set(row)
@@ -179,11 +165,63 @@ export class CellTree {
     for (const uuid of retaken) for (const l of this.#rescheduled) l(uuid)
   }
 
+  /**
+   * Read-your-writes for the index: an action that answered with the instance's new record (e.g.
+   * os-resetState, lock, rename) updates the index at once instead of waiting for the event that
+   * is on its way up; the version check makes the later event a no-op.
+   */
+  async applyRecord(r: InstanceRecord): Promise<void> {
+    const region = r.cellPath.split('!')[1] ?? null
+    const payload: InstanceIndexPayload = {
+      uuid: r.uuid,
+      projectId: r.projectId,
+      userId: r.userId,
+      name: r.name,
+      vmState: r.vmState,
+      taskState: r.taskState,
+      powerState: r.powerState,
+      host: r.host,
+      availabilityZone: r.availabilityZone,
+      flavorId: r.flavor.id,
+      imageRef: r.imageRef,
+      createdAt: r.createdAt,
+      updatedAt: r.updatedAt,
+      deleted: r.deleted,
+    }
+    await this.#db
+      .updateTable('instance_index')
+      .set(indexRow(payload, r.cellPath, region, r.version))
+      .where('uuid', '=', r.uuid)
+      .where('version', '<', r.version)
+      .where((eb) => eb.or([eb('cell_path', 'is', null), eb('cell_path', '!=', CELL0_PATH)]))
+      .execute()
+  }
+
   /** Called with each build a leaf handed back up, once it is a build request again. */
   onRescheduled(listener: (instanceUuid: string) => void): () => void {
     this.#rescheduled.add(listener)
     return () => {
       this.#rescheduled.delete(listener)
     }
+  }
+}
+
+/** The index columns an instance event (or record) sets. */
+function indexRow(p: InstanceIndexPayload, cellPath: string, region: string | null, version: number) {
+  return {
+    project_id: p.projectId,
+    user_id: p.userId,
+    name: p.name,
+    vm_state: p.deleted ? 'deleted' : p.vmState,
+    task_state: p.taskState,
+    power_state: p.powerState,
+    host: p.host,
+    availability_zone: p.availabilityZone,
+    cell_path: cellPath,
+    region,
+    flavor_id: p.flavorId,
+    image_ref: p.imageRef,
+    version,
+    updated_at: p.updatedAt,
   }
 }

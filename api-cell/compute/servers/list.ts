@@ -25,7 +25,8 @@ export async function listServers(d: ComputeDeps, req: Request, res: Response, d
   let query = d.db.selectFrom('instance_index').selectAll().where('vm_state', '!=', 'deleted')
   const allTenants = str(q['all_tenants']) !== undefined && auth.isAdmin
   const projectFilter = str(q['project_id']) ?? str(q['tenant_id'])
-  if (!allTenants) query = query.where('project_id', '=', auth.isAdmin && projectFilter !== undefined ? projectFilter : auth.projectId)
+  // As in Nova, project_id/tenant_id only filter together with all_tenants (else: own project).
+  if (!allTenants) query = query.where('project_id', '=', auth.projectId)
   else if (projectFilter !== undefined) query = query.where('project_id', '=', projectFilter)
   const region = regionOf(res)
   if (region !== null) query = query.where('region', '=', region)

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { Router } from 'express'
 import { z } from 'zod'
 import type { InstanceActionRecord, InstanceRecord } from '../../../shared/cell-link/build-spec.js'
+import { imageFetchOf } from '../../../shared/cell-link/build-spec.js'
 import { ConflictError, ForbiddenError, InvalidError, NotFoundError } from '../../../shared/errors.js'
 import { CELL0_PATH } from '../../cells/cell0.js'
 import { authOf, contextOf } from '../../identity/auth.js'
@@ -112,7 +113,11 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
     if (mapping.cell_path === null || mapping.cell_path === CELL0_PATH) {
       throw new ConflictError(`Cannot '${action}' instance ${uuid} while it is in vm_state ${mapping.cell_path === null ? 'building' : 'error'}`)
     }
-    return d.tree.clientFor(mapping.cell_path).instanceAction(contextOf(res), { cellPath: mapping.cell_path, instanceUuid: uuid, action, args })
+    const result = await d.tree
+      .clientFor(mapping.cell_path)
+      .instanceAction(contextOf(res), { cellPath: mapping.cell_path, instanceUuid: uuid, action, args })
+    if (isRecord(result)) await d.tree.applyRecord(result)
+    return result
   }
 
   /** `server_groups` of the show, update and rebuild views (2.71). */
@@ -238,7 +243,14 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
           if (k === undefined) throw new InvalidError('Invalid key_name provided.')
           keyData = k.public_key
         } else if (parsed.data.key_name === null) keyData = null
-        const record = (await act(res, uuid, 'rebuild', { ...parsed.data, imageRef: image.id, ...(keyData === undefined ? {} : { key_data: keyData }) })) as InstanceRecord
+        // The host recreates the disk from the new image: it needs the signed URL, as for a boot.
+        const fetch = imageFetchOf(image)
+        const record = (await act(res, uuid, 'rebuild', {
+          ...parsed.data,
+          imageRef: image.id,
+          ...(keyData === undefined ? {} : { key_data: keyData }),
+          ...(fetch === undefined ? {} : { image: fetch }),
+        })) as InstanceRecord
         if (parsed.data.name !== undefined) {
           await d.db.updateTable('instance_index').set({ name: parsed.data.name, image_ref: image.id }).where('uuid', '=', uuid).execute()
         }
@@ -345,6 +357,11 @@ async function updateBuildRequest(
     if (u.name !== undefined) await tx.updateTable('instance_index').set({ name: u.name }).where('uuid', '=', uuid).execute()
     return true
   })
+}
+
+/** An action answered with the instance's record (not a list of actions, not null). */
+function isRecord(v: unknown): v is InstanceRecord {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && typeof (v as { version?: unknown }).version === 'number' && typeof (v as { cellPath?: unknown }).cellPath === 'string'
 }
 
 const microIso = (ms: number): string => new Date(ms).toISOString().replace('Z', '000').slice(0, 26)
