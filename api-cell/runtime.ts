@@ -30,6 +30,7 @@ import { identityMigrations } from './identity/migrations.js'
 import { KyselyRevocationStore } from './identity/revocation-store.js'
 import { identityRouter } from './identity/router.js'
 import { TokenService } from './identity/tokens.js'
+import { FileUrlSigner, fileUrlKey } from './image/file-url-signer.js'
 import { imageMigrations } from './image/migrations.js'
 import { imageRouter } from './image/router.js'
 import { ImageService } from './image/store.js'
@@ -94,6 +95,9 @@ function tokenSecret(stateDir: string): Buffer {
   writeFileSync(path, secret.toString('base64'), { mode: 0o600 })
   return secret
 }
+
+/** How long the image download URL of a build stays valid (reschedules and re-driven builds reuse it). */
+const IMAGE_URL_TTL_MS = 24 * 3600_000
 
 /** Registers (or updates the address of) every cell of the configured tree, and its hosts. */
 export async function syncCells(db: Kysely<ApiSchema>, cells: readonly CellRegistration[]): Promise<void> {
@@ -179,7 +183,8 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     await images.seedCirros(boot.adminProjectId)
     await syncCells(api.db, a.cells)
 
-    const tokens = new TokenService({ secret: tokenSecret(a.stateDir), ttlSeconds: 3600, revocations: new KyselyRevocationStore(api.db) })
+    const secret = tokenSecret(a.stateDir)
+    const tokens = new TokenService({ secret, ttlSeconds: 3600, revocations: new KyselyRevocationStore(api.db) })
     await tokens.loadRevocations(systemContext())
 
     const tree = new CellTree({ db: api.db, log: a.log.child({ service: 'cell-tree' }), downAfterMs: a.downAfterMs })
@@ -233,10 +238,22 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
       image: `http://${host}:${portOf(servers.image)}`,
     }
     const computeUrls = Object.fromEntries(a.regions.map((r) => [r, `${urls.compute}/regions/${r}/v2.1`]))
+    const signer = new FileUrlSigner({ key: fileUrlKey(secret), publicUrl: urls.image })
     const imageLookup: ImageLookup = async (caller, id) => {
       try {
         const img = await images.get({ requestId: 'lookup', projectId: caller.projectId, userId: caller.userId, roles: caller.roles }, id)
-        return { id: img.id, name: img.name ?? '', status: img.status, minDisk: img.minDisk, minRam: img.minRam, properties: img.properties }
+        return {
+          id: img.id,
+          name: img.name ?? '',
+          status: img.status,
+          minDisk: img.minDisk,
+          minRam: img.minRam,
+          properties: img.properties,
+          // Compute hosts fetch the bytes with this URL: they hold no token of the user's.
+          ...(img.status === 'active' ? { downloadUrl: signer.signedFileUrl(img.id, Date.now() + IMAGE_URL_TTL_MS) } : {}),
+          ...(img.checksum === null ? {} : { checksum: img.checksum }),
+          ...(img.diskFormat === null ? {} : { diskFormat: img.diskFormat }),
+        }
       } catch (err) {
         if (err instanceof AppError && err.status === 404) return undefined
         throw err
@@ -256,7 +273,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     )
     const image = express()
     image.disable('x-powered-by')
-    image.use(imageRouter({ images, publicUrl: urls.image, auth: authMiddleware(tokens), logger: a.log.child({ service: 'image' }) }))
+    image.use(imageRouter({ images, publicUrl: urls.image, auth: authMiddleware(tokens), signer, logger: a.log.child({ service: 'image' }) }))
     const compute = computeApp(
       {
         db: api.db,

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench -- NAME`: runs one benchmark (scheduler, bus, virt; `all` runs each), prints its
+ * `npm run bench -- NAME`: runs one benchmark (scheduler, bus, virt, boot; `all` runs each), prints its
  * figures, writes them to `bench/results/NAME.json` with a description of the machine, and rewrites
  * `bench/RESULTS.md` from every results file and `bench/NOTES.md` (`summary` only rewrites it).
  * Benchmarks print; tests never assert on time.
@@ -11,6 +11,7 @@ import { cpus, loadavg, release, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { packageRoot } from '../shared/paths.js'
+import { benchBoot } from './boot-bench.js'
 import { benchBus } from './bus-bench.js'
 import { benchClaims, benchTreeDecisions } from './placement-bench.js'
 import { benchDecisions } from './scheduler-bench.js'
@@ -24,6 +25,7 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<Figures>>> = {
   scheduler: benchScheduler,
   bus: () => benchBus(),
   virt: () => benchVirt(),
+  boot: () => benchBoot(),
 }
 
 /**

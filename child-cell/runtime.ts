@@ -11,7 +11,8 @@ import { cellPluginsOf } from '../shared/config/scheduler-config.js'
 import { createCellRanker } from '../shared/scheduling/cell-ranking.js'
 import { CellAgent } from './agent/agent.js'
 import { ComputeManager } from './compute/manager.js'
-import { createDriver } from './compute/virt/create-driver.js'
+import { ImageCache } from './compute/image-cache.js'
+import { createDriver, instancesPathOf } from './compute/virt/create-driver.js'
 import type { ComputeDriver } from './compute/virt/driver.js'
 import { writeTestHostXml } from './compute/virt/host-xml.js'
 import { ConductorManager } from './conductor/manager.js'
@@ -112,6 +113,8 @@ export async function startCell(a: CellRuntimeArgs): Promise<CellRuntime> {
         const compute = new ComputeManager({
           bus,
           driver,
+          // The same instances directory as the driver's: guest disks sit next to the cached images.
+          images: new ImageCache({ instancesPath: instancesPathOf(hostDir) }),
           log: a.log.child({ service: 'compute', host: h.name }),
           settings: {
             host: h.name,

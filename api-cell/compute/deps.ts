@@ -14,6 +14,15 @@ export interface BootImage {
   readonly minDisk: number
   readonly minRam: number
   readonly properties: Readonly<Record<string, string>>
+  /**
+   * A signed, expiring URL compute hosts download the bytes from (active images only; see
+   * `BuildImage.downloadUrl` in shared/cell-link/build-spec.ts).
+   */
+  readonly downloadUrl?: string
+  /** MD5 hex of the bytes. */
+  readonly checksum?: string
+  /** Glance's `disk_format`. */
+  readonly diskFormat?: string
 }
 
 /** Looks an image up as the caller may see it; undefined when missing or invisible. */

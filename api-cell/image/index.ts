@@ -3,6 +3,8 @@
  * store, cirros seeding), its router, and its migrations.
  */
 export { CIRROS, cirrosPlaceholder } from './cirros.js'
+export { FileUrlSigner, fileUrlKey } from './file-url-signer.js'
+export type { FileUrlSignerOptions } from './file-url-signer.js'
 export { glanceErrorHandler, UnsupportedMediaTypeError } from './http-errors.js'
 export { DEFAULT_MAX_IMAGE_BYTES, ImageTooLargeError } from './image-file-store.js'
 export type { ImageData } from './image-file-store.js'

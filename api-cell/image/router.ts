@@ -1,13 +1,15 @@
 import { pipeline } from 'node:stream/promises'
 import express from 'express'
-import type { Request, RequestHandler, Router } from 'express'
-import { InternalError, InvalidError, NotFoundError } from '../../shared/errors.js'
+import type { Request, RequestHandler, Response, Router } from 'express'
+import { systemContext } from '../../shared/context.js'
+import { ForbiddenError, InternalError, InvalidError, NotFoundError } from '../../shared/errors.js'
 import { contextOf, requestIdOf } from '../identity/auth.js'
 import type { ErrorLogger } from '../identity/http-errors.js'
+import type { FileUrlSigner } from './file-url-signer.js'
 import { glanceErrorHandler, UnsupportedMediaTypeError } from './http-errors.js'
 import { IMAGE_SCHEMA, IMAGES_SCHEMA } from './json-schemas.js'
 import { parseListQuery } from './list-query.js'
-import type { ImageService } from './store.js'
+import type { ImageDownload, ImageService } from './store.js'
 import { renderImage } from './views.js'
 
 /** What the image router needs. */
@@ -22,6 +24,12 @@ export interface ImageRouterDeps {
    * `authMiddleware(tokens)`. Leave it out when the listener authenticates before this router.
    */
   readonly auth?: RequestHandler
+  /**
+   * Accepts signed file URLs (see {@link FileUrlSigner}): `GET /v2/images/{id}/file` with a
+   * `signature` query parameter is served without a token when the signature is valid and
+   * unexpired, and is 403 otherwise. Without it, signatures are not looked at.
+   */
+  readonly signer?: FileUrlSigner
 }
 
 /** The v2 minor versions this API answers as (Glance 25 "Zed" is at 2.16). */
@@ -30,7 +38,8 @@ const PATCH_MEDIA_TYPES = ['application/openstack-images-v2.1-json-patch', 'appl
 
 /**
  * The Glance v2 subset, mounted at the root of the image listener (port 9292). Everything but
- * `GET /` and `GET /versions` needs a token: pass `auth` (or authenticate before this router); routes
+ * `GET /`, `GET /versions` and signed file URLs (with `signer`) needs a token: pass `auth` (or
+ * authenticate before this router); routes
  * read the caller from `res.locals.ctx`. Errors, the auth middleware's included, render with
  * {@link glanceErrorHandler}; unknown routes are 404.
  *
@@ -56,6 +65,22 @@ export function imageRouter(deps: ImageRouterDeps): Router {
   router.get('/versions', (_req, res) => {
     res.json(versions())
   })
+
+  const signer = deps.signer
+  if (signer !== undefined) {
+    // Before authentication: the signature is the credential (compute hosts hold no token).
+    router.get('/v2/images/:id/file', async (req, res, next) => {
+      if (req.query['signature'] === undefined) {
+        next()
+        return
+      }
+      const id = param(req, 'id')
+      if (!signer.verify(id, req.query['expires'], req.query['signature'])) {
+        throw new ForbiddenError('The signed image URL is invalid or has expired.')
+      }
+      await sendImageData(res, await images.download(systemContext(), id))
+    })
+  }
 
   if (deps.auth !== undefined) router.use(deps.auth)
 
@@ -113,15 +138,7 @@ export function imageRouter(deps: ImageRouterDeps): Router {
   })
 
   router.get('/v2/images/:id/file', async (req, res) => {
-    const { image, data } = await images.download(contextOf(res), param(req, 'id'))
-    if (data === null) {
-      res.status(204).end()
-      return
-    }
-    res.status(200).setHeader('Content-Type', 'application/octet-stream')
-    if (image.size !== null) res.setHeader('Content-Length', String(image.size))
-    if (image.checksum !== null) res.setHeader('Content-MD5', image.checksum)
-    await pipeline(data, res)
+    await sendImageData(res, await images.download(contextOf(res), param(req, 'id')))
   })
 
   router.put('/v2/images/:id/tags/:tag', async (req, res) => {
@@ -147,6 +164,19 @@ function versionList(base: string): Record<string, unknown>[] {
     out.push({ id: `v2.${minor}`, status, links: [{ rel: 'self', href: `${base}/v2/` }] })
   }
   return out
+}
+
+/** An image's bytes (200, with size and md5), or 204 for an image without data. */
+async function sendImageData(res: Response, download: ImageDownload): Promise<void> {
+  const { image, data } = download
+  if (data === null) {
+    res.status(204).end()
+    return
+  }
+  res.status(200).setHeader('Content-Type', 'application/octet-stream')
+  if (image.size !== null) res.setHeader('Content-Length', String(image.size))
+  if (image.checksum !== null) res.setHeader('Content-MD5', image.checksum)
+  await pipeline(data, res)
 }
 
 function param(req: Request, key: string): string {

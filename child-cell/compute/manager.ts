@@ -5,6 +5,7 @@ import { systemContext } from '../../shared/context.js'
 import { InvalidError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/logging.js'
 import { ConductorApi } from '../conductor/rpc-api.js'
+import type { ImageCache } from './image-cache.js'
 import { computeTopic } from './rpc-api.js'
 import type { ComputeDriver } from './virt/driver.js'
 import { POWER_STATES } from './virt/driver.js'
@@ -33,6 +34,8 @@ export interface ComputeHostSettings {
 export interface ComputeContext {
   readonly settings: ComputeHostSettings
   readonly driver: ComputeDriver
+  /** The host's image cache; without one, guests spawn without a prepared disk. */
+  readonly images?: ImageCache
   readonly conductor: ConductorApi
   readonly log: Logger
 }
@@ -50,9 +53,22 @@ export class ComputeManager {
   #sub: Subscription | undefined
   #timer: NodeJS.Timeout | undefined
 
-  constructor(args: { readonly bus: MessageBus; readonly driver: ComputeDriver; readonly settings: ComputeHostSettings; readonly log: Logger }) {
+  constructor(args: {
+    readonly bus: MessageBus
+    readonly driver: ComputeDriver
+    readonly settings: ComputeHostSettings
+    readonly log: Logger
+    /** Where guest disks come from (see image-cache.ts). */
+    readonly images?: ImageCache
+  }) {
     this.#bus = args.bus
-    this.#c = { settings: args.settings, driver: args.driver, conductor: new ConductorApi(args.bus), log: args.log }
+    this.#c = {
+      settings: args.settings,
+      driver: args.driver,
+      conductor: new ConductorApi(args.bus),
+      log: args.log,
+      ...(args.images === undefined ? {} : { images: args.images }),
+    }
     this.#handlers = {
       build_and_run_instance: (ctx, a: { instance: InstanceRecord }) => spawnInstance(this.#c, ctx, a.instance),
       terminate_instance: (ctx, a: { uuid: string }) => terminateInstance(this.#c, ctx, a.uuid),

@@ -16,6 +16,7 @@ import { instanceAction } from './operations/actions.js'
 import { ADMIN_OPERATIONS } from './operations/admin.js'
 import { listActions } from './operations/actions-log.js'
 import { buildInstance } from './operations/build.js'
+import { instancesOnHost } from './operations/build-specs.js'
 import { resumeStuckReschedules } from './operations/reschedule.js'
 import { instanceDestroyed, instanceUpdate } from './operations/compute-reports.js'
 import { computeNodeUpdate, getCapacity, listHosts, serviceHeartbeat } from './operations/hosts.js'
@@ -76,10 +77,7 @@ export class ConductorManager {
         return rows.map((r) => d.store.toRecord(r))
       },
       list_actions: (_ctx, a: { uuid: string }) => listActions(d.db, a.uuid),
-      instances_on_host: async (_ctx, a: { host: string }) => {
-        const rows = await d.db.selectFrom('instances').selectAll().where('host', '=', a.host).where('deleted', '=', 0).execute()
-        return rows.map((r) => d.store.toRecord(r))
-      },
+      instances_on_host: (_ctx, a: { host: string }) => instancesOnHost(d, a.host),
       instance_update: (ctx, a) => instanceUpdate(d, ctx, a),
       instance_destroyed: (ctx, a) => instanceDestroyed(d, ctx, a),
       service_heartbeat: (_ctx, a) => serviceHeartbeat(d, a),

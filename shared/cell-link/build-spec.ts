@@ -24,7 +24,7 @@ export interface BuildSpec {
   readonly projectId: string
   readonly userId: string
   readonly flavor: FlavorSnapshot
-  readonly image: { readonly id: string; readonly name: string; readonly properties: Readonly<Record<string, string>> }
+  readonly image: BuildImage
   readonly availabilityZone: string | null
   readonly metadata: Readonly<Record<string, string>>
   readonly keyName: string | null
@@ -49,6 +49,44 @@ export interface BuildSpec {
   readonly accessIpV4?: string
   readonly accessIpV6?: string
   readonly createdAt: number
+}
+
+/**
+ * The image of a build. `downloadUrl`, `checksum` and `diskFormat` tell the compute host how to
+ * fetch the bytes into its image cache; specs written before they existed lack them (the host
+ * then spawns without preparing a disk, as it did before).
+ */
+export interface BuildImage {
+  readonly id: string
+  readonly name: string
+  readonly properties: Readonly<Record<string, string>>
+  /**
+   * A signed, expiring URL of the image API's `GET /v2/images/{id}/file`: the capability to read
+   * this one image without a token, so that compute hosts hold neither users' tokens nor any
+   * credentials of their own.
+   */
+  readonly downloadUrl?: string
+  /** MD5 hex of the bytes (Glance's `checksum`): the host verifies what it downloaded. */
+  readonly checksum?: string
+  /** Glance's `disk_format` (`qcow2`, `raw`, ...): decides the backing format of instance disks. */
+  readonly diskFormat?: string
+}
+
+/** How a compute host fetches an image: what {@link BuildImage} carries, without the metadata. */
+export interface ImageFetch {
+  readonly downloadUrl: string
+  readonly checksum?: string
+  readonly diskFormat?: string
+}
+
+/** The fetch part of a build's image; undefined for a spec without a download URL. */
+export function imageFetchOf(image: Readonly<Partial<BuildImage>>): ImageFetch | undefined {
+  if (typeof image.downloadUrl !== 'string' || image.downloadUrl === '') return undefined
+  return {
+    downloadUrl: image.downloadUrl,
+    ...(typeof image.checksum === 'string' ? { checksum: image.checksum } : {}),
+    ...(typeof image.diskFormat === 'string' ? { diskFormat: image.diskFormat } : {}),
+  }
 }
 
 /**
@@ -92,6 +130,11 @@ export interface InstanceRecord {
   readonly availabilityZone: string | null
   readonly flavor: FlavorSnapshot
   readonly imageRef: string
+  /**
+   * How the host fetches `imageRef` (set on what the conductor casts to compute for a spawn or a
+   * rebuild; never stored in the cell DB, since the URL expires).
+   */
+  readonly image?: ImageFetch
   readonly vmState: string
   readonly taskState: string | null
   readonly powerState: number

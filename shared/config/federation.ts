@@ -71,7 +71,7 @@ export const COMMON_HELP = `Options:
   --database-url URL     production: MariaDB/MySQL server (default mysql://root@127.0.0.1:3306)
   --transport-url URL    production: RabbitMQ server (default amqp://guest:guest@127.0.0.1:5672)
   --name-prefix NAME     prefix of database schemas and vhosts (default federation)
-  --grpc-base-port N     production: first port for cells without grpc_port (default 50600)
+  --grpc-base-port N     production: first port for cells without grpc_port (default 18600; keep ports below 32768, the kernel's ephemeral range)
   --driver KIND          auto | libvirt | fake (default auto: libvirt's test driver when libvirt0 is installed)
   --scheduler-config F   scheduler filters, weighers and attempts (YAML; default deploy/scheduler.yaml when present)
   --scheduler-workers N  production: scheduler processes per cell with hosts (default 1, or the file's workers)
@@ -121,7 +121,7 @@ export function federationConfig(mode: 'embedded' | 'production', values: Record
     databaseBaseUrl: (s('database-url') ?? env['FEDERATION_DATABASE_URL'] ?? 'mysql://root@127.0.0.1:3306').replace(/\/+$/, ''),
     transportBaseUrl: (s('transport-url') ?? env['FEDERATION_TRANSPORT_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672').replace(/\/+$/, ''),
     namePrefix: prefix,
-    grpcBasePort: int('grpc-base-port', s('grpc-base-port'), 50600),
+    grpcBasePort: int('grpc-base-port', s('grpc-base-port'), 18600),
     driver,
     adminPassword: env['ADMIN_PASSWORD'] === '' ? undefined : env['ADMIN_PASSWORD'],
     timing: {

@@ -61,7 +61,7 @@ export function observeHttp(args: { readonly listener: string; readonly handler:
     const start = process.hrtime.bigint()
     const routeOf = trackRoute(req)
     // Routers rewrite req.url while they route: keep what the client asked for.
-    const url = req.url
+    const url = redactSignature(req.url)
     res.once('finish', () => {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9
       const route = routeOf()
@@ -85,4 +85,12 @@ export function observeHttp(args: { readonly listener: string; readonly handler:
     })
     handler(req, res)
   }
+}
+
+/**
+ * The URL with the value of a `signature` query parameter masked: a signed image file URL is a
+ * capability (api-cell/image/file-url-signer.ts), and secrets are never logged.
+ */
+function redactSignature(url: string | undefined): string | undefined {
+  return url?.replace(/([?&]signature=)[^&#]*/gi, '$1***')
 }

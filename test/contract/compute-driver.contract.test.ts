@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -151,9 +152,22 @@ describe.each(implementations)('ComputeDriver contract: $name', (impl) => {
     ['no vcpus', { vcpus: 0 }],
     ['fractional vcpus', { vcpus: 1.5 }],
     ['negative disk', { rootGb: -1 }],
+    ['a relative disk path', { diskPath: 'instances/disk' }],
+    ['an unknown disk format', { diskPath: '/srv/instances/x/disk', diskFormat: 'vmdk' as 'raw' }],
   ])('rejects spawn arguments with %s', async (_label, overrides) => {
     await expect(driver.spawn(guest(overrides))).rejects.toBeInstanceOf(InvalidError)
     expect(await driver.listInstances()).toEqual([])
+  })
+
+  it('spawns with a disk compute prepared, and leaves that file alone on destroy (compute owns it)', async () => {
+    // Neither driver under test has disks (libvirt's test driver, the fake): the disk is ignored.
+    const args = guest({ diskPath: join(workDir, 'prepared-disk'), diskFormat: 'qcow2' })
+    writeFileSync(args.diskPath!, 'not a real disk')
+    await driver.spawn(args)
+    expect((await driver.getInfo(args.uuid)).powerState).toBe(POWER_STATES.RUNNING)
+    await driver.destroy(args.uuid)
+    expect(await driver.listInstances()).not.toContain(args.uuid)
+    expect(readFileSync(args.diskPath!, 'utf8')).toBe('not a real disk')
   })
 
   it('pauses and unpauses', async () => {

@@ -58,7 +58,8 @@ export interface ProductionOptions {
 export async function startProduction(opts: ProductionOptions = {}): Promise<ProductionFederation> {
   const dir = mkdtempSync(join(tmpdir(), 'fedprod-'))
   const prefix = `fedtest_${rand()}`
-  const base = 20000 + Math.floor(Math.random() * 20000)
+  // Below the kernel's ephemeral range (32768+), where outgoing connections would collide.
+  const base = 20000 + Math.floor(Math.random() * 12000)
   const ports = { identity: base, compute: base + 1, image: base + 2, grpc: base + 10 }
   const args = [
     join(root, 'dist', 'bin', 'production.js'),

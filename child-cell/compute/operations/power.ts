@@ -1,6 +1,7 @@
 import type { InstanceRecord } from '../../../shared/cell-link/build-spec.js'
 import type { RequestContext } from '../../../shared/context.js'
 import type { ComputeContext } from '../manager.js'
+import { prepareDisk, spawnArgsOf } from './spawn.js'
 
 /** A power action as cast by the conductor. */
 export interface PowerActionArgs {
@@ -56,11 +57,13 @@ export async function powerAction(c: ComputeContext, ctx: RequestContext, a: Pow
         await c.driver.resume(a.uuid)
         break
       case 'rebuild': {
-        // Nova's rebuild: the guest is recreated from the (new) image, same uuid and flavor.
+        // Nova's rebuild: the guest is recreated from the (new) image, same uuid and flavor; the
+        // old disk goes with the old guest.
         const inst = a.instance
         if (inst === undefined) throw new Error('rebuild without the instance record')
         await c.driver.destroy(a.uuid)
-        await c.driver.spawn({ uuid: inst.uuid, name: inst.name, memoryMb: inst.flavor.memoryMb, vcpus: inst.flavor.vcpus, rootGb: inst.flavor.rootGb, imageRef: inst.imageRef })
+        await c.images?.removeInstance(a.uuid)
+        await c.driver.spawn({ ...spawnArgsOf(inst), ...(await prepareDisk(c, inst)) })
         if (a.previousVmState === 'stopped') await c.driver.powerOff(a.uuid)
         break
       }

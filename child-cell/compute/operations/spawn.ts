@@ -1,25 +1,21 @@
 import type { InstanceRecord } from '../../../shared/cell-link/build-spec.js'
 import type { RequestContext } from '../../../shared/context.js'
 import type { ComputeContext } from '../manager.js'
+import type { SpawnArgs } from '../virt/driver.js'
 import { POWER_STATES } from '../virt/driver.js'
 
 /**
  * Spawns a claimed instance and reports ACTIVE, or ERROR with a fault. Idempotent: a guest that
- * already runs (a redelivered cast, or a resync at start-up) is reported as it is.
+ * already runs (a redelivered cast, or a resync at start-up) is reported as it is. The root disk is
+ * created from the host's image cache first (fetching the image once per host); a failed spawn
+ * leaves neither guest nor instance directory.
  */
 export async function spawnInstance(c: ComputeContext, ctx: RequestContext, inst: InstanceRecord): Promise<void> {
   const host = c.settings.host
   try {
     const existing = await c.driver.listInstances()
     if (!existing.includes(inst.uuid)) {
-      await c.driver.spawn({
-        uuid: inst.uuid,
-        name: inst.name,
-        memoryMb: inst.flavor.memoryMb,
-        vcpus: inst.flavor.vcpus,
-        rootGb: inst.flavor.rootGb,
-        imageRef: inst.imageRef,
-      })
+      await c.driver.spawn({ ...spawnArgsOf(inst), ...(await prepareDisk(c, inst)) })
     }
     const info = await c.driver.getInfo(inst.uuid)
     await c.conductor.instanceUpdate(ctx, {
@@ -36,6 +32,7 @@ export async function spawnInstance(c: ComputeContext, ctx: RequestContext, inst
     const message = err instanceof Error ? err.message : String(err)
     c.log.error({ requestId: ctx.requestId, instance: inst.uuid, host, err: message }, 'spawn failed')
     await c.driver.destroy(inst.uuid).catch(() => undefined)
+    await c.images?.removeInstance(inst.uuid).catch(() => undefined)
     await c.conductor.instanceUpdate(ctx, {
       uuid: inst.uuid,
       expectedTaskState: 'spawning',
@@ -46,4 +43,27 @@ export async function spawnInstance(c: ComputeContext, ctx: RequestContext, inst
       event: { name: 'compute__do_build_and_run_instance', result: 'Error', host },
     })
   }
+}
+
+/** What the driver needs of a record, the disk aside. */
+export function spawnArgsOf(inst: InstanceRecord): SpawnArgs {
+  return {
+    uuid: inst.uuid,
+    name: inst.name,
+    memoryMb: inst.flavor.memoryMb,
+    vcpus: inst.flavor.vcpus,
+    rootGb: inst.flavor.rootGb,
+    imageRef: inst.imageRef,
+  }
+}
+
+/**
+ * Creates the instance's root disk from its image through the host's image cache (replacing any
+ * disk it had: a rebuild). Nothing when the host has no cache or the record says not how to fetch
+ * the image (a build spec from before image caching): the driver then makes a blank disk.
+ */
+export async function prepareDisk(c: ComputeContext, inst: InstanceRecord): Promise<Pick<SpawnArgs, 'diskPath' | 'diskFormat'>> {
+  if (c.images === undefined || inst.image === undefined) return {}
+  const disk = await c.images.prepareDisk({ uuid: inst.uuid, imageId: inst.imageRef, fetch: inst.image, rootGb: inst.flavor.rootGb })
+  return { diskPath: disk.path, diskFormat: disk.format }
 }

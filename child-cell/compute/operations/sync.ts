@@ -1,6 +1,6 @@
 import type { RequestContext } from '../../../shared/context.js'
 import type { ComputeContext } from '../manager.js'
-import { spawnInstance } from './spawn.js'
+import { spawnArgsOf, spawnInstance } from './spawn.js'
 
 /**
  * At start-up, brings the hypervisor and the cell's records back in line (Nova's
@@ -18,11 +18,13 @@ export async function syncHost(c: ComputeContext, ctx: RequestContext): Promise<
     if (!known.has(uuid)) {
       c.log.warn({ instance: uuid, host }, 'destroying a guest with no live instance record')
       await c.driver.destroy(uuid)
+      await c.images?.removeInstance(uuid)
     }
   }
   for (const r of records) {
     if (r.taskState === 'deleting') {
       await c.driver.destroy(r.uuid)
+      await c.images?.removeInstance(r.uuid)
       await c.conductor.instanceDestroyed(ctx, { uuid: r.uuid, host })
       continue
     }
@@ -32,14 +34,9 @@ export async function syncHost(c: ComputeContext, ctx: RequestContext): Promise<
       continue
     }
     if (present || !c.settings.resumeGuestsStateOnHostBoot || r.vmState === 'error') continue
-    await c.driver.spawn({
-      uuid: r.uuid,
-      name: r.name,
-      memoryMb: r.flavor.memoryMb,
-      vcpus: r.flavor.vcpus,
-      rootGb: r.flavor.rootGb,
-      imageRef: r.imageRef,
-    })
+    // The guest's disk outlived it: boot from it again, never from a fresh copy of the image.
+    const disk = await c.images?.existingDisk(r.uuid)
+    await c.driver.spawn({ ...spawnArgsOf(r), ...(disk === undefined ? {} : { diskPath: disk.path, diskFormat: disk.format }) })
     if (r.vmState === 'stopped') await c.driver.powerOff(r.uuid)
     else if (r.vmState === 'paused') await c.driver.pause(r.uuid)
     else if (r.vmState === 'suspended') await c.driver.suspend(r.uuid)

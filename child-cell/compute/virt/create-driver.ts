@@ -57,9 +57,17 @@ export async function createDriver(args: CreateDriverArgs): Promise<ComputeDrive
   return new LibvirtDriver({
     uri,
     diskGb: args.diskGb,
-    instancesPath: join(args.stateDir, 'instances'),
+    instancesPath: instancesPathOf(args.stateDir),
     saveDir: join(args.stateDir, 'save'),
   })
+}
+
+/**
+ * The instances directory of a host with state directory `stateDir`: guest disks, and the image
+ * cache (`_base/`) compute creates them from.
+ */
+export function instancesPathOf(stateDir: string): string {
+  return join(stateDir, 'instances')
 }
 
 /**

@@ -79,7 +79,22 @@ export interface SpawnArgs {
   readonly vcpus: number
   readonly rootGb: number
   readonly imageRef?: string
+  /**
+   * The guest's root disk, prepared by compute's image cache (`<instancesPath>/<uuid>/disk`, an
+   * overlay or copy of the cached image). Drivers whose hypervisor has disks use it as the disk
+   * source and leave the file alone on failure and on destroy (compute owns it); the others
+   * (libvirt's test driver, the fake) ignore it. Absent: the driver makes a blank disk of `rootGb`
+   * where it has disks.
+   */
+  readonly diskPath?: string
+  /** The format of `diskPath` (default `raw`). */
+  readonly diskFormat?: DiskFormat
 }
+
+/** Formats of the disks compute prepares for guests. */
+export const DISK_FORMATS = ['raw', 'qcow2'] as const
+/** One of {@link DISK_FORMATS}. */
+export type DiskFormat = (typeof DISK_FORMATS)[number]
 
 /** Inventory of one host. */
 export interface HostResources {

@@ -1,5 +1,6 @@
+import { isAbsolute } from 'node:path'
 import { ConflictError, InvalidError } from '../../../shared/errors.js'
-import { InstanceNotFoundError, POWER_STATES } from './driver.js'
+import { DISK_FORMATS, InstanceNotFoundError, POWER_STATES } from './driver.js'
 import type { ComputeDriver, HostResources, InstanceInfo, PowerState, SpawnArgs } from './driver.js'
 
 /** What a {@link FakeDriver} host has. Only the three capacities are required. */
@@ -181,4 +182,11 @@ function validateSpawnArgs(args: SpawnArgs): void {
   if (!Number.isInteger(args.memoryMb) || args.memoryMb < 1) throw new InvalidError('memoryMb must be a whole number >= 1')
   if (!Number.isInteger(args.vcpus) || args.vcpus < 1) throw new InvalidError('vcpus must be a whole number >= 1')
   if (!Number.isInteger(args.rootGb) || args.rootGb < 0) throw new InvalidError('rootGb must be a whole number >= 0')
+  // The disk itself is ignored (no hypervisor reads it), but its arguments follow the contract.
+  if (args.diskPath !== undefined && (typeof args.diskPath !== 'string' || !isAbsolute(args.diskPath))) {
+    throw new InvalidError('diskPath must be an absolute path')
+  }
+  if (args.diskFormat !== undefined && !(DISK_FORMATS as readonly string[]).includes(args.diskFormat)) {
+    throw new InvalidError(`diskFormat must be one of ${DISK_FORMATS.join(', ')}`)
+  }
 }

@@ -3,11 +3,11 @@ import type { Domain } from '@unraid/libvirt'
 import { createHash } from 'node:crypto'
 import { access, mkdir, open, rm, statfs } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { isAbsolute, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ConflictError, InvalidError } from '../../../shared/errors.js'
-import { InstanceNotFoundError, POWER_STATES } from './driver.js'
-import type { ComputeDriver, HostResources, InstanceInfo, PowerState, SpawnArgs } from './driver.js'
+import { DISK_FORMATS, InstanceNotFoundError, POWER_STATES } from './driver.js'
+import type { ComputeDriver, DiskFormat, HostResources, InstanceInfo, PowerState, SpawnArgs } from './driver.js'
 
 /** How to reach the hypervisor, and where this host keeps guest files. */
 export interface LibvirtDriverArgs {
@@ -16,7 +16,10 @@ export interface LibvirtDriverArgs {
    * `<node>` file per simulated host, see host-xml.ts) in tests and the embedded federation.
    */
   readonly uri: string
-  /** qemu only: guest disks go to `<instancesPath>/<uuid>/disk`. Default `/var/lib/federation/instances`. */
+  /**
+   * qemu only: blank guest disks (spawns without a `diskPath`) go to `<instancesPath>/<uuid>/disk`,
+   * and `destroy` removes `<instancesPath>/<uuid>`. Default `/var/lib/federation/instances`.
+   */
   readonly instancesPath?: string
   /**
    * Where `suspend` writes guest memory (`<saveDir>/<uuid>.save`). Default: `<instancesPath>/save`
@@ -66,9 +69,10 @@ const TEST_HYPERVISOR_VERSION = 2
  * so a retried spawn cannot redefine a guest that a first attempt is still starting.
  *
  * With `test:///` URIs the hypervisor type reported is `test` (libvirt says `TEST`) and guests have
- * no disk; with qemu it is `QEMU`, as Nova reports for both kvm and qemu, and each guest gets a
- * sparse raw disk of `rootGb` (no image is copied into it yet). The driver must run on the
- * hypervisor host, as nova-compute does, since it creates those files locally.
+ * no disk (a `diskPath` is ignored); with qemu it is `QEMU`, as Nova reports for both kvm and qemu,
+ * and each guest boots from the `diskPath` compute prepared from the image (see image-cache.ts),
+ * or, without one, from a sparse raw disk of `rootGb`. The driver must run on the hypervisor host,
+ * as nova-compute does, since it creates those files locally.
  *
  * @example
  *   const driver = new LibvirtDriver({ uri: await writeTestHostXml({ path, vcpus: 8, memoryMb: 16384 }) })
@@ -137,15 +141,21 @@ export class LibvirtDriver implements ComputeDriver {
       if ((await this.#lookup(uuid)) !== undefined) {
         throw new ConflictError(`instance ${uuid} already exists on this hypervisor`, { uuid })
       }
-      let diskPath: string | undefined
+      let disk: { path: string; format: DiskFormat } | undefined
+      let created = false
       let domain: Domain | undefined
       try {
-        if (!this.#isTest && args.rootGb > 0) diskPath = await this.#createDisk(uuid, args.rootGb)
-        domain = await hv.domainDefineXML(domainXml({ ...args, uuid, type: this.#domainType, diskPath }))
+        if (!this.#isTest && args.diskPath !== undefined) disk = { path: args.diskPath, format: args.diskFormat ?? 'raw' }
+        else if (!this.#isTest && args.rootGb > 0) {
+          disk = { path: await this.#createDisk(uuid, args.rootGb), format: 'raw' }
+          created = true
+        }
+        domain = await hv.domainDefineXML(domainXml({ ...args, uuid, type: this.#domainType, disk }))
         await hv.domainCreate(domain)
       } catch (err) {
         if (domain !== undefined) await hv.domainUndefine(domain).catch(() => undefined)
-        if (diskPath !== undefined) await rm(join(this.#instancesPath, uuid), { recursive: true, force: true })
+        // A disk compute prepared is compute's to clean up.
+        if (created) await rm(join(this.#instancesPath, uuid), { recursive: true, force: true })
         throw err
       }
     })
@@ -365,11 +375,11 @@ export class LibvirtDriver implements ComputeDriver {
 }
 
 /** The domain definition: only what a guest needs to start; Nova's config builder is much larger. */
-function domainXml(args: SpawnArgs & { type: 'test' | 'kvm' | 'qemu'; diskPath: string | undefined }): string {
+function domainXml(args: SpawnArgs & { type: 'test' | 'kvm' | 'qemu'; disk: { path: string; format: DiskFormat } | undefined }): string {
   const devices: string[] = []
-  if (args.diskPath !== undefined) {
+  if (args.disk !== undefined) {
     devices.push(
-      `<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${xmlEscape(args.diskPath)}'/>` +
+      `<disk type='file' device='disk'><driver name='qemu' type='${args.disk.format}'/><source file='${xmlEscape(args.disk.path)}'/>` +
         `<target dev='vda' bus='virtio'/></disk>`,
     )
   }
@@ -399,6 +409,12 @@ function validateSpawnArgs(args: SpawnArgs): void {
   if (!Number.isInteger(args.memoryMb) || args.memoryMb < 1) throw new InvalidError('memoryMb must be a whole number >= 1')
   if (!Number.isInteger(args.vcpus) || args.vcpus < 1) throw new InvalidError('vcpus must be a whole number >= 1')
   if (!Number.isInteger(args.rootGb) || args.rootGb < 0) throw new InvalidError('rootGb must be a whole number >= 0')
+  if (args.diskPath !== undefined && (typeof args.diskPath !== 'string' || !isAbsolute(args.diskPath))) {
+    throw new InvalidError('diskPath must be an absolute path')
+  }
+  if (args.diskFormat !== undefined && !(DISK_FORMATS as readonly string[]).includes(args.diskFormat)) {
+    throw new InvalidError(`diskFormat must be one of ${DISK_FORMATS.join(', ')}`)
+  }
 }
 
 function conflict(operation: string, uuid: string, state: GuestState): ConflictError {

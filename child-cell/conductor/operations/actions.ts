@@ -1,9 +1,11 @@
+import type { BuildImage } from '../../../shared/cell-link/build-spec.js'
 import type { RequestContext } from '../../../shared/context.js'
 import { ConflictError, InvalidError } from '../../../shared/errors.js'
 import type { ConductorDeps } from '../deps.js'
 import type { PowerAction } from '../state-machine.js'
 import { beginAction, POWER_ACTIONS } from '../state-machine.js'
 import { finishAction, listActions, recordAction } from './actions-log.js'
+import { withImageFetch } from './build-specs.js'
 import { instanceDestroyed } from './compute-reports.js'
 
 /** Nova's instance action names in os-instance-actions. */
@@ -95,7 +97,7 @@ async function powerAction(
   ctx: RequestContext,
   row: Awaited<ReturnType<ConductorDeps['store']['get']>>,
   action: PowerAction,
-  args: { type?: string; imageRef?: string; name?: string; metadata?: Record<string, string>; accessIPv4?: string; accessIPv6?: string; description?: string | null; user_data?: string | null; key_name?: string | null; key_data?: string | null },
+  args: { type?: string; imageRef?: string; image?: unknown; name?: string; metadata?: Record<string, string>; accessIPv4?: string; accessIPv6?: string; description?: string | null; user_data?: string | null; key_name?: string | null; key_data?: string | null },
 ): Promise<unknown> {
   const hard = action === 'reboot' && String(args.type ?? 'SOFT').toUpperCase() === 'HARD'
   const taskState = beginAction(action, { vmState: row.vm_state, taskState: row.task_state }, { hard })
@@ -138,8 +140,21 @@ async function powerAction(
       action,
       taskState,
       ...(hard ? { hard } : {}),
-      ...(action === 'rebuild' ? { previousVmState: row.vm_state, instance: d.store.toRecord(changed) } : {}),
+      // Rebuild: how the host fetches the new image comes with the request (the URL expires, so it is not stored).
+      ...(action === 'rebuild' ? { previousVmState: row.vm_state, instance: withImageFetch(d.store.toRecord(changed), { image: rebuildImage(args) }) } : {}),
     })
   }
   return d.store.toRecord(changed)
+}
+
+/** The image fetch of a rebuild request, checked field by field (the args arrive as JSON from the tree). */
+function rebuildImage(args: { image?: unknown }): Partial<BuildImage> {
+  const raw = args.image
+  if (raw === null || typeof raw !== 'object') return {}
+  const { downloadUrl, checksum, diskFormat } = raw as Record<string, unknown>
+  return {
+    ...(typeof downloadUrl === 'string' ? { downloadUrl } : {}),
+    ...(typeof checksum === 'string' ? { checksum } : {}),
+    ...(typeof diskFormat === 'string' ? { diskFormat } : {}),
+  }
 }

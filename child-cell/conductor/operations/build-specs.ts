@@ -1,10 +1,13 @@
 import type { Transaction } from 'kysely'
-import type { BuildSpec } from '../../../shared/cell-link/build-spec.js'
+import type { BuildImage, BuildSpec, InstanceRecord } from '../../../shared/cell-link/build-spec.js'
+import { imageFetchOf } from '../../../shared/cell-link/build-spec.js'
 import type { CellSchema } from '../../db/schema.js'
+import type { ConductorDeps } from '../deps.js'
 
 /**
  * The build specs a leaf keeps while its instances build (table `build_specs`): what a reschedule
- * after a failed spawn needs, on this cell's hosts or handed back up the tree (see reschedule.ts).
+ * after a failed spawn needs, on this cell's hosts or handed back up the tree (see reschedule.ts),
+ * and how compute fetches the image (the signed download URL of the spec's image).
  */
 
 /** Keeps the build spec while the instance is building (in the transaction that inserts it). */
@@ -13,6 +16,34 @@ export async function rememberBuild(tx: Transaction<CellSchema>, spec: BuildSpec
     .insertInto('build_specs')
     .values({ instance_uuid: spec.instanceUuid, spec: JSON.stringify(spec), tried_hosts: '[]', faults: '[]', created_at: Date.now() })
     .execute()
+}
+
+/**
+ * The record compute spawns from, with how to fetch the image. The signed URL comes from the build
+ * spec: it expires, so it is kept in `build_specs` while the instance builds, never in `instances`.
+ */
+export function withImageFetch(record: InstanceRecord, spec: { readonly image: Readonly<Partial<BuildImage>> }): InstanceRecord {
+  const image = imageFetchOf(spec.image)
+  return image === undefined ? record : { ...record, image }
+}
+
+/**
+ * The live instances of `host`, for a compute host that starts up. Those still building carry how
+ * to fetch their image, so that an interrupted spawn can be finished.
+ */
+export async function instancesOnHost(d: Pick<ConductorDeps, 'db' | 'store'>, host: string): Promise<InstanceRecord[]> {
+  const rows = await d.db.selectFrom('instances').selectAll().where('host', '=', host).where('deleted', '=', 0).execute()
+  const building = rows.filter((r) => r.vm_state === 'building').map((r) => r.uuid)
+  const specs = new Map<string, string>()
+  if (building.length > 0) {
+    const kept = await d.db.selectFrom('build_specs').select(['instance_uuid', 'spec']).where('instance_uuid', 'in', building).execute()
+    for (const k of kept) specs.set(k.instance_uuid, k.spec)
+  }
+  return rows.map((r) => {
+    const record = d.store.toRecord(r)
+    const spec = specs.get(r.uuid)
+    return spec === undefined ? record : withImageFetch(record, JSON.parse(spec) as BuildSpec)
+  })
 }
 
 /** The build is over here (the instance is ACTIVE or deleted): nothing left to retry. */

@@ -5,7 +5,7 @@ import { releaseResources } from '../../db/claims.js'
 import type { RequestSpec } from '../../scheduler/host-state.js'
 import type { ConductorDeps } from '../deps.js'
 import { recordAction } from './actions-log.js'
-import { rememberBuild } from './build-specs.js'
+import { rememberBuild, withImageFetch } from './build-specs.js'
 
 /**
  * The scheduler's view of a build: the server group's members become the hosts the group filters
@@ -126,7 +126,7 @@ export async function buildInstance(d: ConductorDeps, ctx: RequestContext, spec:
     throw err
   }
   d.log.info({ requestId: ctx.requestId, instance: spec.instanceUuid, host: sel.host }, 'instance recorded; spawning on host')
-  await d.compute.buildAndRunInstance(ctx, sel.host, d.store.toRecord(row))
+  await d.compute.buildAndRunInstance(ctx, sel.host, withImageFetch(d.store.toRecord(row), spec))
   void d.agent.outboxChanged(ctx).catch(() => undefined)
   void d.agent.capacityChanged(ctx).catch(() => undefined)
   return { host: sel.host }

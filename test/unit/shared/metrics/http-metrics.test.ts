@@ -48,6 +48,14 @@ describe('HTTP metrics and access log', () => {
       expect(lines).toHaveLength(3)
     })
   })
+
+  it('masks the signature of a signed URL in the access log', async () => {
+    await withApp(async (url, lines) => {
+      await fetch(`${url}/v1/things/7?expires=1700000000&signature=0123abcd&x=1`)
+      expect(lines[0]?.['url']).toBe('/v1/things/7?expires=1700000000&signature=***&x=1')
+      expect(JSON.stringify(lines)).not.toContain('0123abcd')
+    })
+  })
 })
 
 describe('cell metrics', () => {
