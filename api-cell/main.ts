@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { COMMON_HELP, adminPasswordFor, apiDatabases, cellRegistrations, federationConfig, parseFlags } from '../shared/config/federation.js'
+import { COMMON_HELP, adminPasswordFor, apiDatabases, cellRegistrations, federationConfig } from '../shared/config/federation.js'
+import { parseOrExit, runMain, stopOnSignals } from '../shared/cli/process-main.js'
 import { createLogger } from '../shared/logging.js'
 import { metricsPortOf, serveMetrics } from '../shared/metrics/metrics-server.js'
 import { startApi } from './runtime.js'
@@ -13,18 +14,8 @@ Runs the API cell (identity :5000, compute :8774, image :9292, global scheduler)
 ${COMMON_HELP}`
 
 async function main(): Promise<void> {
-  let values
-  try {
-    values = parseFlags(process.argv.slice(2), { 'metrics-port': { type: 'string' } })
-    metricsPortOf(values['metrics-port'])
-  } catch (err) {
-    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`)
-    process.exit(2)
-  }
-  if (values['help'] === true) {
-    process.stdout.write(`${USAGE}\n`)
-    return
-  }
+  const values = parseOrExit(process.argv.slice(2), { 'metrics-port': { type: 'string' } }, USAGE, (v) => metricsPortOf(v['metrics-port']))
+  if (values === undefined) return
   const cfg = federationConfig('production', values)
   const log = createLogger('api')
   const dbs = apiDatabases(cfg)
@@ -44,17 +35,7 @@ async function main(): Promise<void> {
   })
   const metricsPort = metricsPortOf(values['metrics-port'])
   const metrics = metricsPort === undefined ? undefined : await serveMetrics({ host: cfg.host, port: metricsPort })
-  const stop = (): void => {
-    Promise.all([rt.stop(), metrics?.close()]).then(
-      () => process.exit(0),
-      () => process.exit(1),
-    )
-  }
-  process.on('SIGINT', stop)
-  process.on('SIGTERM', stop)
+  stopOnSignals(() => Promise.all([rt.stop(), metrics?.close()]))
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`)
-  process.exit(1)
-})
+runMain(main)

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-import { COMMON_HELP, federationConfig, parseFlags } from '../shared/config/federation.js'
+import { COMMON_HELP, federationConfig } from '../shared/config/federation.js'
 import { allCells } from '../shared/config/regions.js'
+import { parseOrExit, runMain, stopOnSignals } from '../shared/cli/process-main.js'
 import { createLogger } from '../shared/logging.js'
 import { metricsPortOf, serveMetrics } from '../shared/metrics/metrics-server.js'
 import { startEmbeddedFederation } from './embedded.js'
@@ -14,18 +15,8 @@ described in deploy/regions/, on SQLite and an in-process bus, cells linked by g
 ${COMMON_HELP}`
 
 async function main(): Promise<void> {
-  let values
-  try {
-    values = parseFlags(process.argv.slice(2), { 'metrics-port': { type: 'string' } })
-    metricsPortOf(values['metrics-port'])
-  } catch (err) {
-    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`)
-    process.exit(2)
-  }
-  if (values['help'] === true) {
-    process.stdout.write(`${USAGE}\n`)
-    return
-  }
+  const values = parseOrExit(process.argv.slice(2), { 'metrics-port': { type: 'string' } }, USAGE, (v) => metricsPortOf(v['metrics-port']))
+  if (values === undefined) return
   const cfg = federationConfig('embedded', values)
   const log = createLogger('federation')
   const fed = await startEmbeddedFederation(cfg, log)
@@ -51,24 +42,10 @@ async function main(): Promise<void> {
     '',
   ]
   process.stdout.write(lines.join('\n') + '\n')
-  let stopping = false
-  const shutdown = (signal: string): void => {
-    if (stopping) return
-    stopping = true
-    log.info({ signal }, 'stopping')
-    Promise.all([fed.stop(), metrics?.close()]).then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err: String(err) }, 'stop failed')
-        process.exit(1)
-      },
-    )
-  }
-  process.on('SIGINT', () => shutdown('SIGINT'))
-  process.on('SIGTERM', () => shutdown('SIGTERM'))
+  stopOnSignals(
+    () => Promise.all([fed.stop(), metrics?.close()]),
+    (signal) => log.info({ signal }, 'stopping'),
+  )
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`)
-  process.exit(1)
-})
+runMain(main)

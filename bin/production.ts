@@ -8,11 +8,12 @@ import { cellMigrations } from '../child-cell/db/migrations.js'
 import { hostPluginsOf } from '../child-cell/scheduler/plugins.js'
 import { ensureVhost } from '../shared/bus/amqp-admin.js'
 import type { FederationConfig } from '../shared/config/federation.js'
-import { adminPasswordFor, cellEndpoints, COMMON_HELP, federationConfig, parseFlags } from '../shared/config/federation.js'
+import { adminPasswordFor, cellEndpoints, COMMON_HELP, federationConfig } from '../shared/config/federation.js'
 import type { CellConfig } from '../shared/config/regions.js'
 import { allCells } from '../shared/config/regions.js'
 import { migrateToLatest, openDatabase } from '../shared/db/database.js'
 import type { Logger } from '../shared/logging.js'
+import { parseOrExit, runMain, stopOnSignals } from '../shared/cli/process-main.js'
 import { createLogger } from '../shared/logging.js'
 import { metricsPortOf } from '../shared/metrics/metrics-server.js'
 import { writeCloudsYaml } from './embedded.js'
@@ -173,18 +174,10 @@ function withoutFlag(argv: readonly string[], flag: string): string[] {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2)
-  let values
-  try {
-    values = parseFlags(argv, { 'metrics-base-port': { type: 'string' } })
-    if (values['metrics-base-port'] !== undefined) metricsPortOf(values['metrics-base-port'])
-  } catch (err) {
-    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`)
-    process.exit(2)
-  }
-  if (values['help'] === true) {
-    process.stdout.write(`${USAGE}\n`)
-    return
-  }
+  const values = parseOrExit(argv, { 'metrics-base-port': { type: 'string' } }, USAGE, (v) => {
+    if (v['metrics-base-port'] !== undefined) metricsPortOf(v['metrics-base-port'])
+  })
+  if (values === undefined) return
   const cfg = federationConfig('production', values)
   // Host filters and weighers are checked here too, so that a typo stops everything at once rather
   // than every scheduler process crashing in a loop.
@@ -214,22 +207,9 @@ async function main(): Promise<void> {
       '',
     ].join('\n') + '\n',
   )
-  let stopping = false
-  const shutdown = (): void => {
-    if (stopping) return
-    stopping = true
-    sup.stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    )
-  }
-  process.on('SIGINT', shutdown)
-  process.on('SIGTERM', shutdown)
+  stopOnSignals(() => sup.stop())
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main().catch((err: unknown) => {
-    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`)
-    process.exit(1)
-  })
+  runMain(main)
 }

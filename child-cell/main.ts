@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-import { COMMON_HELP, cellEndpoints, federationConfig, parseFlags } from '../shared/config/federation.js'
+import { COMMON_HELP, cellEndpoints, federationConfig } from '../shared/config/federation.js'
 import { allCells } from '../shared/config/regions.js'
+import { parseOrExit, runMain, stopOnSignals } from '../shared/cli/process-main.js'
 import { createLogger } from '../shared/logging.js'
 import { metricsPortOf, serveMetrics } from '../shared/metrics/metrics-server.js'
 import { libvirtAvailable } from './compute/virt/create-driver.js'
@@ -20,18 +21,8 @@ Runs one service of one cell (production mode: MariaDB + RabbitMQ), as the produ
 ${COMMON_HELP}`
 
 async function main(): Promise<void> {
-  let values
-  try {
-    values = parseFlags(process.argv.slice(2), { cell: { type: 'string' }, role: { type: 'string' }, hosts: { type: 'string' }, 'metrics-port': { type: 'string' } })
-    metricsPortOf(values['metrics-port'])
-  } catch (err) {
-    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`)
-    process.exit(2)
-  }
-  if (values['help'] === true) {
-    process.stdout.write(`${USAGE}\n`)
-    return
-  }
+  const values = parseOrExit(process.argv.slice(2), { cell: { type: 'string' }, role: { type: 'string' }, hosts: { type: 'string' }, 'metrics-port': { type: 'string' } }, USAGE, (v) => metricsPortOf(v['metrics-port']))
+  if (values === undefined) return
   const cfg = federationConfig('production', values)
   const path = values['cell']
   const role = values['role']
@@ -67,17 +58,7 @@ async function main(): Promise<void> {
   const metricsPort = metricsPortOf(values['metrics-port'])
   const metrics = metricsPort === undefined ? undefined : await serveMetrics({ host: cfg.host, port: metricsPort })
   log.info({ role, port: rt.agentPort || undefined, metricsPort: metrics?.port }, 'started')
-  const stop = (): void => {
-    Promise.all([rt.stop(), metrics?.close()]).then(
-      () => process.exit(0),
-      () => process.exit(1),
-    )
-  }
-  process.on('SIGINT', stop)
-  process.on('SIGTERM', stop)
+  stopOnSignals(() => Promise.all([rt.stop(), metrics?.close()]))
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`)
-  process.exit(1)
-})
+runMain(main)
