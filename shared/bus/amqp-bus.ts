@@ -1,15 +1,17 @@
-// One file on purpose (past the 500 lines STYLE.md asks a reason for): the connection life cycle,
-// the call/cast paths and the subscriptions share the private `Link` and must change together.
+// The connection life cycle and the call/cast/fanout paths. Subscriptions live in
+// amqp-subscription.ts; the types and wire helpers both share live in amqp-wire.ts.
 import { randomUUID } from 'node:crypto'
-import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib'
+import type { ConsumeMessage } from 'amqplib'
 import { connect } from 'amqplib'
 import type { RequestContext } from '../context.js'
-import { newRequestId, remainingMs } from '../context.js'
-import type { WireError } from '../errors.js'
-import { fromWire, InternalError, RpcTimeoutError, toWire } from '../errors.js'
+import { remainingMs } from '../context.js'
+import { fromWire, InternalError, RpcTimeoutError } from '../errors.js'
 import type { Logger } from '../logging.js'
 import { createLogger } from '../logging.js'
 import type { MessageBus, SendArgs, ServeArgs, Subscription } from './message-bus.js'
+import { AmqpSubscription } from './amqp-subscription.js'
+import type { Link, Reply, SubscriptionHost } from './amqp-wire.js'
+import { closedError, confirmPublish, encode, fanoutExchange, JSON_TYPE, REPLY_TO } from './amqp-wire.js'
 
 /** Options of {@link AmqpBus.connect}. */
 export interface AmqpBusOptions {
@@ -41,18 +43,6 @@ interface Config {
   readonly maxDelayMs: number
 }
 
-/** One live connection and its shared channels. Replaced, never repaired, when it drops. */
-interface Link {
-  readonly conn: ChannelModel
-  /** Publishes calls and replies; consumes direct replies (the broker requires the same channel). */
-  readonly rpc: Channel
-  /** Casts, fanouts and declarations, with publisher confirms. */
-  readonly pub: ConfirmChannel
-  /** Queues and exchanges already declared on this connection. */
-  readonly declared: Map<string, Promise<void>>
-  dead: boolean
-}
-
 interface PendingCall {
   readonly resolve: (value: unknown) => void
   readonly reject: (err: Error) => void
@@ -68,30 +58,6 @@ interface Waiter {
   readonly reject: (err: Error) => void
 }
 
-/** What a message carries. */
-interface Envelope {
-  readonly method: string
-  readonly args?: unknown
-  readonly ctx?: RequestContext
-}
-
-/** What a reply carries: exactly one of the two. */
-interface Reply {
-  readonly ok?: unknown
-  readonly error?: WireError
-}
-
-/** The bus-side services a subscription needs. */
-interface SubscriptionHost {
-  readonly exchange: string
-  readonly prefetch: number
-  readonly log: Logger
-  drop(link: Link, reason: unknown): void
-  forget(sub: AmqpSubscription): void
-}
-
-const REPLY_TO = 'amq.rabbitmq.reply-to'
-const JSON_TYPE = 'application/json'
 const DEFAULT_CALL_TIMEOUT_MS = 60_000
 const CONNECT_TIMEOUT_MS = 10_000
 
@@ -132,7 +98,7 @@ export class AmqpBus implements MessageBus {
   readonly #subs = new Set<AmqpSubscription>()
   readonly #calls = new Map<string, PendingCall>()
   readonly #waiters = new Set<Waiter>()
-  readonly #host: SubscriptionHost
+  readonly #host: SubscriptionHost<AmqpSubscription>
   #link: Link | undefined
   #generation = 0
   #closed = false
@@ -460,113 +426,6 @@ export class AmqpBus implements MessageBus {
   }
 }
 
-/** The consumers of one {@link ServeArgs}, re-created on every new connection. */
-class AmqpSubscription implements Subscription {
-  readonly #args: ServeArgs
-  readonly #host: SubscriptionHost
-  readonly #running = new Set<Promise<void>>()
-  #att: { readonly link: Link; readonly ch: Channel; readonly tags: string[]; closing: boolean } | undefined
-  #closed = false
-  #closing: Promise<void> | undefined
-
-  constructor(args: ServeArgs, host: SubscriptionHost) {
-    this.#args = args
-    this.#host = host
-  }
-
-  attachedTo(link: Link): boolean {
-    return this.#att?.link === link
-  }
-
-  async attach(link: Link): Promise<void> {
-    const { topic } = this.#args
-    const ch = await link.conn.createChannel()
-    const att = { link, ch, tags: [] as string[], closing: false }
-    ch.on('error', (err: Error) => this.#host.log.warn({ err: err.message, topic }, 'message bus consumer channel error'))
-    ch.on('close', () => {
-      if (!att.closing) setImmediate(() => this.#host.drop(link, new Error(`consumer channel of ${topic} closed by the broker`)))
-    })
-    const onMessage = (msg: ConsumeMessage | null): void => this.#onMessage(att, msg)
-    await ch.prefetch(this.#host.prefetch)
-    await ch.assertQueue(topic, { durable: true })
-    await ch.bindQueue(topic, this.#host.exchange, topic)
-    att.tags.push((await ch.consume(topic, onMessage)).consumerTag)
-    if (this.#args.fanout ?? true) {
-      const exchange = fanoutExchange(topic)
-      await ch.assertExchange(exchange, 'fanout', { durable: true })
-      const q = await ch.assertQueue('', { exclusive: true, autoDelete: true })
-      await ch.bindQueue(q.queue, exchange, '')
-      att.tags.push((await ch.consume(q.queue, onMessage)).consumerTag)
-    }
-    if (this.#closed || link.dead) {
-      att.closing = true
-      await ch.close().catch(() => undefined)
-      return
-    }
-    this.#att = att
-  }
-
-  close(): Promise<void> {
-    this.#closing ??= this.#stop()
-    return this.#closing
-  }
-
-  /** The bus is closing: handle nothing more, let the connection's end requeue what is unacked. */
-  abandon(): void {
-    this.#closed = true
-  }
-
-  async #stop(): Promise<void> {
-    this.#closed = true
-    this.#host.forget(this)
-    const att = this.#att
-    this.#att = undefined
-    if (att !== undefined && !att.link.dead) {
-      for (const tag of att.tags) await att.ch.cancel(tag).catch(() => undefined)
-    }
-    await Promise.allSettled([...this.#running])
-    if (att !== undefined && !att.link.dead) {
-      att.closing = true
-      await att.ch.close().catch(() => undefined)
-    }
-  }
-
-  #onMessage(att: { readonly link: Link; readonly ch: Channel }, msg: ConsumeMessage | null): void {
-    // The broker cancels a consumer whose queue was deleted: start over on a new connection.
-    if (msg === null) return this.#host.drop(att.link, new Error(`the broker cancelled the consumer of ${this.#args.topic}`))
-    // Left unacked: closing the channel hands it to another server.
-    if (this.#closed) return
-    const run = this.#handle(att, msg)
-    this.#running.add(run)
-    void run.finally(() => this.#running.delete(run))
-  }
-
-  async #handle(att: { readonly link: Link; readonly ch: Channel }, msg: ConsumeMessage): Promise<void> {
-    const { replyTo, correlationId } = msg.properties as { replyTo?: unknown; correlationId?: unknown }
-    let reply: Reply
-    let env: Envelope | undefined
-    try {
-      env = JSON.parse(msg.content.toString('utf8')) as Envelope
-      reply = { ok: await this.#args.handler(env.ctx ?? { requestId: newRequestId() }, env.method, env.args) }
-    } catch (err) {
-      reply = { error: toWire(err) }
-      if (typeof replyTo !== 'string') {
-        this.#host.log.warn({ err, requestId: env?.ctx?.requestId, topic: this.#args.topic, method: env?.method }, 'cast handler failed')
-      }
-    }
-    // A dead connection cannot ack: the broker requeues the message for another server.
-    if (att.link.dead) return
-    try {
-      if (typeof replyTo === 'string' && replyTo !== '') {
-        att.link.rpc.publish('', replyTo, encodeReply(reply), { correlationId: String(correlationId), contentType: JSON_TYPE })
-      }
-      att.ch.ack(msg)
-    } catch (err) {
-      this.#host.log.warn({ err, topic: this.#args.topic }, 'could not answer or ack a message')
-    }
-  }
-}
-
 function compile(o: AmqpBusOptions): Config {
   const url = new URL(o.url)
   if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', String(o.heartbeatSeconds ?? 10))
@@ -581,37 +440,6 @@ function compile(o: AmqpBusOptions): Config {
   })
 }
 
-function fanoutExchange(topic: string): string {
-  return `${topic}_fanout`
-}
-
-function encode(ctx: RequestContext, args: SendArgs): Buffer {
-  try {
-    return Buffer.from(JSON.stringify({ method: args.method, args: args.args, ctx }))
-  } catch (err) {
-    throw new InternalError(`arguments of ${args.topic}.${args.method} are not JSON`, err)
-  }
-}
-
-/** A result that JSON cannot carry (a cycle, a BigInt) becomes the caller's error. */
-function encodeReply(reply: Reply): Buffer {
-  try {
-    return Buffer.from(JSON.stringify(reply))
-  } catch (err) {
-    return Buffer.from(JSON.stringify({ error: toWire(new InternalError(`result is not JSON: ${String(err)}`)) }))
-  }
-}
-
-function confirmPublish(ch: ConfirmChannel, exchange: string, routingKey: string, body: Buffer, persistent: boolean): Promise<void> {
-  const options: Options.Publish = { persistent, contentType: JSON_TYPE }
-  return new Promise<void>((resolve, reject) => {
-    ch.publish(exchange, routingKey, body, options, (err: unknown) => {
-      if (err === null || err === undefined) resolve()
-      else reject(err instanceof Error ? err : new Error(`the broker refused the message: ${String(err)}`))
-    })
-  })
-}
-
 async function withDeadline<T>(work: Promise<T>, deadline: number, timeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const expired = new Promise<never>((_, reject) => {
@@ -622,8 +450,4 @@ async function withDeadline<T>(work: Promise<T>, deadline: number, timeout: () =
   } finally {
     clearTimeout(timer)
   }
-}
-
-function closedError(): InternalError {
-  return new InternalError('the message bus is closed')
 }
