@@ -1,3 +1,4 @@
+import { loadavg, uptime as osUptime } from 'node:os'
 import type { MessageBus, Subscription } from '../../shared/bus/message-bus.js'
 import type { InstanceRecord } from '../../shared/cell-link/build-spec.js'
 import type { RequestContext } from '../../shared/context.js'
@@ -73,6 +74,7 @@ export class ComputeManager {
       build_and_run_instance: (ctx, a: { instance: InstanceRecord }) => spawnInstance(this.#c, ctx, a.instance),
       terminate_instance: (ctx, a: { uuid: string }) => terminateInstance(this.#c, ctx, a.uuid),
       power_action: (ctx, a: PowerActionArgs) => powerAction(this.#c, ctx, a),
+      get_host_uptime: () => Promise.resolve(uptimeLine()),
     }
   }
 
@@ -141,3 +143,17 @@ export class ComputeManager {
 }
 
 export { POWER_STATES }
+
+/**
+ * What `uptime` prints on the machine this compute runs on (Nova's libvirt driver runs `uptime`):
+ * ` 08:32:11 up 93 days, 18:25,  0 users,  load average: 0.09, 0.07, 0.05`.
+ */
+export function uptimeLine(now = new Date(), seconds = osUptime(), load = loadavg()): string {
+  const pad = (n: number): string => String(n).padStart(2, '0')
+  const days = Math.floor(seconds / 86400)
+  const hours = Math.floor((seconds % 86400) / 3600)
+  const minutes = Math.floor((seconds % 3600) / 60)
+  const up = `${days > 0 ? `${days} day${days === 1 ? '' : 's'}, ` : ''}${hours}:${pad(minutes)}`
+  const clock = `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}`
+  return ` ${clock} up ${up},  0 users,  load average: ${load.map((l) => l.toFixed(2)).join(', ')}`
+}

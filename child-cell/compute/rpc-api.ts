@@ -19,6 +19,11 @@ export class ComputeApi {
     return this.#bus.cast(ctx, { topic: computeTopic(host), method, args })
   }
 
+  /** The `uptime` line of the machine the host's compute runs on (`os-hypervisors/{id}/uptime`). */
+  getHostUptime(ctx: RequestContext, host: string): Promise<string> {
+    return this.#bus.call(ctx, { topic: computeTopic(host), method: 'get_host_uptime', args: {}, timeoutMs: 10_000 })
+  }
+
   buildAndRunInstance(ctx: RequestContext, host: string, instance: InstanceRecord): Promise<void> {
     return this.#cast(ctx, host, 'build_and_run_instance', { instance })
   }

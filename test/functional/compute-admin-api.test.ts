@@ -135,7 +135,7 @@ describe('compute admin API: hypervisors, services, availability zones', () => {
     expect((await get(`${global}/os-hypervisors?limit=5`)).body.hypervisors).toHaveLength(12)
   })
 
-  it('sums statistics over every hypervisor, and has no uptime to tell (501)', async () => {
+  it('sums statistics over every hypervisor, and asks a host for its uptime', async () => {
     const stats = await get(`${global}/os-hypervisors/statistics`)
     expect(stats.status).toBe(200)
     const detail = (await get(`${global}/os-hypervisors/detail`)).body.hypervisors as any[]
@@ -143,8 +143,10 @@ describe('compute admin API: hypervisors, services, availability zones', () => {
     expect(stats.body.hypervisor_statistics).toMatchObject({ count: 12, vcpus: sum('vcpus'), memory_mb: sum('memory_mb'), local_gb: sum('local_gb'), running_vms: sum('running_vms') })
     expect(Object.keys(stats.body.hypervisor_statistics)).toHaveLength(12)
     const uptime = await get(`${global}/os-hypervisors/${detail[0].id}/uptime`)
-    expect(uptime.status).toBe(501)
-    expect(uptime.body.notImplemented.code).toBe(501)
+    expect(uptime.status).toBe(200)
+    expect(uptime.body.hypervisor.id).toBe(detail[0].id)
+    expect(uptime.body.hypervisor.hypervisor_hostname).toBe(detail[0].hypervisor_hostname)
+    expect(uptime.body.hypervisor.uptime).toMatch(/^ \d\d:\d\d:\d\d up .*load average: \d+\.\d\d, \d+\.\d\d, \d+\.\d\d$/)
     expect((await get(`${global}/os-hypervisors/424242/uptime`)).status).toBe(404)
   })
 

@@ -180,8 +180,15 @@ export function hypervisorsRouter(d: ComputeDeps, wrap: Wrap): Router {
       requireAdmin(res, `${POLICY}:uptime`)
       const mv = microversionOf(res)
       if (atLeast(mv, '2.88')) throw new NotFoundError('The resource could not be found.')
-      findById(await hostsFor(res), String(req.params['id']), mv)
-      throw new NotImplementedError('The requested functionality is not supported.')
+      const h = findById(await hostsFor(res), String(req.params['id']), mv)
+      const uptime = await d.tree
+        .clientFor(h.host.cellPath)
+        .cellAdmin(contextOf(res), { cellPath: h.host.cellPath, op: 'host_uptime', args: { host: h.host.host } })
+        .catch((err: unknown) => {
+          // A compute that does not answer has no uptime to tell (Nova: 501 from the driver).
+          throw new NotImplementedError(`The uptime of ${h.host.host} is not available: ${err instanceof Error ? err.message : String(err)}`)
+        })
+      res.json({ hypervisor: { ...hypervisorView(h, { mv, detail: false }), uptime } })
     }),
   )
   const search = (withServers: boolean) =>

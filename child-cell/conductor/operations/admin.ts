@@ -1,3 +1,4 @@
+import { InvalidError, NotFoundError } from '../../../shared/errors.js'
 import type { RequestContext } from '../../../shared/context.js'
 import type { ConductorDeps } from '../deps.js'
 import { serviceDelete, serviceUpdate } from './services.js'
@@ -7,6 +8,13 @@ import { serviceDelete, serviceUpdate } from './services.js'
  * the tree's CellAdmin RPC). Add one entry per operation.
  */
 export const ADMIN_OPERATIONS: Readonly<Record<string, (d: ConductorDeps, ctx: RequestContext, args: any) => Promise<unknown>>> = {
+  /** The uptime line of one of this cell's hosts, asked of its compute (os-hypervisors uptime). */
+  host_uptime: async (d, ctx, args: { host?: unknown }) => {
+    if (typeof args.host !== 'string') throw new InvalidError('host_uptime needs a host')
+    const known = await d.db.selectFrom('compute_nodes').select('host').where('host', '=', args.host).executeTakeFirst()
+    if (known === undefined) throw new NotFoundError(`Compute host ${args.host} could not be found.`)
+    return d.compute.getHostUptime(ctx, args.host)
+  },
   /** Number of live instances and hosts of this cell (used before deleting a cell). */
   usage: async (d) => {
     const inst = await d.db.selectFrom('instances').select((eb) => eb.fn.countAll<number>().as('n')).where('deleted', '=', 0).executeTakeFirst()
