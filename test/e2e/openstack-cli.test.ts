@@ -226,11 +226,12 @@ describe('the real openstack CLI against an embedded federation', () => {
     const [keypairs, group, flavor] = await Promise.all([
       osJson('keypair', 'list'),
       osJson('server', 'group', 'create', '--policy', 'anti-affinity', 'sg1'),
-      osJson('flavor', 'create', '--ram', '256', '--disk', '1', '--vcpus', '1', 'f-cli'),
+      osJson('flavor', 'create', '--ram', '256', '--disk', '1', '--vcpus', '1', '--property', 'hw:cpu_policy=shared', '--property', 'quota:disk_read_bytes_sec=1000', 'f-cli'),
     ])
     expect(keypairs).toEqual([expect.objectContaining({ Name: 'kp1', Type: 'ssh' })])
     expect(group).toMatchObject({ name: 'sg1', policy: 'anti-affinity', members: [] })
     expect(flavor).toMatchObject({ name: 'f-cli', ram: 256, disk: 1, vcpus: 1 })
+    expect((await osJson('flavor', 'show', 'f-cli')).properties).toEqual({ 'hw:cpu_policy': 'shared', 'quota:disk_read_bytes_sec': '1000' })
     await os('quota', 'set', '--instances', '7', 'admin')
     expect((await osJson('quota', 'show', 'admin')).instances).toBe(7)
     const vm = await osJson('server', 'create', '--image', 'cirros', '--flavor', 'f-cli', '--key-name', 'kp1', '--hint', `group=${group.id}`, '--wait', 'vmk')
