@@ -1,4 +1,6 @@
 import type { Request, Response } from 'express'
+import type { Selectable } from 'kysely'
+import type { InstanceIndexTable } from '../../db/compute-schema.js'
 import { InvalidError } from '../../../shared/errors.js'
 import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
@@ -11,6 +13,12 @@ const SORT_KEYS = { created_at: 'created_at', display_name: 'name', updated_at: 
 
 /** What Nova accepts for changes-since / changes-before (oslo's ISO 8601 parser). */
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/
+
+/** Nova's max_limit: the most servers one page returns. */
+const MAX_PAGE = 1000
+
+/** Sort keys whose column is never NULL, so that keyset comparisons see every row. */
+const KEYSET_SORT_KEYS: ReadonlySet<string> = new Set(['created_at', 'name', 'updated_at', 'uuid', 'vm_state'])
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : Array.isArray(v) && typeof v[0] === 'string' ? v[0] : undefined)
 
@@ -61,30 +69,47 @@ export async function listServers(d: ComputeDeps, req: Request, res: Response, d
   if (sortKey === undefined) throw new InvalidError(`Invalid sort_key ${sortKeyParam}`)
   const sortDir = str(q['sort_dir']) ?? 'desc'
   if (sortDir !== 'asc' && sortDir !== 'desc') throw new InvalidError(`Invalid sort_dir ${sortDir}`)
-  let rows = await query.orderBy(sortKey, sortDir).orderBy('uuid', sortDir).execute()
-  const name = str(q['name'])
-  if (name !== undefined) {
-    let re: RegExp
-    try {
-      re = new RegExp(name)
-    } catch {
-      throw new InvalidError(`Invalid regular expression in the name filter: ${name}`)
-    }
-    rows = rows.filter((r) => re.test(r.name))
-  }
-  const marker = str(q['marker'])
-  if (marker !== undefined) {
-    const i = rows.findIndex((r) => r.uuid === marker)
-    if (i < 0) throw new InvalidError(`marker [${marker}] not found`)
-    rows = rows.slice(i + 1)
-  }
   const limitRaw = str(q['limit'])
   let limit: number | undefined
   if (limitRaw !== undefined) {
     if (!/^\d+$/.test(limitRaw)) throw new InvalidError(`Invalid input for query parameter limit: ${limitRaw}`)
-    limit = Math.min(Number(limitRaw), 1000)
+    limit = Math.min(Number(limitRaw), MAX_PAGE)
   }
-  const page = limit === undefined ? rows.slice(0, 1000) : rows.slice(0, limit)
+  const pageSize = limit ?? MAX_PAGE
+  const name = str(q['name'])
+  const marker = str(q['marker'])
+  let page: Selectable<InstanceIndexTable>[]
+  if (name === undefined && KEYSET_SORT_KEYS.has(sortKey)) {
+    // Keyset paging in SQL: the page is read directly, however many instances there are.
+    if (marker !== undefined) {
+      let m = d.db.selectFrom('instance_index').select(['uuid', sortKey]).where('uuid', '=', marker)
+      if (!auth.isAdmin) m = m.where('project_id', '=', auth.projectId)
+      const at = (await m.executeTakeFirst()) as Record<string, string | number> | undefined
+      if (at === undefined) throw new InvalidError(`marker [${marker}] not found`)
+      const v = at[sortKey] as string | number
+      const cmp = sortDir === 'asc' ? '>' : '<'
+      query = query.where((eb) => eb.or([eb(sortKey, cmp, v), eb.and([eb(sortKey, '=', v), eb('uuid', cmp, marker)])]))
+    }
+    page = await query.orderBy(sortKey, sortDir).orderBy('uuid', sortDir).limit(pageSize).execute()
+  } else {
+    // A name regex (no portable REGEXP in SQL) or a nullable sort key: filter and page in memory.
+    let rows = await query.orderBy(sortKey, sortDir).orderBy('uuid', sortDir).execute()
+    if (name !== undefined) {
+      let re: RegExp
+      try {
+        re = new RegExp(name)
+      } catch {
+        throw new InvalidError(`Invalid regular expression in the name filter: ${name}`)
+      }
+      rows = rows.filter((r) => re.test(r.name))
+    }
+    if (marker !== undefined) {
+      const i = rows.findIndex((r) => r.uuid === marker)
+      if (i < 0) throw new InvalidError(`marker [${marker}] not found`)
+      rows = rows.slice(i + 1)
+    }
+    page = rows.slice(0, pageSize)
+  }
   const base = linkBase(req, res)
   const body: Record<string, unknown> = {}
   if (detail) {
