@@ -1,10 +1,10 @@
-import { Hypervisor } from '@unraid/libvirt'
 import { randomUUID } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { writeTestHostXml } from '../child-cell/compute/virt/host-xml.js'
+import { loadLibvirt } from '../child-cell/compute/virt/libvirt-binding.js'
 import { LibvirtDriver } from '../child-cell/compute/virt/libvirt-driver.js'
 
 /** Guests per measurement: enough for stable percentiles, few enough to finish in seconds. */
@@ -33,6 +33,7 @@ export async function benchVirt(): Promise<Record<string, number>> {
 }
 
 async function benchRawDefineCreate(uri: string): Promise<Record<string, number>> {
+  const { Hypervisor } = await loadLibvirt()
   const hv = new Hypervisor({ uri })
   await hv.connectOpen()
   try {

@@ -3,6 +3,7 @@ import { InvalidError } from '../../../shared/errors.js'
 import type { ComputeDriver } from './driver.js'
 import { FakeDriver } from './fake-driver.js'
 import { writeTestHostXml } from './host-xml.js'
+import { loadLibvirt } from './libvirt-binding.js'
 
 /** The drivers a compute host can run, by config name. */
 export const DRIVER_KINDS = ['libvirt', 'fake'] as const
@@ -83,7 +84,7 @@ let probe: Promise<string | undefined> | undefined
 function libvirtUnavailableReason(): Promise<string | undefined> {
   probe ??= (async () => {
     try {
-      const { Hypervisor } = await import('@unraid/libvirt')
+      const { Hypervisor } = await loadLibvirt()
       // The package loads its native module lazily, in the constructor; opening nothing.
       new Hypervisor({ uri: 'test:///default' })
       return undefined

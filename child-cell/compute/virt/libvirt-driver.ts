@@ -1,5 +1,3 @@
-import { Hypervisor } from '@unraid/libvirt'
-import type { Domain } from '@unraid/libvirt'
 import { createHash } from 'node:crypto'
 import { access, mkdir, open, rm, statfs } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -8,6 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { ConflictError, InvalidError } from '../../../shared/errors.js'
 import { DISK_FORMATS, InstanceNotFoundError, POWER_STATES } from './driver.js'
 import type { ComputeDriver, DiskFormat, HostResources, InstanceInfo, PowerState, SpawnArgs } from './driver.js'
+import { loadLibvirt } from './libvirt-binding.js'
+import type { LibvirtDomain as Domain, LibvirtHypervisor as Hypervisor } from './libvirt-binding.js'
 
 /** How to reach the hypervisor, and where this host keeps guest files. */
 export interface LibvirtDriverArgs {
@@ -114,6 +114,7 @@ export class LibvirtDriver implements ComputeDriver {
     if (this.#hv !== undefined) return
     await mkdir(this.#saveDir, { recursive: true })
     if (!this.#isTest) await mkdir(this.#instancesPath, { recursive: true })
+    const { Hypervisor } = await loadLibvirt()
     const hv = new Hypervisor({ uri: this.#uri })
     await hv.connectOpen()
     this.#hv = hv
