@@ -15,6 +15,7 @@ import { observeHttp } from '../shared/metrics/http-metrics.js'
 import { createCellRanker } from '../shared/scheduling/cell-ranking.js'
 import type { SchedulerConfig } from '../shared/config/scheduler-config.js'
 import { cellPluginsOf, DEFAULT_SCHEDULER_CONFIG } from '../shared/config/scheduler-config.js'
+import { FEDERATION_REGION } from '../shared/config/regions.js'
 import type { Cell0Schema } from './cells/cell0.js'
 import { Cell0Store, cell0Migrations } from './cells/cell0.js'
 import { API_PATH, CellTree } from './cells/cell-tree.js'
@@ -76,6 +77,7 @@ export interface ApiRuntimeArgs {
 /** A running API cell. */
 export interface ApiRuntime {
   readonly urls: { readonly identity: string; readonly compute: string; readonly image: string }
+  /** Compute endpoint per Keystone region: the federation-wide region (global `/v2.1`) first. */
   readonly computeUrls: Readonly<Record<string, string>>
   readonly tree: CellTree
   readonly dispatcher: BuildDispatcher
@@ -237,7 +239,10 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
       compute: `http://${host}:${portOf(servers.compute)}`,
       image: `http://${host}:${portOf(servers.image)}`,
     }
-    const computeUrls = Object.fromEntries(a.regions.map((r) => [r, `${urls.compute}/regions/${r}/v2.1`]))
+    const computeUrls = {
+      [FEDERATION_REGION]: `${urls.compute}/v2.1`,
+      ...Object.fromEntries(a.regions.map((r) => [r, `${urls.compute}/regions/${r}/v2.1`])),
+    }
     const signer = new FileUrlSigner({ key: fileUrlKey(secret), publicUrl: urls.image })
     const imageLookup: ImageLookup = async (caller, id) => {
       try {
@@ -266,7 +271,14 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
       identityRouter({
         db: api.db,
         tokens,
-        catalog: { regions: a.regions, identityUrl: `${urls.identity}/v3`, imageUrl: urls.image, computeUrls },
+        catalog: {
+          // The federation-wide region first: clients given no region name take the global endpoint.
+          regions: [FEDERATION_REGION, ...a.regions],
+          parentRegions: Object.fromEntries(a.regions.map((r) => [r, FEDERATION_REGION])),
+          identityUrl: `${urls.identity}/v3`,
+          imageUrl: urls.image,
+          computeUrls,
+        },
         publicUrl: urls.identity,
         logger: a.log.child({ service: 'identity' }),
       }),

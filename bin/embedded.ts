@@ -10,6 +10,7 @@ import { libvirtAvailable } from '../child-cell/compute/virt/create-driver.js'
 import type { FederationConfig } from '../shared/config/federation.js'
 import { adminPasswordFor, apiDatabases, cellEndpoints, cellRegistrations } from '../shared/config/federation.js'
 import type { CellConfig } from '../shared/config/regions.js'
+import { FEDERATION_REGION } from '../shared/config/regions.js'
 import type { Logger } from '../shared/logging.js'
 
 /** A whole federation in one process. */
@@ -52,8 +53,10 @@ export function writeCloudsYaml(cfg: FederationConfig, identityUrl: string, pass
         // No Neutron here: without this, `openstack availability zone list` (which also asks the
         // network service) fails on the missing catalog entry instead of skipping it.
         has_network: false,
-        regions: cfg.regions.map((r) => r.name),
-        region_name: cfg.regions[0]?.name,
+        // The federation-wide region (the global compute endpoint) by default;
+        // `--os-region-name region-two` narrows to one region.
+        regions: [FEDERATION_REGION, ...cfg.regions.map((r) => r.name)],
+        region_name: FEDERATION_REGION,
       },
     },
   }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { COMMON_HELP, federationConfig } from '../shared/config/federation.js'
-import { allCells } from '../shared/config/regions.js'
+import { allCells, FEDERATION_REGION } from '../shared/config/regions.js'
+import { libvirtUnavailableReason } from '../child-cell/compute/virt/create-driver.js'
 import { parseOrExit, runMain, stopOnSignals } from '../shared/cli/process-main.js'
 import { createLogger } from '../shared/logging.js'
 import { metricsPortOf, serveMetrics } from '../shared/metrics/metrics-server.js'
@@ -27,17 +28,17 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `Federation running (embedded: SQLite in ${cfg.stateDir}, in-process bus, gRPC between cells)`,
-    `  compute driver: ${fed.driver === 'libvirt' ? "libvirt (libvirt's test driver, one host file per host)" : 'fake (libvirt0 not installed)'}`,
+    `  compute driver: ${fed.driver === 'libvirt' ? "libvirt (libvirt's test driver, one host file per host)" : await fakeDriverNote(cfg.driver)}`,
     `  cells: ${cells.map((c) => c.path).join(', ')} (${hosts} compute hosts)`,
     `  identity: ${fed.api.urls.identity}/v3`,
-    `  compute:  ${fed.api.urls.compute}/v2.1 (all regions)`,
-    ...Object.entries(fed.api.computeUrls).map(([r, u]) => `            ${u} (${r})`),
+    ...Object.entries(fed.api.computeUrls).map(([r, u], i) => `  ${i === 0 ? 'compute: ' : '         '} ${u} (region ${r}${r === FEDERATION_REGION ? ': every region' : ''})`),
     `  image:    ${fed.api.urls.image}`,
     `  admin:    user admin, project admin, domain Default, password ${fed.adminPassword}`,
     `  clouds.yaml: ${fed.cloudsYaml} (cloud "federation")`,
     ...(metrics === undefined ? [] : [`  metrics:  http://${cfg.host}:${metrics.port}/metrics`]),
     `    export OS_CLIENT_CONFIG_FILE=${fed.cloudsYaml} OS_CLOUD=federation`,
-    `    openstack --os-region-name ${cfg.regions[0]?.name ?? 'region-one'} server create --image cirros --flavor m1.tiny --wait vm1`,
+    `    openstack server create --image cirros --flavor m1.tiny --wait vm1`,
+    `    openstack --os-region-name ${cfg.regions[0]?.name ?? 'region-one'} server list`,
     'Press Ctrl-C to stop.',
     '',
   ]
@@ -45,6 +46,16 @@ async function main(): Promise<void> {
   stopOnSignals(
     () => Promise.all([fed.stop(), metrics?.close()]),
     (signal) => log.info({ signal }, 'stopping'),
+  )
+}
+
+/** Why the hosts run on the fake driver, and how to get libvirt's test driver instead. */
+async function fakeDriverNote(asked: string): Promise<string> {
+  if (asked === 'fake') return 'fake (--driver fake)'
+  const reason = (await libvirtUnavailableReason()) ?? 'unknown'
+  return (
+    `fake: libvirt is not available here (${reason}).\n` +
+    '    For libvirt\'s test driver: apt-get install libvirt0 libvirt-dev pkg-config, then npm install.'
   )
 }
 

@@ -27,6 +27,8 @@ process. Crashed processes are restarted and logged.
 
   --metrics-base-port N  every process serves Prometheus metrics on GET /metrics at N, N+1, ... in
                          plan order; the list is written to STATE_DIR/prometheus-targets.json
+  --metrics-port N       the same as --metrics-base-port N (npm start's flag: there one port serves
+                         every service; here each process has its own, from N on)
 ${COMMON_HELP}`
 
 const dist = join(fileURLToPath(import.meta.url), '..', '..')
@@ -174,8 +176,11 @@ function withoutFlag(argv: readonly string[], flag: string): string[] {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2)
-  const values = parseOrExit(argv, { 'metrics-base-port': { type: 'string' } }, USAGE, (v) => {
-    if (v['metrics-base-port'] !== undefined) metricsPortOf(v['metrics-base-port'])
+  const values = parseOrExit(argv, { 'metrics-base-port': { type: 'string' }, 'metrics-port': { type: 'string' } }, USAGE, (v) => {
+    if (v['metrics-base-port'] !== undefined && v['metrics-port'] !== undefined) {
+      throw new Error('--metrics-port and --metrics-base-port are the same flag here: give one')
+    }
+    metricsPortOf(v['metrics-base-port'] ?? v['metrics-port'])
   })
   if (values === undefined) return
   const cfg = federationConfig('production', values)
@@ -185,10 +190,14 @@ async function main(): Promise<void> {
   const log = createLogger('supervisor')
   await prepare(cfg)
   const password = adminPasswordFor(cfg)
-  const metricsBase = values['metrics-base-port'] === undefined ? undefined : metricsPortOf(values['metrics-base-port'])
+  const metricsBase = metricsPortOf(values['metrics-base-port'] ?? values['metrics-port'])
+  // Each process gets its own --metrics-port from the plan; the supervisor's flags stay here.
   const flags = withoutFlag(
-    argv.filter((a) => a !== '--'),
-    '--metrics-base-port',
+    withoutFlag(
+      argv.filter((a) => a !== '--'),
+      '--metrics-base-port',
+    ),
+    '--metrics-port',
   )
   const plan = processPlan(cfg, flags, metricsBase)
   const targets = writePrometheusTargets(cfg, plan)

@@ -8,8 +8,17 @@ import { z } from 'zod'
 
 /** Where each service answers. */
 export interface CatalogConfig {
-  /** Region ids (`region-one`, ...): every service gets endpoints in every region. */
+  /**
+   * Region ids (`federation`, `region-one`, ...): every service gets endpoints in every region, in
+   * this order. Clients that are given no region name take the first endpoint of a service, so the
+   * region that spans the federation comes first.
+   */
   readonly regions: readonly string[]
+  /**
+   * Keystone's `parent_region_id` of each region that has one, e.g. `{ 'region-one': 'federation' }`:
+   * the federation-wide region is the parent of every region of the tree.
+   */
+  readonly parentRegions?: Readonly<Record<string, string>>
   /** Keystone base URL, e.g. `http://host:5000/v3` (the same in every region). */
   readonly identityUrl: string
   /** Glance base URL, e.g. `http://host:9292` (the same in every region). */
@@ -50,12 +59,18 @@ const configSchema = z
     identityUrl: urlSchema,
     imageUrl: urlSchema,
     computeUrls: z.record(z.string(), urlSchema),
+    parentRegions: z.record(z.string(), z.string()).optional(),
   })
   .superRefine((c, ctx) => {
     for (const region of Object.keys(c.computeUrls)) {
       if (!c.regions.includes(region)) ctx.addIssue({ code: 'custom', message: `compute region ${region} is not in regions` })
     }
     if (new Set(c.regions).size !== c.regions.length) ctx.addIssue({ code: 'custom', message: 'duplicate region' })
+    for (const [region, parent] of Object.entries(c.parentRegions ?? {})) {
+      if (!c.regions.includes(region)) ctx.addIssue({ code: 'custom', message: `region ${region} with a parent is not in regions` })
+      if (!c.regions.includes(parent)) ctx.addIssue({ code: 'custom', message: `parent region ${parent} is not in regions` })
+      if (parent === region) ctx.addIssue({ code: 'custom', message: `region ${region} is its own parent` })
+    }
   })
 
 const built = new WeakMap<CatalogConfig, readonly CatalogService[]>()
@@ -91,6 +106,12 @@ export function buildCatalog(config: CatalogConfig): readonly CatalogService[] {
   ])
   built.set(config, catalog)
   return catalog
+}
+
+/** Keystone's `parent_region_id` of `region` (null for a top-level region). */
+export function parentRegionOf(config: CatalogConfig, region: string): string | null {
+  const parents = config.parentRegions ?? {}
+  return Object.hasOwn(parents, region) ? (parents[region] ?? null) : null
 }
 
 /** Resolves a {@link CatalogSource}. */

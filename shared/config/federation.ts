@@ -76,8 +76,15 @@ export const COMMON_HELP = `Options:
   --scheduler-config F   scheduler filters, weighers and attempts (YAML; default deploy/scheduler.yaml when present)
   --scheduler-workers N  production: scheduler processes per cell with hosts (default 1, or the file's workers)
   -h, --help             this text
-Environment: ADMIN_PASSWORD (first admin's password; generated when unset), LOG_LEVEL (default info),
-  FEDERATION_SCHEDULER_CONFIG (like --scheduler-config).`
+Environment:
+  ADMIN_PASSWORD                 the first admin's password (generated on the first start when unset)
+  LOG_LEVEL                      pino level of the JSON logs (default info)
+  FEDERATION_DATABASE_URL        like --database-url (the flag wins)
+  FEDERATION_TRANSPORT_URL       like --transport-url (the flag wins)
+  FEDERATION_SCHEDULER_CONFIG    like --scheduler-config (the flag wins)
+  FEDERATION_REPORT_INTERVAL_MS  how often cells report capacity upward (default 5000)
+  FEDERATION_DOWN_AFTER_MS       a cell silent this long is down (default 4 report intervals)
+  FEDERATION_SERVICE_DOWN_MS     a compute service silent this long is down (default 60000)`
 
 function int(name: string, v: string | undefined, def: number): number {
   if (v === undefined) return def

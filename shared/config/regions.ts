@@ -74,6 +74,13 @@ export interface CellConfig {
   readonly children: readonly CellConfig[]
 }
 
+/**
+ * The Keystone region that spans the whole federation: its compute endpoint is the global one
+ * (`/v2.1`), and it is the parent region of every region of the tree. No region file may take
+ * this name.
+ */
+export const FEDERATION_REGION = 'federation'
+
 /** Nova's default allocation ratios. */
 export const DEFAULT_RATIOS = { cpu: 16.0, ram: 1.5, disk: 1.0 } as const
 
@@ -126,6 +133,8 @@ export function loadRegions(dir: string): readonly CellConfig[] {
     .sort()
   if (files.length === 0) throw new Error(`no region files (*.yaml) in ${dir}`)
   const regions = files.map((f) => parseRegion(readFileSync(join(dir, f), 'utf8'), join(dir, f)))
+  const reserved = regions.find((r) => r.name === FEDERATION_REGION)
+  if (reserved !== undefined) throw new Error(`region name ${FEDERATION_REGION} is reserved for the federation-wide region`)
   const paths = new Set<string>()
   const hosts = new Set<string>()
   for (const cell of allCells(regions)) {

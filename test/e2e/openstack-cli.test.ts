@@ -79,7 +79,11 @@ describe('the real openstack CLI against an embedded federation', () => {
     const [token, regions] = await Promise.all([osJson('token', 'issue'), osJson('region', 'list')])
     expect(token.id.length).toBeGreaterThan(20)
     expect(token.project_id).toMatch(/^[0-9a-f]{32}$/)
-    expect(regions.map((r: any) => r.Region).sort()).toEqual(['region-one', 'region-two'])
+    expect(regions.map((r: any) => [r.Region, r['Parent Region']])).toEqual([
+      ['federation', null],
+      ['region-one', 'federation'],
+      ['region-two', 'federation'],
+    ])
   })
 
   it('uploads an image whose checksum the CLI verifies, and lists the flavors', async () => {
@@ -107,7 +111,13 @@ describe('the real openstack CLI against an embedded federation', () => {
     expect(vm2['OS-EXT-SRV-ATTR:host']).toMatch(/^r2-c\d$/)
     expect(vm2['OS-EXT-AZ:availability_zone']).toBe('region-two-az')
 
-    const [r1, r2] = await Promise.all([osJson('server', 'list'), osJson('--os-region-name', 'region-two', 'server', 'list')])
+    const [all, r1, r2] = await Promise.all([
+      osJson('server', 'list', '--all-projects'),
+      osJson('--os-region-name', 'region-one', 'server', 'list'),
+      osJson('--os-region-name', 'region-two', 'server', 'list'),
+    ])
+    // No region name: the federation-wide region of clouds.yaml, whose endpoint spans every region.
+    expect(all.map((s: any) => s.Name).sort()).toEqual(['vm1', 'vm2'])
     expect(r1.map((s: any) => s.Name)).toEqual(['vm1'])
     expect(r1[0]).toMatchObject({ ID: vm1.id, Status: 'ACTIVE', Image: 'cirros', Flavor: 'm1.tiny' })
     expect(r2.map((s: any) => s.ID)).toEqual([vm2.id])
@@ -136,8 +146,16 @@ describe('the real openstack CLI against an embedded federation', () => {
     expect(refused.stderr).toContain("Cannot 'unpause' instance")
   }, 120_000)
 
-  it('lists and shows hypervisors per region, with the host uptime', async () => {
-    const [r1, r2] = await Promise.all([osJson('hypervisor', 'list'), osJson('--os-region-name', 'region-two', 'hypervisor', 'list')])
+  it('lists hypervisors across the federation and per region, and shows them with the host uptime', async () => {
+    const [all, r1, r2] = await Promise.all([
+      osJson('hypervisor', 'list'),
+      osJson('--os-region-name', 'region-one', 'hypervisor', 'list'),
+      osJson('--os-region-name', 'region-two', 'hypervisor', 'list'),
+    ])
+    expect(all.map((h: any) => h['Hypervisor Hostname']).sort()).toEqual(
+      [...r1, ...r2].map((h: any) => h['Hypervisor Hostname']).sort(),
+    )
+    expect(all).toHaveLength(12)
     expect(r1.map((h: any) => h['Hypervisor Hostname']).sort()).toEqual(['r1-dc1-c1', 'r1-dc1-c2', 'r1-dc1-c3', 'r1-dc1-c4', 'r1-dc2-c1', 'r1-dc2-c2', 'r1-dc2-c3', 'r1-dc2-c4'])
     expect(r2.map((h: any) => h['Hypervisor Hostname']).sort()).toEqual(['r2-c1', 'r2-c2', 'r2-c3', 'r2-c4'])
     for (const h of [...r1, ...r2]) expect(h).toMatchObject({ State: 'up', 'Host IP': '127.0.0.1' })
@@ -153,8 +171,12 @@ describe('the real openstack CLI against an embedded federation', () => {
   })
 
   it('lists compute services, disables one with a reason and enables it again', async () => {
-    const services = await osJson('compute', 'service', 'list')
-    expect(services).toHaveLength(8)
+    const [services, r1Services] = await Promise.all([
+      osJson('compute', 'service', 'list'),
+      osJson('--os-region-name', 'region-one', 'compute', 'service', 'list'),
+    ])
+    expect(services).toHaveLength(12)
+    expect(r1Services).toHaveLength(8)
     for (const s of services) expect(s).toMatchObject({ Binary: 'nova-compute', Status: 'enabled', State: 'up' })
     await os('compute', 'service', 'set', '--disable', '--disable-reason', 'x', 'r1-dc1-c4', 'nova-compute')
     const disabled = (await osJson('compute', 'service', 'list', '--long', '--host', 'r1-dc1-c4'))[0]
@@ -168,11 +190,13 @@ describe('the real openstack CLI against an embedded federation', () => {
   })
 
   it('lists availability zones, with hosts and services in --long', async () => {
-    const [r1, r2, long] = await Promise.all([
-      osJson('availability', 'zone', 'list'),
+    const [r1, r2, long, all] = await Promise.all([
+      osJson('--os-region-name', 'region-one', 'availability', 'zone', 'list'),
       osJson('--os-region-name', 'region-two', 'availability', 'zone', 'list'),
-      osJson('availability', 'zone', 'list', '--long'),
+      osJson('--os-region-name', 'region-one', 'availability', 'zone', 'list', '--long'),
+      osJson('availability', 'zone', 'list'),
     ])
+    expect(all.map((z: any) => z['Zone Name']).sort()).toEqual(['dc1', 'dc2', 'region-two-az'])
     expect(r1).toEqual([
       { 'Zone Name': 'dc1', 'Zone Status': 'available' },
       { 'Zone Name': 'dc2', 'Zone Status': 'available' },
@@ -217,7 +241,7 @@ describe('the real openstack CLI against an embedded federation', () => {
     expect(services.code).toBe(1)
     const zones = await run(memberClouds, 'member', ['availability', 'zone', 'list', '-f', 'json'])
     expect(zones.code, zones.stderr).toBe(0)
-    expect(JSON.parse(zones.stdout)).toHaveLength(2)
+    expect(JSON.parse(zones.stdout)).toHaveLength(3)
   })
 
   it('manages keypairs, server groups, flavors and quotas, and boots with a key into a group', async () => {
@@ -246,8 +270,8 @@ describe('the real openstack CLI against an embedded federation', () => {
 
   it('deletes the servers with --wait', async () => {
     await Promise.all([os('server', 'delete', '--wait', 'vm1'), os('--os-region-name', 'region-two', 'server', 'delete', '--wait', 'vm2')])
-    const [r1, r2] = await Promise.all([osJson('server', 'list'), osJson('--os-region-name', 'region-two', 'server', 'list')])
-    expect(r1).toEqual([])
+    const [all, r2] = await Promise.all([osJson('server', 'list', '--all-projects'), osJson('--os-region-name', 'region-two', 'server', 'list')])
+    expect(all).toEqual([])
     expect(r2).toEqual([])
     const gone = await run(fed.cloudsYaml, 'federation', ['server', 'show', vm1.id])
     expect(gone.code).toBe(1)

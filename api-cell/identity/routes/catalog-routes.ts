@@ -1,6 +1,6 @@
 import type { Router } from 'express'
-import { resolveCatalog } from '../catalog.js'
-import type { CatalogService } from '../catalog.js'
+import { parentRegionOf, resolveCatalog } from '../catalog.js'
+import type { CatalogConfig, CatalogService } from '../catalog.js'
 import { authorize } from '../policy.js'
 import { listLinks } from '../views.js'
 import { found, param, queryParam, subjectOf } from './route-kit.js'
@@ -8,24 +8,24 @@ import type { RouteDeps } from './route-kit.js'
 
 /** Regions, services and endpoints, all derived from the catalog config (read only). */
 export function registerCatalogRoutes(router: Router, deps: RouteDeps): void {
-  const region = (id: string): Record<string, unknown> => ({
+  const region = (config: CatalogConfig, id: string): Record<string, unknown> => ({
     id,
     description: '',
-    parent_region_id: null,
+    parent_region_id: parentRegionOf(config, id),
     links: { self: `${deps.base}/v3/regions/${id}` },
   })
 
   router.get('/v3/regions', (_req, res) => {
     authorize(subjectOf(res), 'identity:list_regions')
     const { config } = resolveCatalog(deps.catalog)
-    res.json({ regions: config.regions.map(region), links: listLinks(deps.base, '/regions') })
+    res.json({ regions: config.regions.map((r) => region(config, r)), links: listLinks(deps.base, '/regions') })
   })
 
   router.get('/v3/regions/:id', (req, res) => {
     authorize(subjectOf(res), 'identity:get_region')
     const id = param(req, 'id')
     const { config } = resolveCatalog(deps.catalog)
-    res.json({ region: region(found(config.regions.find((r) => r === id), 'region', id)) })
+    res.json({ region: region(config, found(config.regions.find((r) => r === id), 'region', id)) })
   })
 
   const service = (s: CatalogService): Record<string, unknown> => ({

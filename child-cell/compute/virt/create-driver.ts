@@ -81,7 +81,11 @@ export async function libvirtAvailable(): Promise<boolean> {
 
 let probe: Promise<string | undefined> | undefined
 
-function libvirtUnavailableReason(): Promise<string | undefined> {
+/**
+ * Why the libvirt driver cannot run here (the binding is not installed, or libvirt0 is missing),
+ * or `undefined` when it can. Probed once per process.
+ */
+export function libvirtUnavailableReason(): Promise<string | undefined> {
   probe ??= (async () => {
     try {
       const { Hypervisor } = await loadLibvirt()
@@ -89,6 +93,9 @@ function libvirtUnavailableReason(): Promise<string | undefined> {
       new Hypervisor({ uri: 'test:///default' })
       return undefined
     } catch (err) {
+      if ((err as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND') {
+        return 'the optional package @unraid/libvirt is not installed (it builds only where libvirt-dev and pkg-config are)'
+      }
       return err instanceof Error ? err.message : String(err)
     }
   })()

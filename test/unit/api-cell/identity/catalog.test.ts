@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { buildCatalog, stableId } from '../../../../api-cell/identity/catalog.js'
+import { buildCatalog, parentRegionOf, stableId } from '../../../../api-cell/identity/catalog.js'
 import type { CatalogConfig } from '../../../../api-cell/identity/catalog.js'
 import { keystoneTime } from '../../../../api-cell/identity/views.js'
 
@@ -49,8 +49,26 @@ describe('buildCatalog', () => {
     expect(catalog.find((s) => s.type === 'compute')?.endpoints.map((e) => e.region)).toEqual(['region-one', 'region-one', 'region-one'])
   })
 
+  it('lists the federation-wide region first, as the parent of every region, with the global compute endpoint', () => {
+    const federated: CatalogConfig = {
+      ...config,
+      regions: ['federation', 'region-one', 'region-two'],
+      parentRegions: { 'region-one': 'federation', 'region-two': 'federation' },
+      computeUrls: { federation: 'http://api:8774/v2.1', ...config.computeUrls },
+    }
+    const compute = buildCatalog(federated).find((s) => s.type === 'compute')
+    // A client given no region name takes the first endpoint of its interface: the global one.
+    expect(compute?.endpoints.find((e) => e.interface === 'public')).toMatchObject({ region: 'federation', url: 'http://api:8774/v2.1' })
+    expect(federated.regions.map((r) => parentRegionOf(federated, r))).toEqual([null, 'federation', 'federation'])
+    // Inherited property names are no region's parent.
+    expect(parentRegionOf(federated, 'constructor')).toBeNull()
+  })
+
   it.each([
     ['no region', { ...config, regions: [] }],
+    ['a parent region not in regions', { ...config, parentRegions: { 'region-one': 'elsewhere' } }],
+    ['a region with a parent not in regions', { ...config, parentRegions: { elsewhere: 'region-one' } }],
+    ['a region that is its own parent', { ...config, parentRegions: { 'region-one': 'region-one' } }],
     ['a compute region not in regions', { ...config, computeUrls: { elsewhere: 'http://x:1/v2.1' } }],
     ['a bad URL', { ...config, imageUrl: 'not a url' }],
     ['duplicate regions', { ...config, regions: ['a', 'a'] }],
