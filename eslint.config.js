@@ -23,6 +23,13 @@ export default tseslint.config(
     },
   },
   {
+    // Plain Node scripts of CI (run before the dependencies are installed).
+    files: ['.ci/**/*.mjs'],
+    languageOptions: {
+      globals: { process: 'readonly', fetch: 'readonly', console: 'readonly', setTimeout: 'readonly' },
+    },
+  },
+  {
     files: ['test/**/*.ts', 'vitest.config.ts', 'eslint.config.js'],
     rules: { 'no-restricted-syntax': 'off' },
   },
