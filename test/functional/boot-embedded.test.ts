@@ -29,11 +29,23 @@ describe('embedded federation: boot to ACTIVE end to end', () => {
     removeDir(cfg.stateDir)
   })
 
-  it('lists one compute endpoint per region in the catalog, with both region keys', () => {
+  it('lists one compute endpoint per region in the catalog, the federation-wide one first', () => {
     const compute = admin.catalog.find((c) => c.type === 'compute')
-    const regions = new Set(compute?.endpoints.filter((e) => e.interface === 'public').map((e) => e.region))
-    expect(regions).toEqual(new Set(['region-one', 'region-two']))
+    const publicEndpoints = compute?.endpoints.filter((e) => e.interface === 'public') ?? []
+    expect(publicEndpoints.map((e) => e.region)).toEqual(['federation', 'region-one', 'region-two'])
+    expect(publicEndpoints[0]?.url).toBe(fed.api.urls.compute + '/v2.1')
     expect(r1).not.toEqual(r2)
+  })
+
+  it('shows the regions of the tree as children of the federation-wide region', async () => {
+    const regions = await call(admin, 'GET', `${fed.api.urls.identity}/v3/regions`)
+    expect(regions.body.regions.map((r: any) => [r.id, r.parent_region_id])).toEqual([
+      ['federation', null],
+      ['region-one', 'federation'],
+      ['region-two', 'federation'],
+    ])
+    const hypervisors = await call(admin, 'GET', `${endpoint(admin, 'compute', 'federation')}/os-hypervisors`)
+    expect(hypervisors.body.hypervisors).toHaveLength(12)
   })
 
   it('seeds the classic flavors', async () => {
