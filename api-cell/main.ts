@@ -29,6 +29,7 @@ async function main(): Promise<void> {
     cells: cellRegistrations(cfg),
     adminPassword: adminPasswordFor(cfg),
     downAfterMs: cfg.timing.downAfterMs,
+    placementDeadlineMs: cfg.timing.placementDeadlineMs,
     maxCellAttempts: cfg.scheduler.maxCellAttempts,
     scheduler: cfg.scheduler,
     log,

@@ -69,6 +69,8 @@ export interface ApiRuntimeArgs {
   readonly adminPassword: string
   readonly downAfterMs: number
   readonly maxCellAttempts: number
+  /** How long one build may be placed for (the dispatcher's `placementDeadlineMs`, default 60 s). */
+  readonly placementDeadlineMs?: number
   /** Cell filters and weighers of the global scheduler (default: the built-in lists). */
   readonly scheduler?: SchedulerConfig
   readonly log: Logger
@@ -215,6 +217,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
       log: a.log.child({ service: 'global-scheduler' }),
       settings: {
         maxCellAttempts: a.maxCellAttempts,
+        ...(a.placementDeadlineMs === undefined ? {} : { placementDeadlineMs: a.placementDeadlineMs }),
         rank: createCellRanker({
           ...cellPluginsOf(a.scheduler ?? DEFAULT_SCHEDULER_CONFIG),
           settingsOf: (path) => settings.get(path),

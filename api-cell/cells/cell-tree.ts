@@ -1,10 +1,12 @@
 import type { Kysely } from 'kysely'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { ChildWatcher } from '../../shared/cell-link/child-watcher.js'
 import type { GrpcCellClient } from '../../shared/cell-link/grpc-client.js'
 import type { InstanceRecord } from '../../shared/cell-link/build-spec.js'
 import type { CellCapacity, FlavorShape, InstanceEvent, InstanceIndexPayload } from '../../shared/cell-link/types.js'
 import { nextHop } from '../../shared/cell-link/types.js'
-import { NotFoundError } from '../../shared/errors.js'
+import { systemContext } from '../../shared/context.js'
+import { AppError, NotFoundError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/logging.js'
 import type { ComputeTables } from '../db/compute-schema.js'
 import { CELL0_PATH } from './cell0.js'
@@ -132,6 +134,7 @@ export class CellTree {
   async applyEvents(child: string, events: readonly InstanceEvent[], cursor: number): Promise<void> {
     const region = child.split('!')[1] ?? null
     const retaken: string[] = []
+    const orphans = await this.#orphansOf(events)
     await this.#db.transaction().execute(async (tx) => {
       for (const ev of events) {
         const p = ev.payload
@@ -140,6 +143,7 @@ export class CellTree {
           if (await takeBackBuild(tx, ev)) retaken.push(ev.instanceUuid)
           continue
         }
+        if (orphans.has(ev.instanceUuid)) continue
         const row = indexRow(p, ev.cellPath, region, ev.version)
         const res = await tx
           .updateTable('instance_index')
@@ -163,6 +167,46 @@ export class CellTree {
     })
     this.#log.debug({ child, events: events.length, cursor }, 'applied instance events')
     for (const uuid of retaken) for (const l of this.#rescheduled) l(uuid)
+    for (const [uuid, cellPath] of orphans) void this.#removeOrphan(uuid, cellPath)
+  }
+
+  /**
+   * Live instances that a cell reports but that the API maps elsewhere: to cell0 (the build's
+   * outcome was unknown at its placement deadline, so the API recorded it in ERROR there) or to
+   * another cell (a stale copy). The mapping is the truth the API showed the user, so the rule is:
+   * **the mapped copy wins, the reported copy is deleted in its cell**. No VM then runs that the
+   * API does not show. A mapping without a cell is a build in flight, not an orphan.
+   */
+  async #orphansOf(events: readonly InstanceEvent[]): Promise<Map<string, string>> {
+    const live = events.filter((e) => e.payload.reschedule === undefined && !e.payload.deleted)
+    const orphans = new Map<string, string>()
+    if (live.length === 0) return orphans
+    const mappings = await this.#db
+      .selectFrom('instance_mappings')
+      .select(['instance_uuid', 'cell_path'])
+      .where('instance_uuid', 'in', [...new Set(live.map((e) => e.instanceUuid))])
+      .execute()
+    const mapped = new Map(mappings.map((m) => [m.instance_uuid, m.cell_path]))
+    for (const ev of live) {
+      const cell = mapped.get(ev.instanceUuid)
+      if (cell !== undefined && cell !== null && cell !== ev.cellPath) orphans.set(ev.instanceUuid, ev.cellPath)
+    }
+    return orphans
+  }
+
+  /** Deletes the copy of `uuid` that `cellPath` holds though the API maps it elsewhere (see {@link CellTree.applyEvents}). */
+  async #removeOrphan(uuid: string, cellPath: string): Promise<void> {
+    this.#log.warn({ instance: uuid, cell: cellPath }, 'a cell reports an instance the API maps elsewhere: deleting that copy')
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      try {
+        await this.clientFor(cellPath).instanceAction(systemContext(30_000), { cellPath, instanceUuid: uuid, action: 'delete', args: {} })
+        return
+      } catch (err) {
+        if (err instanceof AppError && (err.status === 404 || err.code === 'not_found')) return
+        this.#log.warn({ instance: uuid, cell: cellPath, err: String(err) }, 'deleting an orphaned copy failed; trying again')
+        await sleep(Math.min(30_000, 1000 * 2 ** attempt))
+      }
+    }
   }
 
   /**

@@ -196,4 +196,13 @@ export const computeMigrations: Readonly<Record<string, Migration>> = {
         .execute()
     },
   },
+  /**
+   * The region a build was last sent to without a definite answer: after an API restart the
+   * build is asked of that region again first, never placed a second time elsewhere.
+   */
+  compute_0007_build_dispatch_cell: {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('build_requests').addColumn('dispatch_cell', 'varchar(255)').execute()
+    },
+  },
 }

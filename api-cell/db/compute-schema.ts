@@ -67,6 +67,11 @@ export interface BuildRequestsTable {
   spec: string
   /** The region the request was scoped to (region endpoint), or null (global). */
   region: string | null
+  /**
+   * The child cell the build was last sent to without a definite answer yet (null when none):
+   * asked first again, so that a lost answer never places the build twice.
+   */
+  dispatch_cell?: string | null
   created_at: number
 }
 

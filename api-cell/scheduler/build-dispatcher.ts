@@ -10,6 +10,7 @@ import { cellBuildRequestOf } from '../../shared/scheduling/cell-ranking.js'
 import type { Cell0Store } from '../cells/cell0.js'
 import type { CellTree } from '../cells/cell-tree.js'
 import type { ComputeTables } from '../db/compute-schema.js'
+import { placeAcrossChildren } from '../../shared/cell-link/placement.js'
 import { recordInCell0 } from './cell0-record.js'
 import { KeyedQueue } from './group-queue.js'
 import type { PlaceOutcome, Placer } from './reservation.js'
@@ -27,7 +28,16 @@ export interface DispatcherSettings {
    * the ones this dispatcher placed since.
    */
   readonly groupMembers?: (spec: BuildSpec) => Promise<BuildGroup['members'] | undefined>
+  /**
+   * How long one placement may take, in ms (default 60 s): a region whose answer is unknown (a
+   * timeout, a lost reply) is asked again until then; past it the build ends in cell0, and should
+   * the region turn out to have placed it after all, its copy is removed (see CellTree).
+   */
+  readonly placementDeadlineMs?: number
 }
+
+/** Default of {@link DispatcherSettings.placementDeadlineMs}. */
+export const DEFAULT_PLACEMENT_DEADLINE_MS = 60_000
 
 const GONE: PlaceOutcome = Object.freeze({ kind: 'gone' })
 
@@ -119,7 +129,9 @@ export class BuildDispatcher implements Placer {
   /** Places one build, or records it in cell0 when no cell takes it. */
   async dispatch(ctx: RequestContext, uuid: string): Promise<void> {
     const out = await this.place(ctx, uuid)
-    if (out.kind === 'refused') await this.toCell0(ctx, uuid, out.reasons)
+    // Unknown at the deadline: cell0 too. Should the cell have placed it after all, the cell0
+    // record wins and that copy is deleted when its first event arrives (CellTree.applyEvents).
+    if (out.kind === 'refused' || out.kind === 'unknown') await this.toCell0(ctx, uuid, out.reasons)
   }
 
   /**
@@ -158,27 +170,35 @@ export class BuildDispatcher implements Placer {
     const req = cellBuildRequestOf(spec, { triedCells: tried, isAdmin: ctx.roles?.includes('admin') ?? false })
     const ranking = this.#s.rank(this.#tree.regionAggregates(region), req)
     const reasons = [...(spec.retry?.faults ?? []), ...Object.entries(ranking.rejected).map(([p, why]) => `${p}: ${why}`)]
-    for (const cand of ranking.ranked.slice(0, this.#s.maxCellAttempts)) {
-      try {
-        const out = await this.#tree.clientFor(cand.path).build(ctx, {
-          instanceUuid: uuid,
-          spec,
-          specVersion: BUILD_SPEC_VERSION,
-          triedCells: [...tried],
-        })
-        if (out.accepted) {
-          const kept = await this.#placed(ctx, spec, out.cellPath, out.host)
-          this.#log.info({ requestId: ctx.requestId, instance: uuid, cell: out.cellPath, host: out.host, attempt: spec.retry?.attempt ?? 0 }, 'build placed')
-          if (kept) recordBuild('placed', started)
-          return kept ? { kind: 'placed', cellPath: out.cellPath, host: out.host } : GONE
-        }
-        reasons.push(`${cand.path}: ${out.reason}`)
-      } catch (err) {
-        reasons.push(`${cand.path}: ${err instanceof Error ? err.message : String(err)}`)
-      }
-      tried.push(cand.path)
+    const remembered = await this.#db.selectFrom('build_requests').select('dispatch_cell').where('instance_uuid', '=', uuid).executeTakeFirst()
+    const setDispatchCell = async (cell: string | null): Promise<void> => {
+      await this.#db.updateTable('build_requests').set({ dispatch_cell: cell }).where('instance_uuid', '=', uuid).execute()
     }
-    return { kind: 'refused', reasons }
+    const out = await placeAcrossChildren({
+      ctx: { ...ctx, deadline: Date.now() + (this.#s.placementDeadlineMs ?? DEFAULT_PLACEMENT_DEADLINE_MS) },
+      call: { instanceUuid: uuid, spec, specVersion: BUILD_SPEC_VERSION, triedCells: tried },
+      ranked: ranking.ranked.map((c) => c.path),
+      maxAttempts: this.#s.maxCellAttempts,
+      clientFor: (path) => {
+        try {
+          return this.#tree.clientFor(path)
+        } catch {
+          return undefined
+        }
+      },
+      remembered: remembered?.dispatch_cell ?? undefined,
+      remember: (path) => setDispatchCell(path),
+      forget: () => setDispatchCell(null),
+      onUnknown: (path, err) =>
+        this.#log.warn({ requestId: ctx.requestId, instance: uuid, cell: path, err: String(err) }, 'build outcome unknown: asking the same cell again'),
+    })
+    if (out.kind === 'placed') {
+      const kept = await this.#placed(ctx, spec, out.cellPath, out.host)
+      this.#log.info({ requestId: ctx.requestId, instance: uuid, cell: out.cellPath, host: out.host, attempt: spec.retry?.attempt ?? 0 }, 'build placed')
+      if (kept) recordBuild('placed', started)
+      return kept ? { kind: 'placed', cellPath: out.cellPath, host: out.host } : GONE
+    }
+    return { ...out, reasons: [...reasons, ...out.reasons] }
   }
 
   /**

@@ -5,6 +5,8 @@ import type { RequestContext } from '../../shared/context.js'
 export type PlaceOutcome =
   | { readonly kind: 'placed'; readonly cellPath: string; readonly host: string }
   | { readonly kind: 'refused'; readonly reasons: readonly string[] }
+  /** No definite answer before the placement deadline: treated as a failure (cell0). */
+  | { readonly kind: 'unknown'; readonly cellPath: string; readonly reasons: readonly string[] }
   | { readonly kind: 'gone' }
 
 /** What {@link placeReservation} needs of the global scheduler (BuildDispatcher implements it). */
@@ -42,18 +44,18 @@ export async function placeReservation(d: Placer, ctx: RequestContext, uuids: re
   const required = specs.filter((s) => s.launchIndex < min)
   const extra = specs.filter((s) => s.launchIndex >= min)
   const outcomes: PlaceOutcome[] = await Promise.all(required.map((s) => d.place(ctx, s.instanceUuid)))
-  const refused = outcomes.flatMap((o) => (o.kind === 'refused' ? [o] : []))
+  const refused = outcomes.flatMap((o) => (o.kind === 'refused' || o.kind === 'unknown' ? [o] : []))
   if (refused.length === 0) {
     await Promise.all(extra.map((s) => d.dispatch(ctx, s.instanceUuid)))
     return
   }
-  const placed = outcomes.filter((o) => o.kind !== 'refused').length
+  const placed = outcomes.filter((o) => o.kind === 'placed' || o.kind === 'gone').length
   const why = `Only ${placed} of min_count ${min} instances of reservation ${specs[0]?.reservationId ?? ''} could be scheduled: ${refused[0]?.reasons.join('; ') ?? ''}`
   await Promise.all([
     ...required.map((s, i) => {
       const o = outcomes[i]
       if (o?.kind === 'placed') return d.toCell0(ctx, s.instanceUuid, [why], { cellPath: o.cellPath, spec: s })
-      if (o?.kind === 'refused') return d.toCell0(ctx, s.instanceUuid, [why])
+      if (o?.kind === 'refused' || o?.kind === 'unknown') return d.toCell0(ctx, s.instanceUuid, [why])
       return Promise.resolve()
     }),
     ...extra.map((s) => d.toCell0(ctx, s.instanceUuid, [why])),

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { MessageBus, Subscription } from '../../shared/bus/message-bus.js'
 import type { BuildSpec } from '../../shared/cell-link/build-spec.js'
 import { aggregate } from '../../shared/cell-link/capacity.js'
@@ -18,9 +19,11 @@ import type {
   WatchSource,
 } from '../../shared/cell-link/types.js'
 import { nextHop } from '../../shared/cell-link/types.js'
+import type { PlacementOutcome } from '../../shared/cell-link/placement.js'
+import { childDeadline, outcomeOfError, placeAcrossChildren } from '../../shared/cell-link/placement.js'
 import type { RequestContext } from '../../shared/context.js'
 import { systemContext } from '../../shared/context.js'
-import { AppError, InvalidError, NotFoundError } from '../../shared/errors.js'
+import { CellUnreachableError, InvalidError, NotFoundError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/logging.js'
 import { outboxLagSeconds, outboxPending } from '../../shared/metrics/cell-metrics.js'
 import type { CellBuildRequest, CellRanking } from '../../shared/scheduling/cell-ranking.js'
@@ -48,6 +51,9 @@ export interface AgentSettings {
    */
   readonly childWeightOffsets?: Map<string, number>
 }
+
+/** The placement deadline of a build that arrives without one (a parent always sends one). */
+const DEFAULT_BUILD_DEADLINE_MS = 60_000
 
 interface Subscriber {
   cursor: number
@@ -130,49 +136,96 @@ export class CellAgent implements CellLink, WatchSource {
 
   // ---- downward: builds and actions ----
 
+  /**
+   * Places a build in this subtree: on this cell's own hosts first (when it has any), then on its
+   * children through {@link placeAcrossChildren}. Answers `accepted` (placed), a NACK (refused:
+   * nothing kept anywhere below), or throws {@link CellUnreachableError} when the outcome is
+   * unknown at the deadline, so that the parent asks this cell again rather than another one.
+   * Idempotent by instance uuid: a repeated build goes first where the earlier one went (the child
+   * is remembered in the cell DB before each send) and a leaf answers with the host it chose.
+   */
   async build(ctx: RequestContext, call: BuildCall): Promise<BuildOutcome> {
     const spec = call.spec as BuildSpec
+    const uuid = call.instanceUuid
+    const logged = { requestId: ctx.requestId, instance: uuid, cell: this.#s.cellPath }
+    const deadline = childDeadline(ctx.deadline ?? Date.now() + DEFAULT_BUILD_DEADLINE_MS)
+    const hasChildren = this.#watcher.paths().length > 0
+    const memoryKey = `build:${uuid}`
+    const remembered = hasChildren ? ((await this.#conductor.getState(ctx, memoryKey)) ?? '') : ''
     const reasons: string[] = []
-    const logged = { requestId: ctx.requestId, instance: call.instanceUuid, cell: this.#s.cellPath }
     if (this.#disabled) {
-      this.#log.info(logged, 'build declined: cell disabled')
-      return { accepted: false, reason: `cell ${this.#s.cellPath} is disabled` }
-    }
-    if (this.#s.hasHosts && !call.triedCells.includes(this.#s.cellPath)) {
-      try {
-        const { host } = await this.#conductor.buildInstance(ctx, spec)
-        this.#log.info({ ...logged, host }, 'build accepted by this cell')
-        return { accepted: true, cellPath: this.#s.cellPath, host }
-      } catch (err) {
-        if (!(err instanceof AppError) || err.code !== 'no_valid_host') throw err
-        reasons.push(`${this.#s.cellPath}: ${err.message}`)
+      // No new builds, but a build this cell already holds (asked again after a lost answer)
+      // must still be answered as placed, or the parent would place it a second time elsewhere;
+      // and one it had sent to a child is finished there.
+      const held = await this.#heldHere(ctx, uuid)
+      if (held !== undefined) return held
+      if (remembered === '') {
+        this.#log.info(logged, 'build declined: cell disabled')
+        return { accepted: false, reason: `cell ${this.#s.cellPath} is disabled` }
       }
+      reasons.push(`${this.#s.cellPath}: disabled`)
+    }
+    if (!this.#disabled && this.#s.hasHosts && remembered === '' && !call.triedCells.includes(this.#s.cellPath)) {
+      const here = await this.#buildHere(ctx, spec, deadline)
+      if (here.kind === 'placed') {
+        this.#log.info({ ...logged, host: here.host }, 'build accepted by this cell')
+        return { accepted: true, cellPath: this.#s.cellPath, host: here.host }
+      }
+      if (here.kind === 'unknown') throw new CellUnreachableError(`build of ${uuid} in ${this.#s.cellPath}: ${here.reasons.join('; ')}`)
+      reasons.push(...here.reasons)
     }
     const tried = [...call.triedCells]
     const req = cellBuildRequestOf(spec, { triedCells: tried, isAdmin: ctx.roles?.includes('admin') ?? false })
     const ranking = this.#s.rank(this.#watcher.childAggregates(), req)
     for (const [path, why] of Object.entries(ranking.rejected)) reasons.push(`${path}: ${why}`)
-    let attempts = 0
-    for (const cand of ranking.ranked) {
-      if (attempts >= this.#s.maxCellAttempts) break
-      const client = this.#watcher.client(cand.path)
-      if (client === undefined) continue
-      attempts += 1
-      try {
-        const out = await client.build(ctx, { ...call, triedCells: tried })
-        if (out.accepted) {
-          this.#log.info({ ...logged, child: cand.path, placedIn: out.cellPath, host: out.host }, 'build accepted below')
-          return out
-        }
-        reasons.push(`${cand.path}: ${out.reason}`)
-      } catch (err) {
-        reasons.push(`${cand.path}: ${err instanceof Error ? err.message : String(err)}`)
-      }
-      tried.push(cand.path)
+    const out = await placeAcrossChildren({
+      ctx: { ...ctx, deadline },
+      call: { ...call, triedCells: tried },
+      ranked: this.#disabled ? [] : ranking.ranked.map((c) => c.path),
+      maxAttempts: this.#s.maxCellAttempts,
+      clientFor: (path) => this.#watcher.client(path),
+      remembered,
+      remember: (path) => this.#conductor.setState(ctx, memoryKey, path),
+      forget: () => this.#conductor.setState(ctx, memoryKey, ''),
+      onUnknown: (path, err) => this.#log.warn({ ...logged, child: path, err: String(err) }, 'build outcome unknown: asking the same child again'),
+    })
+    if (out.kind === 'placed') {
+      this.#log.info({ ...logged, placedIn: out.cellPath, host: out.host }, 'build accepted below')
+      return { accepted: true, cellPath: out.cellPath, host: out.host }
     }
-    const reason = reasons.length > 0 ? reasons.join('; ') : 'no cell can take this build'
+    if (out.kind === 'unknown') throw new CellUnreachableError(`build of ${uuid} below ${this.#s.cellPath}: ${out.reasons.join('; ')}`)
+    const reason = [...reasons, ...out.reasons].join('; ') || 'no cell can take this build'
     this.#log.info({ ...logged, reason }, 'build declined')
     return { accepted: false, reason }
+  }
+
+  /**
+   * This cell's own hosts: the conductor's build is idempotent by uuid, so an unknown outcome
+   * (AMQP timeout, lost reply) is asked again until the deadline.
+   */
+  async #buildHere(ctx: RequestContext, spec: BuildSpec, deadline: number): Promise<PlacementOutcome> {
+    let pause = 100
+    let last = 'no answer'
+    while (Date.now() < deadline) {
+      try {
+        const { host } = await this.#conductor.buildInstance({ ...ctx, deadline }, spec)
+        return { kind: 'placed', cellPath: this.#s.cellPath, host }
+      } catch (err) {
+        if (outcomeOfError(err) === 'refused') return { kind: 'refused', reasons: [`${this.#s.cellPath}: ${err instanceof Error ? err.message : String(err)}`] }
+        last = err instanceof Error ? err.message : String(err)
+        this.#log.warn({ requestId: ctx.requestId, instance: spec.instanceUuid, err: last }, 'local build outcome unknown: asking the conductor again')
+      }
+      await sleep(Math.min(pause, Math.max(0, deadline - Date.now())))
+      pause = Math.min(2000, pause * 2)
+    }
+    return { kind: 'unknown', cellPath: this.#s.cellPath, reasons: [`${this.#s.cellPath}: outcome unknown at the deadline (${last})`] }
+  }
+
+  /** Whether this cell's own hosts already hold the instance (a build asked again). */
+  async #heldHere(ctx: RequestContext, uuid: string): Promise<BuildOutcome | undefined> {
+    if (!this.#s.hasHosts) return undefined
+    const found = (await this.#conductor.getInstances(ctx, [uuid])) as Array<{ host?: string | null }>
+    return found.length > 0 ? { accepted: true, cellPath: this.#s.cellPath, host: found[0]?.host ?? '' } : undefined
   }
 
   #route(path: string): CellLink | 'self' {

@@ -37,6 +37,11 @@ export interface FederationConfig {
     readonly downAfterMs: number
     /** A compute service silent this long is down (Nova's service_down_time). */
     readonly serviceDownMs: number
+    /**
+     * How long the API cell tries to place one build: a region whose answer is unknown is asked
+     * again until then; past it the build ends in cell0 (ERROR).
+     */
+    readonly placementDeadlineMs: number
   }
   /** Filters, weighers, attempts and workers (see `scheduler-config.ts`). */
   readonly scheduler: SchedulerConfig
@@ -84,7 +89,9 @@ Environment:
   FEDERATION_SCHEDULER_CONFIG    like --scheduler-config (the flag wins)
   FEDERATION_REPORT_INTERVAL_MS  how often cells report capacity upward (default 5000)
   FEDERATION_DOWN_AFTER_MS       a cell silent this long is down (default 4 report intervals)
-  FEDERATION_SERVICE_DOWN_MS     a compute service silent this long is down (default 60000)`
+  FEDERATION_SERVICE_DOWN_MS     a compute service silent this long is down (default 60000)
+  FEDERATION_PLACEMENT_DEADLINE_MS  how long a build may wait for a cell's definite answer before
+                                 it ends in ERROR (cell0) (default 60000)`
 
 function int(name: string, v: string | undefined, def: number): number {
   if (v === undefined) return def
@@ -135,6 +142,7 @@ export function federationConfig(mode: 'embedded' | 'production', values: Record
       reportIntervalMs,
       downAfterMs: num('FEDERATION_DOWN_AFTER_MS', reportIntervalMs * 4),
       serviceDownMs: num('FEDERATION_SERVICE_DOWN_MS', 60_000),
+      placementDeadlineMs: num('FEDERATION_PLACEMENT_DEADLINE_MS', 60_000),
     },
     scheduler: loadSchedulerConfig({
       path: s('scheduler-config') ?? (env['FEDERATION_SCHEDULER_CONFIG'] || undefined),
