@@ -96,6 +96,9 @@ function tokenSecret(stateDir: string): Buffer {
   return secret
 }
 
+/** How often the token service re-reads revocation events from the API database. */
+const REVOCATION_REFRESH_MS = 5000
+
 /** How long the image download URL of a build stays valid (reschedules and re-driven builds reuse it). */
 const IMAGE_URL_TTL_MS = 24 * 3600_000
 
@@ -186,6 +189,13 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     const secret = tokenSecret(a.stateDir)
     const tokens = new TokenService({ secret, ttlSeconds: 3600, revocations: new KyselyRevocationStore(api.db) })
     await tokens.loadRevocations(systemContext())
+    // Revocations written elsewhere (another API process, `cellctl bootstrap` resetting the admin
+    // password) reach this process's in-memory view within one period.
+    const revocationTimer = setInterval(() => {
+      tokens.loadRevocations(systemContext()).catch((err: unknown) => a.log.warn({ err: String(err) }, 'token revocation refresh failed'))
+    }, REVOCATION_REFRESH_MS)
+    revocationTimer.unref()
+    stops.push(async () => clearInterval(revocationTimer))
 
     const tree = new CellTree({ db: api.db, log: a.log.child({ service: 'cell-tree' }), downAfterMs: a.downAfterMs })
     await tree.start()
