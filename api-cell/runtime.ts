@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
+import { readFileSync, existsSync } from 'node:fs'
 import type { Server } from 'node:http'
 import { createServer } from 'node:http'
 import { join } from 'node:path'
@@ -9,6 +9,7 @@ import { systemContext } from '../shared/context.js'
 import type { Database } from '../shared/db/database.js'
 import { migrateToLatest, openDatabase } from '../shared/db/database.js'
 import { AppError } from '../shared/errors.js'
+import { ensurePrivateDir, tightenFile, writePrivateFile } from '../shared/fs/private-files.js'
 import type { Logger } from '../shared/logging.js'
 import { observeCellCapacity } from '../shared/metrics/cell-metrics.js'
 import { observeHttp } from '../shared/metrics/http-metrics.js'
@@ -89,10 +90,13 @@ export const API_MIGRATIONS = { ...identityMigrations, ...imageMigrations, ...co
 /** The token signing key, kept in the state directory so tokens survive a restart. */
 function tokenSecret(stateDir: string): Buffer {
   const path = join(stateDir, 'token-secret')
-  if (existsSync(path)) return Buffer.from(readFileSync(path, 'utf8').trim(), 'base64')
-  mkdirSync(stateDir, { recursive: true })
+  ensurePrivateDir(stateDir)
+  if (existsSync(path)) {
+    tightenFile(path)
+    return Buffer.from(readFileSync(path, 'utf8').trim(), 'base64')
+  }
   const secret = randomBytes(32)
-  writeFileSync(path, secret.toString('base64'), { mode: 0o600 })
+  writePrivateFile(path, secret.toString('base64'))
   return secret
 }
 
@@ -173,6 +177,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     for (const s of stops.reverse()) await s().catch((err: unknown) => a.log.warn({ err: String(err) }, 'stop failed'))
   }
   try {
+    ensurePrivateDir(a.stateDir)
     const api: Database<ApiSchema> = await openDatabase<ApiSchema>(a.apiDatabaseUrl)
     stops.push(() => api.close())
     await migrateToLatest(api.db, API_MIGRATIONS)
