@@ -8,7 +8,8 @@ import type { FederationConfig } from '../../shared/config/federation.js'
 import { federationConfig } from '../../shared/config/federation.js'
 import { removeDir, startFederation } from '../helpers/embedded.js'
 import type { Session } from '../helpers/os-client.js'
-import { call, endpoint, login, waitForStatus } from '../helpers/os-client.js'
+import { call, endpoint, login, waitFor, waitForStatus } from '../helpers/os-client.js'
+import { bootstrapIdentity } from '../../api-cell/identity/bootstrap.js'
 
 /**
  * Every directory and file an embedded federation keeps in its state dir is private (dirs 0700,
@@ -113,5 +114,16 @@ describe('embedded federation: state files are private whatever the umask', () =
     // The link was left as it was, and so was the file it points to.
     expect(links).toEqual(['link-to-outside'])
     expect(lstatSync(outside).mode & 0o777).toBe(0o644)
+  })
+
+  it('an admin password reset by another process (cellctl bootstrap) revokes the running API\'s admin tokens', async () => {
+    const projects = `${fed.api.urls.identity}/v3/projects`
+    expect((await call(admin, 'GET', projects)).status).toBe(200)
+    // What `cellctl bootstrap --admin-password` does: straight to the API database, no token service.
+    await bootstrapIdentity(fed.api.db, { adminPassword: 'reset-by-operator' })
+    // The running API process picks the revocation up on its periodic refresh.
+    await waitFor('the old admin token refused', async () => ((await call(admin, 'GET', projects)).status === 401 ? true : undefined))
+    const fresh = await login(fed.api.urls.identity, 'admin', 'reset-by-operator', 'admin')
+    expect((await call(fresh, 'GET', projects)).status).toBe(200)
   })
 })
