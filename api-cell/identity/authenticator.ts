@@ -54,6 +54,8 @@ export class Authenticator {
     if (methods.some((m) => !(SUPPORTED_METHODS as readonly string[]).includes(m))) {
       throw new UnauthorizedError('Attempted to authenticate with an unsupported method.')
     }
+    // As Keystone: the scope's shape is checked before any credential.
+    if (request.auth.scope !== undefined && request.auth.scope !== 'unscoped') checkScopeShape(request.auth.scope)
     let user: UserRow | undefined
     let parent: TokenData | undefined
     if (methods.includes('password')) {
@@ -109,13 +111,7 @@ export class Authenticator {
   ): Promise<{ scope: TokenScope; roles: TokenRole[] }> {
     if (request === undefined) return this.#defaultScope(ctx, user)
     if (request === 'unscoped') return { scope: { kind: 'unscoped' }, roles: [] }
-    // Keystone's rule: exactly one scope kind. An empty scope, or one naming only keys we do not
-    // know, is malformed; it is never read as "no scope" (that would hand out the default scope).
-    const kinds = SCOPE_KEYS.filter((k) => request[k] !== undefined)
-    if (kinds.length !== 1) throw new InvalidError(`Expecting to find project, domain, OS-TRUST:trust or unscoped in scope. ${MALFORMED}`)
-    // Trusts are not implemented, so every trust is unknown: Keystone answers a trust it cannot find
-    // with 401, and so do we, whatever the id.
-    if (request['OS-TRUST:trust'] !== undefined) throw new UnauthorizedError(UNAUTHORIZED)
+    checkScopeShape(request)
     if (request.unscoped !== undefined) return { scope: { kind: 'unscoped' }, roles: [] }
     if (request.project !== undefined) {
       const project = await this.#project(ctx, request.project)
@@ -193,4 +189,16 @@ export class Authenticator {
     if (ref.name !== undefined) return this.#store.findDomainByName(ctx, ref.name)
     throw new InvalidError('Expecting to find id or name in domain.')
   }
+}
+
+/**
+ * Keystone's rule: a scope names exactly one kind. An empty scope, or one naming only keys we do not
+ * know, is malformed (400); it is never read as "no scope", which would hand out the default scope.
+ * Trusts are not implemented, so every trust is unknown: Keystone answers a trust it cannot find with
+ * 401, and so do we, whatever the id.
+ */
+function checkScopeShape(request: Exclude<ScopeRequest, 'unscoped'>): void {
+  const kinds = SCOPE_KEYS.filter((k) => request[k] !== undefined)
+  if (kinds.length !== 1) throw new InvalidError(`Expecting to find project, domain, OS-TRUST:trust or unscoped in scope. ${MALFORMED}`)
+  if (request['OS-TRUST:trust'] !== undefined) throw new UnauthorizedError(UNAUTHORIZED)
 }

@@ -56,6 +56,13 @@ describe('identity: unsupported scopes are refused', () => {
     expectKeystoneError(await issue(f, issueBody(password, scope)), 400)
   })
 
+  it('checks the scope before the password, as Keystone: a bad scope is 400 even with a wrong password', async () => {
+    const f = await fixture()
+    const wrong = { methods: ['password'], password: { user: { ...adminUser, password: 'wrong' } } }
+    expectKeystoneError(await issue(f, issueBody(wrong, {})), 400)
+    expectKeystoneError(await issue(f, issueBody(wrong, { 'OS-TRUST:trust': { id: 'x' } })), 401)
+  })
+
   it.each([
     ['application_credential', { application_credential: { id: 'x', secret: 'y' } }],
     ['totp', { totp: { user: { id: 'x', passcode: '123456' } } }],
