@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
+import { readFileSync, existsSync } from 'node:fs'
 import type { Server } from 'node:http'
 import { createServer } from 'node:http'
 import { join } from 'node:path'
@@ -9,6 +9,7 @@ import { systemContext } from '../shared/context.js'
 import type { Database } from '../shared/db/database.js'
 import { migrateToLatest, openDatabase } from '../shared/db/database.js'
 import { AppError } from '../shared/errors.js'
+import { ensurePrivateDir, tightenFile, writePrivateFile } from '../shared/fs/private-files.js'
 import type { Logger } from '../shared/logging.js'
 import { observeCellCapacity } from '../shared/metrics/cell-metrics.js'
 import { observeHttp } from '../shared/metrics/http-metrics.js'
@@ -93,12 +94,18 @@ export const API_MIGRATIONS = { ...identityMigrations, ...imageMigrations, ...co
 /** The token signing key, kept in the state directory so tokens survive a restart. */
 function tokenSecret(stateDir: string): Buffer {
   const path = join(stateDir, 'token-secret')
-  if (existsSync(path)) return Buffer.from(readFileSync(path, 'utf8').trim(), 'base64')
-  mkdirSync(stateDir, { recursive: true })
+  ensurePrivateDir(stateDir)
+  if (existsSync(path)) {
+    tightenFile(path)
+    return Buffer.from(readFileSync(path, 'utf8').trim(), 'base64')
+  }
   const secret = randomBytes(32)
-  writeFileSync(path, secret.toString('base64'), { mode: 0o600 })
+  writePrivateFile(path, secret.toString('base64'))
   return secret
 }
+
+/** How often the token service re-reads revocation events from the API database. */
+const REVOCATION_REFRESH_MS = 5000
 
 /** How long the image download URL of a build stays valid (reschedules and re-driven builds reuse it). */
 const IMAGE_URL_TTL_MS = 24 * 3600_000
@@ -174,6 +181,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     for (const s of stops.reverse()) await s().catch((err: unknown) => a.log.warn({ err: String(err) }, 'stop failed'))
   }
   try {
+    ensurePrivateDir(a.stateDir)
     const api: Database<ApiSchema> = await openDatabase<ApiSchema>(a.apiDatabaseUrl)
     stops.push(() => api.close())
     await migrateToLatest(api.db, API_MIGRATIONS)
@@ -190,6 +198,13 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     const secret = tokenSecret(a.stateDir)
     const tokens = new TokenService({ secret, ttlSeconds: 3600, revocations: new KyselyRevocationStore(api.db) })
     await tokens.loadRevocations(systemContext())
+    // Revocations written elsewhere (another API process, `cellctl bootstrap` resetting the admin
+    // password) reach this process's in-memory view within one period.
+    const revocationTimer = setInterval(() => {
+      tokens.loadRevocations(systemContext()).catch((err: unknown) => a.log.warn({ err: String(err) }, 'token revocation refresh failed'))
+    }, REVOCATION_REFRESH_MS)
+    revocationTimer.unref()
+    stops.push(async () => clearInterval(revocationTimer))
 
     const tree = new CellTree({ db: api.db, log: a.log.child({ service: 'cell-tree' }), downAfterMs: a.downAfterMs })
     await tree.start()

@@ -1,4 +1,3 @@
-import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
 import type { ApiRuntime } from '../api-cell/runtime.js'
@@ -11,6 +10,7 @@ import type { FederationConfig } from '../shared/config/federation.js'
 import { adminPasswordFor, apiDatabases, cellEndpoints, cellRegistrations } from '../shared/config/federation.js'
 import type { CellConfig } from '../shared/config/regions.js'
 import { FEDERATION_REGION } from '../shared/config/regions.js'
+import { ensurePrivateDir, securePrivateTree, writePrivateFile } from '../shared/fs/private-files.js'
 import type { Logger } from '../shared/logging.js'
 
 /** A whole federation in one process. */
@@ -34,7 +34,7 @@ export async function resolveDriver(kind: FederationConfig['driver']): Promise<'
   return ok ? 'libvirt' : 'fake'
 }
 
-/** Writes `clouds.yaml` (cloud `federation`) for the openstack CLI. Returns its path. */
+/** Writes `clouds.yaml` (cloud `federation`) for the openstack CLI, mode 0600: it holds the admin password. Returns its path. */
 export function writeCloudsYaml(cfg: FederationConfig, identityUrl: string, password: string): string {
   const path = join(cfg.stateDir, 'clouds.yaml')
   const doc = {
@@ -60,8 +60,8 @@ export function writeCloudsYaml(cfg: FederationConfig, identityUrl: string, pass
       },
     },
   }
-  mkdirSync(cfg.stateDir, { recursive: true })
-  writeFileSync(path, stringify(doc), { mode: 0o600 })
+  ensurePrivateDir(cfg.stateDir)
+  writePrivateFile(path, stringify(doc))
   return path
 }
 
@@ -71,6 +71,8 @@ export function writeCloudsYaml(cfg: FederationConfig, identityUrl: string, pass
  * parents so that every parent knows its children's addresses.
  */
 export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger): Promise<Federation> {
+  // The state dir and everything an older start left in it: others on the machine read none of it.
+  securePrivateTree(cfg.stateDir)
   const driver = await resolveDriver(cfg.driver)
   const adminPassword = adminPasswordFor(cfg)
   const running = new Map<string, CellRuntime>()

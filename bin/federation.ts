@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { COMMON_HELP, federationConfig } from '../shared/config/federation.js'
+import { adminPasswordHint, COMMON_HELP, federationConfig } from '../shared/config/federation.js'
 import { allCells, FEDERATION_REGION } from '../shared/config/regions.js'
 import { libvirtUnavailableReason } from '../child-cell/compute/virt/create-driver.js'
 import { parseOrExit, runMain, stopOnSignals } from '../shared/cli/process-main.js'
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     `  identity: ${fed.api.urls.identity}/v3`,
     ...Object.entries(fed.api.computeUrls).map(([r, u], i) => `  ${i === 0 ? 'compute: ' : '         '} ${u} (region ${r}${r === FEDERATION_REGION ? ': every region' : ''})`),
     `  image:    ${fed.api.urls.image}`,
-    `  admin:    user admin, project admin, domain Default, password ${fed.adminPassword}`,
+    `  admin:    user admin, project admin, domain Default, password ${adminPasswordHint(cfg)}`,
     `  clouds.yaml: ${fed.cloudsYaml} (cloud "federation")`,
     ...(metrics === undefined ? [] : [`  metrics:  http://${cfg.host}:${metrics.port}/metrics`]),
     `    export OS_CLIENT_CONFIG_FILE=${fed.cloudsYaml} OS_CLOUD=federation`,

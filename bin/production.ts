@@ -1,17 +1,17 @@
 #!/usr/bin/env node
 import type { ChildProcess } from 'node:child_process'
 import { spawn } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { cellMigrations } from '../child-cell/db/migrations.js'
 import { hostPluginsOf } from '../child-cell/scheduler/plugins.js'
 import { ensureVhost } from '../shared/bus/amqp-admin.js'
 import type { FederationConfig } from '../shared/config/federation.js'
-import { adminPasswordFor, cellEndpoints, COMMON_HELP, federationConfig } from '../shared/config/federation.js'
+import { adminPasswordFor, adminPasswordHint, cellEndpoints, COMMON_HELP, federationConfig } from '../shared/config/federation.js'
 import type { CellConfig } from '../shared/config/regions.js'
 import { allCells } from '../shared/config/regions.js'
 import { migrateToLatest, openDatabase } from '../shared/db/database.js'
+import { ensurePrivateDir, securePrivateTree, writePrivateFile } from '../shared/fs/private-files.js'
 import type { Logger } from '../shared/logging.js'
 import { parseOrExit, runMain, stopOnSignals } from '../shared/cli/process-main.js'
 import { createLogger } from '../shared/logging.js'
@@ -82,8 +82,8 @@ export function writePrometheusTargets(cfg: FederationConfig, plan: ReadonlyArra
   })
   if (targets.length === 0) return undefined
   const path = join(cfg.stateDir, 'prometheus-targets.json')
-  mkdirSync(cfg.stateDir, { recursive: true })
-  writeFileSync(path, `${JSON.stringify(targets, null, 2)}\n`)
+  ensurePrivateDir(cfg.stateDir)
+  writePrivateFile(path, `${JSON.stringify(targets, null, 2)}\n`)
   return path
 }
 
@@ -188,6 +188,8 @@ async function main(): Promise<void> {
   // than every scheduler process crashing in a loop.
   hostPluginsOf(cfg.scheduler)
   const log = createLogger('supervisor')
+  // Before any process starts: the state dir and what an older start left in it become private.
+  securePrivateTree(cfg.stateDir)
   await prepare(cfg)
   const password = adminPasswordFor(cfg)
   const metricsBase = metricsPortOf(values['metrics-base-port'] ?? values['metrics-port'])
@@ -210,7 +212,7 @@ async function main(): Promise<void> {
       '',
       `Federation starting in production mode (MariaDB ${cfg.databaseBaseUrl.replace(/\/\/[^@]*@/, '//')}, RabbitMQ, one process per service)`,
       `  identity: ${identity}/v3   compute: http://${cfg.host}:${cfg.ports.compute}/v2.1   image: http://${cfg.host}:${cfg.ports.image}`,
-      `  admin: user admin, project admin, domain Default, password ${password}`,
+      `  admin: user admin, project admin, domain Default, password ${adminPasswordHint(cfg)}`,
       `  clouds.yaml: ${clouds} (cloud "federation")`,
       ...(targets === undefined ? [] : [`  metrics: ports ${metricsBase ?? 0}-${(metricsBase ?? 0) + plan.length - 1}, listed in ${targets}`]),
       '',

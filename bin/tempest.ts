@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { federationConfig } from '../shared/config/federation.js'
+import { writePrivateFile } from '../shared/fs/private-files.js'
 import { createLogger } from '../shared/logging.js'
 import { startEmbeddedFederation } from './embedded.js'
 
@@ -191,7 +192,8 @@ async function main(): Promise<void> {
     const workspace = v.workspace ?? mkdtempSync(join(tmpdir(), 'tempest-ws-'))
     if (!existsSync(join(workspace, 'etc'))) execFileSync('tempest', ['init', workspace], { stdio: 'ignore' })
     mkdirSync(join(workspace, 'logs'), { recursive: true })
-    writeFileSync(
+    // tempest.conf holds the admin password: owner-only, like every secret file.
+    writePrivateFile(
       join(workspace, 'etc', 'tempest.conf'),
       tempestConf({ identity: fed.api.urls.identity, password: fed.adminPassword, imageRef, region: cfg.regions[0]?.name ?? 'region-one', logDir: join(workspace, 'logs') }),
     )

@@ -1,5 +1,5 @@
 import type { RequestContext } from '../../shared/context.js'
-import { InvalidError, UnauthorizedError } from '../../shared/errors.js'
+import { AppError, InvalidError, UnauthorizedError } from '../../shared/errors.js'
 import type { DomainRow, IdentityStore, ProjectRow, RoleRow, UserRow } from './identity-store.js'
 import { verifyPassword } from './password-hasher.js'
 import { withImpliedRoles } from './policy.js'
@@ -7,7 +7,15 @@ import type { AuthRequest, DomainRef, ScopeRequest } from './request-schemas.js'
 import type { AssignmentTarget } from './schema.js'
 import type { IssuedToken, TokenData, TokenRole, TokenScope, TokenService } from './tokens.js'
 
+/**
+ * Authentication methods we implement. Keystone's others (application_credential, totp, oauth1,
+ * mapped, external, ...) get Keystone's answer for a method not enabled: 401.
+ */
 const SUPPORTED_METHODS = ['password', 'token'] as const
+/** Reads of a token's contents before giving up while revocations keep arriving (each one re-reads). */
+const MAX_ISSUE_ATTEMPTS = 5
+/** Keystone's scope kinds; a scope must name exactly one. */
+const SCOPE_KEYS = ['project', 'domain', 'system', 'unscoped', 'OS-TRUST:trust'] as const
 const UNAUTHORIZED = 'The request you have made requires authentication.'
 const MALFORMED = 'The server could not comply with the request since it is either malformed or otherwise incorrect.'
 
@@ -27,11 +35,27 @@ export class Authenticator {
   }
 
   async authenticate(ctx: RequestContext, request: AuthRequest): Promise<IssuedToken> {
+    // A revocation landing while we read (a password changed after we checked it, a grant removed
+    // after its role was read) must not be outlived by the token built from that read: when any
+    // revocation arrived meanwhile, the whole authentication runs again on fresh data.
+    for (let attempt = 1; ; attempt += 1) {
+      const generation = this.#tokens.revocationGeneration
+      const issued = await this.#attempt(ctx, request)
+      if (this.#tokens.revocationGeneration === generation) return issued
+      if (attempt >= MAX_ISSUE_ATTEMPTS) {
+        throw new AppError({ code: 'busy', status: 503, message: 'Identity data is changing; try again.' })
+      }
+    }
+  }
+
+  async #attempt(ctx: RequestContext, request: AuthRequest): Promise<IssuedToken> {
     const { identity } = request.auth
     const methods = identity.methods
     if (methods.some((m) => !(SUPPORTED_METHODS as readonly string[]).includes(m))) {
       throw new UnauthorizedError('Attempted to authenticate with an unsupported method.')
     }
+    // As Keystone: the scope's shape is checked before any credential.
+    if (request.auth.scope !== undefined && request.auth.scope !== 'unscoped') checkScopeShape(request.auth.scope)
     let user: UserRow | undefined
     let parent: TokenData | undefined
     if (methods.includes('password')) {
@@ -85,13 +109,10 @@ export class Authenticator {
     user: UserRow,
     request: ScopeRequest | undefined,
   ): Promise<{ scope: TokenScope; roles: TokenRole[] }> {
+    if (request === undefined) return this.#defaultScope(ctx, user)
     if (request === 'unscoped') return { scope: { kind: 'unscoped' }, roles: [] }
-    if (request === undefined || (request.project === undefined && request.domain === undefined && request.system === undefined)) {
-      return this.#defaultScope(ctx, user)
-    }
-    if ([request.project, request.domain, request.system].filter((s) => s !== undefined).length > 1) {
-      throw new InvalidError('Only one of project, domain or system may be given as scope.')
-    }
+    checkScopeShape(request)
+    if (request.unscoped !== undefined) return { scope: { kind: 'unscoped' }, roles: [] }
     if (request.project !== undefined) {
       const project = await this.#project(ctx, request.project)
       if (project === undefined) throw new UnauthorizedError(UNAUTHORIZED)
@@ -168,4 +189,16 @@ export class Authenticator {
     if (ref.name !== undefined) return this.#store.findDomainByName(ctx, ref.name)
     throw new InvalidError('Expecting to find id or name in domain.')
   }
+}
+
+/**
+ * Keystone's rule: a scope names exactly one kind. An empty scope, or one naming only keys we do not
+ * know, is malformed (400); it is never read as "no scope", which would hand out the default scope.
+ * Trusts are not implemented, so every trust is unknown: Keystone answers a trust it cannot find with
+ * 401, and so do we, whatever the id.
+ */
+function checkScopeShape(request: Exclude<ScopeRequest, 'unscoped'>): void {
+  const kinds = SCOPE_KEYS.filter((k) => request[k] !== undefined)
+  if (kinds.length !== 1) throw new InvalidError(`Expecting to find project, domain, OS-TRUST:trust or unscoped in scope. ${MALFORMED}`)
+  if (request['OS-TRUST:trust'] !== undefined) throw new UnauthorizedError(UNAUTHORIZED)
 }

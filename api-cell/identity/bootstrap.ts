@@ -3,6 +3,8 @@ import { systemContext } from '../../shared/context.js'
 import type { RequestContext } from '../../shared/context.js'
 import { IdentityStore } from './identity-store.js'
 import type { ScryptCost } from './password-hasher.js'
+import { verifyPassword } from './password-hasher.js'
+import { KyselyRevocationStore, RevocationRecorder } from './revocation-store.js'
 import { ROLES } from './policy.js'
 import type { IdentityTables } from './schema.js'
 import { stableId } from './catalog.js'
@@ -46,7 +48,10 @@ export interface BootstrapResult {
 export async function bootstrapIdentity(db: Kysely<IdentityTables>, options: BootstrapOptions): Promise<BootstrapResult> {
   if (options.adminPassword === '') throw new Error('the admin password must not be empty')
   const ctx = options.ctx ?? systemContext()
-  const store = new IdentityStore(db, options.passwordCost === undefined ? {} : { passwordCost: options.passwordCost })
+  // A password reset here revokes the admin's live tokens like any password change: recorded in the
+  // database, where every token service (this process's, or a running API's on refresh) reads it.
+  const revoker = new RevocationRecorder(new KyselyRevocationStore(db))
+  const store = new IdentityStore(db, { revoker, passwordCost: options.passwordCost })
   const userName = options.adminUserName ?? 'admin'
   const projectName = options.adminProjectName ?? 'admin'
 
@@ -92,7 +97,11 @@ export async function bootstrapIdentity(db: Kysely<IdentityTables>, options: Boo
     )
   }
   // Reset every run: the operator's configured password is the truth, and the user must be usable.
-  await store.updateUser(ctx, user.id, { password: options.adminPassword, enabled: 1 })
+  // Only an actual change is written, so that a plain restart leaves the admin's tokens alone.
+  if (!(await verifyPassword(options.adminPassword, user.password_hash))) {
+    await store.updateUser(ctx, user.id, { password: options.adminPassword })
+  }
+  if (user.enabled !== 1) await store.updateUser(ctx, user.id, { enabled: 1 })
 
   await store.grant(ctx, { userId: user.id, targetType: 'project', targetId: project.id, roleId: roleIds.admin })
   await store.grant(ctx, { userId: user.id, targetType: 'system', targetId: 'all', roleId: roleIds.admin })

@@ -5,6 +5,7 @@ import type { RequestContext } from '../../shared/context.js'
 import { ConflictError } from '../../shared/errors.js'
 import { hashPassword } from './password-hasher.js'
 import type { ScryptCost } from './password-hasher.js'
+import type { TokenRevoker } from './revocation-store.js'
 import type {
   AssignmentTarget,
   DomainTable,
@@ -56,18 +57,33 @@ export interface Grant {
   readonly roleId: string
 }
 
+/** How an {@link IdentityStore} is built. */
+export interface IdentityStoreOptions {
+  /**
+   * Told after every committed change that takes something away from live tokens: a grant removed,
+   * a role deleted, a user disabled, deleted or given a new password, a project disabled or deleted.
+   * Required, so that no caller can write identity data without revoking (Keystone revokes on the
+   * same changes).
+   */
+  readonly revoker: TokenRevoker
+  /** Overrides the scrypt cost of new hashes (tests use a cheap one). */
+  readonly passwordCost?: ScryptCost | undefined
+}
+
 /**
- * Reads and writes the identity tables. Thin on purpose: routes decide policy, this only speaks SQL.
- * Name uniqueness is enforced by unique keys; a duplicate surfaces as {@link ConflictError}.
+ * Reads and writes the identity tables. Thin on purpose: routes decide policy, this only speaks SQL,
+ * and reports each privilege-reducing write to the {@link TokenRevoker}. Name uniqueness is enforced
+ * by unique keys; a duplicate surfaces as {@link ConflictError}.
  */
 export class IdentityStore {
   readonly #db: Kysely<IdentityTables>
   readonly #cost: ScryptCost | undefined
+  readonly #revoker: TokenRevoker
 
-  /** `passwordCost` overrides the scrypt cost of new hashes (tests use a cheap one). */
-  constructor(db: Kysely<IdentityTables>, options: { readonly passwordCost?: ScryptCost } = {}) {
+  constructor(db: Kysely<IdentityTables>, options: IdentityStoreOptions) {
     this.#db = db
     this.#cost = options.passwordCost
+    this.#revoker = options.revoker
   }
 
   // --- domains ---------------------------------------------------------------------------------
@@ -146,16 +162,19 @@ export class IdentityStore {
     await this.#insertOrConflict(`project - Duplicate entry found with name ${patch.name ?? ''}`, () =>
       this.#db.updateTable('projects').set({ ...patch, updated_at: now() }).where('id', '=', id).execute(),
     )
+    if (patch.enabled === 0) await this.#revoker.revokeProject(ctx, id)
     return this.getProject(ctx, id)
   }
 
   /** Deletes the project and every role assignment on it. Returns false when it did not exist. */
-  async deleteProject(_ctx: RequestContext, id: string): Promise<boolean> {
-    return this.#db.transaction().execute(async (trx) => {
+  async deleteProject(ctx: RequestContext, id: string): Promise<boolean> {
+    const deleted = await this.#db.transaction().execute(async (trx) => {
       await trx.deleteFrom('role_assignments').where('target_type', '=', 'project').where('target_id', '=', id).execute()
       const r = await trx.deleteFrom('projects').where('id', '=', id).executeTakeFirst()
       return Number(r.numDeletedRows) > 0
     })
+    if (deleted) await this.#revoker.revokeProject(ctx, id)
+    return deleted
   }
 
   // --- users -----------------------------------------------------------------------------------
@@ -203,7 +222,7 @@ export class IdentityStore {
     return row
   }
 
-  /** Updates a user; `password` (plain) is hashed here. */
+  /** Updates a user; `password` (plain) is hashed here. Disabling it or setting a password revokes its tokens. */
   async updateUser(
     ctx: RequestContext,
     id: string,
@@ -217,16 +236,19 @@ export class IdentityStore {
     await this.#insertOrConflict(`user - Duplicate entry found with name ${patch.name ?? ''}`, () =>
       this.#db.updateTable('users').set(set).where('id', '=', id).execute(),
     )
+    if (patch.enabled === 0 || password !== undefined) await this.#revoker.revokeUser(ctx, id)
     return this.getUser(ctx, id)
   }
 
   /** Deletes the user and its role assignments. Returns false when it did not exist. */
-  async deleteUser(_ctx: RequestContext, id: string): Promise<boolean> {
-    return this.#db.transaction().execute(async (trx) => {
+  async deleteUser(ctx: RequestContext, id: string): Promise<boolean> {
+    const deleted = await this.#db.transaction().execute(async (trx) => {
       await trx.deleteFrom('role_assignments').where('user_id', '=', id).execute()
       const r = await trx.deleteFrom('users').where('id', '=', id).executeTakeFirst()
       return Number(r.numDeletedRows) > 0
     })
+    if (deleted) await this.#revoker.revokeUser(ctx, id)
+    return deleted
   }
 
   // --- roles -----------------------------------------------------------------------------------
@@ -255,13 +277,15 @@ export class IdentityStore {
     return row
   }
 
-  /** Deletes the role and every assignment of it. Returns false when it did not exist. */
-  async deleteRole(_ctx: RequestContext, id: string): Promise<boolean> {
-    return this.#db.transaction().execute(async (trx) => {
+  /** Deletes the role and every assignment of it, revoking every token that carries it. False when it did not exist. */
+  async deleteRole(ctx: RequestContext, id: string): Promise<boolean> {
+    const deleted = await this.#db.transaction().execute(async (trx) => {
       await trx.deleteFrom('role_assignments').where('role_id', '=', id).execute()
       const r = await trx.deleteFrom('roles').where('id', '=', id).executeTakeFirst()
       return Number(r.numDeletedRows) > 0
     })
+    if (deleted) await this.#revoker.revokeRole(ctx, id)
+    return deleted
   }
 
   // --- assignments -----------------------------------------------------------------------------
@@ -272,8 +296,11 @@ export class IdentityStore {
     await this.#insertIgnoringDuplicate(() => this.#db.insertInto('role_assignments').values(row).execute())
   }
 
-  /** Removes a grant; returns false when there was none. */
-  async revokeGrant(_ctx: RequestContext, g: Grant): Promise<boolean> {
+  /**
+   * Removes a grant (any target: project, domain, system) and revokes the user's tokens, which may
+   * carry the role; returns false when there was none.
+   */
+  async revokeGrant(ctx: RequestContext, g: Grant): Promise<boolean> {
     const r = await this.#db
       .deleteFrom('role_assignments')
       .where('user_id', '=', g.userId)
@@ -281,7 +308,9 @@ export class IdentityStore {
       .where('target_id', '=', g.targetId)
       .where('role_id', '=', g.roleId)
       .executeTakeFirst()
-    return Number(r.numDeletedRows) > 0
+    const deleted = Number(r.numDeletedRows) > 0
+    if (deleted) await this.#revoker.revokeUser(ctx, g.userId)
+    return deleted
   }
 
   /** Role assignments matching every given coordinate. */

@@ -19,12 +19,19 @@ const passwordMethod = z.object({
   }),
 })
 
+/**
+ * Keystone's scope kinds. `OS-TRUST:trust` is parsed only to be refused (we keep no trusts), and
+ * `unscoped: {}` is the form older keystoneauth sends. Other keys are kept (not stripped) so that a
+ * scope naming nothing we know is refused rather than mistaken for "no scope".
+ */
 const scope = z.union([
   z.literal('unscoped'),
-  z.object({
+  z.looseObject({
     project: z.object({ id: id.optional(), name: name.optional(), domain: domainRef.optional() }).optional(),
     domain: domainRef.optional(),
     system: z.object({ all: z.boolean().optional() }).optional(),
+    unscoped: z.object({}).optional(),
+    'OS-TRUST:trust': z.object({ id: z.string().max(255).optional() }).optional(),
   }),
 ])
 

@@ -25,6 +25,52 @@ export interface RevocationStore {
   loadActive(ctx: RequestContext, nowMs: number): Promise<RevocationEvent[]>
 }
 
+/**
+ * What must happen to live tokens when identity data they were built from changes. The identity
+ * store calls it on every change that takes something away (a grant, a role, a user, a project, a
+ * password), so that no write path can forget to; the token service implements it.
+ */
+export interface TokenRevoker {
+  /** Every token issued so far to the user. */
+  revokeUser(ctx: RequestContext, userId: string): Promise<void>
+  /** Every token issued so far scoped to the project. */
+  revokeProject(ctx: RequestContext, projectId: string): Promise<void>
+  /** Every token issued so far that carries the role (directly held or implied). */
+  revokeRole(ctx: RequestContext, roleId: string): Promise<void>
+}
+
+/**
+ * A {@link TokenRevoker} for processes without a token service (`cellctl bootstrap`, the start-up
+ * bootstrap): it only records the events, which every token service loads on start and refresh.
+ * `horizonMs` must be at least the token lifetime (events are kept that long).
+ */
+export class RevocationRecorder implements TokenRevoker {
+  readonly #store: RevocationStore
+  readonly #horizonMs: number
+
+  constructor(store: RevocationStore, options: { readonly horizonMs?: number } = {}) {
+    this.#store = store
+    this.#horizonMs = options.horizonMs ?? 24 * 3600_000
+  }
+
+  revokeUser(ctx: RequestContext, userId: string): Promise<void> {
+    return this.#record(ctx, 'user', userId)
+  }
+
+  revokeProject(ctx: RequestContext, projectId: string): Promise<void> {
+    return this.#record(ctx, 'project', projectId)
+  }
+
+  revokeRole(ctx: RequestContext, roleId: string): Promise<void> {
+    return this.#record(ctx, 'role', roleId)
+  }
+
+  #record(ctx: RequestContext, kind: RevocationKind, targetId: string): Promise<void> {
+    const now = Date.now()
+    return this.#store.save(ctx, { kind, targetId, revokedAt: now, expiresAt: now + this.#horizonMs })
+  }
+}
+
 /** {@link RevocationStore} over the `token_revocations` table of the API database. */
 export class KyselyRevocationStore implements RevocationStore {
   readonly #db: Kysely<IdentityTables>

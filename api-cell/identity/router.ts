@@ -49,7 +49,7 @@ export interface IdentityRouterDeps {
 export function identityRouter(deps: IdentityRouterDeps): Router {
   if (typeof deps.catalog !== 'function') resolveCatalog(deps.catalog) // fail at start-up, not on the first token
   const base = deps.publicUrl.replace(/\/+$/, '').replace(/\/v3$/, '')
-  const store = new IdentityStore(deps.db, deps.passwordCost === undefined ? {} : { passwordCost: deps.passwordCost })
+  const store = new IdentityStore(deps.db, { revoker: deps.tokens, passwordCost: deps.passwordCost })
   const routeDeps: RouteDeps = {
     store,
     tokens: deps.tokens,

@@ -63,8 +63,11 @@ export interface RoleAssignmentTable {
   created_at: number
 }
 
-/** What a revocation applies to: one token chain (audit id), or every token of a user or project. */
-export const REVOCATION_KINDS = ['audit', 'user', 'project'] as const
+/**
+ * What a revocation applies to: one token chain (audit id), or every token of a user, scoped to a
+ * project, or carrying a role (a deleted role).
+ */
+export const REVOCATION_KINDS = ['audit', 'user', 'project', 'role'] as const
 /** One of {@link REVOCATION_KINDS}. */
 export type RevocationKind = (typeof REVOCATION_KINDS)[number]
 

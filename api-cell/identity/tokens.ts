@@ -81,6 +81,13 @@ export interface TokenServiceOptions {
 
 const VERSION = 'v1'
 const MIN_SECRET_BYTES = 32
+/**
+ * The only form a token takes: version, unpadded base64url payload, and the 43-character unpadded
+ * base64url HMAC-SHA256 whose last character carries no stray low bits ([AEIMQUYcgkosw048]).
+ */
+const TOKEN_SHAPE = /^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/
+/** Longer strings are refused before any work (headers are limited well below this anyway). */
+const MAX_TOKEN_CHARS = 8192
 
 /**
  * Issues and validates signed, self-contained tokens: validation needs no database round trip, so the
@@ -89,7 +96,8 @@ const MIN_SECRET_BYTES = 32
  * A token is `v1.<base64url(JSON payload)>.<base64url(HMAC-SHA256(secret, "v1.<payload>"))>`. The
  * payload is signed, not encrypted: it holds ids, names and roles, never secrets.
  *
- * Revocation (DELETE /v3/auth/tokens, a user disabled or deleted, a project deleted) is an in-memory
+ * Revocation (DELETE /v3/auth/tokens; a user disabled, deleted, its password changed or a role
+ * assignment of it removed; a project disabled or deleted; a role deleted) is an in-memory
  * set consulted by {@link validate}, persisted through a {@link RevocationStore} and reloaded by
  * {@link loadRevocations} at start-up (call it again periodically when several API processes share a
  * database).
@@ -108,9 +116,11 @@ export class TokenService {
   readonly #clock: () => number
   /** audit id -> expiry of the revocation. */
   readonly #revokedAudit = new Map<string, number>()
-  /** user id / project id -> revoked-at (tokens issued at or before it are revoked). */
+  /** user / project / role id -> revocation (tokens issued at or before its `revokedAt` are revoked). */
   readonly #revokedUser = new Map<string, RevocationEvent>()
   readonly #revokedProject = new Map<string, RevocationEvent>()
+  readonly #revokedRole = new Map<string, RevocationEvent>()
+  #generation = 0
 
   constructor(options: TokenServiceOptions) {
     const keys = [options.secret, ...(options.previousSecrets ?? [])]
@@ -124,6 +134,15 @@ export class TokenService {
     this.#verifyKeys = keys.map((k) => Buffer.from(k))
     this.#store = options.revocations
     this.#clock = options.clock ?? Date.now
+  }
+
+  /**
+   * Grows whenever this process learns of a new revocation. A caller that builds a token from data
+   * it read (roles, enabled flags) compares it before and after the read: a change means the data may
+   * predate a revocation the new token would escape, and must be read again.
+   */
+  get revocationGeneration(): number {
+    return this.#generation
   }
 
   /** Signs a new token. Pure computation: no I/O. */
@@ -166,6 +185,10 @@ export class TokenService {
     if (data.auditIds.some((id) => this.#revokedAudit.has(id))) return true
     const byUser = this.#revokedUser.get(data.user.id)
     if (byUser !== undefined && data.issuedAt <= byUser.revokedAt) return true
+    for (const role of data.roles) {
+      const byRole = this.#revokedRole.get(role.id)
+      if (byRole !== undefined && data.issuedAt <= byRole.revokedAt) return true
+    }
     if (data.scope.kind !== 'project') return false
     const byProject = this.#revokedProject.get(data.scope.id)
     return byProject !== undefined && data.issuedAt <= byProject.revokedAt
@@ -177,7 +200,10 @@ export class TokenService {
     if (own !== undefined) await this.#apply(ctx, { kind: 'audit', targetId: own, expiresAt: data.expiresAt })
   }
 
-  /** Revokes every token issued so far to `userId` (user disabled, deleted, password changed). */
+  /**
+   * Revokes every token issued so far to `userId`: user disabled, deleted, password changed, or any of
+   * its role assignments removed (its tokens carry roles it no longer holds).
+   */
   async revokeUser(ctx: RequestContext, userId: string): Promise<void> {
     await this.#apply(ctx, { kind: 'user', targetId: userId, expiresAt: this.#clock() + this.ttlMs })
   }
@@ -185,6 +211,11 @@ export class TokenService {
   /** Revokes every token issued so far scoped to `projectId` (project disabled or deleted). */
   async revokeProject(ctx: RequestContext, projectId: string): Promise<void> {
     await this.#apply(ctx, { kind: 'project', targetId: projectId, expiresAt: this.#clock() + this.ttlMs })
+  }
+
+  /** Revokes every token issued so far that carries `roleId`, held directly or implied (role deleted). */
+  async revokeRole(ctx: RequestContext, roleId: string): Promise<void> {
+    await this.#apply(ctx, { kind: 'role', targetId: roleId, expiresAt: this.#clock() + this.ttlMs })
   }
 
   /**
@@ -197,7 +228,7 @@ export class TokenService {
       for (const event of await this.#store.loadActive(ctx, nowMs)) this.#remember(event)
     }
     this.#prune(nowMs)
-    return this.#revokedAudit.size + this.#revokedUser.size + this.#revokedProject.size
+    return this.#revokedAudit.size + this.#revokedUser.size + this.#revokedProject.size + this.#revokedRole.size
   }
 
   async #apply(ctx: RequestContext, partial: Omit<RevocationEvent, 'revokedAt'>): Promise<void> {
@@ -216,38 +247,51 @@ export class TokenService {
     if (byUser !== undefined) t = Math.max(t, byUser.revokedAt + 1)
     const byProject = args.scope.kind === 'project' ? this.#revokedProject.get(args.scope.id) : undefined
     if (byProject !== undefined) t = Math.max(t, byProject.revokedAt + 1)
+    for (const role of args.roles) {
+      const byRole = this.#revokedRole.get(role.id)
+      if (byRole !== undefined) t = Math.max(t, byRole.revokedAt + 1)
+    }
     return t
   }
 
   #remember(event: RevocationEvent): void {
     if (event.kind === 'audit') {
-      this.#revokedAudit.set(event.targetId, Math.max(event.expiresAt, this.#revokedAudit.get(event.targetId) ?? 0))
+      const known = this.#revokedAudit.get(event.targetId)
+      if (known === undefined) this.#generation += 1
+      this.#revokedAudit.set(event.targetId, Math.max(event.expiresAt, known ?? 0))
       return
     }
-    const map = event.kind === 'user' ? this.#revokedUser : this.#revokedProject
+    const map = event.kind === 'user' ? this.#revokedUser : event.kind === 'role' ? this.#revokedRole : this.#revokedProject
     const known = map.get(event.targetId)
-    if (known === undefined || known.revokedAt < event.revokedAt) map.set(event.targetId, event)
+    if (known === undefined || known.revokedAt < event.revokedAt) {
+      map.set(event.targetId, event)
+      this.#generation += 1
+    }
   }
 
   #prune(nowMs: number): void {
     for (const [id, expiresAt] of this.#revokedAudit) if (expiresAt <= nowMs) this.#revokedAudit.delete(id)
-    for (const map of [this.#revokedUser, this.#revokedProject]) {
+    for (const map of [this.#revokedUser, this.#revokedProject, this.#revokedRole]) {
       for (const [id, event] of map) if (event.expiresAt <= nowMs) map.delete(id)
     }
   }
 
   #decode(token: string): TokenData | undefined {
-    const parts = token.split('.')
-    if (parts.length !== 3 || parts[0] !== VERSION) return undefined
-    const signed = `${parts[0]}.${parts[1] ?? ''}`
-    const given = Buffer.from(parts[2] ?? '', 'base64url')
+    // Only the exact string we issued is a token. Base64 decoders are lenient (they skip padding,
+    // whitespace and stray characters and ignore the unused low bits of the last character), so the
+    // signature is compared as text, after a strict check of the whole shape: two different strings
+    // never both validate, whatever bytes they decode to.
+    if (token.length > MAX_TOKEN_CHARS || !TOKEN_SHAPE.test(token)) return undefined
+    const dot = token.lastIndexOf('.')
+    const signed = token.slice(0, dot)
+    const given = Buffer.from(token.slice(dot + 1), 'latin1')
     const valid = this.#verifyKeys.some((key) => {
-      const expected = Buffer.from(sign(key, signed), 'base64url')
+      const expected = Buffer.from(sign(key, signed), 'latin1')
       return expected.length === given.length && timingSafeEqual(expected, given)
     })
     if (!valid) return undefined
     try {
-      return fromPayload(JSON.parse(Buffer.from(parts[1] ?? '', 'base64url').toString('utf8')))
+      return fromPayload(JSON.parse(Buffer.from(signed.slice(VERSION.length + 1), 'base64url').toString('utf8')))
     } catch {
       return undefined
     }

@@ -11,7 +11,8 @@ export interface FileUrlSignerOptions {
 }
 
 const SIGNATURE = /^[0-9a-f]{64}$/
-const EXPIRES = /^[0-9]{1,15}$/
+/** Canonical decimal only: `0017...` would sign the same number and so validate as a second spelling. */
+const EXPIRES = /^[1-9][0-9]{0,14}$/
 
 /**
  * The key for image file URLs, derived from the API cell's token secret: one secret to keep, but a

@@ -1,11 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
-import { mkdir, open, rename, rm } from 'node:fs/promises'
+import { open, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable, Transform } from 'node:stream'
 import type { TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { AppError, InvalidError, NotFoundError } from '../../shared/errors.js'
+import { ensurePrivateDirAsync, PRIVATE_FILE_MODE } from '../../shared/fs/private-files.js'
 
 /** 413: the upload is larger than the image size cap. */
 export class ImageTooLargeError extends AppError {
@@ -53,11 +54,12 @@ export class ImageFileStore {
   /** Streams `data` into the image's file while hashing it. Replaces an existing file. */
   async write(id: string, data: ImageData, diskFormat: string | null): Promise<StoredFile> {
     const target = this.pathOf(id)
-    await mkdir(this.dir, { recursive: true })
+    // Image bytes are the owners' data: private whatever the umask (the API serves them by policy).
+    await ensurePrivateDirAsync(this.dir)
     const part = join(this.dir, `.${id}.${randomUUID()}.part`)
     const meter = new HashingMeter(this.maxBytes)
     try {
-      await pipeline(data instanceof Readable ? data : Readable.from(data), meter, createWriteStream(part, { flags: 'wx' }))
+      await pipeline(data instanceof Readable ? data : Readable.from(data), meter, createWriteStream(part, { flags: 'wx', mode: PRIVATE_FILE_MODE }))
       await rename(part, target)
     } catch (err) {
       await rm(part, { force: true })

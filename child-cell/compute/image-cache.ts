@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import { createHash, randomUUID } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
+import { chmod, open, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable, Transform } from 'node:stream'
 import type { TransformCallback } from 'node:stream'
@@ -10,6 +10,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { promisify } from 'node:util'
 import type { ImageFetch } from '../../shared/cell-link/build-spec.js'
 import { AppError, InvalidError } from '../../shared/errors.js'
+import { ensurePrivateDirAsync, PRIVATE_FILE_MODE } from '../../shared/fs/private-files.js'
 import type { DiskFormat } from './virt/driver.js'
 
 const run = promisify(execFile)
@@ -144,7 +145,7 @@ export class ImageCache {
     const dir = this.instanceDir(args.uuid)
     const base = await this.fetchImage(args.imageId, args.fetch)
     const backingFormat = await formatOfBase(args.imageId, base, args.fetch.diskFormat)
-    await mkdir(dir, { recursive: true })
+    await ensurePrivateDirAsync(dir)
     const disk = join(dir, 'disk')
     await rm(disk, { force: true })
     try {
@@ -152,6 +153,8 @@ export class ImageCache {
       if (qemuImg !== undefined) {
         const size = args.rootGb > 0 ? [`${args.rootGb}G`] : []
         await run(qemuImg, ['create', '-q', '-f', 'qcow2', '-F', backingFormat, '-b', base, disk, ...size])
+        // qemu-img creates with the process umask: narrow to the owner like every other state file.
+        await chmod(disk, PRIVATE_FILE_MODE)
         return { path: disk, format: 'qcow2', backingFile: base }
       }
       await sparseCopy(base, disk)
@@ -181,7 +184,7 @@ export class ImageCache {
 
   async #download(imageId: string, base: string, fetch: ImageFetch): Promise<void> {
     if (await exists(base)) return
-    await mkdir(join(this.instancesPath, '_base'), { recursive: true })
+    await ensurePrivateDirAsync(join(this.instancesPath, '_base'))
     const part = `${base}.${randomUUID()}.part`
     try {
       let res: Response
@@ -196,7 +199,7 @@ export class ImageCache {
       }
       const md5 = new Md5Meter()
       try {
-        await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), md5, createWriteStream(part, { flags: 'wx' }))
+        await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), md5, createWriteStream(part, { flags: 'wx', mode: PRIVATE_FILE_MODE }))
       } catch (err) {
         throw new ImageDownloadError(imageId, err instanceof Error ? err.message : String(err), 200, err)
       }
@@ -279,7 +282,7 @@ const ZEROS = Buffer.alloc(BLOCK)
 async function sparseCopy(from: string, to: string): Promise<void> {
   const src = await open(from, 'r')
   try {
-    const dst = await open(to, 'wx')
+    const dst = await open(to, 'wx', PRIVATE_FILE_MODE)
     try {
       const { size } = await src.stat()
       const buf = Buffer.alloc(BLOCK)

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { ensurePrivateDir, tightenFile, writePrivateFile } from '../fs/private-files.js'
 import { packageRoot } from '../paths.js'
 import type { CellConfig } from './regions.js'
 import { allCells, loadRegions } from './regions.js'
@@ -239,13 +240,29 @@ export function cellRegistrations(cfg: FederationConfig, addressOf?: (c: CellCon
   })
 }
 
-/** ADMIN_PASSWORD, else the password generated on the first start and kept in the state dir. */
+/** Where the generated admin password is kept (mode 0600): `<state dir>/admin-password`. */
+export function adminPasswordFile(cfg: FederationConfig): string {
+  return join(cfg.stateDir, 'admin-password')
+}
+
+/** ADMIN_PASSWORD, else the password generated on the first start and kept in {@link adminPasswordFile}. */
 export function adminPasswordFor(cfg: FederationConfig): string {
   if (cfg.adminPassword !== undefined) return cfg.adminPassword
-  const path = join(cfg.stateDir, 'admin-password')
-  if (existsSync(path)) return readFileSync(path, 'utf8').trim()
-  mkdirSync(cfg.stateDir, { recursive: true })
+  const path = adminPasswordFile(cfg)
+  ensurePrivateDir(cfg.stateDir)
+  if (existsSync(path)) {
+    tightenFile(path)
+    return readFileSync(path, 'utf8').trim()
+  }
   const pw = randomBytes(12).toString('base64url')
-  writeFileSync(path, pw, { mode: 0o600 })
+  writePrivateFile(path, pw)
   return pw
+}
+
+/**
+ * Where the admin password can be read, for start-up banners: never the password itself (consoles
+ * end up in logs, terminals are shared and scrolled back).
+ */
+export function adminPasswordHint(cfg: FederationConfig): string {
+  return cfg.adminPassword !== undefined ? 'as set in ADMIN_PASSWORD' : `in ${adminPasswordFile(cfg)}`
 }

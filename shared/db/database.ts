@@ -1,6 +1,7 @@
 import { Kysely, Migrator, MysqlDialect, SqliteAdapter, SqliteDialect, sql } from 'kysely'
 import type { Migration, MigrationProvider } from 'kysely'
 import { mkdirSync } from 'node:fs'
+import { ensurePrivateFile, PRIVATE_DIR_MODE, tightenFile } from '../fs/private-files.js'
 import { dirname } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 
@@ -42,7 +43,14 @@ export async function openDatabase<DB>(url: string): Promise<Database<DB>> {
 async function openSqlite<DB>(url: string): Promise<Database<DB>> {
   const { default: SqliteDatabase } = await import('better-sqlite3')
   const path = url.slice('sqlite:'.length)
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  if (path !== ':memory:') {
+    // Private whatever the umask: the database file is created 0600 before SQLite opens it, and
+    // SQLite gives its -wal/-shm/-journal files the database file's mode. Files of an older start
+    // are narrowed. Only directories created here are made 0700 (an existing parent may be shared).
+    mkdirSync(dirname(path), { recursive: true, mode: PRIVATE_DIR_MODE })
+    ensurePrivateFile(path)
+    for (const suffix of ['-wal', '-shm', '-journal']) tightenFile(`${path}${suffix}`)
+  }
   const handle = new SqliteDatabase(path)
   handle.pragma('journal_mode = WAL')
   handle.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`)

@@ -1,3 +1,5 @@
+import { lstatSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ProductionFederation } from '../helpers/production.js'
 import { startProduction } from '../helpers/production.js'
@@ -76,5 +78,23 @@ describe('production federation over MariaDB and RabbitMQ', () => {
     }, 40_000).catch((err: unknown) => {
       throw new Error(`${String(err)}; left: ${JSON.stringify(left)}`)
     })
+  })
+
+  it('keeps the admin password off the console, and every state dir and file private', () => {
+    expect(fed.output()).not.toContain('secret-admin-pw')
+    expect(fed.output()).toContain('password as set in ADMIN_PASSWORD')
+    const open: string[] = []
+    const walk = (dir: string): void => {
+      const m = lstatSync(dir).mode & 0o777
+      if (m !== 0o700) open.push(`${dir} ${m.toString(8)}`)
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, e.name)
+        if (e.isDirectory()) walk(path)
+        else if (e.isFile() && (lstatSync(path).mode & 0o777) !== 0o600) open.push(`${path} ${(lstatSync(path).mode & 0o777).toString(8)}`)
+      }
+    }
+    walk(fed.stateDir)
+    expect(readdirSync(fed.stateDir)).toEqual(expect.arrayContaining(['clouds.yaml', 'token-secret', 'images']))
+    expect(open).toEqual([])
   })
 })

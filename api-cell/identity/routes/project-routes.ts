@@ -64,7 +64,6 @@ export function registerProjectRoutes(router: Router, deps: RouteDeps): void {
       ...(body.enabled === undefined ? {} : { enabled: body.enabled ? 1 : 0 }),
       extra: JSON.stringify(extra),
     })
-    if (body.enabled === false) await deps.tokens.revokeProject(ctx, id)
     res.json({ project: renderProject(deps.base, found(updated, 'project', id)) })
   })
 
@@ -73,7 +72,6 @@ export function registerProjectRoutes(router: Router, deps: RouteDeps): void {
     authorize(subjectOf(res), 'identity:delete_project', { projectId: id })
     const ctx = ctxOf(res)
     if (!(await deps.store.deleteProject(ctx, id))) throw new NotFoundError(`Could not find project: ${id}.`)
-    await deps.tokens.revokeProject(ctx, id)
     res.status(204).end()
   })
 

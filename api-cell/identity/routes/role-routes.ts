@@ -103,9 +103,8 @@ function registerGrantRoutes(router: Router, deps: RouteDeps, target: Assignment
     authorize(subjectOf(res), 'identity:revoke_grant')
     const ctx = ctxOf(res)
     const grant = await resolveGrant(deps, req, res, target, true)
+    // Tokens carry their roles: the store revokes the user's tokens with the grant, whatever the target.
     if (!(await deps.store.revokeGrant(ctx, grant))) throw new NotFoundError('Could not find role assignment.')
-    // Tokens carry their roles: a removed grant must not live on in them.
-    if (target === 'project') await deps.tokens.revokeUser(ctx, grant.userId)
     res.status(204).end()
   })
 }

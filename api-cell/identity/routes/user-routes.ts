@@ -79,8 +79,7 @@ export function registerUserRoutes(router: Router, deps: RouteDeps): void {
       ...(body.password === undefined ? {} : { password: body.password }),
       extra: JSON.stringify(extra),
     })
-    // A disabled user, or one whose password changed, keeps no live token (Keystone does the same).
-    if (body.enabled === false || body.password !== undefined) await deps.tokens.revokeUser(ctx, id)
+    // A disabled user, or one whose password changed, keeps no live token: the store revokes them.
     res.json({ user: renderUser(deps.base, found(updated, 'user', id)) })
   })
 
@@ -89,7 +88,6 @@ export function registerUserRoutes(router: Router, deps: RouteDeps): void {
     authorize(subjectOf(res), 'identity:delete_user', { userId: id })
     const ctx = ctxOf(res)
     if (!(await deps.store.deleteUser(ctx, id))) throw new NotFoundError(`Could not find user: ${id}.`)
-    await deps.tokens.revokeUser(ctx, id)
     res.status(204).end()
   })
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { dirname, resolve, sep } from 'node:path'
 import { InvalidError } from '../../../shared/errors.js'
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../../shared/fs/private-files.js'
 
 /** One simulated host for libvirt's test driver. */
 export interface TestHostXmlArgs {
@@ -41,10 +42,10 @@ export async function writeTestHostXml(args: TestHostXmlArgs): Promise<string> {
     `<cores>${args.vcpus}</cores><threads>1</threads></cpu>\n` +
     `  <memory>${args.memoryMb * 1024}</memory>\n` +
     `</node>\n`
-  await mkdir(dirname(path), { recursive: true })
+  await mkdir(dirname(path), { recursive: true, mode: PRIVATE_DIR_MODE })
   const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`
   try {
-    await writeFile(temporary, xml, { mode: 0o644 })
+    await writeFile(temporary, xml, { mode: PRIVATE_FILE_MODE })
     await rename(temporary, path)
   } catch (err) {
     await rm(temporary, { force: true })

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto'
-import { access, mkdir, open, rm, statfs } from 'node:fs/promises'
+import { access, open, rm, statfs } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { isAbsolute, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ConflictError, InvalidError } from '../../../shared/errors.js'
+import { ensurePrivateDirAsync, PRIVATE_FILE_MODE } from '../../../shared/fs/private-files.js'
 import { DISK_FORMATS, InstanceNotFoundError, POWER_STATES } from './driver.js'
 import type { ComputeDriver, DiskFormat, HostResources, InstanceInfo, PowerState, SpawnArgs } from './driver.js'
 import { loadLibvirt } from './libvirt-binding.js'
@@ -112,8 +113,9 @@ export class LibvirtDriver implements ComputeDriver {
 
   async init(): Promise<void> {
     if (this.#hv !== undefined) return
-    await mkdir(this.#saveDir, { recursive: true })
-    if (!this.#isTest) await mkdir(this.#instancesPath, { recursive: true })
+    // Saved guest memory and guest disks: private to this user whatever the umask.
+    await ensurePrivateDirAsync(this.#saveDir)
+    if (!this.#isTest) await ensurePrivateDirAsync(this.#instancesPath)
     const { Hypervisor } = await loadLibvirt()
     const hv = new Hypervisor({ uri: this.#uri })
     await hv.connectOpen()
@@ -323,9 +325,9 @@ export class LibvirtDriver implements ComputeDriver {
 
   async #createDisk(uuid: string, rootGb: number): Promise<string> {
     const dir = join(this.#instancesPath, uuid)
-    await mkdir(dir, { recursive: true })
+    await ensurePrivateDirAsync(dir)
     const path = join(dir, 'disk')
-    const file = await open(path, 'wx')
+    const file = await open(path, 'wx', PRIVATE_FILE_MODE)
     try {
       await file.truncate(rootGb * 1024 ** 3)
     } finally {
