@@ -128,6 +128,27 @@ export class CellTree {
   }
 
   /**
+   * Whether the cell at `cellPath` is known to be down: its region is silent, or a report on the
+   * way down to it says so (a cell that has never reported counts as down). The read path answers
+   * from the index rather than wait on such a cell, and actions on its instances are refused.
+   */
+  isDown(cellPath: string, now = Date.now()): boolean {
+    const region = nextHop(API_PATH, cellPath)
+    if (region === undefined) return false
+    const agg = this.#watcher.childAggregates(now).find((c) => c.path === region)
+    if (agg === undefined || !agg.up) return true
+    const reports = this.#watcher.reports(now)
+    for (let path = region; path !== cellPath; ) {
+      const next = nextHop(path, cellPath)
+      if (next === undefined) break
+      path = next
+      const entries = reports.filter((c) => c.path === path)
+      if (entries.length === 0 || entries.every((c) => !c.up)) return true
+    }
+    return false
+  }
+
+  /**
    * Applies events newer than the index's version, and the cursor, in one transaction: replays
    * and reorderings are harmless.
    */

@@ -125,5 +125,11 @@ export function requestIdOf(res: Response): string {
 }
 
 function contextFor(res: Response, auth: AuthContext): RequestContext {
-  return { requestId: requestIdOf(res), userId: auth.userId, projectId: auth.projectId, roles: auth.roles }
+  return { requestId: requestIdOf(res), userId: auth.userId, projectId: auth.projectId, roles: auth.roles, deadline: Date.now() + REQUEST_BUDGET_MS }
 }
+
+/**
+ * The budget of one API request: every call it makes to a cell carries the time left of it (and
+ * each cell passes a shrinking share down), so that a hung cell costs a request at most this long.
+ */
+export const REQUEST_BUDGET_MS = 30_000

@@ -88,8 +88,8 @@ Environment:
   FEDERATION_DATABASE_URL        like --database-url (the flag wins)
   FEDERATION_TRANSPORT_URL       like --transport-url (the flag wins)
   FEDERATION_SCHEDULER_CONFIG    like --scheduler-config (the flag wins)
-  FEDERATION_REPORT_INTERVAL_MS  how often cells report capacity upward (default 5000)
-  FEDERATION_DOWN_AFTER_MS       a cell silent this long is down (default 4 report intervals)
+  FEDERATION_REPORT_INTERVAL_MS  how often cells report capacity upward (default 2500)
+  FEDERATION_DOWN_AFTER_MS       a cell silent this long is down (default 4 report intervals: 10 s)
   FEDERATION_SERVICE_DOWN_MS     a compute service silent this long is down (default 60000)
   FEDERATION_PLACEMENT_DEADLINE_MS  how long a build may wait for a cell's definite answer before
                                  it ends in ERROR (cell0) (default 60000)`
@@ -121,7 +121,7 @@ export function federationConfig(mode: 'embedded' | 'production', values: Record
     if (!Number.isFinite(n) || n <= 0) throw new Error(`${k} must be a positive number`)
     return n
   }
-  const reportIntervalMs = num('FEDERATION_REPORT_INTERVAL_MS', 5000)
+  const reportIntervalMs = num('FEDERATION_REPORT_INTERVAL_MS', 2500)
   return deepFreeze({
     mode,
     stateDir: resolve(s('state-dir') ?? '.federation'),

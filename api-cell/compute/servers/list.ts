@@ -4,10 +4,11 @@ import type { InstanceIndexTable } from '../../db/compute-schema.js'
 import { InvalidError } from '../../../shared/errors.js'
 import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
-import { microversionOf } from '../microversion.js'
+import { atLeast, microversionOf } from '../microversion.js'
 import { linkBase, regionOf } from '../request-scope.js'
 import { filterForStatus } from './status.js'
-import { serverDetail, serverSummary } from './views.js'
+import { partialSummary, serverDetail, serverSummary } from './views.js'
+import { CELL0_PATH } from '../../cells/cell0.js'
 
 const SORT_KEYS = { created_at: 'created_at', display_name: 'name', updated_at: 'updated_at', uuid: 'uuid', vm_state: 'vm_state', host: 'host' } as const
 
@@ -117,7 +118,13 @@ export async function listServers(d: ComputeDeps, req: Request, res: Response, d
     const mv = microversionOf(res)
     body['servers'] = found.map((l) => serverDetail(base, l.record, { mv, isAdmin: auth.isAdmin, unknown: l.unknown }))
   } else {
-    body['servers'] = page.map((r) => serverSummary(base, { uuid: r.uuid, name: r.name }))
+    // From 2.69 a server whose cell is down is listed as Nova's partial record.
+    const partial = atLeast(microversionOf(res), '2.69')
+    body['servers'] = page.map((r) =>
+      partial && r.cell_path !== null && r.cell_path !== CELL0_PATH && d.tree.isDown(r.cell_path)
+        ? partialSummary(base, r)
+        : serverSummary(base, { uuid: r.uuid, name: r.name }),
+    )
   }
   if (limit !== undefined && page.length === limit && page.length > 0) {
     const params = new URLSearchParams()

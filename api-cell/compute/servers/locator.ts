@@ -2,11 +2,17 @@ import type { Kysely, Selectable } from 'kysely'
 import type { BuildSpec, InstanceRecord } from '../../../shared/cell-link/build-spec.js'
 import { recordFromSpec } from '../../../shared/cell-link/build-spec.js'
 import type { RequestContext } from '../../../shared/context.js'
-import { AppError, NotFoundError } from '../../../shared/errors.js'
+import { AppError, CellUnreachableError, NotFoundError } from '../../../shared/errors.js'
 import type { Cell0Store } from '../../cells/cell0.js'
 import { CELL0_PATH } from '../../cells/cell0.js'
 import type { CellTree } from '../../cells/cell-tree.js'
 import type { ComputeTables, InstanceIndexTable, InstanceMappingsTable } from '../../db/compute-schema.js'
+
+/**
+ * The longest a read waits on a cell that is not (yet) known to be down; past it the servers are
+ * shown from the index as UNKNOWN.
+ */
+const READ_BUDGET_MS = 5_000
 
 /** Who asks, for visibility rules. */
 export interface Caller {
@@ -97,7 +103,10 @@ export class InstanceLocator {
           return
         }
         try {
-          const recs = (await this.#tree.clientFor(cell).getInstances(ctx, { cellPath: cell, uuids })) as InstanceRecord[]
+          // A cell known to be down is not asked: its servers come from the index, at once.
+          if (this.#tree.isDown(cell)) throw new CellUnreachableError(`cell ${cell} is down`)
+          const deadline = Math.min(ctx.deadline ?? Infinity, Date.now() + READ_BUDGET_MS)
+          const recs = (await this.#tree.clientFor(cell).getInstances({ ...ctx, deadline }, { cellPath: cell, uuids })) as InstanceRecord[]
           for (const r of recs) out.push({ record: r, mapping: mapOf.get(r.uuid)!, unknown: false })
         } catch (err) {
           if (err instanceof AppError && err.code !== 'cell_unreachable' && err.code !== 'rpc_timeout' && err.code !== 'not_found') throw err

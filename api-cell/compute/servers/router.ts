@@ -113,6 +113,9 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
     if (mapping.cell_path === null || mapping.cell_path === CELL0_PATH) {
       throw new ConflictError(`Cannot '${action}' instance ${uuid} while it is in vm_state ${mapping.cell_path === null ? 'building' : 'error'}`)
     }
+    if (d.tree.isDown(mapping.cell_path)) {
+      throw new ConflictError(`Cannot '${action}' instance ${uuid}: its cell ${mapping.cell_path} is down (status UNKNOWN)`)
+    }
     const result = await d.tree
       .clientFor(mapping.cell_path)
       .instanceAction(contextOf(res), { cellPath: mapping.cell_path, instanceUuid: uuid, action, args })
@@ -132,7 +135,7 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
     wrap(async (req, res) => {
       const found = await d.locator.get(contextOf(res), caller(res), String(req.params['id']))
       const mv = microversionOf(res)
-      res.json({ server: serverDetail(linkBase(req, res), found.record, { mv, isAdmin: authOf(res).isAdmin, unknown: found.unknown, ...(await groupsView(mv, found.record.uuid)) }) })
+      res.json({ server: serverDetail(linkBase(req, res), found.record, { mv, isAdmin: authOf(res).isAdmin, unknown: found.unknown, show: true, ...(await groupsView(mv, found.record.uuid)) }) })
     }),
   )
   r.put(
@@ -186,6 +189,7 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
         return
       }
       if (fresh.cell_path === null) throw new ConflictError(`Instance ${uuid} is being scheduled, try again`)
+      if (d.tree.isDown(fresh.cell_path)) throw new ConflictError(`Cannot 'delete' instance ${uuid}: its cell ${fresh.cell_path} is down (status UNKNOWN)`)
       await d.tree.clientFor(fresh.cell_path).instanceAction(contextOf(res), { cellPath: fresh.cell_path, instanceUuid: uuid, action: 'delete', args: {} })
       res.status(204).end()
     }),

@@ -27,6 +27,36 @@ export function links(base: LinkBase, collection: string, id: string): Array<{ r
   ]
 }
 
+/**
+ * Nova's 2.69 partial record of a server whose cell is down: id, status UNKNOWN, tenant, creation
+ * time and links; a show adds user, flavor, image, availability zone, power state and (2.71)
+ * server groups.
+ */
+export function partialServer(base: LinkBase, r: InstanceRecord, o: ViewOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    id: r.uuid,
+    status: 'UNKNOWN',
+    tenant_id: r.projectId,
+    created: iso(r.createdAt),
+    links: links(base, 'servers', r.uuid),
+  }
+  if (o.show !== true) return out
+  out['user_id'] = r.userId === '' ? 'UNKNOWN' : r.userId
+  out['image'] = r.imageRef === '' ? '' : { id: r.imageRef, links: [{ rel: 'bookmark', href: `${base.unversioned}/images/${r.imageRef}` }] }
+  out['flavor'] = atLeast(o.mv, '2.47')
+    ? { vcpus: r.flavor.vcpus, ram: r.flavor.memoryMb, disk: r.flavor.rootGb, ephemeral: r.flavor.ephemeralGb, swap: r.flavor.swapMb, original_name: r.flavor.name, extra_specs: r.flavor.extraSpecs }
+    : { id: r.flavor.id, links: [{ rel: 'bookmark', href: `${base.unversioned}/flavors/${r.flavor.id}` }] }
+  out['OS-EXT-AZ:availability_zone'] = r.availabilityZone ?? 'UNKNOWN'
+  out['OS-EXT-STS:power_state'] = r.powerState
+  if (o.serverGroups !== undefined) out['server_groups'] = o.serverGroups
+  return out
+}
+
+/** `GET /servers` entry of a server whose cell is down, from 2.69: no name, status UNKNOWN. */
+export function partialSummary(base: LinkBase, s: { uuid: string }): object {
+  return { id: s.uuid, status: 'UNKNOWN', links: links(base, 'servers', s.uuid) }
+}
+
 /** `GET /servers` entry. */
 export function serverSummary(base: LinkBase, s: { uuid: string; name: string }): object {
   return { id: s.uuid, name: s.name, links: links(base, 'servers', s.uuid) }
@@ -36,8 +66,13 @@ export function serverSummary(base: LinkBase, s: { uuid: string; name: string })
 export interface ViewOptions {
   readonly mv: Microversion
   readonly isAdmin: boolean
-  /** The owning cell is down: show what the index knows, status UNKNOWN (2.69 semantics). */
+  /**
+   * The owning cell is down: status UNKNOWN. From 2.69 the body is Nova's partial record (what
+   * the API cell knows); below 2.69 the full shape, filled from the index.
+   */
   readonly unknown?: boolean
+  /** `GET /servers/{id}` (the 2.69 partial record of a show carries more than a list's). */
+  readonly show?: boolean
   /** Only the core fields, as Nova answers `PUT /servers/{id}` and rebuild. */
   readonly basic?: boolean
   /**
@@ -64,6 +99,7 @@ const EXTENDED_KEYS = [
 
 /** The full server representation per microversion. */
 export function serverDetail(base: LinkBase, r: InstanceRecord, o: ViewOptions): Record<string, unknown> {
+  if (o.unknown === true && atLeast(o.mv, '2.69')) return partialServer(base, r, o)
   const status = o.unknown === true ? 'UNKNOWN' : statusOf(r.vmState, r.taskState)
   const flavor = atLeast(o.mv, '2.47')
     ? {
