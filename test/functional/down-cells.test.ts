@@ -89,6 +89,22 @@ describe('a hung region: known down, not waited on, back when it reports', () =>
     expect(old.body.server).toMatchObject({ id: inR2, name: 'vm-r2', status: 'UNKNOWN' })
   })
 
+  it('says which cells admin listings leave out: hypervisors and services, with 2.69 partial services', async () => {
+    const hypervisors = await call(admin, 'GET', `${global}/os-hypervisors`)
+    expect(hypervisors.status).toBe(200)
+    expect(hypervisors.headers.get('x-federation-cells-down')).toBe(REGION_TWO)
+    expect(hypervisors.body.hypervisors.map((h: any) => h.hypervisor_hostname).sort()).toEqual(
+      ['r1-dc1-c1', 'r1-dc1-c2', 'r1-dc1-c3', 'r1-dc1-c4', 'r1-dc2-c1', 'r1-dc2-c2', 'r1-dc2-c3', 'r1-dc2-c4'],
+    )
+    const services = await call(admin, 'GET', `${global}/os-services`, undefined, at('2.69'))
+    expect(services.headers.get('x-federation-cells-down')).toBe(REGION_TWO)
+    const unknown = services.body.services.filter((s: any) => s.status === 'UNKNOWN')
+    expect(unknown).toEqual(['r2-c1', 'r2-c2', 'r2-c3', 'r2-c4'].map((host) => ({ binary: 'nova-compute', host, status: 'UNKNOWN' })))
+    const regionOne = await call(admin, 'GET', `${endpoint(admin, 'compute', 'region-one')}/os-services`, undefined, at('2.69'))
+    expect(regionOne.headers.get('x-federation-cells-down')).toBeNull()
+    expect(regionOne.body.services.every((s: any) => s.status !== 'UNKNOWN')).toBe(true)
+  })
+
   it('refuses actions on its servers with 409 and changes nothing', async () => {
     const stop = await call(admin, 'POST', `${global}/servers/${inR2}/action`, { 'os-stop': null })
     expect(stop.status).toBe(409)
@@ -103,6 +119,9 @@ describe('a hung region: known down, not waited on, back when it reports', () =>
     await waitFor('region two back', async () => (!fed.api.tree.isDown(REGION_TWO) ? true : undefined), 15_000)
     const shown = await call(admin, 'GET', `${global}/servers/${inR2}`, undefined, at('2.69'))
     expect(shown.body.server).toMatchObject({ id: inR2, status: 'ACTIVE', name: 'vm-r2' })
+    const hypervisors = await call(admin, 'GET', `${global}/os-hypervisors`)
+    expect(hypervisors.headers.get('x-federation-cells-down')).toBeNull()
+    expect(hypervisors.body.hypervisors).toHaveLength(12)
     const stop = await call(admin, 'POST', `${global}/servers/${inR2}/action`, { 'os-stop': null })
     expect(stop.status).toBe(202)
     await waitForStatus(admin, global, inR2, 'SHUTOFF')

@@ -5,6 +5,7 @@ import { contextOf } from '../../identity/auth.js'
 import { requireAdmin } from '../compute-policy.js'
 import type { ComputeDeps } from '../deps.js'
 import type { ServicedHost } from '../hosts/host-inventory.js'
+import { markDownCells } from '../hosts/cell-hosts.js'
 import { isUuidLike, numberedHosts, serviced } from '../hosts/host-inventory.js'
 import { atLeast, microversionOf } from '../microversion.js'
 import { regionOf } from '../request-scope.js'
@@ -37,7 +38,18 @@ export function computeServicesRouter(d: ComputeDeps, wrap: Wrap): Router {
       const hosts = (await hostsFor(res)()).filter(
         (h) => (host === undefined || host === '' || h.host.host === host) && (binary === undefined || binary === '' || h.host.service.binary === binary),
       )
-      res.json({ services: hosts.map((h) => serviceView(h, mv)) })
+      const down = await markDownCells(d, res, regionOf(res))
+      const services: object[] = hosts.map((h) => serviceView(h, mv))
+      if (atLeast(mv, '2.69') && down.length > 0) {
+        // Nova's 2.69 partial service records for the hosts of cells that are down.
+        const mapped = await d.db.selectFrom('host_mappings').select(['host', 'cell_path']).where('cell_path', 'in', down).orderBy('host').execute()
+        for (const m of mapped) {
+          if ((host === undefined || host === '' || m.host === host) && (binary === undefined || binary === '' || binary === 'nova-compute')) {
+            services.push({ binary: 'nova-compute', host: m.host, status: 'UNKNOWN' })
+          }
+        }
+      }
+      res.json({ services })
     }),
   )
   r.put(

@@ -1,8 +1,10 @@
+import type { Kysely } from 'kysely'
 import { z } from 'zod'
 import type { RequestContext } from '../../../shared/context.js'
 import type { Logger } from '../../../shared/logging.js'
 import type { CellTree } from '../../cells/cell-tree.js'
 import { API_PATH } from '../../cells/cell-tree.js'
+import type { ComputeTables } from '../../db/compute-schema.js'
 
 /** How long a listing waits for a region before going on without it. */
 const LIST_DEADLINE_MS = 10_000
@@ -89,4 +91,33 @@ export async function listCellHosts(
     else args.log.warn({ requestId: ctx.requestId, issue: parsed.error.issues[0]?.message }, 'unreadable host entry; left out')
   }
   return hosts
+}
+
+/** The response header that names the cells an admin listing could not include. */
+export const CELLS_DOWN_HEADER = 'X-Federation-Cells-Down'
+
+/**
+ * The cells (of `region`, or of the whole tree) that are known to be down right now: admin
+ * listings (hypervisors, services) cannot include their hosts, and say so in
+ * {@link CELLS_DOWN_HEADER} rather than silently leave them out.
+ */
+export async function downCells(
+  d: { readonly tree: CellTree; readonly db: Kysely<ComputeTables> },
+  region: string | null,
+): Promise<string[]> {
+  let q = d.db.selectFrom('cells').select('path').where('path', 'like', `${API_PATH}!%`)
+  if (region !== null) q = q.where('region', '=', region)
+  const rows = await q.execute()
+  return rows.map((r) => r.path).filter((p) => d.tree.isDown(p)).sort()
+}
+
+/** Sets {@link CELLS_DOWN_HEADER} when some cells are down. Returns them. */
+export async function markDownCells(
+  d: { readonly tree: CellTree; readonly db: Kysely<ComputeTables> },
+  res: { setHeader(name: string, value: string): unknown },
+  region: string | null,
+): Promise<string[]> {
+  const down = await downCells(d, region)
+  if (down.length > 0) res.setHeader(CELLS_DOWN_HEADER, down.join(','))
+  return down
 }

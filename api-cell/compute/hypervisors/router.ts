@@ -5,6 +5,7 @@ import { contextOf } from '../../identity/auth.js'
 import { requireAdmin } from '../compute-policy.js'
 import type { ComputeDeps } from '../deps.js'
 import type { ServicedHost } from '../hosts/host-inventory.js'
+import { markDownCells } from '../hosts/cell-hosts.js'
 import { isUuidLike, numberedHosts, serviced, strictBool } from '../hosts/host-inventory.js'
 import type { Microversion } from '../microversion.js'
 import { atLeast, microversionOf } from '../microversion.js'
@@ -109,6 +110,7 @@ export function hypervisorsRouter(d: ComputeDeps, wrap: Wrap): Router {
         }
       }
       let hosts = await hostsFor(res)
+      await markDownCells(d, res, regionOf(res))
       if (pattern !== undefined) hosts = matching(hosts, pattern)
       if (marker !== undefined) {
         const m = marker
