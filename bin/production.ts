@@ -6,7 +6,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { cellMigrations } from '../child-cell/db/migrations.js'
 import { hostPluginsOf } from '../child-cell/scheduler/plugins.js'
-import { ensureVhost } from '../shared/bus/amqp-admin.js'
+import type { ServiceRole } from '../shared/bus/caller.js'
+import { LOCAL_DEV_URLS, SERVER_KINDS, SERVER_URL_ENV } from '../shared/config/credentials.js'
 import type { FederationConfig } from '../shared/config/federation.js'
 import { adminPasswordFor, cellEndpoints, COMMON_HELP, federationConfig } from '../shared/config/federation.js'
 import type { CellConfig } from '../shared/config/regions.js'
@@ -17,13 +18,17 @@ import { parseOrExit, runMain, stopOnSignals } from '../shared/cli/process-main.
 import { createLogger } from '../shared/logging.js'
 import { metricsPortOf } from '../shared/metrics/metrics-server.js'
 import { writeCloudsYaml } from './embedded.js'
+import type { ProcessIdentity } from './production-credentials.js'
+import { computeHostGroups, ServiceCredentials } from './production-credentials.js'
 
 const USAGE = `Usage: npm run start:production -- [options]
 
 Runs the federation as separate OS processes over MariaDB (one schema per cell plus the API schema)
 and RabbitMQ (one vhost per cell, created here): per cell a conductor, a scheduler (or
 --scheduler-workers of them), a compute process (all the cell's hosts) and a cell agent; one API
-process. Crashed processes are restarted and logged.
+process. Crashed processes are restarted and logged. Every service gets its own broker user and
+database account with least privilege (passwords kept 0600 in STATE_DIR/service-credentials.json);
+set-up uses the administrator credentials of FEDERATION_DATABASE_URL(_FILE) and rabbitmqctl.
 
   --metrics-base-port N  every process serves Prometheus metrics on GET /metrics at N, N+1, ... in
                          plan order; the list is written to STATE_DIR/prometheus-targets.json
@@ -31,10 +36,18 @@ ${COMMON_HELP}`
 
 const dist = join(fileURLToPath(import.meta.url), '..', '..')
 
+/** One process of the plan: its name, its command line and who it is (for its credentials). */
+export interface PlannedProcess {
+  readonly name: string
+  readonly args: string[]
+  readonly identity: ProcessIdentity
+}
+
 /** One supervised process. */
 interface Proc {
   readonly name: string
   readonly args: readonly string[]
+  readonly env: NodeJS.ProcessEnv
   child: ChildProcess | undefined
   restarts: number
   startedAt: number
@@ -44,11 +57,12 @@ interface Proc {
  * The processes of the federation, children before parents, the API last. With
  * `metricsBasePort`, process i also gets `--metrics-port metricsBasePort + i`.
  */
-export function processPlan(cfg: FederationConfig, flags: readonly string[], metricsBasePort?: number): Array<{ name: string; args: string[] }> {
-  const plan: Array<{ name: string; args: string[] }> = []
-  const cellProc = (c: CellConfig, role: string): { name: string; args: string[] } => ({
+export function processPlan(cfg: FederationConfig, flags: readonly string[], metricsBasePort?: number): PlannedProcess[] {
+  const plan: PlannedProcess[] = []
+  const cellProc = (c: CellConfig, role: ServiceRole, extra: readonly string[] = []): PlannedProcess => ({
     name: `${role}@${c.path}`,
-    args: [join(dist, 'child-cell', 'main.js'), '--cell', c.path, '--role', role, ...flags],
+    args: [join(dist, 'child-cell', 'main.js'), '--cell', c.path, '--role', role, ...extra, ...flags],
+    identity: { role, cell: c },
   })
   const walk = (c: CellConfig): void => {
     for (const ch of c.children) walk(ch)
@@ -59,12 +73,17 @@ export function processPlan(cfg: FederationConfig, flags: readonly string[], met
         const p = cellProc(c, 'scheduler')
         plan.push(w === 1 ? p : { ...p, name: `scheduler#${w}@${c.path}` })
       }
-      plan.push(cellProc(c, 'compute'))
+      // One compute process per group of hosts whose broker user name fits (usually all of them).
+      const groups = computeHostGroups(cellEndpoints(cfg, c).vhost as string, c.hosts.map((h) => h.name))
+      groups.forEach((hosts, i) => {
+        const p = cellProc(c, 'compute', groups.length > 1 ? ['--hosts', hosts.join(',')] : [])
+        plan.push({ ...p, name: i === 0 ? p.name : `compute#${i + 1}@${c.path}`, identity: { role: 'compute', cell: c, hosts } })
+      })
     }
     plan.push(cellProc(c, 'agent'))
   }
   cfg.regions.forEach(walk)
-  plan.push({ name: 'api', args: [join(dist, 'api-cell', 'main.js'), ...flags] })
+  plan.push({ name: 'api', args: [join(dist, 'api-cell', 'main.js'), ...flags], identity: { role: 'api' } })
   if (metricsBasePort === undefined) return plan
   return plan.map((p, i) => ({ ...p, args: [...p.args, '--metrics-port', String(metricsBasePort + i)] }))
 }
@@ -85,11 +104,16 @@ export function writePrometheusTargets(cfg: FederationConfig, plan: ReadonlyArra
   return path
 }
 
-/** Creates every vhost and brings every cell schema up to date (the API migrates its own). */
-export async function prepare(cfg: FederationConfig): Promise<void> {
+/**
+ * With the administrator's credentials: creates every vhost with its exchanges and queues, every
+ * per-service broker user and database account (credentials kept 0600 in the state directory),
+ * and brings every cell schema up to date (the API migrates its own).
+ */
+export async function prepare(cfg: FederationConfig): Promise<ServiceCredentials> {
+  const credentials = ServiceCredentials.load(cfg)
+  await credentials.provision()
   for (const c of allCells(cfg.regions)) {
     const ep = cellEndpoints(cfg, c)
-    if (ep.vhost !== undefined) await ensureVhost(ep.vhost)
     const db = await openDatabase(ep.databaseUrl)
     try {
       await migrateToLatest(db.db, cellMigrations)
@@ -97,6 +121,7 @@ export async function prepare(cfg: FederationConfig): Promise<void> {
       await db.close()
     }
   }
+  return credentials
 }
 
 /**
@@ -108,7 +133,8 @@ export class Supervisor {
   readonly #log: Logger
   #stopping = false
 
-  constructor(plan: ReadonlyArray<{ name: string; args: readonly string[] }>, log: Logger) {
+  /** `plan`: each process with its environment (which carries its credentials, never its argv). */
+  constructor(plan: ReadonlyArray<{ name: string; args: readonly string[]; env: NodeJS.ProcessEnv }>, log: Logger) {
     this.#procs = plan.map((p) => ({ ...p, child: undefined, restarts: 0, startedAt: 0 }))
     this.#log = log
   }
@@ -119,7 +145,7 @@ export class Supervisor {
 
   #spawn(p: Proc): void {
     p.startedAt = Date.now()
-    const child = spawn(process.execPath, [...p.args], { stdio: ['ignore', 'inherit', 'inherit'], env: process.env })
+    const child = spawn(process.execPath, [...p.args], { stdio: ['ignore', 'inherit', 'inherit'], env: p.env })
     p.child = child
     this.#log.info({ process: p.name, pid: child.pid }, 'process started')
     child.on('exit', (code, signal) => {
@@ -183,16 +209,19 @@ async function main(): Promise<void> {
   // than every scheduler process crashing in a loop.
   hostPluginsOf(cfg.scheduler)
   const log = createLogger('supervisor')
-  await prepare(cfg)
+  for (const kind of SERVER_KINDS) {
+    if (cfg.serverUrlSources[kind] === 'local-default') {
+      log.warn({ url: LOCAL_DEV_URLS[kind] }, `no ${SERVER_URL_ENV[kind]}: setting up with the local development ${kind} server`)
+    }
+  }
+  const credentials = await prepare(cfg)
   const password = adminPasswordFor(cfg)
   const metricsBase = values['metrics-base-port'] === undefined ? undefined : metricsPortOf(values['metrics-base-port'])
-  const flags = withoutFlag(
-    argv.filter((a) => a !== '--'),
-    '--metrics-base-port',
-  )
+  // Server URLs reach each process in its environment, with its own credentials (credentials.ts).
+  const flags = ['--metrics-base-port', '--database-url', '--transport-url'].reduce((a, f) => withoutFlag(a, f), argv.filter((a) => a !== '--'))
   const plan = processPlan(cfg, flags, metricsBase)
   const targets = writePrometheusTargets(cfg, plan)
-  const sup = new Supervisor(plan, log)
+  const sup = new Supervisor(plan.map((p) => ({ ...p, env: credentials.envFor(p.identity) })), log)
   sup.start()
   const identity = `http://${cfg.host}:${cfg.ports.identity}`
   const clouds = writeCloudsYaml(cfg, identity, password)

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
+import { createHash, randomBytes } from 'node:crypto'
 import { InternalError } from '../errors.js'
-
-const run = promisify(execFile)
+import type { AmqpPermissions, Topology } from './amqp-permissions.js'
+import { TOPIC_EXCHANGE } from './amqp-permissions.js'
 
 /**
  * How to reach the broker's administration. RabbitMQ's management HTTP API is often not enabled
@@ -83,16 +83,75 @@ function connectionName(props: string): string | undefined {
   return m?.[1]
 }
 
-/** Runs rabbitmqctl; a failure whose output matches `tolerated` counts as success (idempotency). */
-async function ctl(options: RabbitAdminOptions, args: readonly string[], tolerated?: RegExp): Promise<string> {
+/**
+ * Runs rabbitmqctl (with `input` on its stdin: secrets never go on a command line); a failure whose
+ * output matches `tolerated` counts as success (idempotency).
+ */
+async function ctl(options: RabbitAdminOptions, args: readonly string[], tolerated?: RegExp, input?: string): Promise<string> {
   const bin = options.rabbitmqctl ?? 'rabbitmqctl'
   try {
-    const { stdout } = await run(bin, [...args], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 })
-    return stdout
+    return await new Promise<string>((resolve, reject) => {
+      const child = execFile(bin, [...args], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+        if (err === null) resolve(stdout)
+        else reject(Object.assign(err, { stdout, stderr }))
+      })
+      child.stdin?.end(input ?? '')
+    })
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message?: string }
     const output = `${e.stdout ?? ''}\n${e.stderr ?? ''}`
     if (tolerated?.test(output)) return e.stdout ?? ''
     throw new InternalError(`${bin} ${args[0] ?? ''} failed: ${(e.stderr ?? e.message ?? '').trim()}`, err)
   }
+}
+
+/** One broker user of a cell's vhost, with what it may do there. */
+export interface VhostUser {
+  readonly name: string
+  readonly password: string
+  readonly permissions: AmqpPermissions
+}
+
+/**
+ * Creates (or updates) in one step a vhost, its exchanges, queues and bindings, and its users with
+ * their permissions and topic permissions, through `rabbitmqctl import_definitions` fed on stdin.
+ * Passwords travel only as salted SHA-256 hashes (RabbitMQ's `rabbit_password_hashing_sha256`),
+ * and never on a command line. Idempotent: existing users get the new password and permissions.
+ * No other user (not `guest`) is granted anything on the vhost.
+ */
+export async function applyVhostDefinitions(
+  args: { readonly vhost: string; readonly topology: Topology; readonly users: readonly VhostUser[] },
+  options: RabbitAdminOptions = {},
+): Promise<void> {
+  const { vhost, topology, users } = args
+  const definitions = {
+    users: users.map((u) => ({ name: u.name, password_hash: rabbitPasswordHash(u.password), hashing_algorithm: 'rabbit_password_hashing_sha256', tags: '' })),
+    vhosts: [{ name: vhost }],
+    permissions: users.map((u) => ({ user: u.name, vhost, configure: u.permissions.configure, write: u.permissions.write, read: u.permissions.read })),
+    topic_permissions: users.map((u) => ({ user: u.name, vhost, exchange: TOPIC_EXCHANGE, write: u.permissions.topicWrite, read: u.permissions.topicRead })),
+    exchanges: topology.exchanges.map((e) => ({ name: e.name, vhost, type: e.type, durable: true, auto_delete: false, internal: false, arguments: {} })),
+    queues: topology.queues.map((q) => ({ name: q, vhost, durable: true, auto_delete: false, arguments: {} })),
+    bindings: topology.bindings.map((b) => ({
+      source: b.source, vhost, destination: b.destination, destination_type: 'queue', routing_key: b.routingKey, arguments: {},
+    })),
+  }
+  await ctl(options, ['import_definitions'], undefined, JSON.stringify(definitions))
+}
+
+/** Deletes broker users (tests, and users of cells that are gone). Missing users are fine. */
+export async function deleteUsers(names: readonly string[], options: RabbitAdminOptions = {}): Promise<void> {
+  for (const n of names) await ctl(options, ['delete_user', n], /does not exist|no_such_user/i)
+}
+
+/** Every broker user name (tests clean up theirs). */
+export async function listUsers(options: RabbitAdminOptions = {}): Promise<string[]> {
+  const out = await ctl(options, ['list_users', '-q', '--no-table-headers'])
+  return out.split('\n').map((l) => l.split('\t')[0] ?? '').filter((n) => n !== '')
+}
+
+/** RabbitMQ's salted SHA-256 password hash: base64(salt(4 bytes) + sha256(salt + password)). */
+export function rabbitPasswordHash(password: string): string {
+  const salt = randomBytes(4)
+  const digest = createHash('sha256').update(Buffer.concat([salt, Buffer.from(password, 'utf8')])).digest()
+  return Buffer.concat([salt, digest]).toString('base64')
 }
