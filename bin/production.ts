@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { cellMigrations } from '../child-cell/db/migrations.js'
 import { hostPluginsOf } from '../child-cell/scheduler/plugins.js'
 import type { ServiceRole } from '../shared/bus/caller.js'
-import { LOCAL_DEV_URLS, SERVER_KINDS, SERVER_URL_ENV } from '../shared/config/credentials.js'
+import { LOCAL_DEV_URLS, SERVER_URL_ENV } from '../shared/config/credentials.js'
 import type { FederationConfig } from '../shared/config/federation.js'
 import { adminPasswordFor, cellEndpoints, COMMON_HELP, federationConfig } from '../shared/config/federation.js'
 import type { CellConfig } from '../shared/config/regions.js'
@@ -209,10 +209,9 @@ async function main(): Promise<void> {
   // than every scheduler process crashing in a loop.
   hostPluginsOf(cfg.scheduler)
   const log = createLogger('supervisor')
-  for (const kind of SERVER_KINDS) {
-    if (cfg.serverUrlSources[kind] === 'local-default') {
-      log.warn({ url: LOCAL_DEV_URLS[kind] }, `no ${SERVER_URL_ENV[kind]}: setting up with the local development ${kind} server`)
-    }
+  // The broker is administered through rabbitmqctl (no credentials); the database needs an admin.
+  if (cfg.serverUrlSources.database === 'local-default') {
+    log.warn({ url: LOCAL_DEV_URLS.database }, `no ${SERVER_URL_ENV.database}: setting up with the local development database administrator`)
   }
   const credentials = await prepare(cfg)
   const password = adminPasswordFor(cfg)
