@@ -16,6 +16,9 @@ import { SCHEDULER_TOPIC } from './scheduler/rpc-api.js'
  * - scheduler: serves `scheduler`; sends nothing;
  * - compute: serves `compute.<host>` for its own hosts only; calls the conductor;
  * - agent: serves `cell-agent` (fanouts from the conductor); calls the conductor.
+ *
+ * Every server answers calls: a call put into its queue through the default exchange (which every
+ * role answering calls may write) gets a refusal instead of costing the server its channel.
  */
 export function cellBusUsage(role: ServiceRole, cellHosts: readonly string[], ownHosts: readonly string[] = cellHosts): BusUsage {
   switch (role) {
@@ -31,7 +34,9 @@ export function cellBusUsage(role: ServiceRole, cellHosts: readonly string[], ow
     case 'compute':
       return { serves: ownHosts.map((h) => ({ topic: computeTopic(h), fanout: false })), sendsTo: [CONDUCTOR_TOPIC], fansOutTo: [], answersCalls: true }
     case 'agent':
-      return { serves: [{ topic: AGENT_TOPIC, fanout: true }], sendsTo: [CONDUCTOR_TOPIC], fansOutTo: [], answersCalls: false }
+      // Nobody calls the agent, but anyone who may write the default exchange can put a call into
+      // its queue: it must be able to answer (with a refusal) rather than lose its channel.
+      return { serves: [{ topic: AGENT_TOPIC, fanout: true }], sendsTo: [CONDUCTOR_TOPIC], fansOutTo: [], answersCalls: true }
   }
 }
 

@@ -4,7 +4,7 @@ import { toWire } from '../errors.js'
 import { callerOf } from './caller.js'
 import type { ServeArgs, Subscription } from './message-bus.js'
 import type { Envelope, Link, Reply, SubscriptionHost } from './amqp-wire.js'
-import { encodeReply, fanoutExchange, JSON_TYPE } from './amqp-wire.js'
+import { encodeReply, fanoutExchange, JSON_TYPE, REPLY_TO } from './amqp-wire.js'
 
 /**
  * Internal to the AMQP bus (created by `AmqpBus.serve`): the consumers of one {@link ServeArgs},
@@ -113,7 +113,9 @@ export class AmqpSubscription implements Subscription {
     // A dead connection cannot ack: the broker requeues the message for another server.
     if (att.link.dead) return
     try {
-      if (typeof replyTo === 'string' && replyTo !== '') {
+      // Answers go to direct reply-to addresses only: a sender naming a queue as its reply address
+      // would otherwise have this server (and its identity) publish into that queue for it.
+      if (typeof replyTo === 'string' && replyTo.startsWith(`${REPLY_TO}.`)) {
         att.link.rpc.publish('', replyTo, encodeReply(reply), { correlationId: String(correlationId), contentType: JSON_TYPE, userId: this.#host.userId })
       }
       att.ch.ack(msg)

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -16,7 +17,7 @@ import { amqpUrlForVhost, applyVhostDefinitions, deleteUsers, deleteVhost } from
 import { AmqpBus } from '../../shared/bus/amqp-bus.js'
 import { permissionsFor } from '../../shared/bus/amqp-permissions.js'
 import type { ServiceRole } from '../../shared/bus/caller.js'
-import { principalName } from '../../shared/bus/caller.js'
+import { principalName, requireCaller } from '../../shared/bus/caller.js'
 import { withCredentials } from '../../shared/config/credentials.js'
 import { DEFAULT_SCHEDULER_CONFIG } from '../../shared/config/scheduler-config.js'
 import { systemContext } from '../../shared/context.js'
@@ -202,6 +203,39 @@ describe('per-role RabbitMQ users of a cell', () => {
       const codes = Object.fromEntries(replies.map((m) => [String(m.properties.correlationId), JSON.parse(m.content.toString()).error?.code]))
       expect(codes).toEqual({ anon: 'forbidden', sched: 'forbidden' })
       expect(await database.db.selectFrom('services').select('host').execute()).toEqual([{ host: 'host-a1' }])
+      await ch.close()
+    })
+
+    it('answer only to direct reply-to addresses, never into a queue the sender names', async () => {
+      const ch = await compute.createChannel()
+      const admin = Buffer.from(JSON.stringify({ method: 'admin_usage', args: {}, ctx: { requestId: 'req-r' } }))
+      ch.publish('federation', 'conductor', admin, { replyTo: 'compute.host-a2', correlationId: 'c', userId: me() })
+      // The conductor handled it (a heartbeat after it is answered, on the same queue, in order).
+      await expect(call('conductor', 'service_heartbeat', { host: 'host-a1', binary: 'nova-compute', topic: 'compute.host-a1' })).resolves.toBeDefined()
+      const queues = execFileSync('rabbitmqctl', ['-q', 'list_queues', '-p', a.vhost, 'name', 'messages', '--no-table-headers'], { encoding: 'utf8' })
+      expect(queues).toMatch(/^compute\.host-a2\t0$/m)
+      await ch.close()
+    })
+
+    it('the agent answers a call slipped into its queue with a refusal, and keeps its connection', async () => {
+      const agentBus = await AmqpBus.connect({ url: urlOf(a, 'agent'), name: 'privtest:agent', declare: false })
+      stops.push(() => agentBus.close())
+      const nudges: string[] = []
+      await agentBus.serve({ topic: 'cell-agent', fanout: true, handler: (_c, method, _a, caller) => {
+        requireCaller(caller, 'cell-agent', ['conductor', 'operator'])
+        nudges.push(method)
+        return null
+      } })
+      const ch = await compute.createChannel()
+      const replies: ConsumeMessage[] = []
+      await ch.consume('amq.rabbitmq.reply-to', (m) => m !== null && replies.push(m), { noAck: true })
+      const nudge = Buffer.from(JSON.stringify({ method: 'outbox_changed', args: {}, ctx: { requestId: 'req-a' } }))
+      ch.publish('', 'cell-agent', nudge, { replyTo: 'amq.rabbitmq.reply-to', correlationId: 'agent', userId: me() })
+      await vi.waitFor(() => expect(replies.length).toBe(1), SOON)
+      expect(JSON.parse(replies[0]?.content.toString() ?? '{}').error?.code).toBe('forbidden')
+      expect(nudges).toEqual([])
+      expect(agentBus.connected).toBe(true)
+      expect(agentBus.generation).toBe(1)
       await ch.close()
     })
   })

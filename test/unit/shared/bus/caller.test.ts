@@ -54,7 +54,7 @@ describe('broker permissions per role', () => {
     ['conductor', undefined, 'write', 'cell-agent_fanout', true],
     ['scheduler', undefined, 'write', 'federation', false],
     ['agent', undefined, 'configure', 'amq.gen-abc', true],
-    ['agent', undefined, 'write', 'amq.default', false],
+    ['agent', undefined, 'write', 'amq.default', true],
     ['agent', undefined, 'topicWrite', 'conductor', true],
   ] as const)('%s (hosts %s): %s on %s is %s', (role, own, perm, name, allowed) => {
     const p = permissionsFor(cellBusUsage(role, hosts, own ?? hosts))
