@@ -187,6 +187,14 @@ export class Supervisor {
   }
 }
 
+/**
+ * The supervisor's flags that every process gets: all but its own, and but the server URLs, which
+ * reach each process in its environment with its own credentials (shared/config/credentials.ts).
+ */
+export function childFlags(argv: readonly string[]): string[] {
+  return ['--metrics-base-port', '--database-url', '--transport-url'].reduce((a, f) => withoutFlag(a, f), argv.filter((a) => a !== '--'))
+}
+
 /** `argv` without `flag` and its value (`--flag V` or `--flag=V`): flags of the supervisor only. */
 function withoutFlag(argv: readonly string[], flag: string): string[] {
   const out: string[] = []
@@ -216,9 +224,7 @@ async function main(): Promise<void> {
   const credentials = await prepare(cfg)
   const password = adminPasswordFor(cfg)
   const metricsBase = values['metrics-base-port'] === undefined ? undefined : metricsPortOf(values['metrics-base-port'])
-  // Server URLs reach each process in its environment, with its own credentials (credentials.ts).
-  const flags = ['--metrics-base-port', '--database-url', '--transport-url'].reduce((a, f) => withoutFlag(a, f), argv.filter((a) => a !== '--'))
-  const plan = processPlan(cfg, flags, metricsBase)
+  const plan = processPlan(cfg, childFlags(argv), metricsBase)
   const targets = writePrometheusTargets(cfg, plan)
   const sup = new Supervisor(plan.map((p) => ({ ...p, env: credentials.envFor(p.identity) })), log)
   sup.start()
