@@ -222,6 +222,7 @@ async function main(): Promise<void> {
     log.warn({ url: LOCAL_DEV_URLS.database }, `no ${SERVER_URL_ENV.database}: setting up with the local development database administrator`)
   }
   const credentials = await prepare(cfg)
+  if (credentials.revoked.length > 0) log.warn({ revoked: credentials.revoked }, 'took away broker rights of users that are no service of their cell')
   const password = adminPasswordFor(cfg)
   const metricsBase = values['metrics-base-port'] === undefined ? undefined : metricsPortOf(values['metrics-base-port'])
   const plan = processPlan(cfg, childFlags(argv), metricsBase)

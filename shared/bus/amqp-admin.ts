@@ -155,3 +155,25 @@ export function rabbitPasswordHash(password: string): string {
   const digest = createHash('sha256').update(Buffer.concat([salt, Buffer.from(password, 'utf8')])).digest()
   return Buffer.concat([salt, digest]).toString('base64')
 }
+
+/**
+ * Takes every right on `vhosts` away from the users not listed for it (one `export_definitions`,
+ * then a clear per stale grant): what a vhost set up before per-role users existed gave `guest`, or
+ * users of hosts that were removed from the cell. Returns the `vhost user` pairs it revoked.
+ */
+export async function revokeOtherUsers(keep: ReadonlyMap<string, ReadonlySet<string>>, options: RabbitAdminOptions = {}): Promise<string[]> {
+  const defs = JSON.parse(await ctl(options, ['export_definitions', '-', '--format', 'json', '-q'])) as {
+    permissions?: Array<{ user: string; vhost: string }>
+    topic_permissions?: Array<{ user: string; vhost: string }>
+  }
+  const stale = new Map<string, { vhost: string; user: string }>()
+  for (const p of [...(defs.permissions ?? []), ...(defs.topic_permissions ?? [])]) {
+    const allowed = keep.get(p.vhost)
+    if (allowed !== undefined && !allowed.has(p.user)) stale.set(`${p.vhost}\t${p.user}`, p)
+  }
+  for (const { vhost, user } of stale.values()) {
+    await ctl(options, ['clear_permissions', '-p', vhost, user], /no_such_user|does not exist/i)
+    await ctl(options, ['clear_topic_permissions', '-p', vhost, user], /no_such_user|does not exist/i)
+  }
+  return [...stale.values()].map((s) => `${s.vhost} ${s.user}`)
+}

@@ -13,7 +13,7 @@ import type { CellSchema } from '../../child-cell/db/schema.js'
 import { SchedulerManager } from '../../child-cell/scheduler/manager.js'
 import { hostPluginsOf } from '../../child-cell/scheduler/plugins.js'
 import type { VhostUser } from '../../shared/bus/amqp-admin.js'
-import { amqpUrlForVhost, applyVhostDefinitions, deleteUsers, deleteVhost } from '../../shared/bus/amqp-admin.js'
+import { amqpUrlForVhost, applyVhostDefinitions, deleteUsers, deleteVhost, ensureVhost, revokeOtherUsers } from '../../shared/bus/amqp-admin.js'
 import { AmqpBus } from '../../shared/bus/amqp-bus.js'
 import { permissionsFor } from '../../shared/bus/amqp-permissions.js'
 import type { ServiceRole } from '../../shared/bus/caller.js'
@@ -163,6 +163,18 @@ describe('per-role RabbitMQ users of a cell', () => {
     // The broker answers connection.open with connection.close (NOT_ALLOWED: no access to the vhost).
     await expect(connect(urlOf(a, 'compute:host-a1', b.vhost))).rejects.toThrow(/ConnectionClose|NOT_ALLOWED|ACCESS_REFUSED/)
     // While b's own compute user may open it.
+    const own = await connect(urlOf(b, 'compute:host-b1'))
+    await own.close()
+  })
+
+  it('takes away what an older set-up granted guest on a cell\'s vhost', async () => {
+    await ensureVhost(b.vhost) // the old set-up: guest may do everything
+    const guest = await connect(amqpUrlForVhost('amqp://guest:guest@127.0.0.1:5672', b.vhost))
+    await guest.close()
+    const revoked = await revokeOtherUsers(new Map([[b.vhost, new Set([...b.users.values()].map((u) => u.name))]]))
+    expect(revoked).toEqual([`${b.vhost} guest`])
+    await expect(connect(amqpUrlForVhost('amqp://guest:guest@127.0.0.1:5672', b.vhost))).rejects.toThrow(/ConnectionClose|NOT_ALLOWED|ACCESS_REFUSED/)
+    // The cell's own users keep theirs.
     const own = await connect(urlOf(b, 'compute:host-b1'))
     await own.close()
   })
