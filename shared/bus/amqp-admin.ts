@@ -26,7 +26,8 @@ export interface BrokerConnection {
 }
 
 /**
- * Creates `vhost` if missing and grants the user configure/write/read on everything in it.
+ * Creates `vhost` if missing and grants the user configure/write/read on everything in it: for
+ * development and tests. Production vhosts get per-role users instead ({@link applyVhostDefinitions}).
  * Idempotent, and safe to run concurrently for the same vhost.
  */
 export async function ensureVhost(vhost: string, options: RabbitAdminOptions = {}): Promise<void> {
