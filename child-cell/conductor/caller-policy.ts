@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Caller } from '../../shared/bus/caller.js'
-import { ForbiddenError } from '../../shared/errors.js'
+import { ForbiddenError, InvalidError } from '../../shared/errors.js'
 import type { CellSchema } from '../db/schema.js'
 
 /**
@@ -49,7 +49,8 @@ const COMPUTE_METHODS: Readonly<Record<string, Check>> = Object.freeze({
   },
   get_instances: async (a) => {
     const uuids = a.args['uuids']
-    if (Array.isArray(uuids)) await ownInstances(a, uuids)
+    if (!Array.isArray(uuids)) throw new InvalidError(`conductor.${a.method}: uuids must be a list of instance uuids`)
+    await ownInstances(a, uuids)
   },
 })
 
@@ -64,7 +65,9 @@ function ownHost(a: CheckArgs, host: unknown): void {
  * the operations themselves treat it as "nothing to do".
  */
 async function ownInstances(a: CheckArgs, uuids: readonly unknown[]): Promise<void> {
-  const wanted = uuids.filter((u): u is string => typeof u === 'string')
+  // Anything but uuid strings could match rows the check did not look at: refused as malformed.
+  if (!uuids.every((u): u is string => typeof u === 'string')) throw new InvalidError(`conductor.${a.method}: instance uuids must be strings`)
+  const wanted = uuids as readonly string[]
   if (wanted.length === 0) return
   const rows = await a.db.selectFrom('instances').select(['uuid', 'host']).where('uuid', 'in', wanted).execute()
   const foreign = rows.find((r) => r.host === null || !a.caller.hosts.includes(r.host))

@@ -149,6 +149,16 @@ describe('servers of a cell authorise their callers (in-process bus)', () => {
     expect(got.map((i) => i.uuid)).toEqual([own()])
   })
 
+  it.each([
+    ['instance_update', () => ({ uuid: [own(), foreign()], expectedTaskState: null, vmState: 'error', taskState: null, powerState: 0, event: { name: 'x', result: 'Error', host: 'host-a' } })],
+    ['instance_destroyed', () => ({ uuid: { $ne: own() }, host: 'host-a' })],
+    ['get_instances', () => ({ uuids: foreign() })],
+  ])('refuses a compute host malformed uuids in %s and changes nothing', async (method, args) => {
+    const before = await database.db.selectFrom('instances').selectAll().orderBy('uuid').execute()
+    await expect(conductor(computeA(), method, args())).rejects.toMatchObject({ code: 'invalid' })
+    expect(await database.db.selectFrom('instances').selectAll().orderBy('uuid').execute()).toEqual(before)
+  })
+
   it('refuses a message without identity, whatever the method', async () => {
     await expect(conductor(bus.as(''), 'get_instances', { uuids: [own()] })).rejects.toMatchObject({ code: 'forbidden' })
   })
