@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { cellBusTopology, cellBusUsage } from '../child-cell/bus-usage.js'
 import type { VhostUser } from '../shared/bus/amqp-admin.js'
-import { applyVhostDefinitions, revokeOtherUsers } from '../shared/bus/amqp-admin.js'
+import { applyVhostsDefinitions, revokeOtherUsers } from '../shared/bus/amqp-admin.js'
 import { permissionsFor } from '../shared/bus/amqp-permissions.js'
 import type { ServiceRole } from '../shared/bus/caller.js'
 import { MAX_PRINCIPAL_BYTES, principalName } from '../shared/bus/caller.js'
@@ -107,7 +107,7 @@ export class ServiceCredentials {
       }
     }
     this.#save()
-    for (const b of brokers) await applyVhostDefinitions({ vhost: b.vhost, topology: cellBusTopology(b.cell.hosts.map((h) => h.name)), users: b.users })
+    await applyVhostsDefinitions(brokers.map((b) => ({ vhost: b.vhost, topology: cellBusTopology(b.cell.hosts.map((h) => h.name)), users: b.users })))
     // Vhosts set up by an older version granted guest everything; hosts may have left a cell.
     const revoked = await revokeOtherUsers(new Map(brokers.map((b) => [b.vhost, new Set(b.users.map((u) => u.name))])))
     this.#revoked = revoked
