@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { COMMON_HELP, adminPasswordFor, apiDatabases, cellRegistrations, federationConfig } from '../shared/config/federation.js'
+import { requireServiceUrls } from '../shared/config/credentials.js'
 import { parseOrExit, runMain, stopOnSignals } from '../shared/cli/process-main.js'
 import { createLogger } from '../shared/logging.js'
 import { metricsPortOf, serveMetrics } from '../shared/metrics/metrics-server.js'
@@ -17,6 +18,8 @@ async function main(): Promise<void> {
   const values = parseOrExit(process.argv.slice(2), { 'metrics-port': { type: 'string' } }, USAGE, (v) => metricsPortOf(v['metrics-port']))
   if (values === undefined) return
   const cfg = federationConfig('production', values)
+  // The API runs with the database account it was given (the supervisor's), never the local root.
+  requireServiceUrls(cfg.serverUrlSources, ['database'])
   const log = createLogger('api')
   const dbs = apiDatabases(cfg)
   const rt = await startApi({

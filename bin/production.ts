@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { cellMigrations } from '../child-cell/db/migrations.js'
 import { hostPluginsOf } from '../child-cell/scheduler/plugins.js'
-import { ensureVhost } from '../shared/bus/amqp-admin.js'
+import type { ServiceRole } from '../shared/bus/caller.js'
+import { LOCAL_DEV_URLS, SERVER_URL_ENV } from '../shared/config/credentials.js'
 import type { FederationConfig } from '../shared/config/federation.js'
 import { adminPasswordFor, adminPasswordHint, cellEndpoints, COMMON_HELP, federationConfig } from '../shared/config/federation.js'
 import type { CellConfig } from '../shared/config/regions.js'
@@ -17,13 +18,17 @@ import { parseOrExit, runMain, stopOnSignals } from '../shared/cli/process-main.
 import { createLogger } from '../shared/logging.js'
 import { metricsPortOf } from '../shared/metrics/metrics-server.js'
 import { writeCloudsYaml } from './embedded.js'
+import type { ProcessIdentity } from './production-credentials.js'
+import { computeHostGroups, ServiceCredentials } from './production-credentials.js'
 
 const USAGE = `Usage: npm run start:production -- [options]
 
 Runs the federation as separate OS processes over MariaDB (one schema per cell plus the API schema)
 and RabbitMQ (one vhost per cell, created here): per cell a conductor, a scheduler (or
 --scheduler-workers of them), a compute process (all the cell's hosts) and a cell agent; one API
-process. Crashed processes are restarted and logged.
+process. Crashed processes are restarted and logged. Every service gets its own broker user and
+database account with least privilege (passwords kept 0600 in STATE_DIR/service-credentials.json);
+set-up uses the administrator credentials of FEDERATION_DATABASE_URL(_FILE) and rabbitmqctl.
 
   --metrics-base-port N  every process serves Prometheus metrics on GET /metrics at N, N+1, ... in
                          plan order; the list is written to STATE_DIR/prometheus-targets.json
@@ -33,10 +38,18 @@ ${COMMON_HELP}`
 
 const dist = join(fileURLToPath(import.meta.url), '..', '..')
 
+/** One process of the plan: its name, its command line and who it is (for its credentials). */
+export interface PlannedProcess {
+  readonly name: string
+  readonly args: string[]
+  readonly identity: ProcessIdentity
+}
+
 /** One supervised process. */
 interface Proc {
   readonly name: string
   readonly args: readonly string[]
+  readonly env: NodeJS.ProcessEnv
   child: ChildProcess | undefined
   restarts: number
   startedAt: number
@@ -46,11 +59,12 @@ interface Proc {
  * The processes of the federation, children before parents, the API last. With
  * `metricsBasePort`, process i also gets `--metrics-port metricsBasePort + i`.
  */
-export function processPlan(cfg: FederationConfig, flags: readonly string[], metricsBasePort?: number): Array<{ name: string; args: string[] }> {
-  const plan: Array<{ name: string; args: string[] }> = []
-  const cellProc = (c: CellConfig, role: string): { name: string; args: string[] } => ({
+export function processPlan(cfg: FederationConfig, flags: readonly string[], metricsBasePort?: number): PlannedProcess[] {
+  const plan: PlannedProcess[] = []
+  const cellProc = (c: CellConfig, role: ServiceRole, extra: readonly string[] = []): PlannedProcess => ({
     name: `${role}@${c.path}`,
-    args: [join(dist, 'child-cell', 'main.js'), '--cell', c.path, '--role', role, ...flags],
+    args: [join(dist, 'child-cell', 'main.js'), '--cell', c.path, '--role', role, ...extra, ...flags],
+    identity: { role, cell: c },
   })
   const walk = (c: CellConfig): void => {
     for (const ch of c.children) walk(ch)
@@ -61,12 +75,17 @@ export function processPlan(cfg: FederationConfig, flags: readonly string[], met
         const p = cellProc(c, 'scheduler')
         plan.push(w === 1 ? p : { ...p, name: `scheduler#${w}@${c.path}` })
       }
-      plan.push(cellProc(c, 'compute'))
+      // One compute process per group of hosts whose broker user name fits (usually all of them).
+      const groups = computeHostGroups(cellEndpoints(cfg, c).vhost as string, c.hosts.map((h) => h.name))
+      groups.forEach((hosts, i) => {
+        const p = cellProc(c, 'compute', groups.length > 1 ? ['--hosts', hosts.join(',')] : [])
+        plan.push({ ...p, name: i === 0 ? p.name : `compute#${i + 1}@${c.path}`, identity: { role: 'compute', cell: c, hosts } })
+      })
     }
     plan.push(cellProc(c, 'agent'))
   }
   cfg.regions.forEach(walk)
-  plan.push({ name: 'api', args: [join(dist, 'api-cell', 'main.js'), ...flags] })
+  plan.push({ name: 'api', args: [join(dist, 'api-cell', 'main.js'), ...flags], identity: { role: 'api' } })
   if (metricsBasePort === undefined) return plan
   return plan.map((p, i) => ({ ...p, args: [...p.args, '--metrics-port', String(metricsBasePort + i)] }))
 }
@@ -87,11 +106,16 @@ export function writePrometheusTargets(cfg: FederationConfig, plan: ReadonlyArra
   return path
 }
 
-/** Creates every vhost and brings every cell schema up to date (the API migrates its own). */
-export async function prepare(cfg: FederationConfig): Promise<void> {
+/**
+ * With the administrator's credentials: creates every vhost with its exchanges and queues, every
+ * per-service broker user and database account (credentials kept 0600 in the state directory),
+ * and brings every cell schema up to date (the API migrates its own).
+ */
+export async function prepare(cfg: FederationConfig): Promise<ServiceCredentials> {
+  const credentials = ServiceCredentials.load(cfg)
+  await credentials.provision()
   for (const c of allCells(cfg.regions)) {
     const ep = cellEndpoints(cfg, c)
-    if (ep.vhost !== undefined) await ensureVhost(ep.vhost)
     const db = await openDatabase(ep.databaseUrl)
     try {
       await migrateToLatest(db.db, cellMigrations)
@@ -99,6 +123,7 @@ export async function prepare(cfg: FederationConfig): Promise<void> {
       await db.close()
     }
   }
+  return credentials
 }
 
 /**
@@ -110,7 +135,8 @@ export class Supervisor {
   readonly #log: Logger
   #stopping = false
 
-  constructor(plan: ReadonlyArray<{ name: string; args: readonly string[] }>, log: Logger) {
+  /** `plan`: each process with its environment (which carries its credentials, never its argv). */
+  constructor(plan: ReadonlyArray<{ name: string; args: readonly string[]; env: NodeJS.ProcessEnv }>, log: Logger) {
     this.#procs = plan.map((p) => ({ ...p, child: undefined, restarts: 0, startedAt: 0 }))
     this.#log = log
   }
@@ -121,7 +147,7 @@ export class Supervisor {
 
   #spawn(p: Proc): void {
     p.startedAt = Date.now()
-    const child = spawn(process.execPath, [...p.args], { stdio: ['ignore', 'inherit', 'inherit'], env: process.env })
+    const child = spawn(process.execPath, [...p.args], { stdio: ['ignore', 'inherit', 'inherit'], env: p.env })
     p.child = child
     this.#log.info({ process: p.name, pid: child.pid }, 'process started')
     child.on('exit', (code, signal) => {
@@ -163,6 +189,14 @@ export class Supervisor {
   }
 }
 
+/**
+ * The supervisor's flags that every process gets: all but its own, and but the server URLs, which
+ * reach each process in its environment with its own credentials (shared/config/credentials.ts).
+ */
+export function childFlags(argv: readonly string[]): string[] {
+  return ['--metrics-base-port', '--metrics-port', '--database-url', '--transport-url'].reduce((a, f) => withoutFlag(a, f), argv.filter((a) => a !== '--'))
+}
+
 /** `argv` without `flag` and its value (`--flag V` or `--flag=V`): flags of the supervisor only. */
 function withoutFlag(argv: readonly string[], flag: string): string[] {
   const out: string[] = []
@@ -190,20 +224,17 @@ async function main(): Promise<void> {
   const log = createLogger('supervisor')
   // Before any process starts: the state dir and what an older start left in it become private.
   securePrivateTree(cfg.stateDir)
-  await prepare(cfg)
+  // The broker is administered through rabbitmqctl (no credentials); the database needs an admin.
+  if (cfg.serverUrlSources.database === 'local-default') {
+    log.warn({ url: LOCAL_DEV_URLS.database }, `no ${SERVER_URL_ENV.database}: setting up with the local development database administrator`)
+  }
+  const credentials = await prepare(cfg)
+  if (credentials.revoked.length > 0) log.warn({ revoked: credentials.revoked }, 'took away broker rights of users that are no service of their cell')
   const password = adminPasswordFor(cfg)
   const metricsBase = metricsPortOf(values['metrics-base-port'] ?? values['metrics-port'])
-  // Each process gets its own --metrics-port from the plan; the supervisor's flags stay here.
-  const flags = withoutFlag(
-    withoutFlag(
-      argv.filter((a) => a !== '--'),
-      '--metrics-base-port',
-    ),
-    '--metrics-port',
-  )
-  const plan = processPlan(cfg, flags, metricsBase)
+  const plan = processPlan(cfg, childFlags(argv), metricsBase)
   const targets = writePrometheusTargets(cfg, plan)
-  const sup = new Supervisor(plan, log)
+  const sup = new Supervisor(plan.map((p) => ({ ...p, env: credentials.envFor(p.identity) })), log)
   sup.start()
   const identity = `http://${cfg.host}:${cfg.ports.identity}`
   const clouds = writeCloudsYaml(cfg, identity, password)

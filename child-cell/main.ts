@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { COMMON_HELP, cellEndpoints, federationConfig } from '../shared/config/federation.js'
+import { requireServiceUrls } from '../shared/config/credentials.js'
 import { allCells } from '../shared/config/regions.js'
 import { parseOrExit, runMain, stopOnSignals } from '../shared/cli/process-main.js'
 import { createLogger } from '../shared/logging.js'
@@ -12,7 +13,9 @@ import { join } from 'node:path'
 const USAGE = `Usage: node dist/child-cell/main.js --cell PATH --role ROLE [options]
 
 Runs one service of one cell (production mode: MariaDB + RabbitMQ), as the production supervisor
-(npm run start:production) does for every cell.
+(npm run start:production) does for every cell. It needs its own credentials in FEDERATION_*_URL
+(or _FILE): database for the conductor and scheduler, broker for every role; the cell's vhost must
+hold its exchanges and queues (the supervisor declares them).
   --cell PATH     the cell, e.g. api!region-one!dc1
   --role ROLE     ${CELL_ROLES.join(' | ')}
   --hosts LIST    compute: only these hosts of the cell (comma-separated; default all)
@@ -35,6 +38,9 @@ async function main(): Promise<void> {
     process.stderr.write(`error: --role must be one of ${CELL_ROLES.join(', ')}\n`)
     process.exit(2)
   }
+  // A service runs with the credentials it was given (by the supervisor), never the local root ones;
+  // compute and the agent hold no database credentials at all.
+  requireServiceUrls(cfg.serverUrlSources, role === 'conductor' || role === 'scheduler' ? ['database', 'transport'] : ['transport'])
   const log = createLogger(`${role}`, { cell: cell.path })
   const ep = cellEndpoints(cfg, cell)
   const driver = cfg.driver === 'fake' ? 'fake' : (await libvirtAvailable()) ? 'libvirt' : 'fake'
@@ -53,6 +59,8 @@ async function main(): Promise<void> {
     timing: cfg.timing,
     scheduler: cfg.scheduler,
     ...(hosts === undefined ? {} : { hosts }),
+    // The supervisor (or the operator) declared the vhost's topology; our broker user may not.
+    busDeclares: false,
     log,
   })
   const metricsPort = metricsPortOf(values['metrics-port'])

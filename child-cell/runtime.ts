@@ -1,5 +1,7 @@
 import { join } from 'node:path'
 import { createBus } from '../shared/bus/create-bus.js'
+import type { ServiceRole } from '../shared/bus/caller.js'
+import { principalName } from '../shared/bus/caller.js'
 import type { MessageBus } from '../shared/bus/message-bus.js'
 import type { ChildEndpoint } from '../shared/cell-link/child-watcher.js'
 import type { CellConfig } from '../shared/config/regions.js'
@@ -42,6 +44,12 @@ export interface CellRuntimeArgs {
   readonly scheduler: SchedulerConfig
   /** Only these hosts (production: one compute process may serve a subset). Default: all. */
   readonly hosts?: readonly string[]
+  /**
+   * AMQP: whether the bus declares its exchanges, queues and bindings (default true). Production
+   * services run with false: the supervisor declared the topology, and least-privilege broker
+   * users may not (shared/bus/amqp-permissions.ts).
+   */
+  readonly busDeclares?: boolean
   readonly log: Logger
 }
 
@@ -61,8 +69,21 @@ export interface CellRuntime {
 export async function startCell(a: CellRuntimeArgs): Promise<CellRuntime> {
   const stops: Array<() => Promise<void>> = []
   const drivers = new Map<string, ComputeDriver>()
-  const bus: MessageBus = await createBus({ url: a.transportUrl, name: `${a.cell.path}:${a.roles.join('+')}`, log: a.log.child({ service: 'bus' }) })
+  const busLog = a.log.child({ service: 'bus' })
+  const bus: MessageBus = await createBus({
+    url: a.transportUrl,
+    name: `${a.cell.path}:${a.roles.join('+')}`,
+    ...(a.busDeclares === undefined ? {} : { declare: a.busDeclares }),
+    log: busLog,
+  })
   stops.push(() => bus.close())
+  // Each service speaks with its own identity, which its peers authorise on (shared/bus/caller.ts).
+  // Over AMQP that is the connection's broker user (one role per process in production); on the
+  // in-process bus each service gets a view of the cell's bus with its principal.
+  const busAs = async (role: ServiceRole, hosts?: readonly string[]): Promise<MessageBus> =>
+    a.transportUrl.startsWith('memory://')
+      ? createBus({ url: a.transportUrl, name: `${a.cell.path}:${role}`, principal: principalName(a.cell.path, role, hosts), log: busLog })
+      : bus
   let database: Database<CellSchema> | undefined
   const needsDb = a.roles.includes('conductor') || a.roles.includes('scheduler')
   try {
@@ -75,7 +96,7 @@ export async function startCell(a: CellRuntimeArgs): Promise<CellRuntime> {
     if (a.roles.includes('conductor') && database !== undefined) {
       const conductor = new ConductorManager({
         db: database.db,
-        bus,
+        bus: await busAs('conductor'),
         cellPath: a.cell.path,
         serviceDownMs: a.timing.serviceDownMs,
         log: a.log.child({ service: 'conductor' }),
@@ -87,7 +108,7 @@ export async function startCell(a: CellRuntimeArgs): Promise<CellRuntime> {
     if (a.roles.includes('scheduler') && database !== undefined && a.cell.hosts.length > 0) {
       const scheduler = new SchedulerManager({
         db: database.db,
-        bus,
+        bus: await busAs('scheduler'),
         log: a.log.child({ service: 'scheduler' }),
         settings: {
           ...hostPluginsOf(a.scheduler),
@@ -111,7 +132,7 @@ export async function startCell(a: CellRuntimeArgs): Promise<CellRuntime> {
         const driver = await createDriver({ kind: a.driver, ...(uri === undefined ? {} : { uri }), vcpus: h.vcpus, memoryMb: h.memoryMb, diskGb: h.diskGb, stateDir: hostDir })
         drivers.set(h.name, driver)
         const compute = new ComputeManager({
-          bus,
+          bus: await busAs('compute', [h.name]),
           driver,
           // The same instances directory as the driver's: guest disks sit next to the cached images.
           images: new ImageCache({ instancesPath: instancesPathOf(hostDir) }),
@@ -137,7 +158,7 @@ export async function startCell(a: CellRuntimeArgs): Promise<CellRuntime> {
     if (a.roles.includes('agent')) {
       const weightOffsets = new Map(a.cell.children.map((c) => [c.path, c.weightOffset]))
       const agent = new CellAgent({
-        bus,
+        bus: await busAs('agent'),
         log: a.log.child({ service: 'cell-agent' }),
         settings: {
           cellPath: a.cell.path,

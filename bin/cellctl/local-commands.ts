@@ -6,6 +6,7 @@ import { bootstrapIdentity } from '../../api-cell/identity/bootstrap.js'
 import { API_MIGRATIONS } from '../../api-cell/runtime.js'
 import { cellMigrations } from '../../child-cell/db/migrations.js'
 import type { FederationConfig } from '../../shared/config/federation.js'
+import { withCredentials } from '../../shared/config/credentials.js'
 import { apiDatabases, cellEndpoints, federationConfig } from '../../shared/config/federation.js'
 import { allCells } from '../../shared/config/regions.js'
 import { migrateToLatest, openDatabase, redactUrl } from '../../shared/db/database.js'
@@ -19,7 +20,7 @@ export const CONFIG_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   mode: { type: 'string', value: 'MODE', help: 'production (MariaDB, default) or embedded (SQLite files in --state-dir)' },
   'state-dir': { type: 'string', value: 'DIR', help: 'state directory (default .federation)' },
   'regions-dir': { type: 'string', value: 'DIR', help: 'region files (default deploy/regions in the package)' },
-  'database-url': { type: 'string', value: 'URL', help: 'production: MariaDB server (default mysql://root@127.0.0.1:3306)' },
+  'database-url': { type: 'string', value: 'URL', help: 'production: MariaDB server without password (credentials: FEDERATION_DATABASE_URL or _FILE; default local root)' },
   'name-prefix': { type: 'string', value: 'NAME', help: 'prefix of the database schemas (default federation)' },
 }
 
@@ -72,6 +73,13 @@ async function sync(name: string, url: string, migrations: Readonly<Record<strin
   }
 }
 
+/** `url` with the user and password of `adminUrl` when it has none of its own. */
+function withAdminCredentials(url: string, adminUrl: string): string {
+  if (!url.startsWith('mysql://') || new URL(url).username !== '') return url
+  const admin = new URL(adminUrl)
+  return withCredentials(url, decodeURIComponent(admin.username), decodeURIComponent(admin.password))
+}
+
 /** A cell's database URL: the configured tree first, else the one recorded by `cell create`. */
 async function cellDatabaseUrl(cfg: FederationConfig, path: string): Promise<string> {
   const configured = allCells(cfg.regions).find((c) => c.path === path)
@@ -79,7 +87,8 @@ async function cellDatabaseUrl(cfg: FederationConfig, path: string): Promise<str
   const api = await openDatabase<ApiSchema>(apiDatabases(cfg).api)
   try {
     const row = await api.db.selectFrom('cells').select('database_url').where('path', '=', path).executeTakeFirst()
-    if (row?.database_url) return row.database_url
+    // Recorded URLs carry no credentials (production): this tool's own (admin) ones apply.
+    if (row?.database_url) return withAdminCredentials(row.database_url, cfg.databaseBaseUrl)
   } catch {
     // no API schema yet: the cell is unknown either way
   } finally {

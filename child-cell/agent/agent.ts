@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { requireCaller } from '../../shared/bus/caller.js'
 import type { MessageBus, Subscription } from '../../shared/bus/message-bus.js'
 import type { BuildSpec } from '../../shared/cell-link/build-spec.js'
 import { aggregate } from '../../shared/cell-link/capacity.js'
@@ -113,7 +114,9 @@ export class CellAgent implements CellLink, WatchSource {
     this.#busSub = await this.#bus.serve({
       topic: AGENT_TOPIC,
       fanout: true,
-      handler: (_ctx, method) => {
+      handler: (_ctx, method, _args, caller) => {
+        // Nudges come from the conductor; a compute host must not be able to drive the agent.
+        requireCaller(caller, 'cell-agent', ['conductor', 'operator'])
         if (method === 'outbox_changed') this.#pumpAll()
         else if (method === 'capacity_changed') this.#scheduleReport()
         return null

@@ -1,4 +1,5 @@
 import { loadavg, uptime as osUptime } from 'node:os'
+import { requireCaller } from '../../shared/bus/caller.js'
 import type { MessageBus, Subscription } from '../../shared/bus/message-bus.js'
 import type { InstanceRecord } from '../../shared/cell-link/build-spec.js'
 import type { RequestContext } from '../../shared/context.js'
@@ -92,7 +93,9 @@ export class ComputeManager {
     this.#sub = await this.#bus.serve({
       topic: computeTopic(this.#c.settings.host),
       fanout: false,
-      handler: (hctx, method, args) => {
+      handler: (hctx, method, args, caller) => {
+        // Only the conductor drives a host; another compute host never may (caller.ts).
+        requireCaller(caller, `compute.${this.#c.settings.host}`, ['conductor', 'operator'])
         const h = this.#handlers[method]
         if (h === undefined) throw new InvalidError(`compute has no method ${method}`)
         return h(hctx, args)

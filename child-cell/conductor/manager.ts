@@ -11,6 +11,7 @@ import { AgentApi } from '../agent/rpc-api.js'
 import { ComputeApi } from '../compute/rpc-api.js'
 import { SchedulerApi } from '../scheduler/rpc-api.js'
 import type { ConductorDeps } from './deps.js'
+import { authorizeConductorCall } from './caller-policy.js'
 import { InstanceStore } from './instance-store.js'
 import { instanceAction } from './operations/actions.js'
 import { ADMIN_OPERATIONS } from './operations/admin.js'
@@ -37,7 +38,7 @@ function adminHandler(d: ConductorDeps, method: string): Handler | undefined {
 /**
  * The conductor: the only service of a cell that writes its database on behalf of others (compute
  * has no database access). Serves {@link CONDUCTOR_TOPIC}; several conductors of one cell share
- * the work.
+ * the work. Every call is authorised by its sender's bus identity first (see caller-policy.ts).
  */
 export class ConductorManager {
   readonly #deps: ConductorDeps
@@ -112,9 +113,11 @@ export class ConductorManager {
     this.#sub = await this.#bus.serve({
       topic: CONDUCTOR_TOPIC,
       fanout: false,
-      handler: (ctx, method, args) => {
+      handler: async (ctx, method, args, caller) => {
         const h = this.#handlers[method] ?? adminHandler(this.#deps, method)
         if (h === undefined) throw new InvalidError(`conductor has no method ${method}`)
+        // Who asks decides what may be done: compute hosts only for themselves (caller-policy.ts).
+        await authorizeConductorCall(this.#deps.db, caller, method, args)
         return h(ctx, args)
       },
     })

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely'
+import { requireCaller } from '../../shared/bus/caller.js'
 import type { MessageBus, Subscription } from '../../shared/bus/message-bus.js'
 import type { RequestContext } from '../../shared/context.js'
 import { InvalidError, NoValidHostError } from '../../shared/errors.js'
@@ -55,7 +56,9 @@ export class SchedulerManager {
     this.#sub = await this.#bus.serve({
       topic: SCHEDULER_TOPIC,
       fanout: false,
-      handler: (ctx, method, args) => {
+      handler: (ctx, method, args, caller) => {
+        // Only the conductor asks for placements (a placement claims resources).
+        requireCaller(caller, 'scheduler', ['conductor', 'operator'])
         if (method === 'select_destination') return this.selectDestination(ctx, args as RequestSpec)
         throw new InvalidError(`scheduler has no method ${method}`)
       },

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
+import { createHash, randomBytes } from 'node:crypto'
 import { InternalError } from '../errors.js'
-
-const run = promisify(execFile)
+import type { AmqpPermissions, Topology } from './amqp-permissions.js'
+import { TOPIC_EXCHANGE } from './amqp-permissions.js'
 
 /**
  * How to reach the broker's administration. RabbitMQ's management HTTP API is often not enabled
@@ -26,7 +26,8 @@ export interface BrokerConnection {
 }
 
 /**
- * Creates `vhost` if missing and grants the user configure/write/read on everything in it.
+ * Creates `vhost` if missing and grants the user configure/write/read on everything in it: for
+ * development and tests. Production vhosts get per-role users instead ({@link applyVhostDefinitions}).
  * Idempotent, and safe to run concurrently for the same vhost.
  */
 export async function ensureVhost(vhost: string, options: RabbitAdminOptions = {}): Promise<void> {
@@ -83,16 +84,108 @@ function connectionName(props: string): string | undefined {
   return m?.[1]
 }
 
-/** Runs rabbitmqctl; a failure whose output matches `tolerated` counts as success (idempotency). */
-async function ctl(options: RabbitAdminOptions, args: readonly string[], tolerated?: RegExp): Promise<string> {
+/**
+ * Runs rabbitmqctl (with `input` on its stdin: secrets never go on a command line); a failure whose
+ * output matches `tolerated` counts as success (idempotency).
+ */
+async function ctl(options: RabbitAdminOptions, args: readonly string[], tolerated?: RegExp, input?: string): Promise<string> {
   const bin = options.rabbitmqctl ?? 'rabbitmqctl'
   try {
-    const { stdout } = await run(bin, [...args], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 })
-    return stdout
+    return await new Promise<string>((resolve, reject) => {
+      const child = execFile(bin, [...args], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+        if (err === null) resolve(stdout)
+        else reject(Object.assign(err, { stdout, stderr }))
+      })
+      child.stdin?.end(input ?? '')
+    })
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message?: string }
     const output = `${e.stdout ?? ''}\n${e.stderr ?? ''}`
     if (tolerated?.test(output)) return e.stdout ?? ''
     throw new InternalError(`${bin} ${args[0] ?? ''} failed: ${(e.stderr ?? e.message ?? '').trim()}`, err)
   }
+}
+
+/** One broker user of a cell's vhost, with what it may do there. */
+export interface VhostUser {
+  readonly name: string
+  readonly password: string
+  readonly permissions: AmqpPermissions
+}
+
+/**
+ * Creates (or updates) in one step a vhost, its exchanges, queues and bindings, and its users with
+ * their permissions and topic permissions, through `rabbitmqctl import_definitions` fed on stdin.
+ * Passwords travel only as salted SHA-256 hashes (RabbitMQ's `rabbit_password_hashing_sha256`),
+ * and never on a command line. Idempotent: existing users get the new password and permissions.
+ * No other user (not `guest`) is granted anything on the vhost.
+ */
+export async function applyVhostDefinitions(
+  args: { readonly vhost: string; readonly topology: Topology; readonly users: readonly VhostUser[] },
+  options: RabbitAdminOptions = {},
+): Promise<void> {
+  await applyVhostsDefinitions([args], options)
+}
+
+/** {@link applyVhostDefinitions} for several vhosts in one `rabbitmqctl` run (each costs a second). */
+export async function applyVhostsDefinitions(
+  vhosts: ReadonlyArray<{ readonly vhost: string; readonly topology: Topology; readonly users: readonly VhostUser[] }>,
+  options: RabbitAdminOptions = {},
+): Promise<void> {
+  const users = new Map<string, VhostUser>()
+  for (const v of vhosts) for (const u of v.users) users.set(u.name, u)
+  const definitions = {
+    users: [...users.values()].map((u) => ({ name: u.name, password_hash: rabbitPasswordHash(u.password), hashing_algorithm: 'rabbit_password_hashing_sha256', tags: '' })),
+    vhosts: vhosts.map((v) => ({ name: v.vhost })),
+    permissions: vhosts.flatMap(({ vhost, users: us }) =>
+      us.map((u) => ({ user: u.name, vhost, configure: u.permissions.configure, write: u.permissions.write, read: u.permissions.read }))),
+    topic_permissions: vhosts.flatMap(({ vhost, users: us }) =>
+      us.map((u) => ({ user: u.name, vhost, exchange: TOPIC_EXCHANGE, write: u.permissions.topicWrite, read: u.permissions.topicRead }))),
+    exchanges: vhosts.flatMap(({ vhost, topology }) =>
+      topology.exchanges.map((e) => ({ name: e.name, vhost, type: e.type, durable: true, auto_delete: false, internal: false, arguments: {} }))),
+    queues: vhosts.flatMap(({ vhost, topology }) => topology.queues.map((q) => ({ name: q, vhost, durable: true, auto_delete: false, arguments: {} }))),
+    bindings: vhosts.flatMap(({ vhost, topology }) =>
+      topology.bindings.map((b) => ({ source: b.source, vhost, destination: b.destination, destination_type: 'queue', routing_key: b.routingKey, arguments: {} }))),
+  }
+  await ctl(options, ['import_definitions'], undefined, JSON.stringify(definitions))
+}
+
+/** Deletes broker users (tests, and users of cells that are gone). Missing users are fine. */
+export async function deleteUsers(names: readonly string[], options: RabbitAdminOptions = {}): Promise<void> {
+  for (const n of names) await ctl(options, ['delete_user', n], /does not exist|no_such_user/i)
+}
+
+/** Every broker user name (tests clean up theirs). */
+export async function listUsers(options: RabbitAdminOptions = {}): Promise<string[]> {
+  const out = await ctl(options, ['list_users', '-q', '--no-table-headers'])
+  return out.split('\n').map((l) => l.split('\t')[0] ?? '').filter((n) => n !== '')
+}
+
+/** RabbitMQ's salted SHA-256 password hash: base64(salt(4 bytes) + sha256(salt + password)). */
+export function rabbitPasswordHash(password: string): string {
+  const salt = randomBytes(4)
+  const digest = createHash('sha256').update(Buffer.concat([salt, Buffer.from(password, 'utf8')])).digest()
+  return Buffer.concat([salt, digest]).toString('base64')
+}
+
+/**
+ * Takes every right on `vhosts` away from the users not listed for it (one `export_definitions`,
+ * then a clear per stale grant): what a vhost set up before per-role users existed gave `guest`, or
+ * users of hosts that were removed from the cell. Returns the `vhost user` pairs it revoked.
+ */
+export async function revokeOtherUsers(keep: ReadonlyMap<string, ReadonlySet<string>>, options: RabbitAdminOptions = {}): Promise<string[]> {
+  const defs = JSON.parse(await ctl(options, ['export_definitions', '-', '--format', 'json', '-q'])) as {
+    permissions?: Array<{ user: string; vhost: string }>
+    topic_permissions?: Array<{ user: string; vhost: string }>
+  }
+  const stale = new Map<string, { vhost: string; user: string }>()
+  for (const p of [...(defs.permissions ?? []), ...(defs.topic_permissions ?? [])]) {
+    const allowed = keep.get(p.vhost)
+    if (allowed !== undefined && !allowed.has(p.user)) stale.set(`${p.vhost}\t${p.user}`, p)
+  }
+  for (const { vhost, user } of stale.values()) {
+    await ctl(options, ['clear_permissions', '-p', vhost, user], /no_such_user|does not exist/i)
+    await ctl(options, ['clear_topic_permissions', '-p', vhost, user], /no_such_user|does not exist/i)
+  }
+  return [...stale.values()].map((s) => `${s.vhost} ${s.user}`)
 }

@@ -9,9 +9,10 @@ import { fromWire, InternalError, RpcTimeoutError } from '../errors.js'
 import type { Logger } from '../logging.js'
 import { createLogger } from '../logging.js'
 import type { MessageBus, SendArgs, ServeArgs, Subscription } from './message-bus.js'
+import { TOPIC_EXCHANGE } from './amqp-permissions.js'
 import { AmqpSubscription } from './amqp-subscription.js'
 import type { Link, Reply, SubscriptionHost } from './amqp-wire.js'
-import { closedError, confirmPublish, encode, fanoutExchange, JSON_TYPE, REPLY_TO } from './amqp-wire.js'
+import { closedError, confirmPublish, encode, fanoutExchange, JSON_TYPE, REPLY_TO, urlUser } from './amqp-wire.js'
 
 /** Options of {@link AmqpBus.connect}. */
 export interface AmqpBusOptions {
@@ -31,12 +32,23 @@ export interface AmqpBusOptions {
   readonly reconnectDelayMs?: { readonly initial?: number; readonly max?: number }
   /** Where disconnections, reconnections and failed cast handlers are reported. */
   readonly log?: Logger
+  /**
+   * Whether this connection declares the topic exchange, topic queues, fanout exchanges and their
+   * bindings it uses (default true). False where an administrator declared them beforehand and the
+   * user lacks configure rights on them (production: see amqp-permissions.ts), so that a compute
+   * host cannot delete the conductor's queue. Servers still declare their own exclusive fanout
+   * queues.
+   */
+  readonly declare?: boolean
 }
 
 interface Config {
   readonly url: string
+  /** The user of the URL: the `user_id` of every message (see amqp-wire.ts urlUser). */
+  readonly userId: string
   readonly name: string
   readonly exchange: string
+  readonly declare: boolean
   readonly prefetch: number
   readonly sendTimeoutMs: number
   readonly initialDelayMs: number
@@ -67,6 +79,10 @@ const CONNECT_TIMEOUT_MS = 10_000
  * consumers), and per topic a fanout exchange `<topic>_fanout` with one exclusive auto-delete queue
  * per server. Calls use direct reply-to (`amq.rabbitmq.reply-to`) with a correlation id and expire
  * in the queue when their caller stops waiting.
+ *
+ * Identity: every message carries the connection's user as its `user_id` property, which the
+ * broker checks, and servers hand it to handlers as the `Caller` (caller.ts). The users and their
+ * permissions per cell and role are set up by `amqp-permissions.ts` / `amqp-admin.ts`.
  *
  * Delivery: casts are persistent and resolve once the broker confirmed them; servers ack after the
  * handler finished (a handler's error is an answer, so it is acked too). A server that dies while
@@ -111,6 +127,8 @@ export class AmqpBus implements MessageBus {
     this.#log = log
     this.#host = {
       exchange: cfg.exchange,
+      declare: cfg.declare,
+      userId: cfg.userId,
       prefetch: cfg.prefetch,
       log,
       drop: (link, reason) => this.#drop(link, reason),
@@ -221,6 +239,7 @@ export class AmqpBus implements MessageBus {
           correlationId: id,
           replyTo: REPLY_TO,
           contentType: JSON_TYPE,
+          userId: this.#cfg.userId,
           // Nobody waits for the answer after the deadline: let the broker drop the request.
           expiration: String(Math.max(1, deadline - Date.now())),
         })
@@ -246,11 +265,11 @@ export class AmqpBus implements MessageBus {
       try {
         if (kind === 'cast') {
           await this.#declareQueue(link, args.topic)
-          await withDeadline(confirmPublish(link.pub, this.#cfg.exchange, args.topic, body, true), deadline, timeout)
+          await withDeadline(confirmPublish(link.pub, this.#cfg.exchange, args.topic, body, true, this.#cfg.userId), deadline, timeout)
         } else {
           const exchange = fanoutExchange(args.topic)
-          await this.#declare(link, `x:${exchange}`, () => link.pub.assertExchange(exchange, 'fanout', { durable: true }))
-          await withDeadline(confirmPublish(link.pub, exchange, '', body, false), deadline, timeout)
+          if (this.#cfg.declare) await this.#declare(link, `x:${exchange}`, () => link.pub.assertExchange(exchange, 'fanout', { durable: true }))
+          await withDeadline(confirmPublish(link.pub, exchange, '', body, false, this.#cfg.userId), deadline, timeout)
         }
         return
       } catch (err) {
@@ -262,6 +281,7 @@ export class AmqpBus implements MessageBus {
   }
 
   #declareQueue(link: Link, topic: string): Promise<void> {
+    if (!this.#cfg.declare) return Promise.resolve()
     return this.#declare(link, `q:${topic}`, async () => {
       await link.pub.assertQueue(topic, { durable: true })
       await link.pub.bindQueue(topic, this.#cfg.exchange, topic)
@@ -347,7 +367,7 @@ export class AmqpBus implements MessageBus {
         // Deferred: when the whole connection went, its own close (with the broker's reason) comes first.
         ch.on('close', () => setImmediate(() => this.#drop(l, new Error('channel closed by the broker'))))
       }
-      await pub.assertExchange(this.#cfg.exchange, 'topic', { durable: true })
+      if (this.#cfg.declare) await pub.assertExchange(this.#cfg.exchange, 'topic', { durable: true })
       await rpc.consume(REPLY_TO, (msg) => this.#onReply(msg, l), { noAck: true })
       // Subscriptions added meanwhile are picked up by the next pass; the last pass (nothing left)
       // and the install run without an await in between, so no serve() can slip through.
@@ -431,8 +451,10 @@ function compile(o: AmqpBusOptions): Config {
   if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', String(o.heartbeatSeconds ?? 10))
   return Object.freeze({
     url: url.toString(),
+    userId: urlUser(o.url),
     name: o.name,
-    exchange: o.exchange ?? 'federation',
+    exchange: o.exchange ?? TOPIC_EXCHANGE,
+    declare: o.declare ?? true,
     prefetch: o.prefetch ?? 64,
     sendTimeoutMs: o.sendTimeoutMs ?? 30_000,
     initialDelayMs: o.reconnectDelayMs?.initial ?? 100,

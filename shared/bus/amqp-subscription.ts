@@ -1,9 +1,10 @@
 import type { Channel, ConsumeMessage } from 'amqplib'
 import { newRequestId } from '../context.js'
 import { toWire } from '../errors.js'
+import { callerOf } from './caller.js'
 import type { ServeArgs, Subscription } from './message-bus.js'
 import type { Envelope, Link, Reply, SubscriptionHost } from './amqp-wire.js'
-import { encodeReply, fanoutExchange, JSON_TYPE } from './amqp-wire.js'
+import { encodeReply, fanoutExchange, JSON_TYPE, REPLY_TO } from './amqp-wire.js'
 
 /**
  * Internal to the AMQP bus (created by `AmqpBus.serve`): the consumers of one {@link ServeArgs},
@@ -38,12 +39,14 @@ export class AmqpSubscription implements Subscription {
     })
     const onMessage = (msg: ConsumeMessage | null): void => this.#onMessage(att, msg)
     await ch.prefetch(this.#host.prefetch)
-    await ch.assertQueue(topic, { durable: true })
-    await ch.bindQueue(topic, this.#host.exchange, topic)
+    if (this.#host.declare) {
+      await ch.assertQueue(topic, { durable: true })
+      await ch.bindQueue(topic, this.#host.exchange, topic)
+    }
     att.tags.push((await ch.consume(topic, onMessage)).consumerTag)
     if (this.#args.fanout ?? true) {
       const exchange = fanoutExchange(topic)
-      await ch.assertExchange(exchange, 'fanout', { durable: true })
+      if (this.#host.declare) await ch.assertExchange(exchange, 'fanout', { durable: true })
       const q = await ch.assertQueue('', { exclusive: true, autoDelete: true })
       await ch.bindQueue(q.queue, exchange, '')
       att.tags.push((await ch.consume(q.queue, onMessage)).consumerTag)
@@ -97,7 +100,10 @@ export class AmqpSubscription implements Subscription {
     let env: Envelope | undefined
     try {
       env = JSON.parse(msg.content.toString('utf8')) as Envelope
-      reply = { ok: await this.#args.handler(env.ctx ?? { requestId: newRequestId() }, env.method, env.args) }
+      // The broker checked user_id against the sender's connection; a message without one is anonymous.
+      const userId = (msg.properties as { userId?: unknown }).userId
+      const caller = callerOf(typeof userId === 'string' ? userId : undefined)
+      reply = { ok: await this.#args.handler(env.ctx ?? { requestId: newRequestId() }, env.method, env.args, caller) }
     } catch (err) {
       reply = { error: toWire(err) }
       if (typeof replyTo !== 'string') {
@@ -107,8 +113,10 @@ export class AmqpSubscription implements Subscription {
     // A dead connection cannot ack: the broker requeues the message for another server.
     if (att.link.dead) return
     try {
-      if (typeof replyTo === 'string' && replyTo !== '') {
-        att.link.rpc.publish('', replyTo, encodeReply(reply), { correlationId: String(correlationId), contentType: JSON_TYPE })
+      // Answers go to direct reply-to addresses only: a sender naming a queue as its reply address
+      // would otherwise have this server (and its identity) publish into that queue for it.
+      if (typeof replyTo === 'string' && replyTo.startsWith(`${REPLY_TO}.`)) {
+        att.link.rpc.publish('', replyTo, encodeReply(reply), { correlationId: String(correlationId), contentType: JSON_TYPE, userId: this.#host.userId })
       }
       att.ch.ack(msg)
     } catch (err) {

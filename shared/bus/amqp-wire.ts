@@ -10,6 +10,7 @@ import type { RequestContext } from '../context.js'
 import type { WireError } from '../errors.js'
 import { InternalError, toWire } from '../errors.js'
 import type { Logger } from '../logging.js'
+import { fanoutExchangeOf } from './amqp-permissions.js'
 import type { SendArgs } from './message-bus.js'
 
 /** Internal to the AMQP bus. One live connection and its shared channels. Replaced, never repaired, when it drops. */
@@ -43,6 +44,10 @@ export interface Reply {
  */
 export interface SubscriptionHost<Sub> {
   readonly exchange: string
+  /** Whether to declare the topic queue and its binding (see `AmqpBusOptions.declare`). */
+  readonly declare: boolean
+  /** The connection's user: stamped as `user_id` on every reply (the broker checks it). */
+  readonly userId: string
   readonly prefetch: number
   readonly log: Logger
   drop(link: Link, reason: unknown): void
@@ -56,7 +61,7 @@ export const JSON_TYPE = 'application/json'
 
 /** Internal to the AMQP bus. The fanout exchange of `topic`, named as oslo.messaging names it. */
 export function fanoutExchange(topic: string): string {
-  return `${topic}_fanout`
+  return fanoutExchangeOf(topic)
 }
 
 /** Internal to the AMQP bus. The body of a call, cast or fanout; arguments JSON cannot carry are the caller's error. */
@@ -77,9 +82,21 @@ export function encodeReply(reply: Reply): Buffer {
   }
 }
 
-/** Internal to the AMQP bus. Publishes on a confirm channel and resolves once the broker confirmed. */
-export function confirmPublish(ch: ConfirmChannel, exchange: string, routingKey: string, body: Buffer, persistent: boolean): Promise<void> {
-  const options: Options.Publish = { persistent, contentType: JSON_TYPE }
+/**
+ * Internal to the AMQP bus. The user an AMQP URL authenticates as (amqplib's default is `guest`):
+ * what every message carries as `user_id`, which the broker refuses unless it is that user.
+ */
+export function urlUser(url: string): string {
+  const user = decodeURIComponent(new URL(url).username)
+  return user === '' ? 'guest' : user
+}
+
+/**
+ * Internal to the AMQP bus. Publishes on a confirm channel and resolves once the broker confirmed.
+ * `userId` is the connection's user: receivers take it as the sender's identity.
+ */
+export function confirmPublish(ch: ConfirmChannel, exchange: string, routingKey: string, body: Buffer, persistent: boolean, userId: string): Promise<void> {
+  const options: Options.Publish = { persistent, contentType: JSON_TYPE, userId }
   return new Promise<void>((resolve, reject) => {
     ch.publish(exchange, routingKey, body, options, (err: unknown) => {
       if (err === null || err === undefined) resolve()

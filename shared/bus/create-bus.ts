@@ -11,6 +11,14 @@ export interface CreateBusArgs {
   readonly url: string
   /** Who connects: the AMQP connection name the broker shows, and the logger's `bus` field. */
   readonly name: string
+  /**
+   * Who the service is (shared/bus/caller.ts `principalName`). On `memory://` buses its messages
+   * carry this identity; over AMQP the identity is the URL's user, which the broker vouches for,
+   * and this is ignored.
+   */
+  readonly principal?: string
+  /** AMQP: whether the bus declares its exchanges, queues and bindings (`AmqpBusOptions.declare`). */
+  readonly declare?: boolean
   readonly log?: Logger
 }
 
@@ -34,14 +42,20 @@ const memoryBuses = new Map<string, InProcessBus>()
 export async function createBus(args: CreateBusArgs): Promise<MessageBus> {
   if (args.url.startsWith(MEMORY)) {
     const key = args.url.slice(MEMORY.length)
-    const existing = memoryBuses.get(key)
-    if (existing !== undefined && !existing.closed) return instrumentBus(existing, args.log)
-    const bus = new InProcessBus({ name: key, ...(args.log === undefined ? {} : { log: args.log }) })
-    memoryBuses.set(key, bus)
-    return instrumentBus(bus, args.log)
+    let bus = memoryBuses.get(key)
+    if (bus === undefined || bus.closed) {
+      bus = new InProcessBus({ name: key, ...(args.log === undefined ? {} : { log: args.log }) })
+      memoryBuses.set(key, bus)
+    }
+    return args.principal === undefined ? instrumentBus(bus, args.log) : instrumentBus(bus.as(args.principal), args.log)
   }
   if (args.url.startsWith('amqp://') || args.url.startsWith('amqps://')) {
-    return instrumentBus(await AmqpBus.connect({ url: args.url, name: args.name, ...(args.log === undefined ? {} : { log: args.log }) }), args.log)
+    return instrumentBus(await AmqpBus.connect({
+      url: args.url,
+      name: args.name,
+      ...(args.declare === undefined ? {} : { declare: args.declare }),
+      ...(args.log === undefined ? {} : { log: args.log }),
+    }), args.log)
   }
   // Never echo the URL: it may hold a password.
   throw new InvalidError(`unsupported transport URL scheme (expected memory:// or amqp://): ${args.url.split(':')[0] ?? ''}`)

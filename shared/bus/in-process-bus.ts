@@ -4,6 +4,7 @@ import type { WireError } from '../errors.js'
 import { fromWire, InternalError, RpcTimeoutError, toWire } from '../errors.js'
 import type { Logger } from '../logging.js'
 import { createLogger } from '../logging.js'
+import { callerOf } from './caller.js'
 import type { MessageBus, RpcHandler, SendArgs, ServeArgs, Subscription } from './message-bus.js'
 
 /** Options of {@link InProcessBus}. */
@@ -12,11 +13,24 @@ export interface InProcessBusOptions {
   readonly name?: string
   /** Where handler errors of casts and fanouts go (nobody else would see them). */
   readonly log?: Logger
+  /**
+   * Who messages sent through this object come from (default {@link IN_PROCESS_OPERATOR}); a
+   * service gets its own identity through {@link InProcessBus.as}.
+   */
+  readonly principal?: string
 }
+
+/**
+ * The identity of messages sent through an {@link InProcessBus} itself rather than a view of it:
+ * code of the same process that is no cell service (tests, tools), trusted as an operator.
+ */
+export const IN_PROCESS_OPERATOR = 'in-process'
 
 /** A message waiting for a server: the JSON text, parsed again for every delivery. */
 interface Envelope {
   readonly body: string
+  /** Who sent it: the sending view's identity (what `user_id` is on the broker). */
+  readonly principal: string
   /** Set for calls: where the answer goes. */
   readonly reply?: (reply: string) => void
   /** Set for calls: after this (epoch ms) nobody waits for the answer, so it is not delivered. */
@@ -43,6 +57,12 @@ const DEFAULT_CALL_TIMEOUT_MS = 60_000
  * round robin, casts wait in the topic's queue until a server appears, fanouts reach only the
  * servers present, and errors come back rebuilt through `fromWire(toWire(err))`.
  *
+ * Identity: every message carries the principal of the object it was sent through (the bus itself,
+ * or a view from {@link InProcessBus.as}), and servers get it as the `Caller`, as they get the
+ * broker-validated `user_id` over AMQP. Code in one process cannot be kept from lying about
+ * itself, so this identity serves to run the same authorisation checks in every test and in the
+ * embedded federation; the broker is what enforces it in production.
+ *
  * Unlike the broker it keeps nothing when the process dies, and {@link InProcessBus.close} drops
  * queued casts.
  *
@@ -55,10 +75,21 @@ export class InProcessBus implements MessageBus {
   readonly #topics = new Map<string, Topic>()
   readonly #calls = new Set<(err: Error) => void>()
   readonly #log: Logger
+  readonly #principal: string
   #closed = false
 
   constructor(options: InProcessBusOptions = {}) {
     this.#log = options.log ?? createLogger('message-bus', { bus: options.name ?? 'memory' })
+    this.#principal = options.principal ?? IN_PROCESS_OPERATOR
+  }
+
+  /**
+   * The same bus for a service with identity `principal` (see shared/bus/caller.ts for the
+   * grammar): what it sends carries that identity. Closing a view closes the bus, as closing any
+   * user's bus does.
+   */
+  as(principal: string): MessageBus {
+    return new InProcessBusView(this, principal)
   }
 
   /** True once {@link InProcessBus.close} was called: the bus accepts nothing any more. */
@@ -79,6 +110,19 @@ export class InProcessBus implements MessageBus {
   }
 
   call<T = unknown>(ctx: RequestContext, args: SendArgs & { readonly timeoutMs?: number }): Promise<T> {
+    return this.send<T>(this.#principal, ctx, args)
+  }
+
+  async cast(ctx: RequestContext, args: SendArgs): Promise<void> {
+    this.post(this.#principal, ctx, args)
+  }
+
+  async fanout(ctx: RequestContext, args: SendArgs): Promise<void> {
+    this.broadcast(this.#principal, ctx, args)
+  }
+
+  /** `call` as `principal` (for views). */
+  send<T = unknown>(principal: string, ctx: RequestContext, args: SendArgs & { readonly timeoutMs?: number }): Promise<T> {
     const timeoutMs = args.timeoutMs ?? remainingMs(ctx, DEFAULT_CALL_TIMEOUT_MS)
     return new Promise<T>((resolve, reject) => {
       if (this.#closed) return reject(closedError())
@@ -101,6 +145,7 @@ export class InProcessBus implements MessageBus {
       this.#calls.add(fail)
       this.#enqueue(args.topic, {
         body,
+        principal,
         expiresAt: Date.now() + timeoutMs,
         reply: (text) => {
           const reply = JSON.parse(text) as { ok?: unknown; error?: WireError }
@@ -111,16 +156,18 @@ export class InProcessBus implements MessageBus {
     })
   }
 
-  async cast(ctx: RequestContext, args: SendArgs): Promise<void> {
+  /** `cast` as `principal` (for views); throws when closed. */
+  post(principal: string, ctx: RequestContext, args: SendArgs): void {
     this.#assertOpen()
-    this.#enqueue(args.topic, { body: encode(ctx, args) })
+    this.#enqueue(args.topic, { body: encode(ctx, args), principal })
   }
 
-  async fanout(ctx: RequestContext, args: SendArgs): Promise<void> {
+  /** `fanout` as `principal` (for views); throws when closed. */
+  broadcast(principal: string, ctx: RequestContext, args: SendArgs): void {
     this.#assertOpen()
     const body = encode(ctx, args)
     const servers = this.#topics.get(args.topic)?.servers.filter((s) => s.fanout) ?? []
-    for (const s of servers) setImmediate(() => s.deliver({ body }))
+    for (const s of servers) setImmediate(() => s.deliver({ body, principal }))
   }
 
   /** Drops every subscription and queued message; pending calls reject. Idempotent. */
@@ -170,6 +217,37 @@ export class InProcessBus implements MessageBus {
   }
 }
 
+/** A service's handle on an {@link InProcessBus}: the same bus, sending as `principal`. */
+class InProcessBusView implements MessageBus {
+  readonly #bus: InProcessBus
+  readonly #principal: string
+
+  constructor(bus: InProcessBus, principal: string) {
+    this.#bus = bus
+    this.#principal = principal
+  }
+
+  serve(args: ServeArgs): Promise<Subscription> {
+    return this.#bus.serve(args)
+  }
+
+  call<T = unknown>(ctx: RequestContext, args: SendArgs & { readonly timeoutMs?: number }): Promise<T> {
+    return this.#bus.send<T>(this.#principal, ctx, args)
+  }
+
+  async cast(ctx: RequestContext, args: SendArgs): Promise<void> {
+    this.#bus.post(this.#principal, ctx, args)
+  }
+
+  async fanout(ctx: RequestContext, args: SendArgs): Promise<void> {
+    this.#bus.broadcast(this.#principal, ctx, args)
+  }
+
+  close(): Promise<void> {
+    return this.#bus.close()
+  }
+}
+
 /** One server of a topic: runs the handler for each delivery and tracks what is still running. */
 class Server implements Subscription {
   readonly fanout: boolean
@@ -205,7 +283,7 @@ class Server implements Subscription {
     const msg = JSON.parse(env.body) as { method: string; args?: unknown; ctx: RequestContext }
     let reply: { ok?: unknown; error?: WireError }
     try {
-      reply = { ok: await this.#handler(msg.ctx, msg.method, msg.args) }
+      reply = { ok: await this.#handler(msg.ctx, msg.method, msg.args, callerOf(env.principal)) }
     } catch (err) {
       reply = { error: toWire(err) }
       if (env.reply === undefined) {

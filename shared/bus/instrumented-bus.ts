@@ -51,11 +51,11 @@ export function instrumentBus<B extends MessageBus>(bus: B, log?: Logger): B {
       const topic = topicLabel(args.topic)
       return bus.serve({
         ...args,
-        handler: async (ctx, method, payload) => {
+        handler: async (ctx, method, payload, caller) => {
           const start = process.hrtime.bigint()
           let outcome = 'ok'
           try {
-            return await args.handler(ctx, method, payload)
+            return await args.handler(ctx, method, payload, caller)
           } catch (err) {
             outcome = outcomeOf(err)
             throw err

@@ -1,4 +1,5 @@
 import type { RequestContext } from '../context.js'
+import type { Caller } from './caller.js'
 
 /**
  * The in-cell message bus, modelled on oslo.messaging over AMQP 0-9-1.
@@ -13,7 +14,11 @@ import type { RequestContext } from '../context.js'
  *   `fromWire` (same `code`), and rejects with `RpcTimeoutError` when no answer arrives in time;
  * - `cast` resolves once the bus has accepted the message (for AMQP: the broker confirmed it);
  *   a cast to a topic that no server has ever served is kept until one serves it;
- * - the context travels with the message, so the handler sees the caller's request id.
+ * - the context travels with the message, so the handler sees the caller's request id;
+ * - the handler also gets the sender's {@link Caller}, vouched for by the transport and never taken
+ *   from the message body: over AMQP the broker-validated `user_id` (the connection's user), on the
+ *   in-process bus the identity of the sender's bus view. A sender without one is `anonymous`.
+ *   Servers authorise on it (a compute host may not call the conductor's admin methods).
  */
 export interface MessageBus {
   /** Starts serving `topic`. Calls and casts to it reach `handler`. */
@@ -43,8 +48,11 @@ export interface ServeArgs {
   readonly fanout?: boolean
 }
 
-/** A server's entry point: dispatches on `method`. Thrown errors travel back to `call`ers. */
-export type RpcHandler = (ctx: RequestContext, method: string, args: unknown) => unknown
+/**
+ * A server's entry point: dispatches on `method`. Thrown errors travel back to `call`ers. `caller`
+ * is who sent the message, as the transport vouches for it (see {@link Caller}).
+ */
+export type RpcHandler = (ctx: RequestContext, method: string, args: unknown, caller: Caller) => unknown
 
 /** A running subscription. */
 export interface Subscription {

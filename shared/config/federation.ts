@@ -4,6 +4,8 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ensurePrivateDir, tightenFile, writePrivateFile } from '../fs/private-files.js'
 import { packageRoot } from '../paths.js'
+import type { ServerKind, UrlSource } from './credentials.js'
+import { serverUrl, withoutCredentials } from './credentials.js'
 import type { CellConfig } from './regions.js'
 import { allCells, loadRegions } from './regions.js'
 import type { SchedulerConfig } from './scheduler-config.js'
@@ -21,10 +23,12 @@ export interface FederationConfig {
   /** Listen address of the API cell's HTTP listeners and of every gRPC server. */
   readonly host: string
   readonly ports: { readonly identity: number; readonly compute: number; readonly image: number }
-  /** Production: `mysql://user:pass@host:port` (schemas are added per cell). */
+  /** Production: `mysql://user:pass@host:port` (schemas are added per cell). See credentials.ts. */
   readonly databaseBaseUrl: string
-  /** Production: `amqp://user:pass@host:port` (vhosts are added per cell). */
+  /** Production: `amqp://user:pass@host:port` (vhosts are added per cell). See credentials.ts. */
   readonly transportBaseUrl: string
+  /** Where each server URL came from: a service refuses `local-default` (credentials.ts). */
+  readonly serverUrlSources: Readonly<Record<ServerKind, UrlSource>>
   /** Prefix of schemas and vhosts, so that several federations can share a server. */
   readonly namePrefix: string
   /** Production: first gRPC port for cells without `grpc_port`. */
@@ -74,8 +78,8 @@ export const COMMON_HELP = `Options:
   --identity-port N      Keystone v3 port (default 5000)
   --compute-port N       Nova v2.1 port (default 8774)
   --image-port N         Glance v2 port (default 9292)
-  --database-url URL     production: MariaDB/MySQL server (default mysql://root@127.0.0.1:3306)
-  --transport-url URL    production: RabbitMQ server (default amqp://guest:guest@127.0.0.1:5672)
+  --database-url URL     production: MariaDB/MySQL server, without password (credentials: see below)
+  --transport-url URL    production: RabbitMQ server, without password (credentials: see below)
   --name-prefix NAME     prefix of database schemas and vhosts (default federation)
   --grpc-base-port N     production: first port for cells without grpc_port (default 18600; keep ports below 32768, the kernel's ephemeral range)
   --driver KIND          auto | libvirt | fake (default auto: libvirt's test driver when libvirt0 is installed)
@@ -85,8 +89,13 @@ export const COMMON_HELP = `Options:
 Environment:
   ADMIN_PASSWORD                 the first admin's password (generated on the first start when unset)
   LOG_LEVEL                      pino level of the JSON logs (default info)
-  FEDERATION_DATABASE_URL        like --database-url (the flag wins)
-  FEDERATION_TRANSPORT_URL       like --transport-url (the flag wins)
+  FEDERATION_DATABASE_URL        production: the database server's URL with its administrator's
+                                 credentials (or FEDERATION_DATABASE_URL_FILE naming a chmod 600
+                                 file holding it); the supervisor sets up with it and gives every
+                                 service its own least-privilege account (default: local
+                                 root@127.0.0.1)
+  FEDERATION_TRANSPORT_URL       production: the same for RabbitMQ (or FEDERATION_TRANSPORT_URL_FILE;
+                                 default: rabbitmqctl on this machine)
   FEDERATION_SCHEDULER_CONFIG    like --scheduler-config (the flag wins)
   FEDERATION_REPORT_INTERVAL_MS  how often cells report capacity upward (default 2500)
   FEDERATION_DOWN_AFTER_MS       a cell silent this long is down (default 4 report intervals: 10 s)
@@ -122,6 +131,8 @@ export function federationConfig(mode: 'embedded' | 'production', values: Record
     return n
   }
   const reportIntervalMs = num('FEDERATION_REPORT_INTERVAL_MS', 2500)
+  const database = serverUrl('database', s('database-url'), env)
+  const transport = serverUrl('transport', s('transport-url'), env)
   return deepFreeze({
     mode,
     stateDir: resolve(s('state-dir') ?? '.federation'),
@@ -133,8 +144,9 @@ export function federationConfig(mode: 'embedded' | 'production', values: Record
       compute: int('compute-port', s('compute-port'), 8774),
       image: int('image-port', s('image-port'), 9292),
     },
-    databaseBaseUrl: (s('database-url') ?? env['FEDERATION_DATABASE_URL'] ?? 'mysql://root@127.0.0.1:3306').replace(/\/+$/, ''),
-    transportBaseUrl: (s('transport-url') ?? env['FEDERATION_TRANSPORT_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672').replace(/\/+$/, ''),
+    databaseBaseUrl: database.url,
+    transportBaseUrl: transport.url,
+    serverUrlSources: { database: database.source, transport: transport.source },
     namePrefix: prefix,
     grpcBasePort: int('grpc-base-port', s('grpc-base-port'), 18600),
     driver,
@@ -232,8 +244,9 @@ export function cellRegistrations(cfg: FederationConfig, addressOf?: (c: CellCon
       parentPath: c.path.slice(0, c.path.lastIndexOf('!')),
       region: c.region,
       grpcAddress: addressOf === undefined ? ep.grpcAddress : addressOf(c),
-      databaseUrl: ep.databaseUrl,
-      transportUrl: ep.transportUrl,
+      // Stored in the API database and shown by cellctl: never with the credentials of whoever registers.
+      databaseUrl: cfg.mode === 'production' ? withoutCredentials(ep.databaseUrl) : ep.databaseUrl,
+      transportUrl: cfg.mode === 'production' ? withoutCredentials(ep.transportUrl) : ep.transportUrl,
       weightOffset: c.weightOffset,
       hosts: c.hosts.map((h) => h.name),
     }

@@ -5,7 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { amqpUrlForVhost, closeConnectionsNamed, deleteVhost, ensureVhost, listConnections } from '../../shared/bus/amqp-admin.js'
 import { AmqpBus } from '../../shared/bus/amqp-bus.js'
 import { createBus, dropMemoryBus } from '../../shared/bus/create-bus.js'
-import { InProcessBus } from '../../shared/bus/in-process-bus.js'
+import type { Caller } from '../../shared/bus/caller.js'
+import { IN_PROCESS_OPERATOR, InProcessBus } from '../../shared/bus/in-process-bus.js'
 import type { MessageBus, RpcHandler } from '../../shared/bus/message-bus.js'
 import type { RequestContext } from '../../shared/context.js'
 import { systemContext } from '../../shared/context.js'
@@ -22,6 +23,8 @@ const SOON = { timeout: 15_000, interval: 20 }
 interface Transport {
   readonly name: string
   open(): Promise<MessageBus>
+  /** The identity the transport vouches for on messages sent through an opened bus. */
+  readonly principal: string
 }
 
 const topic = (): string => `t-${randomUUID().slice(0, 8)}`
@@ -59,6 +62,21 @@ function messageBusContract(t: Transport): void {
       opened.push(bus)
       return bus
     }
+
+    it('hands the handler the sender\'s identity as the transport vouches for it, for calls, casts and fanouts', async () => {
+      const bus = await open()
+      const tp = topic()
+      const seen: Array<[string, string | undefined]> = []
+      await bus.serve({ topic: tp, handler: (_c, method, _a, caller) => {
+        seen.push([method, caller.principal])
+        return null
+      } })
+      await bus.call(ctx(), { topic: tp, method: 'call', args: null })
+      await bus.cast(ctx(), { topic: tp, method: 'cast', args: null })
+      await bus.fanout(ctx(), { topic: tp, method: 'fanout', args: null })
+      await vi.waitFor(() => expect(seen.length).toBe(3), SOON)
+      expect(new Map(seen)).toEqual(new Map([['call', t.principal], ['cast', t.principal], ['fanout', t.principal]]))
+    })
 
     it('call returns what the handler returned, without running it in the caller\'s stack', async () => {
       const bus = await open()
@@ -227,8 +245,33 @@ function messageBusContract(t: Transport): void {
   })
 }
 
-messageBusContract({ name: 'InProcessBus', open: async () => new InProcessBus() })
-messageBusContract({ name: 'AmqpBus', open: () => AmqpBus.connect({ url: URL_, name: uniqueName('contract') }) })
+messageBusContract({ name: 'InProcessBus', open: async () => new InProcessBus(), principal: IN_PROCESS_OPERATOR })
+messageBusContract({ name: 'InProcessBus view', open: async () => new InProcessBus().as('cell!x/compute/h1'), principal: 'cell!x/compute/h1' })
+messageBusContract({ name: 'AmqpBus', open: () => AmqpBus.connect({ url: URL_, name: uniqueName('contract') }), principal: 'guest' })
+
+describe('InProcessBus identities', () => {
+  it('gives each view\'s messages its own identity, and none to an empty one', async () => {
+    const bus = new InProcessBus()
+    opened.push(bus)
+    const tp = topic()
+    const seen: Caller[] = []
+    await bus.serve({ topic: tp, handler: (_c, _m, _a, caller) => seen.push(caller) })
+    await bus.as('api!r!dc1/compute/host-1+host-2').call(ctx(), { topic: tp, method: 'm', args: null })
+    await bus.as('api!r!dc1/conductor').call(ctx(), { topic: tp, method: 'm', args: null })
+    await bus.as('').call(ctx(), { topic: tp, method: 'm', args: null })
+    expect(seen.map((c) => [c.role, c.hosts])).toEqual([['compute', ['host-1', 'host-2']], ['conductor', []], ['anonymous', []]])
+  })
+
+  it('carries the identity a service was created with through createBus', async () => {
+    const conductor = await createBus({ url: 'memory://api!ident', name: 'c', principal: 'api!ident/conductor' })
+    const compute = await createBus({ url: 'memory://api!ident', name: 'h', principal: 'api!ident/compute/h9' })
+    let who: Caller | undefined
+    await conductor.serve({ topic: 'conductor', handler: (_c, _m, _a, caller) => (who = caller) })
+    await compute.call(ctx(), { topic: 'conductor', method: 'm', args: null })
+    expect(who).toMatchObject({ principal: 'api!ident/compute/h9', role: 'compute', hosts: ['h9'] })
+    await dropMemoryBus('api!ident')
+  })
+})
 
 describe('AmqpBus on RabbitMQ', () => {
   const connect = async (role: string): Promise<AmqpBus> => {

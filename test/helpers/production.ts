@@ -4,10 +4,13 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse, stringify } from 'yaml'
-import { deleteVhost } from '../../shared/bus/amqp-admin.js'
+import { deleteUsers, deleteVhost, listUsers } from '../../shared/bus/amqp-admin.js'
 import { dropMysqlSchema } from '../../shared/db/database.js'
+import { dropSchemaUsers, listSchemaUsers } from '../../shared/db/mysql-admin.js'
 
 const root = resolve(import.meta.dirname, '../..')
+/** The test machine's MariaDB administrator (README: Tests). */
+const ADMIN_DB = 'mysql://root@127.0.0.1:3306'
 
 /** A production-mode federation started through `dist/bin/production.js` (needs `npm run build`). */
 export interface ProductionFederation {
@@ -123,6 +126,9 @@ export async function startProduction(opts: ProductionOptions = {}): Promise<Pro
       for (const s of schemas.split('\n').filter((x) => x !== '')) await dropMysqlSchema(`mysql://root@127.0.0.1:3306/${s}`)
       const vhosts = execFileSync('rabbitmqctl', ['-q', 'list_vhosts'], { encoding: 'utf8' })
       for (const v of vhosts.split('\n').filter((x) => x.startsWith(`${prefix}.`))) await deleteVhost(v)
+      // The per-service broker users and database accounts the supervisor created.
+      await deleteUsers((await listUsers()).filter((u) => u.startsWith(`${prefix}.`)))
+      await dropSchemaUsers(ADMIN_DB, await listSchemaUsers(ADMIN_DB, `${prefix}_`))
     },
   }
 }

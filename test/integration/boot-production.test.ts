@@ -1,4 +1,5 @@
-import { lstatSync, readdirSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ProductionFederation } from '../helpers/production.js'
@@ -33,6 +34,34 @@ describe('production federation over MariaDB and RabbitMQ', () => {
       expect(fed.pids(`--role ${role}`, '--cell api!region-two ').length, role).toBe(1)
     }
     expect(fed.pids('--role scheduler', '--cell api!region-one ')).toHaveLength(0)
+  })
+
+  it('gives every service its own least-privilege credentials, in its environment only', () => {
+    const file = join(fed.stateDir, 'service-credentials.json')
+    expect(statSync(file).mode & 0o777).toBe(0o600)
+    const passwords = Object.values(JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>)
+    expect(passwords.length).toBeGreaterThan(10)
+    const ps = execFileSync('ps', ['-eo', 'args='], { encoding: 'utf8' })
+    for (const pw of passwords) expect(ps).not.toContain(pw)
+    const envOf = (pid: number): Map<string, string> =>
+      new Map(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+    const userOf = (url: string | undefined): string => decodeURIComponent(new URL(url ?? 'x://none').username)
+    for (const role of ['compute', 'agent']) {
+      const [pid] = fed.pids(`--role ${role}`, '--cell api!region-two ')
+      const env = envOf(pid as number)
+      expect(env.has('FEDERATION_DATABASE_URL'), role).toBe(false)
+      expect(userOf(env.get('FEDERATION_TRANSPORT_URL'))).toMatch(new RegExp(`^${fed.prefix}\\.api\\.region-two/${role}`))
+    }
+    const [conductor] = fed.pids('--role conductor', '--cell api!region-two ')
+    const env = envOf(conductor as number)
+    expect(userOf(env.get('FEDERATION_DATABASE_URL'))).toMatch(new RegExp(`^${fed.prefix}_[0-9a-f]+_conductor$`))
+    expect(userOf(env.get('FEDERATION_TRANSPORT_URL'))).toBe(`${fed.prefix}.api.region-two/conductor`)
+    const [api] = fed.pids('api-cell/main.js')
+    expect(userOf(envOf(api as number).get('FEDERATION_DATABASE_URL'))).toBe(`${fed.prefix}_api`)
+    // No broker user but the cell's own has rights on its vhost (not guest).
+    const perms = execFileSync('rabbitmqctl', ['-q', 'list_permissions', '-p', `${fed.prefix}.api.region-two`, '--no-table-headers'], { encoding: 'utf8' })
+    const users = perms.split('\n').filter((l) => l.trim() !== '').map((l) => l.split('\t')[0])
+    expect(users.sort()).toEqual(['agent', 'compute/r2-c1+r2-c2+r2-c3+r2-c4', 'conductor', 'scheduler'].map((r) => `${fed.prefix}.api.region-two/${r}`).sort())
   })
 
   it.each([
