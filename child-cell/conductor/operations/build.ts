@@ -69,8 +69,15 @@ export async function hintHostsOf(d: Pick<ConductorDeps, 'db'>, hints: Readonly<
  * reply): a second call answers with the host of the first.
  */
 export async function buildInstance(d: ConductorDeps, ctx: RequestContext, spec: BuildSpec): Promise<{ host: string }> {
-  const existing = await d.db.selectFrom('instances').select('host').where('uuid', '=', spec.instanceUuid).executeTakeFirst()
-  if (existing !== undefined) return { host: existing.host ?? '' }
+  const existing = await d.db.selectFrom('instances').selectAll().where('uuid', '=', spec.instanceUuid).executeTakeFirst()
+  if (existing !== undefined) {
+    // Asked again (a lost answer, an AMQP redelivery): the same host. If the cast to compute may
+    // have been lost with it (still spawning), cast again: compute's spawn is idempotent.
+    if (existing.host !== null && existing.deleted === 0 && existing.vm_state === 'building' && existing.task_state === 'spawning') {
+      await d.compute.buildAndRunInstance(ctx, existing.host, withImageFetch(d.store.toRecord(existing), spec))
+    }
+    return { host: existing.host ?? '' }
+  }
   const hintHosts = await hintHostsOf(d, spec.schedulerHints)
   const sel = await d.scheduler.selectDestination(ctx, requestSpecOf(spec, hintHosts === undefined ? {} : { hintHosts }))
   const now = Date.now()
@@ -119,6 +126,8 @@ export async function buildInstance(d: ConductorDeps, ctx: RequestContext, spec:
     })
   } catch (err) {
     if (isDuplicateKey(err)) {
+      // A concurrent attempt of the same build recorded it first (the scheduler gave both the
+      // one allocation the instance holds, so nothing is claimed twice).
       const again = await d.db.selectFrom('instances').select('host').where('uuid', '=', spec.instanceUuid).executeTakeFirstOrThrow()
       return { host: again.host ?? '' }
     }
