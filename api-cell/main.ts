@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     downAfterMs: cfg.timing.downAfterMs,
     maxCellAttempts: cfg.scheduler.maxCellAttempts,
     scheduler: cfg.scheduler,
+    pki: cfg.pki,
     log,
   })
   const metricsPort = metricsPortOf(values['metrics-port'])

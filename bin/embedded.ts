@@ -10,6 +10,8 @@ import { libvirtAvailable } from '../child-cell/compute/virt/create-driver.js'
 import type { FederationConfig } from '../shared/config/federation.js'
 import { adminPasswordFor, apiDatabases, cellEndpoints, cellRegistrations } from '../shared/config/federation.js'
 import type { CellConfig } from '../shared/config/regions.js'
+import { allCells } from '../shared/config/regions.js'
+import { ensureFederationPki } from '../shared/pki/federation-ca.js'
 import type { Logger } from '../shared/logging.js'
 
 /** A whole federation in one process. */
@@ -64,12 +66,16 @@ export function writeCloudsYaml(cfg: FederationConfig, identityUrl: string, pass
 
 /**
  * Starts the API cell and every cell of `cfg.regions` in this process: SQLite files and the
- * in-process bus per cell, real gRPC over loopback between cells. Children start before their
+ * in-process bus per cell, real gRPC over loopback (mutual TLS) between cells. Children start before their
  * parents so that every parent knows its children's addresses.
  */
 export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger): Promise<Federation> {
   const driver = await resolveDriver(cfg.driver)
   const adminPassword = adminPasswordFor(cfg)
+  // Mutual TLS on every cell link, here too: the CA and the certificates of the configured cells
+  // are created in STATE_DIR/pki when missing (or unusable), then every cell loads its own.
+  const issued = await ensureFederationPki(cfg.pki.dir, ['api', ...allCells(cfg.regions).map((c) => c.path)])
+  if (issued.length > 0) log.info({ pki: cfg.pki.dir, issued }, 'issued cell certificates')
   const running = new Map<string, CellRuntime>()
   const ports = new Map<string, number>()
   const startTree = async (c: CellConfig): Promise<void> => {
@@ -87,6 +93,7 @@ export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger
       hostIp: cfg.host,
       timing: cfg.timing,
       scheduler: cfg.scheduler,
+      pki: cfg.pki,
       log: log.child({ cell: c.path }),
     })
     running.set(c.path, rt)
@@ -107,6 +114,7 @@ export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger
       downAfterMs: cfg.timing.downAfterMs,
       maxCellAttempts: cfg.scheduler.maxCellAttempts,
       scheduler: cfg.scheduler,
+      pki: cfg.pki,
       log: log.child({ cell: 'api' }),
     })
     const cloudsYaml = writeCloudsYaml(cfg, api.urls.identity, adminPassword)

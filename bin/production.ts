@@ -16,6 +16,7 @@ import type { Logger } from '../shared/logging.js'
 import { parseOrExit, runMain, stopOnSignals } from '../shared/cli/process-main.js'
 import { createLogger } from '../shared/logging.js'
 import { metricsPortOf } from '../shared/metrics/metrics-server.js'
+import { ensureFederationPki } from '../shared/pki/federation-ca.js'
 import { writeCloudsYaml } from './embedded.js'
 
 const USAGE = `Usage: npm run start:production -- [options]
@@ -85,8 +86,13 @@ export function writePrometheusTargets(cfg: FederationConfig, plan: ReadonlyArra
   return path
 }
 
-/** Creates every vhost and brings every cell schema up to date (the API migrates its own). */
-export async function prepare(cfg: FederationConfig): Promise<void> {
+/**
+ * Creates the federation CA and the certificates of the API cell and every configured cell when
+ * missing (or unusable), every vhost, and brings every cell schema up to date (the API migrates
+ * its own). Returns the cell paths whose certificate it issued.
+ */
+export async function prepare(cfg: FederationConfig): Promise<string[]> {
+  const issued = await ensureFederationPki(cfg.pki.dir, ['api', ...allCells(cfg.regions).map((c) => c.path)])
   for (const c of allCells(cfg.regions)) {
     const ep = cellEndpoints(cfg, c)
     if (ep.vhost !== undefined) await ensureVhost(ep.vhost)
@@ -97,6 +103,7 @@ export async function prepare(cfg: FederationConfig): Promise<void> {
       await db.close()
     }
   }
+  return issued
 }
 
 /**
@@ -183,7 +190,8 @@ async function main(): Promise<void> {
   // than every scheduler process crashing in a loop.
   hostPluginsOf(cfg.scheduler)
   const log = createLogger('supervisor')
-  await prepare(cfg)
+  const issued = await prepare(cfg)
+  if (issued.length > 0) log.info({ pki: cfg.pki.dir, issued }, 'issued cell certificates')
   const password = adminPasswordFor(cfg)
   const metricsBase = values['metrics-base-port'] === undefined ? undefined : metricsPortOf(values['metrics-base-port'])
   const flags = withoutFlag(

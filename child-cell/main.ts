@@ -52,6 +52,7 @@ async function main(): Promise<void> {
     hostIp: cfg.host,
     timing: cfg.timing,
     scheduler: cfg.scheduler,
+    pki: cfg.pki,
     ...(hosts === undefined ? {} : { hosts }),
     log,
   })

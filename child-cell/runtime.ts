@@ -1,6 +1,8 @@
 import { join } from 'node:path'
 import { createBus } from '../shared/bus/create-bus.js'
 import type { MessageBus } from '../shared/bus/message-bus.js'
+import type { PkiSettings } from '../shared/cell-link/cell-tls.js'
+import { CellTls } from '../shared/cell-link/cell-tls.js'
 import type { ChildEndpoint } from '../shared/cell-link/child-watcher.js'
 import type { CellConfig } from '../shared/config/regions.js'
 import type { Database } from '../shared/db/database.js'
@@ -42,6 +44,8 @@ export interface CellRuntimeArgs {
   readonly scheduler: SchedulerConfig
   /** Only these hosts (production: one compute process may serve a subset). Default: all. */
   readonly hosts?: readonly string[]
+  /** Where the agent finds its cell certificate (mutual TLS to its parent and children). */
+  readonly pki: PkiSettings
   readonly log: Logger
 }
 
@@ -148,6 +152,7 @@ export async function startCell(a: CellRuntimeArgs): Promise<CellRuntime> {
           downAfterMs: a.timing.downAfterMs,
           maxCellAttempts: a.scheduler.maxCellAttempts,
           childWeightOffsets: weightOffsets,
+          tls: CellTls.open(a.pki, a.cell.path),
           rank: createCellRanker({
             ...cellPluginsOf(a.scheduler),
             settingsOf: (path) => ({ disabled: false, weightOffset: weightOffsets.get(path) ?? 0 }),

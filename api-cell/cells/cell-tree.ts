@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely'
+import type { CellTls } from '../../shared/cell-link/cell-tls.js'
 import { ChildWatcher } from '../../shared/cell-link/child-watcher.js'
 import type { GrpcCellClient } from '../../shared/cell-link/grpc-client.js'
 import type { InstanceRecord } from '../../shared/cell-link/build-spec.js'
@@ -24,13 +25,15 @@ export class CellTree {
   readonly #listeners = new Set<() => void>()
   readonly #rescheduled = new Set<(instanceUuid: string) => void>()
 
-  constructor(args: { readonly db: Kysely<ComputeTables>; readonly log: Logger; readonly downAfterMs: number }) {
+  /** `tls`: the API cell's identity (cell path `api`), presented to every region over mutual TLS. */
+  constructor(args: { readonly db: Kysely<ComputeTables>; readonly log: Logger; readonly downAfterMs: number; readonly tls: CellTls }) {
     this.#db = args.db
     this.#log = args.log
     this.#watcher = new ChildWatcher({
       parentPath: API_PATH,
       log: args.log,
       downAfterMs: args.downAfterMs,
+      tls: args.tls,
       sink: {
         loadCursor: async (child) =>
           Number((await this.#db.selectFrom('cells').select('event_cursor').where('path', '=', child).executeTakeFirst())?.event_cursor ?? 0),

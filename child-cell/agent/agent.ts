@@ -1,6 +1,7 @@
 import type { MessageBus, Subscription } from '../../shared/bus/message-bus.js'
 import type { BuildSpec } from '../../shared/cell-link/build-spec.js'
 import { aggregate } from '../../shared/cell-link/capacity.js'
+import type { CellTls } from '../../shared/cell-link/cell-tls.js'
 import type { ChildEndpoint } from '../../shared/cell-link/child-watcher.js'
 import { ChildWatcher } from '../../shared/cell-link/child-watcher.js'
 import type { CellServer } from '../../shared/cell-link/grpc-server.js'
@@ -47,6 +48,8 @@ export interface AgentSettings {
    * operator does (CellAdmin `set_child_weight_offset`), so the next build uses the new value.
    */
   readonly childWeightOffsets?: Map<string, number>
+  /** This cell's TLS identity: serves the parent and dials the children with it (mutual TLS). */
+  readonly tls: CellTls
 }
 
 interface Subscriber {
@@ -85,6 +88,7 @@ export class CellAgent implements CellLink, WatchSource {
       parentPath: this.#s.cellPath,
       log: args.log,
       downAfterMs: this.#s.downAfterMs,
+      tls: this.#s.tls,
       sink: {
         loadCursor: async (child) => Number((await this.#conductor.getState(systemContext(), `cursor:${child}`)) ?? 0),
         applyEvents: async (child, events, cursor) => {
@@ -114,7 +118,7 @@ export class CellAgent implements CellLink, WatchSource {
       },
     })
     for (const c of this.#s.children) this.#watcher.add(c)
-    this.#server = await serveCell({ address: this.#s.listenAddress, link: this, watch: this })
+    this.#server = await serveCell({ address: this.#s.listenAddress, link: this, watch: this, tls: this.#s.tls })
     this.#timer = setInterval(() => void this.#report(), this.#s.reportIntervalMs)
     this.#timer.unref()
     this.#log.info({ cell: this.#s.cellPath, port: this.port, children: this.#s.children.length }, 'cell agent serving')

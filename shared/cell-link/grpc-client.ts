@@ -5,6 +5,7 @@ import type { AppError, WireError } from '../errors.js'
 import { CellUnreachableError, fromWire, RpcTimeoutError } from '../errors.js'
 import { outcomeOf } from '../metrics/registry.js'
 import { grpcClientCallSeconds, grpcClientCalls } from '../metrics/rpc-metrics.js'
+import type { CellTls } from './cell-tls.js'
 import { ctxToPb, updateFromPb } from './mapping.js'
 import { cellService } from './proto.js'
 import type { BuildCall, BuildOutcome, CellAdminCall, CellLink, CellUpdate, InstanceActionCall, WatchArgs } from './types.js'
@@ -13,19 +14,28 @@ import type { BuildCall, BuildOutcome, CellAdminCall, CellLink, CellUpdate, Inst
 const DEFAULT_DEADLINE_MS = 30_000
 
 /**
- * A parent's connection to one child cell. Every unary call carries a deadline (the context's,
- * else 30 s); failures come back as our error classes: the child's own errors rebuilt from their
- * wire form, an unreachable child as {@link CellUnreachableError}, a missed deadline as
+ * A parent's connection to one child cell, over mutual TLS: the parent presents its own cell
+ * certificate and accepts the server only if its certificate names `childPath` (cell-tls.ts).
+ * Every unary call carries a deadline (the context's, else 30 s); failures come back as our
+ * error classes: the child's own errors rebuilt from their wire form, an unreachable (or
+ * unauthenticated) child as {@link CellUnreachableError}, a missed deadline as
  * {@link RpcTimeoutError}.
  */
 export class GrpcCellClient implements CellLink {
   readonly address: string
+  /** The cell this client talks to: the name its server certificate must carry. */
+  readonly childPath: string
   readonly #client: grpc.Client & Record<string, any>
 
-  constructor(address: string) {
+  constructor(args: { readonly address: string; readonly childPath: string; readonly tls: CellTls }) {
+    const { address } = args
     this.address = address
+    this.childPath = args.childPath
     const Ctor = cellService()
-    this.#client = new Ctor(address, grpc.credentials.createInsecure(), {
+    this.#client = new Ctor(address, args.tls.channelCredentials(args.childPath), {
+      // Cells are dialled by address; the TLS server name (SNI) is the cell's, not an IP address.
+      // The identity check itself reads the certificate's cell URI (cell-tls.ts).
+      'grpc.ssl_target_name_override': args.childPath.split('!').join('.'),
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 2000,
       'grpc.keepalive_time_ms': 10_000,

@@ -40,6 +40,11 @@ export interface FederationConfig {
   }
   /** Filters, weighers, attempts and workers (see `scheduler-config.ts`). */
   readonly scheduler: SchedulerConfig
+  /**
+   * The federation PKI (mutual TLS on every cell link): `STATE_DIR/pki`, and how often running
+   * processes look for renewed certificates (`FEDERATION_CERT_REFRESH_MS`, default 5000).
+   */
+  readonly pki: { readonly dir: string; readonly refreshMs: number }
 }
 
 /** The flags every entry point accepts (parsed with node:util parseArgs). */
@@ -77,7 +82,8 @@ export const COMMON_HELP = `Options:
   --scheduler-workers N  production: scheduler processes per cell with hosts (default 1, or the file's workers)
   -h, --help             this text
 Environment: ADMIN_PASSWORD (first admin's password; generated when unset), LOG_LEVEL (default info),
-  FEDERATION_SCHEDULER_CONFIG (like --scheduler-config).`
+  FEDERATION_SCHEDULER_CONFIG (like --scheduler-config), FEDERATION_CERT_REFRESH_MS (how often
+  running cells look for renewed certificates in STATE_DIR/pki; default 5000).`
 
 function int(name: string, v: string | undefined, def: number): number {
   if (v === undefined) return def
@@ -107,9 +113,11 @@ export function federationConfig(mode: 'embedded' | 'production', values: Record
     return n
   }
   const reportIntervalMs = num('FEDERATION_REPORT_INTERVAL_MS', 5000)
+  const stateDir = resolve(s('state-dir') ?? '.federation')
   return deepFreeze({
     mode,
-    stateDir: resolve(s('state-dir') ?? '.federation'),
+    stateDir,
+    pki: { dir: join(stateDir, 'pki'), refreshMs: num('FEDERATION_CERT_REFRESH_MS', 5000) },
     regionsDir,
     regions: loadRegions(regionsDir),
     host: s('host') ?? '127.0.0.1',
