@@ -1,12 +1,16 @@
 import { resolve } from 'node:path'
 import { isCellPath } from '../../shared/pki/cell-identity.js'
+import type * as FederationCa from '../../shared/pki/federation-ca.js'
 import type { CertificateInfo } from '../../shared/pki/federation-ca.js'
-import { CELL_CERT_DAYS, cellCertificateProblem, hasCa, initCa, issueCellCertificate, listCellCertificates, PkiError } from '../../shared/pki/federation-ca.js'
+import { CELL_CERT_DAYS, PkiError } from '../../shared/pki/pki-layout.js'
 import { OperationError } from './admin-client.js'
 import type { CommandContext, CommandSpec, OptionSpec } from './command.js'
 import { str } from './command.js'
 import type { CommandOutput, TableSpec } from './output.js'
 import { UsageError } from './usage-error.js'
+
+/** The CA code (and its X.509 library) loads only for the commands that use it: cellctl starts faster. */
+const ca = (): Promise<typeof FederationCa> => import('../../shared/pki/federation-ca.js')
 
 /** `--state-dir`: the PKI lives in its `pki/` directory, as the services read it. */
 export const PKI_DIR_OPTION: Readonly<Record<string, OptionSpec>> = {
@@ -60,6 +64,7 @@ const issued = (verb: string, info: CertificateInfo): CommandOutput => ({
  */
 export async function issueForNewCell(c: CommandContext, path: string): Promise<{ line?: string; warning?: string }> {
   const dir = pkiDirOf(c)
+  const { cellCertificateProblem, hasCa, issueCellCertificate } = await ca()
   if (!hasCa(dir)) return { warning: `no federation CA in ${dir}: issue the certificate of ${path} where the CA is (cellctl pki issue ${path} --state-dir DIR)` }
   if (cellCertificateProblem(dir, path) === undefined) return { line: `The certificate of ${path} is in place.` }
   const info = await pki(() => issueCellCertificate(dir, path))
@@ -76,6 +81,7 @@ export const PKI_COMMANDS: readonly CommandSpec[] = [
     details: 'Creates STATE_DIR/pki (0700) with ca.crt and ca.key (0600). Keeps an existing CA: its certificates stay valid.',
     async run(c) {
       const dir = pkiDirOf(c)
+      const { initCa } = await ca()
       const r = await pki(() => initCa(dir))
       return {
         data: { pki_dir: dir, created: r.created, fingerprint: r.fingerprint },
@@ -93,6 +99,7 @@ export const PKI_COMMANDS: readonly CommandSpec[] = [
       const path = cellPathArg(c, 'pki issue')
       const days = daysOf(c, 'pki issue')
       const dir = pkiDirOf(c)
+      const { cellCertificateProblem, hasCa, issueCellCertificate, listCellCertificates } = await ca()
       const problem = await pki(() => {
         if (!hasCa(dir)) throw new PkiError(`no federation CA in ${dir} (run: cellctl pki init --state-dir DIR)`)
         return cellCertificateProblem(dir, path)
@@ -115,6 +122,7 @@ export const PKI_COMMANDS: readonly CommandSpec[] = [
       const path = cellPathArg(c, 'pki renew')
       const days = daysOf(c, 'pki renew')
       const dir = pkiDirOf(c)
+      const { issueCellCertificate, listCellCertificates } = await ca()
       if (!listCellCertificates(dir).some((i) => i.path === path)) throw new OperationError(`${path} has no certificate in ${dir} to renew (use pki issue)`, 404)
       return issued('Renewed', await pki(() => issueCellCertificate(dir, path, days)))
     },
@@ -126,6 +134,7 @@ export const PKI_COMMANDS: readonly CommandSpec[] = [
     options: PKI_DIR_OPTION,
     async run(c) {
       const dir = pkiDirOf(c)
+      const { listCellCertificates } = await ca()
       const certs = await pki(() => listCellCertificates(dir))
       return { data: { pki_dir: dir, certificates: certs }, tables: [certTable(certs)] }
     },

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path'
 import { PATH_SEPARATOR } from '../cell-link/types.js'
 import { cellIdOf, cellPathOfSan, isCellPath } from './cell-identity.js'
 import type { PkiLayout } from './pki-layout.js'
-import { cellIdentityFiles, pkiLayout } from './pki-layout.js'
+import { CA_DAYS, CELL_CERT_DAYS, cellIdentityFiles, PkiError, pkiLayout } from './pki-layout.js'
 
 /**
  * The federation CA: one self-signed ECDSA P-256 CA per federation, and one certificate per cell
@@ -21,10 +21,6 @@ x509.cryptoProvider.set(webcrypto as unknown as Crypto)
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const
 const DAY_MS = 86_400_000
-/** Validity of the CA certificate. */
-export const CA_DAYS = 3650
-/** Default validity of a cell certificate; renew with `cellctl pki renew PATH`. */
-export const CELL_CERT_DAYS = 365
 /** A cell certificate closer than this to its end is reissued by the launchers at start. */
 const RENEW_BEFORE_MS = 30 * DAY_MS
 
@@ -37,11 +33,6 @@ export interface CertificateInfo {
   /** SHA-256 fingerprint. */
   readonly fingerprint: string
   readonly certFile: string
-}
-
-/** Failure of a PKI operation an operator can fix (missing CA, malformed path). */
-export class PkiError extends Error {
-  override readonly name = 'PkiError'
 }
 
 /** Writes `data` to `file` through a temporary file and a rename, so a reader never sees half of it. */

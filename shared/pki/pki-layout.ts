@@ -36,3 +36,13 @@ export function cellIdentityFiles(dir: string, cellPath: string): CellIdentityFi
   const cellDir = join(dir, 'cells', cellPath.split(PATH_SEPARATOR).join('.'))
   return { dir: cellDir, cert: join(cellDir, 'tls.crt'), key: join(cellDir, 'tls.key'), caCert: pkiLayout(dir).caCert }
 }
+
+/** Validity of the CA certificate, in days. */
+export const CA_DAYS = 3650
+/** Default validity of a cell certificate, in days; renew with `cellctl pki renew PATH`. */
+export const CELL_CERT_DAYS = 365
+
+/** Failure of a PKI operation an operator can fix (missing CA, malformed path). */
+export class PkiError extends Error {
+  override readonly name = 'PkiError'
+}
