@@ -7,9 +7,9 @@ import { join, resolve } from 'node:path'
 import { connect } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Federation } from '../../bin/embedded.js'
-import { cellService } from '../../shared/cell-link/proto.js'
 import type { FederationConfig } from '../../shared/config/federation.js'
 import { cellIdentityFiles, pkiLayout } from '../../shared/pki/pki-layout.js'
+import { callCellAs } from '../helpers/cell-peer.js'
 import { embeddedConfig, removeDir, startFederation } from '../helpers/embedded.js'
 import type { Session } from '../helpers/os-client.js'
 import { call, endpoint, login, waitFor, waitForStatus } from '../helpers/os-client.js'
@@ -59,20 +59,8 @@ describe('embedded federation over mutual TLS', () => {
     })
   }
   /** One unary call as `path` (or with no certificate), straight to a cell's agent. */
-  const callAs = async (path: string | undefined, target: string, rpc: string, req: object): Promise<grpc.ServiceError | null> => {
-    const ca = readFileSync(pkiLayout(cfg.pki.dir).caCert)
-    const creds =
-      path === undefined
-        ? grpc.credentials.createSsl(ca, null, null, { checkServerIdentity: () => undefined })
-        : grpc.credentials.createSsl(ca, readFileSync(files(path).key), readFileSync(files(path).cert), { checkServerIdentity: () => undefined })
-    const Ctor = cellService()
-    const client = new Ctor(await addressOf(target), creds, { 'grpc.ssl_target_name_override': 'cell' }) as grpc.Client & Record<string, any>
-    try {
-      return await new Promise((done) => client[rpc](req, { deadline: Date.now() + 5000 }, (err: grpc.ServiceError | null) => done(err)))
-    } finally {
-      client.close()
-    }
-  }
+  const callAs = async (path: string | undefined, target: string, rpc: string, req: object): Promise<grpc.ServiceError | null> =>
+    callCellAs({ pkiDir: cfg.pki.dir, address: await addressOf(target), as: path, rpc, req })
   const boot = async (name: string): Promise<string> => {
     const res = await call(admin, 'POST', `${r1}/servers`, { server: { name, imageRef, flavorRef: '1' } })
     expect(res.status).toBe(202)
