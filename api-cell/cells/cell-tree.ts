@@ -9,6 +9,7 @@ import { NotFoundError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/logging.js'
 import type { ComputeTables } from '../db/compute-schema.js'
 import { CELL0_PATH } from './cell0.js'
+import { splitOwnedEvents } from './event-ownership.js'
 import { takeBackBuild } from './reschedule-intake.js'
 
 /** The API cell's path. */
@@ -136,7 +137,11 @@ export class CellTree {
     const region = child.split('!')[1] ?? null
     const retaken: string[] = []
     await this.#db.transaction().execute(async (tx) => {
-      for (const ev of events) {
+      const { owned, foreign } = await splitOwnedEvents(tx, events)
+      if (foreign.length > 0) {
+        this.#log.warn({ child, dropped: foreign.map((e) => [e.instanceUuid, e.cellPath]) }, 'dropped events about instances not mapped to the reporting cell')
+      }
+      for (const ev of owned) {
         const p = ev.payload
         if (p.reschedule !== undefined) {
           // A leaf handed the build back up: it becomes a build request again (reschedule-intake.ts).

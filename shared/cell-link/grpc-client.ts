@@ -2,13 +2,14 @@ import * as grpc from '@grpc/grpc-js'
 import type { RequestContext } from '../context.js'
 import { remainingMs } from '../context.js'
 import type { AppError, WireError } from '../errors.js'
-import { CellUnreachableError, fromWire, RpcTimeoutError } from '../errors.js'
+import { CellUnreachableError, fromWire, InternalError, RpcTimeoutError } from '../errors.js'
 import { outcomeOf } from '../metrics/registry.js'
 import { grpcClientCallSeconds, grpcClientCalls } from '../metrics/rpc-metrics.js'
 import type { CellTls } from './cell-tls.js'
 import { ctxToPb, updateFromPb } from './mapping.js'
 import { cellService } from './proto.js'
 import type { BuildCall, BuildOutcome, CellAdminCall, CellLink, CellUpdate, InstanceActionCall, WatchArgs } from './types.js'
+import { isWithin } from './types.js'
 
 /** Default deadline of a unary call to a child when the context has none. */
 const DEFAULT_DEADLINE_MS = 30_000
@@ -86,9 +87,12 @@ export class GrpcCellClient implements CellLink {
       spec_version: call.specVersion,
       tried_cells: [...call.triedCells],
     })
-    return res.accepted
-      ? { accepted: true, cellPath: res.cell_path, host: res.host }
-      : { accepted: false, reason: res.reason }
+    if (!res.accepted) return { accepted: false, reason: res.reason }
+    // A child places builds in its own subtree only; an answer naming another cell is not one.
+    if (typeof res.cell_path !== 'string' || !isWithin(res.cell_path, this.childPath)) {
+      throw new InternalError(`cell ${this.childPath} claimed a placement in ${String(res.cell_path)}, outside its subtree`)
+    }
+    return { accepted: true, cellPath: res.cell_path, host: res.host }
   }
 
   async instanceAction(ctx: RequestContext, args: InstanceActionCall): Promise<unknown> {

@@ -79,13 +79,15 @@ describe('cell link: mutual TLS and the access table', () => {
   const reached: Array<{ rpc: string; ctx?: RequestContext; args?: unknown }> = []
   /** Updates the server streams to a Watch: one about itself, and (the lie) about a sibling. */
   let streamed: CellUpdate[] = []
+  /** Where the cell behind says it placed a build. */
+  let placedIn = SELF
   let server: CellServer
   let address: string
 
   const link: CellLink = {
     build: async (ctx, call) => {
       reached.push({ rpc: 'Build', ctx, args: call })
-      return { accepted: true, cellPath: SELF, host: 'h1' }
+      return { accepted: true, cellPath: placedIn, host: 'h1' }
     },
     instanceAction: async (ctx, args) => {
       reached.push({ rpc: 'InstanceAction', ctx, args })
@@ -240,6 +242,20 @@ describe('cell link: mutual TLS and the access table', () => {
     } finally {
       right.close()
       wrong.close()
+    }
+  })
+
+  it("a parent refuses a child's claim to have placed a build outside its subtree", async () => {
+    const client = new GrpcCellClient({ address, childPath: SELF, tls: CellTls.open({ dir: pki, refreshMs: 100 }, PARENT) })
+    const call = { instanceUuid: 'u-2', spec: {}, specVersion: 1, triedCells: [] }
+    try {
+      placedIn = `${SELF}!x`
+      await expect(client.build({ requestId: 'req-4' }, call)).resolves.toEqual({ accepted: true, cellPath: `${SELF}!x`, host: 'h1' })
+      placedIn = 'api!r1!b'
+      await expect(client.build({ requestId: 'req-5' }, call)).rejects.toThrow(/claimed a placement in api!r1!b, outside its subtree/)
+    } finally {
+      placedIn = SELF
+      client.close()
     }
   })
 

@@ -137,6 +137,53 @@ describe('embedded federation over mutual TLS', () => {
     expect(await callAs('api', 'api!region-one', 'ListHosts', {})).toBeNull()
   })
 
+  it('applies instance events only from the cell the instance is mapped to', async () => {
+    const r2 = endpoint(admin, 'compute', 'region-two')
+    const res = await call(admin, 'POST', `${r2}/servers`, { server: { name: 'owned-by-r2', imageRef, flavorRef: '1' } })
+    const victim = await waitForStatus(admin, r2, res.body.server.id, 'ACTIVE')
+    const cursor = (await fed.api.db.selectFrom('cells').select('event_cursor').where('path', '=', 'api!region-one').executeTakeFirstOrThrow()).event_cursor
+    const payload = (uuid: string, extra: object = {}) => ({
+      uuid,
+      projectId: 'someone-else',
+      userId: 'u',
+      name: 'hijacked',
+      vmState: 'active',
+      taskState: null,
+      powerState: 1,
+      host: 'r1-dc1-1',
+      availabilityZone: 'dc1',
+      flavorId: '1',
+      imageRef,
+      createdAt: 1,
+      updatedAt: Date.now(),
+      deleted: false,
+      ...extra,
+    })
+    const planted = '00000000-0000-4000-8000-00000000dead'
+    // What a leaf of region-one (compromised, with its own valid certificate) could send up.
+    await fed.api.tree.applyEvents(
+      'api!region-one',
+      [
+        { instanceUuid: victim.id, version: 1e9, cellPath: 'api!region-one!dc1', payload: payload(victim.id) },
+        { instanceUuid: planted, version: 1, cellPath: 'api!region-one!dc1', payload: payload(planted) },
+        {
+          instanceUuid: victim.id,
+          version: 1e9 + 1,
+          cellPath: 'api!region-one!dc1',
+          payload: payload(victim.id, { deleted: true, reschedule: { spec: {}, triedCells: ['api!region-one!dc1'], faults: ['x'] } }),
+        },
+      ],
+      cursor,
+    )
+    const shown = (await call(admin, 'GET', `${fed.api.urls.compute}/v2.1/servers/${victim.id}`)).body.server
+    expect(shown).toMatchObject({ name: 'owned-by-r2', status: 'ACTIVE', 'OS-EXT-SRV-ATTR:host': victim['OS-EXT-SRV-ATTR:host'] })
+    const row = await fed.api.db.selectFrom('instance_index').select(['cell_path', 'project_id']).where('uuid', '=', victim.id).executeTakeFirstOrThrow()
+    expect(row).toEqual({ cell_path: 'api!region-two', project_id: shown.tenant_id })
+    expect(await fed.api.db.selectFrom('build_requests').select('instance_uuid').where('instance_uuid', '=', victim.id).executeTakeFirst()).toBeUndefined()
+    expect(await fed.api.db.selectFrom('instance_index').select('uuid').where('uuid', '=', planted).executeTakeFirst()).toBeUndefined()
+    expect((await call(admin, 'DELETE', `${r2}/servers/${victim.id}`)).status).toBe(204)
+  })
+
   it('renews certificates while the federation serves: a boot before, a boot after, no restart', async () => {
     const first = await boot('before-renewal')
     const renewed = ['api', 'api!region-one', 'api!region-one!dc1', 'api!region-one!dc2']
