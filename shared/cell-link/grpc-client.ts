@@ -112,12 +112,19 @@ export class GrpcCellClient implements CellLink {
       cell_path: args.cellPath,
       uuids: [...args.uuids],
     })
-    return (res.instances_json as string[]).map((j) => JSON.parse(j))
+    // Only what was asked, from the cell asked: a child cannot slip in records of other instances.
+    const asked = new Set(args.uuids)
+    return (res.instances_json as string[])
+      .map((j) => JSON.parse(j) as { uuid?: unknown; cellPath?: unknown })
+      .filter((r) => typeof r.uuid === 'string' && asked.has(r.uuid) && (r.cellPath === undefined || r.cellPath === args.cellPath))
   }
 
   async listHosts(ctx: RequestContext): Promise<unknown[]> {
     const res = await this.#unary<any>('ListHosts', ctx, { ctx: ctxToPb(ctx) })
-    return (res.hosts_json as string[]).map((j) => JSON.parse(j))
+    // Hosts of the child's own subtree only.
+    return (res.hosts_json as string[])
+      .map((j) => JSON.parse(j) as { cellPath?: unknown })
+      .filter((h) => typeof h.cellPath !== 'string' || isWithin(h.cellPath, this.childPath))
   }
 
   async cellAdmin(ctx: RequestContext, args: CellAdminCall): Promise<unknown> {

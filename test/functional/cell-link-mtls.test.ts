@@ -79,6 +79,8 @@ describe('cell link: mutual TLS and the access table', () => {
   const reached: Array<{ rpc: string; ctx?: RequestContext; args?: unknown }> = []
   /** Updates the server streams to a Watch: one about itself, and (the lie) about a sibling. */
   let streamed: CellUpdate[] = []
+  /** The hosts the cell behind lists. */
+  let listed: unknown[] = []
   /** Where the cell behind says it placed a build. */
   let placedIn = SELF
   let server: CellServer
@@ -95,11 +97,15 @@ describe('cell link: mutual TLS and the access table', () => {
     },
     getInstances: async (ctx, args) => {
       reached.push({ rpc: 'GetInstances', ctx, args })
-      return [{ uuid: 'x', user_data: 'secret' }]
+      return [
+        { uuid: 'u-1', cellPath: SELF, user_data: 'mine' },
+        { uuid: 'not-asked', cellPath: SELF, user_data: 'slipped in' },
+        { uuid: 'u-1', cellPath: 'api!r1!b', user_data: 'from a sibling' },
+      ]
     },
     listHosts: async (ctx) => {
       reached.push({ rpc: 'ListHosts', ctx })
-      return []
+      return listed
     },
     cellAdmin: async (ctx, args) => {
       reached.push({ rpc: 'CellAdmin', ctx, args })
@@ -255,6 +261,18 @@ describe('cell link: mutual TLS and the access table', () => {
       await expect(client.build({ requestId: 'req-5' }, call)).rejects.toThrow(/claimed a placement in api!r1!b, outside its subtree/)
     } finally {
       placedIn = SELF
+      client.close()
+    }
+  })
+
+  it('a parent keeps only the instance records it asked for, and the hosts of the subtree', async () => {
+    const client = new GrpcCellClient({ address, childPath: SELF, tls: CellTls.open({ dir: pki, refreshMs: 100 }, PARENT) })
+    try {
+      expect(await client.getInstances({ requestId: 'req-6' }, { cellPath: SELF, uuids: ['u-1'] })).toEqual([{ uuid: 'u-1', cellPath: SELF, user_data: 'mine' }])
+      listed = [{ host: 'h1', cellPath: SELF }, { host: 'h2', cellPath: `${SELF}!x` }, { host: 'h3', cellPath: 'api!r1!b' }]
+      expect(await client.listHosts({ requestId: 'req-7' })).toEqual(listed.slice(0, 2))
+    } finally {
+      listed = []
       client.close()
     }
   })
