@@ -1,7 +1,10 @@
 import * as grpc from '@grpc/grpc-js'
 import { mkdtempSync, readFileSync } from 'node:fs'
+import { X509Certificate } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import { createServer as createTlsServer } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CellTls } from '../../shared/cell-link/cell-tls.js'
 import { ChildWatcher } from '../../shared/cell-link/child-watcher.js'
@@ -306,6 +309,43 @@ describe('cell link: mutual TLS and the access table', () => {
       expect(cells.map((c) => c.path)).toEqual([SELF, `${SELF}!x`])
     } finally {
       await watcher.stop()
+    }
+  })
+  it("presents a renewed certificate on the parent's next connection, without a restart", async () => {
+    const tls = CellTls.open({ dir: pki, refreshMs: 50 }, PARENT)
+    const child = cellIdentityFiles(pki, SELF)
+    const presented: string[] = []
+    // A TLS endpoint with the child's certificate that records the client certificate it is shown.
+    const probe = createTlsServer(
+      { key: readFileSync(child.key), cert: readFileSync(child.cert), ca: caCert(), requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2'] },
+      (socket) => {
+        presented.push(socket.getPeerX509Certificate()?.fingerprint256 ?? 'none')
+        socket.destroy()
+      },
+    )
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()))
+    const probeAddress = `127.0.0.1:${(probe.address() as AddressInfo).port}`
+    const connectOnce = async (): Promise<void> => {
+      const client = new GrpcCellClient({ address: probeAddress, childPath: SELF, tls })
+      await client.listHosts({ requestId: 'req-8', deadline: Date.now() + 2000 }).catch(() => undefined)
+      client.close()
+    }
+    try {
+      const before = new X509Certificate(readFileSync(cellIdentityFiles(pki, PARENT).cert)).fingerprint256
+      await waitFor('a first connection', async () => {
+        await connectOnce()
+        return presented.length > 0 ? true : undefined
+      }, 10_000)
+      expect(presented[0]).toBe(before)
+      await issueCellCertificate(pki, PARENT)
+      const after = new X509Certificate(readFileSync(cellIdentityFiles(pki, PARENT).cert)).fingerprint256
+      expect(after).not.toBe(before)
+      await waitFor('the renewed certificate to be presented', async () => {
+        await connectOnce()
+        return presented.at(-1) === after ? true : undefined
+      }, 10_000)
+    } finally {
+      probe.close()
     }
   })
 })
