@@ -35,9 +35,9 @@ describe('embedded federation over mutual TLS', () => {
   let imageRef: string
   const sandbox = mkdtempSync(join(tmpdir(), 'mtls-home-'))
 
-  const cellctl = (args: readonly string[]): Promise<Run> =>
+  const cellctl = (args: readonly string[], env: Record<string, string> = {}): Promise<Run> =>
     new Promise((done) => {
-      execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env['PATH'] ?? '', HOME: sandbox }, cwd: sandbox }, (err, stdout, stderr) => {
+      execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env['PATH'] ?? '', HOME: sandbox, ...env }, cwd: sandbox }, (err, stdout, stderr) => {
         done({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr })
       })
     })
@@ -117,6 +117,19 @@ describe('embedded federation over mutual TLS', () => {
     }
     const issue = await cellctl(['pki', 'issue', 'api!region-two', '--state-dir', cfg.stateDir])
     expect(issue.stdout).toMatch(/is in place; nothing issued/)
+  })
+
+  it('cellctl cell create issues the new cell its certificate where the CA is, and warns where it is not', async () => {
+    const env = { OS_CLIENT_CONFIG_FILE: fed.cloudsYaml, OS_CLOUD: 'federation' }
+    const made = await cellctl(['cell', 'create', '--parent', 'api', '--name', 'region-nine', '--grpc-address', '127.0.0.1:1', '--state-dir', cfg.stateDir], env)
+    expect(made.code, made.stderr).toBe(0)
+    expect(made.stdout).toMatch(/Issued the certificate of api!region-nine: .*tls\.crt/)
+    expect(statSync(files('api!region-nine').key).mode & 0o777).toBe(0o600)
+    expect(new X509Certificate(readFileSync(files('api!region-nine').cert)).subjectAltName).toBe('URI:spiffe://cells-federation/cell/api/region-nine')
+    const elsewhere = await cellctl(['cell', 'create', '--parent', 'api', '--name', 'region-ten', '--grpc-address', '127.0.0.1:1', '--state-dir', join(sandbox, 'no-ca')], env)
+    expect(elsewhere.code, elsewhere.stderr).toBe(0)
+    expect(elsewhere.stderr).toMatch(/^warning: no federation CA in .*cellctl pki issue api!region-ten/)
+    for (const path of ['api!region-nine', 'api!region-ten']) expect((await cellctl(['cell', 'delete', path, '--force'], env)).code).toBe(0)
   })
 
   it('a real agent refuses a caller without a certificate, and a cell that is not its parent', async () => {
