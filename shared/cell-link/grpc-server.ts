@@ -77,8 +77,8 @@ function unary<Req extends { ctx?: PbContext }, Res>(
 }
 
 /** A request naming a parent must name the authenticated one (cursors are kept per parent). */
-function sameParent(named: string, caller: string): void {
-  if (named !== caller) throw new InvalidError(`parent_path ${named} is not the calling cell ${caller}`)
+function otherParent(named: unknown, caller: string): InvalidError | undefined {
+  return named === caller ? undefined : new InvalidError(`parent_path ${String(named)} is not the calling cell ${caller}`)
 }
 
 /**
@@ -134,14 +134,15 @@ export async function serveCell(args: {
       return { hosts_json: hosts.map((h) => JSON.stringify(h)) }
     }),
     AckEvents: unary('AckEvents', self, async (req: any, _deadline, caller) => {
-      sameParent(req.parent_path, caller)
+      const wrong = otherParent(req.parent_path, caller)
+      if (wrong !== undefined) throw wrong
       await link.ackEvents({ parentPath: req.parent_path, cursor: req.cursor })
       return {}
     }),
     Watch: (call: grpc.ServerWritableStream<any, unknown>) => {
       const req = call.request
       const caller = authorize('Watch', self, call)
-      const refusal = caller instanceof AppError ? caller : req.parent_path === caller ? undefined : new InvalidError(`parent_path ${String(req.parent_path)} is not the calling cell ${caller}`)
+      const refusal = caller instanceof AppError ? caller : otherParent(req.parent_path, caller)
       if (refusal !== undefined) {
         call.emit('error', statusOf(refusal))
         return
