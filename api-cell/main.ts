@@ -35,6 +35,7 @@ async function main(): Promise<void> {
     placementDeadlineMs: cfg.timing.placementDeadlineMs,
     maxCellAttempts: cfg.scheduler.maxCellAttempts,
     scheduler: cfg.scheduler,
+    pki: cfg.pki,
     log,
   })
   const metricsPort = metricsPortOf(values['metrics-port'])

@@ -5,6 +5,8 @@ import { createServer } from 'node:http'
 import { join } from 'node:path'
 import express from 'express'
 import type { Kysely } from 'kysely'
+import type { PkiSettings } from '../shared/cell-link/cell-tls.js'
+import { CellTls } from '../shared/cell-link/cell-tls.js'
 import { systemContext } from '../shared/context.js'
 import type { Database } from '../shared/db/database.js'
 import { migrateToLatest, openDatabase } from '../shared/db/database.js'
@@ -74,6 +76,8 @@ export interface ApiRuntimeArgs {
   readonly placementDeadlineMs?: number
   /** Cell filters and weighers of the global scheduler (default: the built-in lists). */
   readonly scheduler?: SchedulerConfig
+  /** Where the API cell finds its certificate (cell path `api`) for mutual TLS to the regions. */
+  readonly pki: PkiSettings
   readonly log: Logger
 }
 
@@ -206,7 +210,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     revocationTimer.unref()
     stops.push(async () => clearInterval(revocationTimer))
 
-    const tree = new CellTree({ db: api.db, log: a.log.child({ service: 'cell-tree' }), downAfterMs: a.downAfterMs })
+    const tree = new CellTree({ db: api.db, log: a.log.child({ service: 'cell-tree' }), downAfterMs: a.downAfterMs, tls: CellTls.open(a.pki, API_PATH) })
     await tree.start()
     stops.push(() => tree.stop())
     const cell0 = new Cell0Store(cell0db.db)

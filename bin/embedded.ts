@@ -9,8 +9,9 @@ import { libvirtAvailable } from '../child-cell/compute/virt/create-driver.js'
 import type { FederationConfig } from '../shared/config/federation.js'
 import { adminPasswordFor, apiDatabases, cellEndpoints, cellRegistrations } from '../shared/config/federation.js'
 import type { CellConfig } from '../shared/config/regions.js'
-import { FEDERATION_REGION } from '../shared/config/regions.js'
+import { allCells, FEDERATION_REGION } from '../shared/config/regions.js'
 import { ensurePrivateDir, securePrivateTree, writePrivateFile } from '../shared/fs/private-files.js'
+import { ensureFederationPki } from '../shared/pki/federation-ca.js'
 import type { Logger } from '../shared/logging.js'
 
 /** A whole federation in one process. */
@@ -67,7 +68,7 @@ export function writeCloudsYaml(cfg: FederationConfig, identityUrl: string, pass
 
 /**
  * Starts the API cell and every cell of `cfg.regions` in this process: SQLite files and the
- * in-process bus per cell, real gRPC over loopback between cells. Children start before their
+ * in-process bus per cell, real gRPC over loopback (mutual TLS) between cells. Children start before their
  * parents so that every parent knows its children's addresses.
  */
 export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger): Promise<Federation> {
@@ -75,6 +76,10 @@ export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger
   securePrivateTree(cfg.stateDir)
   const driver = await resolveDriver(cfg.driver)
   const adminPassword = adminPasswordFor(cfg)
+  // Mutual TLS on every cell link, here too: the CA and the certificates of the configured cells
+  // are created in STATE_DIR/pki when missing (or unusable), then every cell loads its own.
+  const issued = await ensureFederationPki(cfg.pki.dir, ['api', ...allCells(cfg.regions).map((c) => c.path)])
+  if (issued.length > 0) log.info({ pki: cfg.pki.dir, issued }, 'issued cell certificates')
   const running = new Map<string, CellRuntime>()
   const ports = new Map<string, number>()
   const startTree = async (c: CellConfig): Promise<void> => {
@@ -92,6 +97,7 @@ export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger
       hostIp: cfg.host,
       timing: cfg.timing,
       scheduler: cfg.scheduler,
+      pki: cfg.pki,
       log: log.child({ cell: c.path }),
     })
     running.set(c.path, rt)
@@ -113,6 +119,7 @@ export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger
       placementDeadlineMs: cfg.timing.placementDeadlineMs,
       maxCellAttempts: cfg.scheduler.maxCellAttempts,
       scheduler: cfg.scheduler,
+      pki: cfg.pki,
       log: log.child({ cell: 'api' }),
     })
     const cloudsYaml = writeCloudsYaml(cfg, api.urls.identity, adminPassword)

@@ -17,6 +17,7 @@ import type { Logger } from '../shared/logging.js'
 import { parseOrExit, runMain, stopOnSignals } from '../shared/cli/process-main.js'
 import { createLogger } from '../shared/logging.js'
 import { metricsPortOf } from '../shared/metrics/metrics-server.js'
+import { ensureFederationPki } from '../shared/pki/federation-ca.js'
 import { writeCloudsYaml } from './embedded.js'
 import type { ProcessIdentity } from './production-credentials.js'
 import { computeHostGroups, ServiceCredentials } from './production-credentials.js'
@@ -109,9 +110,12 @@ export function writePrometheusTargets(cfg: FederationConfig, plan: ReadonlyArra
 /**
  * With the administrator's credentials: creates every vhost with its exchanges and queues, every
  * per-service broker user and database account (credentials kept 0600 in the state directory),
- * and brings every cell schema up to date (the API migrates its own).
+ * and brings every cell schema up to date (the API migrates its own). Also creates the federation
+ * CA and the certificates of the API cell and every configured cell when missing (or unusable),
+ * and says which cell paths got a new certificate.
  */
-export async function prepare(cfg: FederationConfig): Promise<ServiceCredentials> {
+export async function prepare(cfg: FederationConfig): Promise<{ credentials: ServiceCredentials; issued: string[] }> {
+  const issued = await ensureFederationPki(cfg.pki.dir, ['api', ...allCells(cfg.regions).map((c) => c.path)])
   const credentials = ServiceCredentials.load(cfg)
   await credentials.provision()
   for (const c of allCells(cfg.regions)) {
@@ -123,7 +127,7 @@ export async function prepare(cfg: FederationConfig): Promise<ServiceCredentials
       await db.close()
     }
   }
-  return credentials
+  return { credentials, issued }
 }
 
 /**
@@ -228,7 +232,8 @@ async function main(): Promise<void> {
   if (cfg.serverUrlSources.database === 'local-default') {
     log.warn({ url: LOCAL_DEV_URLS.database }, `no ${SERVER_URL_ENV.database}: setting up with the local development database administrator`)
   }
-  const credentials = await prepare(cfg)
+  const { credentials, issued } = await prepare(cfg)
+  if (issued.length > 0) log.info({ pki: cfg.pki.dir, issued }, 'issued cell certificates')
   if (credentials.revoked.length > 0) log.warn({ revoked: credentials.revoked }, 'took away broker rights of users that are no service of their cell')
   const password = adminPasswordFor(cfg)
   const metricsBase = metricsPortOf(values['metrics-base-port'] ?? values['metrics-port'])

@@ -58,6 +58,7 @@ async function main(): Promise<void> {
     hostIp: cfg.host,
     timing: cfg.timing,
     scheduler: cfg.scheduler,
+    pki: cfg.pki,
     ...(hosts === undefined ? {} : { hosts }),
     // The supervisor (or the operator) declared the vhost's topology; our broker user may not.
     busDeclares: false,

@@ -3,6 +3,8 @@ import { createBus } from '../shared/bus/create-bus.js'
 import type { ServiceRole } from '../shared/bus/caller.js'
 import { principalName } from '../shared/bus/caller.js'
 import type { MessageBus } from '../shared/bus/message-bus.js'
+import type { PkiSettings } from '../shared/cell-link/cell-tls.js'
+import { CellTls } from '../shared/cell-link/cell-tls.js'
 import type { ChildEndpoint } from '../shared/cell-link/child-watcher.js'
 import type { CellConfig } from '../shared/config/regions.js'
 import type { Database } from '../shared/db/database.js'
@@ -50,6 +52,8 @@ export interface CellRuntimeArgs {
    * users may not (shared/bus/amqp-permissions.ts).
    */
   readonly busDeclares?: boolean
+  /** Where the agent finds its cell certificate (mutual TLS to its parent and children). */
+  readonly pki: PkiSettings
   readonly log: Logger
 }
 
@@ -169,6 +173,7 @@ export async function startCell(a: CellRuntimeArgs): Promise<CellRuntime> {
           downAfterMs: a.timing.downAfterMs,
           maxCellAttempts: a.scheduler.maxCellAttempts,
           childWeightOffsets: weightOffsets,
+          tls: CellTls.open(a.pki, a.cell.path),
           rank: createCellRanker({
             ...cellPluginsOf(a.scheduler),
             settingsOf: (path) => ({ disabled: false, weightOffset: weightOffsets.get(path) ?? 0 }),

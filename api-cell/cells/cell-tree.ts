@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { CellTls } from '../../shared/cell-link/cell-tls.js'
 import { ChildWatcher } from '../../shared/cell-link/child-watcher.js'
 import type { GrpcCellClient } from '../../shared/cell-link/grpc-client.js'
 import type { InstanceRecord } from '../../shared/cell-link/build-spec.js'
@@ -10,6 +11,7 @@ import { AppError, NotFoundError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/logging.js'
 import type { ComputeTables } from '../db/compute-schema.js'
 import { CELL0_PATH } from './cell0.js'
+import { splitOwnedEvents } from './event-ownership.js'
 import { takeBackBuild } from './reschedule-intake.js'
 
 /** The API cell's path. */
@@ -26,13 +28,15 @@ export class CellTree {
   readonly #listeners = new Set<() => void>()
   readonly #rescheduled = new Set<(instanceUuid: string) => void>()
 
-  constructor(args: { readonly db: Kysely<ComputeTables>; readonly log: Logger; readonly downAfterMs: number }) {
+  /** `tls`: the API cell's identity (cell path `api`), presented to every region over mutual TLS. */
+  constructor(args: { readonly db: Kysely<ComputeTables>; readonly log: Logger; readonly downAfterMs: number; readonly tls: CellTls }) {
     this.#db = args.db
     this.#log = args.log
     this.#watcher = new ChildWatcher({
       parentPath: API_PATH,
       log: args.log,
       downAfterMs: args.downAfterMs,
+      tls: args.tls,
       sink: {
         loadCursor: async (child) =>
           Number((await this.#db.selectFrom('cells').select('event_cursor').where('path', '=', child).executeTakeFirst())?.event_cursor ?? 0),
@@ -155,16 +159,21 @@ export class CellTree {
   async applyEvents(child: string, events: readonly InstanceEvent[], cursor: number): Promise<void> {
     const region = child.split('!')[1] ?? null
     const retaken: string[] = []
+    // Foreign events (see splitOwnedEvents) are dropped; those about a live copy of an instance
+    // the API maps to another cell are orphans, whose copy is deleted (see #orphansOf).
     const orphans = await this.#orphansOf(events)
     await this.#db.transaction().execute(async (tx) => {
-      for (const ev of events) {
+      const { owned, foreign } = await splitOwnedEvents(tx, events)
+      if (foreign.length > 0) {
+        this.#log.warn({ child, dropped: foreign.map((e) => [e.instanceUuid, e.cellPath]) }, 'dropped events about instances not mapped to the reporting cell')
+      }
+      for (const ev of owned) {
         const p = ev.payload
         if (p.reschedule !== undefined) {
           // A leaf handed the build back up: it becomes a build request again (reschedule-intake.ts).
           if (await takeBackBuild(tx, ev)) retaken.push(ev.instanceUuid)
           continue
         }
-        if (orphans.has(ev.instanceUuid)) continue
         const row = indexRow(p, ev.cellPath, region, ev.version)
         const res = await tx
           .updateTable('instance_index')

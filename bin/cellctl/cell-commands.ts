@@ -4,6 +4,7 @@ import type { CommandContext, CommandSpec } from './command.js'
 import { str } from './command.js'
 import type { CellValue, CommandOutput, TableSpec } from './output.js'
 import { formatAge } from './output.js'
+import { issueForNewCell, PKI_DIR_OPTION } from './pki-commands.js'
 import { UsageError } from './usage-error.js'
 
 const CAPACITY_HEAD = ['STATE', 'HOSTS UP/TOTAL', 'INSTANCES', 'FREE RAM (MiB)', 'FREE VCPU', 'FREE DISK (GiB)', 'REPORT AGE'] as const
@@ -123,8 +124,11 @@ export const CELL_COMMANDS: readonly CommandSpec[] = [
       'database-url': { type: 'string', value: 'URL', help: "the cell's database (recorded for db sync)" },
       'transport-url': { type: 'string', value: 'URL', help: "the cell's message bus (recorded)" },
       'weight-offset': { type: 'string', value: 'N', help: 'scheduling preference among siblings (default 0)' },
+      ...PKI_DIR_OPTION,
     },
-    details: 'The cell agent must already run (or start soon) at --grpc-address; it shows as down until it reports.',
+    details:
+      'Also issues the cell\'s certificate (mutual TLS) when the federation CA is in --state-dir and the cell has none. ' +
+      'The cell agent must run (or start soon) at --grpc-address with that certificate; it shows as down until it reports.',
     async run(c) {
       const cmd = 'cell create'
       for (const required of ['parent', 'name', 'grpc-address']) {
@@ -142,7 +146,13 @@ export const CELL_COMMANDS: readonly CommandSpec[] = [
         },
       }
       const r = await (await c.client()).request<{ cell: CellView }>('POST', '/cells', body)
-      return { data: r, tables: [cellShowTable(r.cell)] }
+      const cert = await issueForNewCell(c, r.cell.path)
+      return {
+        data: r,
+        tables: [cellShowTable(r.cell)],
+        ...(cert.line === undefined ? {} : { lines: [cert.line] }),
+        ...(cert.warning === undefined ? {} : { warnings: [cert.warning] }),
+      }
     },
   },
   {

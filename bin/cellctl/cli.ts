@@ -7,13 +7,14 @@ import type { CommandSpec, OptionSpec } from './command.js'
 import { HOST_COMMANDS } from './host-commands.js'
 import { LOCAL_COMMANDS } from './local-commands.js'
 import { MISC_COMMANDS } from './misc-commands.js'
+import { PKI_COMMANDS } from './pki-commands.js'
 import type { Format } from './output.js'
 import { FORMATS, render } from './output.js'
 import type { ProgressStream } from './progress.js'
 import { UsageError } from './usage-error.js'
 
 /** Every command, in help order. */
-export const COMMANDS: readonly CommandSpec[] = [...CELL_COMMANDS, ...HOST_COMMANDS, ...MISC_COMMANDS, ...LOCAL_COMMANDS]
+export const COMMANDS: readonly CommandSpec[] = [...CELL_COMMANDS, ...HOST_COMMANDS, ...MISC_COMMANDS, ...LOCAL_COMMANDS, ...PKI_COMMANDS]
 
 /** Options every command takes. */
 export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {

@@ -3,6 +3,7 @@ import { requireCaller } from '../../shared/bus/caller.js'
 import type { MessageBus, Subscription } from '../../shared/bus/message-bus.js'
 import type { BuildSpec } from '../../shared/cell-link/build-spec.js'
 import { aggregate } from '../../shared/cell-link/capacity.js'
+import type { CellTls } from '../../shared/cell-link/cell-tls.js'
 import type { ChildEndpoint } from '../../shared/cell-link/child-watcher.js'
 import { ChildWatcher } from '../../shared/cell-link/child-watcher.js'
 import type { CellServer } from '../../shared/cell-link/grpc-server.js'
@@ -51,6 +52,8 @@ export interface AgentSettings {
    * operator does (CellAdmin `set_child_weight_offset`), so the next build uses the new value.
    */
   readonly childWeightOffsets?: Map<string, number>
+  /** This cell's TLS identity: serves the parent and dials the children with it (mutual TLS). */
+  readonly tls: CellTls
 }
 
 /** The placement deadline of a build that arrives without one (a parent always sends one). */
@@ -92,6 +95,7 @@ export class CellAgent implements CellLink, WatchSource {
       parentPath: this.#s.cellPath,
       log: args.log,
       downAfterMs: this.#s.downAfterMs,
+      tls: this.#s.tls,
       sink: {
         loadCursor: async (child) => Number((await this.#conductor.getState(systemContext(), `cursor:${child}`)) ?? 0),
         applyEvents: async (child, events, cursor) => {
@@ -123,7 +127,7 @@ export class CellAgent implements CellLink, WatchSource {
       },
     })
     for (const c of this.#s.children) this.#watcher.add(c)
-    this.#server = await serveCell({ address: this.#s.listenAddress, link: this, watch: this })
+    this.#server = await serveCell({ address: this.#s.listenAddress, link: this, watch: this, tls: this.#s.tls })
     this.#timer = setInterval(() => void this.#report(), this.#s.reportIntervalMs)
     this.#timer.unref()
     this.#log.info({ cell: this.#s.cellPath, port: this.port, children: this.#s.children.length }, 'cell agent serving')

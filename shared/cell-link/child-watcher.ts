@@ -1,6 +1,8 @@
 import type { Logger } from '../logging.js'
+import type { CellTls } from './cell-tls.js'
 import { GrpcCellClient } from './grpc-client.js'
-import type { CellCapacity, FlavorShape, InstanceEvent } from './types.js'
+import { outsideSubtree } from './rpc-access.js'
+import type { CellCapacity, CellUpdate, FlavorShape, InstanceEvent } from './types.js'
 
 /** One direct child as its parent knows it. */
 export interface ChildEndpoint {
@@ -41,12 +43,15 @@ export class ChildWatcher {
   readonly #sink: ChildSink
   readonly #log: Logger
   readonly #downAfterMs: number
+  readonly #tls: CellTls
   readonly #children = new Map<string, ChildState>()
   #flavors: readonly FlavorShape[] = []
   #stopped = false
 
-  constructor(args: { parentPath: string; sink: ChildSink; log: Logger; downAfterMs: number }) {
+  constructor(args: { parentPath: string; sink: ChildSink; log: Logger; downAfterMs: number; tls: CellTls }) {
+    if (args.tls.cellPath !== args.parentPath) throw new Error(`the TLS identity of ${args.tls.cellPath} cannot watch children of ${args.parentPath}`)
     this.#parentPath = args.parentPath
+    this.#tls = args.tls
     this.#sink = args.sink
     this.#log = args.log
     this.#downAfterMs = args.downAfterMs
@@ -59,7 +64,7 @@ export class ChildWatcher {
     if (old !== undefined) this.remove(endpoint.path)
     const st: ChildState = {
       endpoint,
-      client: new GrpcCellClient(endpoint.address),
+      client: new GrpcCellClient({ address: endpoint.address, childPath: endpoint.path, tls: this.#tls }),
       cells: [],
       lastSeen: 0,
       cancel: undefined,
@@ -137,7 +142,8 @@ export class ChildWatcher {
     }
     const cancel = st.client.watch(
       { parentPath: this.#parentPath, cursor, flavors: this.#flavors },
-      (u) => {
+      (received) => {
+        const u = this.#withinSubtree(st.endpoint.path, received)
         st.lastSeen = Date.now()
         if (u.kind === 'capacity') {
           st.cells = u.cells
@@ -164,6 +170,24 @@ export class ChildWatcher {
       },
     )
     st.cancel = cancel
+  }
+
+  /**
+   * The update without anything about cells outside the child's subtree: a child speaks for
+   * itself and its descendants only (a compromised leaf must not move a sibling's instances).
+   */
+  #withinSubtree(child: string, u: CellUpdate): CellUpdate {
+    const dropped = (n: number): void => this.#log.warn({ child, dropped: n, kind: u.kind }, 'dropped updates about cells outside the child subtree')
+    if (u.kind === 'capacity') {
+      const stray = outsideSubtree(child, u.cells, (c) => c.path)
+      if (stray.length === 0) return u
+      dropped(stray.length)
+      return { ...u, cells: u.cells.filter((c) => !stray.includes(c)) }
+    }
+    const stray = outsideSubtree(child, u.events, (e) => e.cellPath)
+    if (stray.length === 0) return u
+    dropped(stray.length)
+    return { ...u, events: u.events.filter((e) => !stray.includes(e)) }
   }
 
   #scheduleRetry(st: ChildState): void {

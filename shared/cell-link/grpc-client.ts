@@ -2,30 +2,41 @@ import * as grpc from '@grpc/grpc-js'
 import type { RequestContext } from '../context.js'
 import { remainingMs } from '../context.js'
 import type { AppError, WireError } from '../errors.js'
-import { CellUnreachableError, fromWire, RpcTimeoutError } from '../errors.js'
+import { CellUnreachableError, fromWire, InternalError, RpcTimeoutError } from '../errors.js'
 import { outcomeOf } from '../metrics/registry.js'
 import { grpcClientCallSeconds, grpcClientCalls } from '../metrics/rpc-metrics.js'
+import type { CellTls } from './cell-tls.js'
 import { ctxToPb, updateFromPb } from './mapping.js'
 import { cellService } from './proto.js'
 import type { BuildCall, BuildOutcome, CellAdminCall, CellLink, CellUpdate, InstanceActionCall, WatchArgs } from './types.js'
+import { isWithin } from './types.js'
 
 /** Default deadline of a unary call to a child when the context has none. */
 const DEFAULT_DEADLINE_MS = 30_000
 
 /**
- * A parent's connection to one child cell. Every unary call carries a deadline (the context's,
- * else 30 s); failures come back as our error classes: the child's own errors rebuilt from their
- * wire form, an unreachable child as {@link CellUnreachableError}, a missed deadline as
+ * A parent's connection to one child cell, over mutual TLS: the parent presents its own cell
+ * certificate and accepts the server only if its certificate names `childPath` (cell-tls.ts).
+ * Every unary call carries a deadline (the context's, else 30 s); failures come back as our
+ * error classes: the child's own errors rebuilt from their wire form, an unreachable (or
+ * unauthenticated) child as {@link CellUnreachableError}, a missed deadline as
  * {@link RpcTimeoutError}.
  */
 export class GrpcCellClient implements CellLink {
   readonly address: string
+  /** The cell this client talks to: the name its server certificate must carry. */
+  readonly childPath: string
   readonly #client: grpc.Client & Record<string, any>
 
-  constructor(address: string) {
+  constructor(args: { readonly address: string; readonly childPath: string; readonly tls: CellTls }) {
+    const { address } = args
     this.address = address
+    this.childPath = args.childPath
     const Ctor = cellService()
-    this.#client = new Ctor(address, grpc.credentials.createInsecure(), {
+    this.#client = new Ctor(address, args.tls.channelCredentials(args.childPath), {
+      // Cells are dialled by address; the TLS server name (SNI) is the cell's, not an IP address.
+      // The identity check itself reads the certificate's cell URI (cell-tls.ts).
+      'grpc.ssl_target_name_override': args.childPath.split('!').join('.'),
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 2000,
       'grpc.keepalive_time_ms': 10_000,
@@ -76,9 +87,12 @@ export class GrpcCellClient implements CellLink {
       spec_version: call.specVersion,
       tried_cells: [...call.triedCells],
     })
-    return res.accepted
-      ? { accepted: true, cellPath: res.cell_path, host: res.host }
-      : { accepted: false, reason: res.reason }
+    if (!res.accepted) return { accepted: false, reason: res.reason }
+    // A child places builds in its own subtree only; an answer naming another cell is not one.
+    if (typeof res.cell_path !== 'string' || !isWithin(res.cell_path, this.childPath)) {
+      throw new InternalError(`cell ${this.childPath} claimed a placement in ${String(res.cell_path)}, outside its subtree`)
+    }
+    return { accepted: true, cellPath: res.cell_path, host: res.host }
   }
 
   async instanceAction(ctx: RequestContext, args: InstanceActionCall): Promise<unknown> {
@@ -98,12 +112,19 @@ export class GrpcCellClient implements CellLink {
       cell_path: args.cellPath,
       uuids: [...args.uuids],
     })
-    return (res.instances_json as string[]).map((j) => JSON.parse(j))
+    // Only what was asked, from the cell asked: a child cannot slip in records of other instances.
+    const asked = new Set(args.uuids)
+    return (res.instances_json as string[])
+      .map((j) => JSON.parse(j) as { uuid?: unknown; cellPath?: unknown })
+      .filter((r) => typeof r.uuid === 'string' && asked.has(r.uuid) && (r.cellPath === undefined || r.cellPath === args.cellPath))
   }
 
   async listHosts(ctx: RequestContext): Promise<unknown[]> {
     const res = await this.#unary<any>('ListHosts', ctx, { ctx: ctxToPb(ctx) })
-    return (res.hosts_json as string[]).map((j) => JSON.parse(j))
+    // Hosts of the child's own subtree only.
+    return (res.hosts_json as string[])
+      .map((j) => JSON.parse(j) as { cellPath?: unknown })
+      .filter((h) => typeof h.cellPath !== 'string' || isWithin(h.cellPath, this.childPath))
   }
 
   async cellAdmin(ctx: RequestContext, args: CellAdminCall): Promise<unknown> {

@@ -1,8 +1,13 @@
 import * as grpc from '@grpc/grpc-js'
-import { AppError, toWire } from '../errors.js'
+import type { PeerCertificate } from 'node:tls'
+import { AppError, ForbiddenError, InvalidError, toWire, UnauthorizedError } from '../errors.js'
+import { cellPathOfPeer } from '../pki/cell-identity.js'
+import type { CellTls } from './cell-tls.js'
 import { ctxFromPb, updateToPb } from './mapping.js'
 import type { PbContext } from './proto.js'
 import { cellService } from './proto.js'
+import type { CellRpc } from './rpc-access.js'
+import { checkCaller } from './rpc-access.js'
 import type { CellLink, WatchSource } from './types.js'
 
 /** A running gRPC server of one cell. */
@@ -40,29 +45,58 @@ function deadlineOf(call: grpc.ServerUnaryCall<unknown, unknown>): number | unde
   return Number.isFinite(d) && d > 0 ? d : undefined
 }
 
+const statusOf = (err: unknown): Partial<grpc.StatusObject> => ({ code: grpcCode(err), details: JSON.stringify(toWire(err)) })
+
+/**
+ * The caller's cell path from its certificate, if the Cell service's access table lets it call
+ * `rpc` on `selfPath` (rpc-access.ts); else the error to answer with. Runs before the request's
+ * user context is read.
+ */
+function authorize(rpc: CellRpc, selfPath: string, call: { getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null }): string | AppError {
+  const verdict = checkCaller(rpc, selfPath, cellPathOfPeer(call.getAuthContext()?.sslPeerCertificate))
+  if (verdict.allowed) return verdict.caller
+  return verdict.status === 'unauthenticated' ? new UnauthorizedError(verdict.reason) : new ForbiddenError(verdict.reason)
+}
+
 function unary<Req extends { ctx?: PbContext }, Res>(
-  fn: (req: Req, deadline: number | undefined) => Promise<Res>,
+  rpc: CellRpc,
+  selfPath: string,
+  fn: (req: Req, deadline: number | undefined, caller: string) => Promise<Res>,
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    fn(call.request, deadlineOf(call as grpc.ServerUnaryCall<unknown, unknown>)).then(
+    const caller = authorize(rpc, selfPath, call)
+    if (caller instanceof AppError) {
+      callback(statusOf(caller))
+      return
+    }
+    fn(call.request, deadlineOf(call as grpc.ServerUnaryCall<unknown, unknown>), caller).then(
       (res) => callback(null, res),
-      (err: unknown) => callback({ code: grpcCode(err), details: JSON.stringify(toWire(err)) }),
+      (err: unknown) => callback(statusOf(err)),
     )
   }
 }
 
+/** A request naming a parent must name the authenticated one (cursors are kept per parent). */
+function otherParent(named: unknown, caller: string): InvalidError | undefined {
+  return named === caller ? undefined : new InvalidError(`parent_path ${String(named)} is not the calling cell ${caller}`)
+}
+
 /**
- * Serves the Cell service for this cell's parent on `address` (`host:port`, port 0 = any free one).
+ * Serves the Cell service for this cell's parent on `address` (`host:port`, port 0 = any free one),
+ * over mutual TLS with the cell's identity (`tls`). Every call is checked against the access
+ * table of rpc-access.ts before anything of the request is used.
  */
 export async function serveCell(args: {
   readonly address: string
   readonly link: CellLink
   readonly watch: WatchSource
+  readonly tls: CellTls
 }): Promise<CellServer> {
   const { link, watch } = args
+  const self = args.tls.cellPath
   const server = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1 })
   server.addService(cellService().service, {
-    Build: unary(async (req: any, deadline) => {
+    Build: unary('Build', self, async (req: any, deadline) => {
       const ctx = ctxFromPb(req.ctx, deadline)
       const out = await link.build(ctx, {
         instanceUuid: req.instance_uuid,
@@ -74,7 +108,7 @@ export async function serveCell(args: {
         ? { accepted: true, cell_path: out.cellPath, host: out.host, reason: '' }
         : { accepted: false, cell_path: '', host: '', reason: out.reason }
     }),
-    InstanceAction: unary(async (req: any, deadline) => {
+    InstanceAction: unary('InstanceAction', self, async (req: any, deadline) => {
       const result = await link.instanceAction(ctxFromPb(req.ctx, deadline), {
         cellPath: req.cell_path,
         instanceUuid: req.instance_uuid,
@@ -83,11 +117,11 @@ export async function serveCell(args: {
       })
       return { result_json: JSON.stringify(result ?? null) }
     }),
-    GetInstances: unary(async (req: any, deadline) => {
+    GetInstances: unary('GetInstances', self, async (req: any, deadline) => {
       const found = await link.getInstances(ctxFromPb(req.ctx, deadline), { cellPath: req.cell_path, uuids: req.uuids })
       return { instances_json: found.map((i) => JSON.stringify(i)) }
     }),
-    CellAdmin: unary(async (req: any, deadline) => {
+    CellAdmin: unary('CellAdmin', self, async (req: any, deadline) => {
       const result = await link.cellAdmin(ctxFromPb(req.ctx, deadline), {
         cellPath: req.cell_path,
         op: req.op,
@@ -95,16 +129,24 @@ export async function serveCell(args: {
       })
       return { result_json: JSON.stringify(result ?? null) }
     }),
-    ListHosts: unary(async (req: any, deadline) => {
+    ListHosts: unary('ListHosts', self, async (req: any, deadline) => {
       const hosts = await link.listHosts(ctxFromPb(req.ctx, deadline))
       return { hosts_json: hosts.map((h) => JSON.stringify(h)) }
     }),
-    AckEvents: unary(async (req: any) => {
+    AckEvents: unary('AckEvents', self, async (req: any, _deadline, caller) => {
+      const wrong = otherParent(req.parent_path, caller)
+      if (wrong !== undefined) throw wrong
       await link.ackEvents({ parentPath: req.parent_path, cursor: req.cursor })
       return {}
     }),
     Watch: (call: grpc.ServerWritableStream<any, unknown>) => {
       const req = call.request
+      const caller = authorize('Watch', self, call)
+      const refusal = caller instanceof AppError ? caller : otherParent(req.parent_path, caller)
+      if (refusal !== undefined) {
+        call.emit('error', statusOf(refusal))
+        return
+      }
       const stop = watch.watch(
         {
           parentPath: req.parent_path,
@@ -127,7 +169,7 @@ export async function serveCell(args: {
     },
   })
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(args.address, grpc.ServerCredentials.createInsecure(), (err, p) =>
+    server.bindAsync(args.address, args.tls.serverCredentials(), (err, p) =>
       err === null ? resolve(p) : reject(err),
     )
   })

@@ -50,6 +50,11 @@ export interface FederationConfig {
   }
   /** Filters, weighers, attempts and workers (see `scheduler-config.ts`). */
   readonly scheduler: SchedulerConfig
+  /**
+   * The federation PKI (mutual TLS on every cell link): `STATE_DIR/pki`, and how often running
+   * processes look for renewed certificates (`FEDERATION_CERT_REFRESH_MS`, default 5000).
+   */
+  readonly pki: { readonly dir: string; readonly refreshMs: number }
 }
 
 /** The flags every entry point accepts (parsed with node:util parseArgs). */
@@ -101,7 +106,9 @@ Environment:
   FEDERATION_DOWN_AFTER_MS       a cell silent this long is down (default 4 report intervals: 10 s)
   FEDERATION_SERVICE_DOWN_MS     a compute service silent this long is down (default 60000)
   FEDERATION_PLACEMENT_DEADLINE_MS  how long a build may wait for a cell's definite answer before
-                                 it ends in ERROR (cell0) (default 60000)`
+                                 it ends in ERROR (cell0) (default 60000)
+  FEDERATION_CERT_REFRESH_MS     how often running cells look for renewed certificates in
+                                 STATE_DIR/pki (default 5000)`
 
 function int(name: string, v: string | undefined, def: number): number {
   if (v === undefined) return def
@@ -133,9 +140,11 @@ export function federationConfig(mode: 'embedded' | 'production', values: Record
   const reportIntervalMs = num('FEDERATION_REPORT_INTERVAL_MS', 2500)
   const database = serverUrl('database', s('database-url'), env)
   const transport = serverUrl('transport', s('transport-url'), env)
+  const stateDir = resolve(s('state-dir') ?? '.federation')
   return deepFreeze({
     mode,
-    stateDir: resolve(s('state-dir') ?? '.federation'),
+    stateDir,
+    pki: { dir: join(stateDir, 'pki'), refreshMs: num('FEDERATION_CERT_REFRESH_MS', 5000) },
     regionsDir,
     regions: loadRegions(regionsDir),
     host: s('host') ?? '127.0.0.1',

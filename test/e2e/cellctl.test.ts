@@ -231,6 +231,10 @@ describe('cellctl against an embedded federation', () => {
   it('creates a cell under an intermediate cell, sees it report, and deletes it when empty', async () => {
     let extra: CellRuntime | undefined
     try {
+      // The new cell's certificate first (the CA is in the state dir): its agent serves with it.
+      const cert = await cellctl(['pki', 'issue', 'api!region-one!dc3', '--state-dir', cfg.stateDir])
+      expect(cert.code, cert.stderr).toBe(0)
+      expect(cert.stdout).toMatch(/^Issued the certificate of api!region-one!dc3 /)
       extra = await startCell({
         cell: { name: 'dc3', path: 'api!region-one!dc3', region: 'region-one', availabilityZone: 'dc3', weightOffset: 0, grpcPort: undefined, hosts: [], children: [] },
         roles: ['conductor', 'agent'],
@@ -243,11 +247,13 @@ describe('cellctl against an embedded federation', () => {
         hostIp: '127.0.0.1',
         timing: cfg.timing,
         scheduler: cfg.scheduler,
+        pki: cfg.pki,
         log: createLogger('extra-dc3'),
       })
-      const made = await cellctl(['cell', 'create', '--parent', 'api!region-one', '--name', 'dc3', '--grpc-address', `127.0.0.1:${extra.agentPort}`, '--weight-offset', '2'])
+      const made = await cellctl(['cell', 'create', '--parent', 'api!region-one', '--name', 'dc3', '--grpc-address', `127.0.0.1:${extra.agentPort}`, '--weight-offset', '2', '--state-dir', cfg.stateDir])
       expect(made.code, made.stderr).toBe(0)
       expect(made.stdout).toMatch(/│ path\s+│ api!region-one!dc3\s+│/)
+      expect(made.stdout).toContain('The certificate of api!region-one!dc3 is in place.')
       await waitFor('dc3 up', async () => ((await adminGet('/cells/api!region-one!dc3')).cell.state === 'up' ? true : undefined), 15_000)
       const tree = await cellctl(['cell', 'tree'])
       expect(tree.stdout).toMatch(/│ ├─ dc2\s+│[\s\S]*│ └─ dc3\s+│ region-one\s+│ up\s+│ 0\/0/)

@@ -1,7 +1,9 @@
+import * as grpc from '@grpc/grpc-js'
 import { execFileSync } from 'node:child_process'
 import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { callCellAs } from '../helpers/cell-peer.js'
 import type { ProductionFederation } from '../helpers/production.js'
 import { startProduction } from '../helpers/production.js'
 import type { Session } from '../helpers/os-client.js'
@@ -62,6 +64,20 @@ describe('production federation over MariaDB and RabbitMQ', () => {
     const perms = execFileSync('rabbitmqctl', ['-q', 'list_permissions', '-p', `${fed.prefix}.api.region-two`, '--no-table-headers'], { encoding: 'utf8' })
     const users = perms.split('\n').filter((l) => l.trim() !== '').map((l) => l.split('\t')[0])
     expect(users.sort()).toEqual(['agent', 'compute/r2-c1+r2-c2+r2-c3+r2-c4', 'conductor', 'scheduler'].map((r) => `${fed.prefix}.api.region-two/${r}`).sort())
+  })
+
+  it('links the cell processes with mutual TLS only: outsiders are refused by an agent process', async () => {
+    const pkiDir = join(fed.stateDir, 'pki')
+    expect(statSync(pkiDir).mode & 0o777).toBe(0o700)
+    expect(statSync(join(pkiDir, 'ca.key')).mode & 0o777).toBe(0o600)
+    expect(statSync(join(pkiDir, 'cells', 'api.region-two', 'tls.key')).mode & 0o777).toBe(0o600)
+    const sql = `SELECT grpc_address FROM ${fed.prefix}_api.cells WHERE path = 'api!region-two'`
+    const address = execFileSync('mysql', ['-h127.0.0.1', '-uroot', '-N', '-e', sql], { encoding: 'utf8' }).trim()
+    const req = { cell_path: 'api!region-two', op: 'set_disabled', args_json: '{"disabled":true}' }
+    expect((await callCellAs({ pkiDir, address, as: undefined, rpc: 'CellAdmin', req }))?.code).toBe(grpc.status.UNAVAILABLE)
+    expect((await callCellAs({ pkiDir, address, as: 'api!region-one', rpc: 'CellAdmin', req }))?.code).toBe(grpc.status.PERMISSION_DENIED)
+    // The API cell, its parent, is served (a harmless read).
+    expect(await callCellAs({ pkiDir, address, as: 'api', rpc: 'ListHosts', req: {} })).toBeNull()
   })
 
   it.each([
