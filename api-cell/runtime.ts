@@ -9,6 +9,7 @@ import { systemContext } from '../shared/context.js'
 import type { Database } from '../shared/db/database.js'
 import { migrateToLatest, openDatabase } from '../shared/db/database.js'
 import { AppError } from '../shared/errors.js'
+import { answerClientErrors } from '../shared/http/client-errors.js'
 import type { Logger } from '../shared/logging.js'
 import { observeCellCapacity } from '../shared/metrics/cell-metrics.js'
 import { observeHttp } from '../shared/metrics/http-metrics.js'
@@ -19,12 +20,14 @@ import type { Cell0Schema } from './cells/cell0.js'
 import { Cell0Store, cell0Migrations } from './cells/cell0.js'
 import { API_PATH, CellTree } from './cells/cell-tree.js'
 import { computeApp } from './compute/app.js'
+import { faultBody } from './compute/faults.js'
 import type { ImageLookup } from './compute/deps.js'
 import { seedFlavors } from './compute/flavors/flavor-store.js'
 import { InstanceLocator } from './compute/servers/locator.js'
 import { computeMigrations } from './db/compute-migrations.js'
 import type { ApiSchema } from './db/schema.js'
 import { authMiddleware } from './identity/auth.js'
+import { keystoneFaultBody } from './identity/http-errors.js'
 import { bootstrapIdentity } from './identity/bootstrap.js'
 import { identityMigrations } from './identity/migrations.js'
 import { KyselyRevocationStore } from './identity/revocation-store.js'
@@ -231,6 +234,10 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
       image: await listen(a.host, a.ports.image),
     }
     for (const server of Object.values(servers)) stops.push(() => close(server))
+    // Node's parser rejects some requests before express runs: answer those in each API's shape too.
+    answerClientErrors(servers.identity, keystoneFaultBody)
+    answerClientErrors(servers.compute, faultBody)
+    answerClientErrors(servers.image, keystoneFaultBody)
     const host = a.publicHost ?? a.host
     const urls = {
       identity: `http://${host}:${portOf(servers.identity)}`,

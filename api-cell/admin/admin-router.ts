@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express'
 import express, { Router } from 'express'
 import { InvalidError, NotFoundError } from '../../shared/errors.js'
+import { bodyDepthGuard, percentEncodingGuard } from '../../shared/http/request-guards.js'
 import { authMiddleware, authOf, contextOf, requestIdOf } from '../identity/auth.js'
 import { toHttpFailure } from '../identity/http-errors.js'
 import type { TokenService } from '../identity/tokens.js'
@@ -45,6 +46,7 @@ export function adminRouter(d: AdminDeps, tokens: TokenService): Router {
     res.setHeader('x-openstack-request-id', requestIdOf(res))
     next()
   })
+  router.use(percentEncodingGuard())
   router.get('/', (req, res) => {
     const root = `${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}`
     res.json({ versions: [{ id: ADMIN_API_VERSION, status: 'CURRENT', links: [{ rel: 'self', href: `${root}/${ADMIN_API_VERSION}/` }] }] })
@@ -52,6 +54,7 @@ export function adminRouter(d: AdminDeps, tokens: TokenService): Router {
 
   const v1 = Router()
   v1.use(express.json({ limit: '64kb', type: () => true }))
+  v1.use(bodyDepthGuard())
   v1.use(authMiddleware(tokens))
   /** Registers a route that checks `rule`, runs `fn` and answers its result as JSON. */
   const route = (method: 'get' | 'post' | 'put' | 'delete', path: string, rule: AdminPolicyRule, fn: Handler, status = 200): void => {

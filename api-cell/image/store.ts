@@ -6,7 +6,7 @@ import type { RequestContext } from '../../shared/context.js'
 import { isDuplicateKey, now } from '../../shared/db/database.js'
 import { ConflictError, ForbiddenError, InvalidError, NotFoundError } from '../../shared/errors.js'
 import { CIRROS, cirrosPlaceholder } from './cirros.js'
-import { assertWritable, checkProperty, keyKind, setAttribute, withChanges } from './image-attributes.js'
+import { assertWritable, checkProperty, keyKind, setAttribute, setProperty, withChanges } from './image-attributes.js'
 import type { ImageChanges } from './image-attributes.js'
 import { ImageFileStore } from './image-file-store.js'
 import type { ImageData } from './image-file-store.js'
@@ -15,6 +15,7 @@ import type { ImageListQuery, ImagePage } from './image-list.js'
 import { fromRow, toRow } from './image-model.js'
 import type { Image, SettableAttribute } from './image-model.js'
 import { applyPatch } from './image-patch.js'
+import { checkImageQuotas } from './image-quotas.js'
 import { canModify, canSee, viewerOf } from './image-visibility.js'
 import type { Viewer } from './image-visibility.js'
 import type { ImageTables } from './schema.js'
@@ -101,7 +102,7 @@ export class ImageService {
       }
       assertWritable(key)
       if (keyKind(key) === 'settable') setAttribute(changes, key as SettableAttribute, value)
-      else properties[key] = checkProperty(key, value)
+      else setProperty(properties, key, checkProperty(key, value))
     }
     checkPrivileges(viewer, changes, viewer.projectId ?? null)
     const t = this.#clock()
@@ -128,6 +129,7 @@ export class ImageService {
       updatedAt: t,
     }
     const image = withChanges(blank, changes, t)
+    checkImageQuotas(image)
     try {
       await this.#db.insertInto('images').values(toRow(image)).execute()
     } catch (err) {
@@ -281,6 +283,7 @@ export class ImageService {
     const changes = change(image)
     checkPrivileges(viewer, changes, image.owner)
     const updated = withChanges(image, changes, this.#clock())
+    checkImageQuotas(updated, image)
     const row = toRow(updated)
     // Only user-settable columns: an upload may be moving status, size and hashes concurrently.
     await this.#db

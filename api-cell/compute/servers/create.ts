@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto'
-import { isIP } from 'node:net'
 import type { Request, Response } from 'express'
 import { z } from 'zod'
 import type { BuildGroup, BuildSpec } from '../../../shared/cell-link/build-spec.js'
@@ -8,6 +7,7 @@ import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
 import { findFlavor, flavorSnapshot } from '../flavors/flavor-store.js'
 import { atLeast, microversionOf } from '../microversion.js'
+import { accessIPv4, accessIPv6, novaMetadata, novaServerDescription, novaServerName } from '../parameter-types.js'
 import { checkGroupMembers, checkMetadataItems, instancesAllowed, recordCharges } from '../quotas/boot-quota.js'
 import { withQuotaLock } from '../quotas/quota-store.js'
 import type { GroupRow } from '../server-groups/group-store.js'
@@ -15,28 +15,25 @@ import { addMembers, buildGroupOf, findGroup, liveMembers } from '../server-grou
 import { linkBase, regionOf } from '../request-scope.js'
 import { links } from './views.js'
 
-/** The item count is a quota (`metadata_items`, 403), not a schema rule: see {@link checkMetadataItems}. */
-const metadataSchema = z.record(z.string().min(1).max(255), z.string().max(255))
-
 const serverSchema = z
   .object({
-    name: z.string().trim().min(1).max(255),
+    name: novaServerName,
     imageRef: z.string().min(1).max(255),
     flavorRef: z.union([z.string().min(1).max(255), z.number().int().nonnegative()]),
     min_count: z.coerce.number().int().min(1).optional(),
     max_count: z.coerce.number().int().min(1).optional(),
     return_reservation_id: z.union([z.boolean(), z.string()]).optional(),
     availability_zone: z.string().min(1).max(255).optional(),
-    metadata: metadataSchema.optional(),
+    metadata: novaMetadata.optional(),
     key_name: z.string().min(1).max(255).nullable().optional(),
     adminPass: z.string().optional(),
     user_data: z.string().max(65535).nullable().optional(),
-    description: z.string().max(255).nullable().optional(),
+    description: novaServerDescription.optional(),
     networks: z.union([z.literal('none'), z.literal('auto'), z.array(z.record(z.string(), z.unknown()))]).optional(),
     security_groups: z.array(z.object({ name: z.string() }).passthrough()).optional(),
     config_drive: z.union([z.boolean(), z.string()]).optional(),
-    accessIPv4: z.string().optional(),
-    accessIPv6: z.string().optional(),
+    accessIPv4: accessIPv4.optional(),
+    accessIPv6: accessIPv6.optional(),
     'OS-DCF:diskConfig': z.enum(['AUTO', 'MANUAL']).optional(),
     block_device_mapping_v2: z.array(z.unknown()).optional(),
   })
@@ -59,7 +56,7 @@ export function schemaError(err: z.ZodError): InvalidError {
 
 const isBase64 = (s: string): boolean => /^[A-Za-z0-9+/\r\n]*={0,2}$/.test(s) && Buffer.from(s, 'base64').length > 0
 
-/** IPv6 in its compressed canonical form (`::babe:dc0c:1602`), as Nova stores it. */
+/** IPv6 in its compressed canonical form (`::babe:dc0c:1602`), as Nova stores it. Validate with `accessIPv6` first. */
 export function canonicalIpv6(addr: string): string {
   return new URL(`http://[${addr}]/`).hostname.slice(1, -1)
 }
@@ -68,15 +65,9 @@ const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$
 
 /**
  * Networking without Neutron: only the `default` security group exists, networks must be well
- * formed (their uuids cannot be checked against a network service), access IPs must be addresses.
+ * formed (their uuids cannot be checked against a network service). Access IPs are schema rules.
  */
 function validateNetworking(s: z.infer<typeof serverSchema>): void {
-  if (s.accessIPv4 !== undefined && s.accessIPv4 !== '' && isIP(s.accessIPv4) !== 4) {
-    throw new InvalidError(`Invalid input for field/attribute accessIPv4. Value: ${s.accessIPv4}. '${s.accessIPv4}' is not a 'ipv4'`)
-  }
-  if (s.accessIPv6 !== undefined && s.accessIPv6 !== '' && isIP(s.accessIPv6) !== 6) {
-    throw new InvalidError(`Invalid input for field/attribute accessIPv6. Value: ${s.accessIPv6}. '${s.accessIPv6}' is not a 'ipv6'`)
-  }
   for (const g of s.security_groups ?? []) {
     if (g.name !== 'default') throw new InvalidError(`Security group ${g.name} not found.`)
   }

@@ -5,11 +5,14 @@ import { z } from 'zod'
 import type { InstanceActionRecord, InstanceRecord } from '../../../shared/cell-link/build-spec.js'
 import { imageFetchOf } from '../../../shared/cell-link/build-spec.js'
 import { ConflictError, ForbiddenError, InvalidError, NotFoundError } from '../../../shared/errors.js'
+import { ownValue } from '../../../shared/http/request-guards.js'
 import { CELL0_PATH } from '../../cells/cell0.js'
 import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
 import type { Microversion } from '../microversion.js'
 import { atLeast, microversionOf } from '../microversion.js'
+import { accessIPv4, accessIPv6, hasControl, novaMetadata, novaServerDescription, novaServerName } from '../parameter-types.js'
+import { checkMetadataItems } from '../quotas/boot-quota.js'
 import { linkBase } from '../request-scope.js'
 import { groupsOfInstance } from '../server-groups/group-store.js'
 import { canonicalIpv6, createServer, schemaError } from './create.js'
@@ -72,12 +75,12 @@ const UNSUPPORTED_ACTIONS = new Set([
 const rebuildSchema = z
   .object({
     imageRef: z.string().min(1).max(255),
-    name: z.string().trim().min(1).max(255).optional(),
-    metadata: z.record(z.string().min(1).max(255), z.string().max(255)).optional(),
+    name: novaServerName.optional(),
+    metadata: novaMetadata.optional(),
     adminPass: z.string().optional(),
-    accessIPv4: z.string().optional(),
-    accessIPv6: z.string().optional(),
-    description: z.string().max(255).nullable().optional(),
+    accessIPv4: accessIPv4.optional(),
+    accessIPv6: accessIPv6.optional(),
+    description: novaServerDescription.optional(),
     preserve_ephemeral: z.boolean().optional(),
     key_name: z.string().max(255).nullable().optional(),
     user_data: z.string().max(65535).nullable().optional(),
@@ -85,14 +88,17 @@ const rebuildSchema = z
   })
   .strict()
 
+/** `PUT`/`POST /servers/{id}/metadata`. */
+const metadataBody = z.strictObject({ metadata: novaMetadata })
+
 const updateSchema = z
   .object({
     server: z
       .object({
-        name: z.string().trim().min(1).max(255).optional(),
-        description: z.string().max(255).nullable().optional(),
-        accessIPv4: z.string().optional(),
-        accessIPv6: z.string().optional(),
+        name: novaServerName.optional(),
+        description: novaServerDescription.optional(),
+        accessIPv4: accessIPv4.optional(),
+        accessIPv6: accessIPv6.optional(),
         'OS-DCF:diskConfig': z.enum(['AUTO', 'MANUAL']).optional(),
         hostname: z.string().optional(),
       })
@@ -203,8 +209,9 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
         if (key === 'restore') throw new ConflictError(`Instance ${uuid} is not in SOFT_DELETED state (soft delete is not enabled).`)
         throw new InvalidError(`The action ${key} is not supported by this cloud.`)
       }
-      if (keys.length !== 1 || key === undefined || ACTIONS[key] === undefined) {
-        throw new InvalidError(`There is no such action: ${keys.join(',')}`)
+      const action = key === undefined ? undefined : ownValue(ACTIONS, key)
+      if (keys.length !== 1 || key === undefined || action === undefined) {
+        throw new InvalidError(`There is no such action: ${keys.join(',').slice(0, 255)}`)
       }
       const value = (body as Record<string, unknown>)[key]
       const args: Record<string, unknown> = {}
@@ -223,14 +230,19 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
         }
         args['state'] = state
       }
-      if (key === 'lock' && value !== null && typeof value === 'object' && 'locked_reason' in value) {
+      if (key === 'lock' && value !== null && typeof value === 'object' && Object.hasOwn(value, 'locked_reason')) {
         if (!atLeast(microversionOf(res), '2.73')) throw new InvalidError('locked_reason requires microversion 2.73')
-        args['reason'] = (value as { locked_reason: unknown }).locked_reason
+        const reason = (value as { locked_reason: unknown }).locked_reason
+        if (typeof reason !== 'string' || reason.length > 255 || hasControl(reason)) {
+          throw new InvalidError('Invalid input for field/attribute lock.locked_reason. Value: must be a string of at most 255 printable characters')
+        }
+        args['reason'] = reason
       }
       if (key === 'rebuild') {
         const parsed = rebuildSchema.safeParse(value)
         if (!parsed.success) throw schemaError(parsed.error)
         const a = authOf(res)
+        if (parsed.data.metadata !== undefined) await checkMetadataItems(d.db, a.projectId, a.userId, Object.keys(parsed.data.metadata).length)
         const imageId = parsed.data.imageRef.split('/').pop() ?? ''
         const image = await d.images({ projectId: a.projectId, isAdmin: a.isAdmin, roles: a.roles, userId: a.userId }, imageId)
         if (image === undefined) throw new InvalidError(`Image ${imageId} could not be found.`)
@@ -266,7 +278,7 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
         })
         return
       }
-      await act(res, uuid, ACTIONS[key]!, args)
+      await act(res, uuid, action, args)
       res.status(202).end()
     }),
   )
@@ -279,13 +291,14 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
   )
   const setMetadata = (replace: boolean) =>
     wrap(async (req, res) => {
-      const md = (req.body as { metadata?: unknown } | undefined)?.metadata
-      if (md === null || typeof md !== 'object' || Array.isArray(md) || Object.values(md).some((v) => typeof v !== 'string')) {
-        throw new InvalidError('Malformed request body: metadata must be an object of strings')
-      }
+      const parsed = metadataBody.safeParse(req.body)
+      if (!parsed.success) throw schemaError(parsed.error)
+      const md = parsed.data.metadata
       const uuid = String(req.params['id'])
       const found = await d.locator.get(contextOf(res), caller(res), uuid)
       const next = replace ? md : { ...found.record.metadata, ...md }
+      const a = authOf(res)
+      await checkMetadataItems(d.db, a.projectId, a.userId, Object.keys(next).length)
       await act(res, uuid, 'set_metadata', { metadata: next })
       res.json({ metadata: next })
     })
