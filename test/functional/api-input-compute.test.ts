@@ -145,6 +145,7 @@ describe('compute API: hostile input', () => {
   it.each([
     ['server create', 'POST', '/servers', (n: string) => ({ server: { name: n, imageRef, flavorRef: '1' } })],
     ['server update', 'PUT', '/servers/{id}', (n: string) => ({ server: { name: n } })],
+    ['server hostname', 'PUT', '/servers/{id}', (n: string) => ({ server: { hostname: n } })],
     ['server rebuild', 'POST', '/servers/{id}/action', (n: string) => ({ rebuild: { imageRef, name: n } })],
     ['keypair', 'POST', '/os-keypairs', (n: string) => ({ keypair: { name: n } })],
     ['server group', 'POST', '/os-server-groups', (n: string) => ({ server_group: { name: n, policies: ['affinity'] } })],

@@ -100,7 +100,7 @@ const updateSchema = z
         accessIPv4: accessIPv4.optional(),
         accessIPv6: accessIPv6.optional(),
         'OS-DCF:diskConfig': z.enum(['AUTO', 'MANUAL']).optional(),
-        hostname: z.string().optional(),
+        hostname: z.string().min(1).max(255).regex(/^[a-zA-Z0-9._-]*$/, 'is not a valid hostname').optional(),
       })
       .strict(),
   })
