@@ -2,6 +2,7 @@ import type { NextFunction, Request, Response } from 'express'
 import express, { Router } from 'express'
 import { InvalidError, NotFoundError } from '../../shared/errors.js'
 import { bodyDepthGuard, percentEncodingGuard } from '../../shared/http/request-guards.js'
+import { isUuid } from '../../shared/uuid.js'
 import { authMiddleware, authOf, contextOf, requestIdOf } from '../identity/auth.js'
 import { toHttpFailure } from '../identity/http-errors.js'
 import type { TokenService } from '../identity/tokens.js'
@@ -24,8 +25,6 @@ export const ADMIN_API_PREFIX = '/cell-admin'
 export const ADMIN_API_VERSION = 'v1'
 
 type Handler = (req: Request, res: Response) => Promise<unknown>
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 const pathParam = (req: Request): string => parseInput(cellPathParam, String(req.params['path'] ?? ''), 'cell path')
 const queryCell = (req: Request): string | null => {
@@ -117,7 +116,7 @@ export function adminRouter(d: AdminDeps, tokens: TokenService): Router {
 
   route('get', '/instances/:uuid/verify', 'instances:verify', async (req, res) => {
     const uuid = String(req.params['uuid'] ?? '')
-    if (!UUID.test(uuid)) throw new NotFoundError(`Instance ${uuid} has no mapping.`)
+    if (!isUuid(uuid)) throw new NotFoundError(`Instance ${uuid} has no mapping.`)
     return { instance: await verifyInstance(d, ctx(res), uuid) }
   })
   route('post', '/cell0/map', 'cell0:map', async (req, res) => {

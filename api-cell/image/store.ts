@@ -5,6 +5,7 @@ import { systemContext } from '../../shared/context.js'
 import type { RequestContext } from '../../shared/context.js'
 import { isDuplicateKey, now } from '../../shared/db/database.js'
 import { ConflictError, ForbiddenError, InvalidError, NotFoundError } from '../../shared/errors.js'
+import { isUuid } from '../../shared/uuid.js'
 import { CIRROS, cirrosPlaceholder } from './cirros.js'
 import { assertWritable, checkProperty, keyKind, setAttribute, setProperty, withChanges } from './image-attributes.js'
 import type { ImageChanges } from './image-attributes.js'
@@ -39,7 +40,6 @@ export interface ImageDownload {
   readonly data: Readable | null
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /**
  * Glance v2 semantics over the `images` table and a local file store. Every call takes the caller's
@@ -96,7 +96,7 @@ export class ImageService {
     const properties: Record<string, string> = {}
     for (const [key, value] of Object.entries(body)) {
       if (key === 'id') {
-        if (typeof value !== 'string' || !UUID.test(value)) throw new InvalidError(`Invalid id: ${String(value)}: must be a UUID.`)
+        if (!isUuid(value)) throw new InvalidError(`Invalid id: ${String(value)}: must be a UUID.`)
         id = value.toLowerCase()
         continue
       }
@@ -271,7 +271,7 @@ export class ImageService {
   }
 
   async #find(id: string): Promise<Image | undefined> {
-    if (!UUID.test(id)) return undefined // names and garbage are simply not found
+    if (!isUuid(id)) return undefined // names and garbage are simply not found
     const row = await this.#db.selectFrom('images').selectAll().where('id', '=', id.toLowerCase()).executeTakeFirst()
     return row === undefined ? undefined : fromRow(row)
   }

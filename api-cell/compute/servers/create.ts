@@ -3,11 +3,12 @@ import type { Request, Response } from 'express'
 import { z } from 'zod'
 import type { BuildGroup, BuildSpec } from '../../../shared/cell-link/build-spec.js'
 import { InvalidError } from '../../../shared/errors.js'
+import { isUuidLike } from '../../../shared/uuid.js'
 import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
 import { findFlavor, flavorSnapshot } from '../flavors/flavor-store.js'
 import { atLeast, microversionOf } from '../microversion.js'
-import { accessIPv4, accessIPv6, novaMetadata, novaServerDescription, novaServerName } from '../parameter-types.js'
+import { accessIPv4, accessIPv6, novaMetadata, novaServerDescription, novaServerName, parseBody } from '../parameter-types.js'
 import { checkGroupMembers, checkMetadataItems, instancesAllowed, recordCharges } from '../quotas/boot-quota.js'
 import { withQuotaLock } from '../quotas/quota-store.js'
 import type { GroupRow } from '../server-groups/group-store.js'
@@ -47,12 +48,6 @@ const bodySchema = z
   })
   .strict()
 
-/** `"Invalid input for field/attribute server.name. ..."`, as Nova words schema errors. */
-export function schemaError(err: z.ZodError): InvalidError {
-  const issue = err.issues[0]
-  const path = issue?.path.join('.') ?? ''
-  return new InvalidError(`Invalid input for field/attribute ${path}. Value: ${issue?.message ?? 'invalid'}`)
-}
 
 const isBase64 = (s: string): boolean => /^[A-Za-z0-9+/\r\n]*={0,2}$/.test(s) && Buffer.from(s, 'base64').length > 0
 
@@ -61,7 +56,6 @@ export function canonicalIpv6(addr: string): string {
   return new URL(`http://[${addr}]/`).hostname.slice(1, -1)
 }
 
-const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i
 
 /**
  * Networking without Neutron: only the `default` security group exists, networks must be well
@@ -74,11 +68,11 @@ function validateNetworking(s: z.infer<typeof serverSchema>): void {
   if (Array.isArray(s.networks)) {
     for (const n of s.networks) {
       const uuid = n['uuid']
-      if (uuid !== undefined && (typeof uuid !== 'string' || !UUID.test(uuid))) {
+      if (uuid !== undefined && !isUuidLike(uuid)) {
         throw new InvalidError(`Bad networks format: network uuid is not in proper format (${String(uuid)})`)
       }
       const port = n['port']
-      if (port !== undefined && (typeof port !== 'string' || !UUID.test(port))) {
+      if (port !== undefined && !isUuidLike(port)) {
         throw new InvalidError(`Bad networks format: port uuid is not in proper format (${String(port)})`)
       }
     }
@@ -96,9 +90,7 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
   const auth = authOf(res)
   const ctx = contextOf(res)
   const mv = microversionOf(res)
-  const parsed = bodySchema.safeParse(req.body)
-  if (!parsed.success) throw schemaError(parsed.error)
-  const body = parsed.data
+  const body = parseBody(bodySchema, req.body)
   const s = body.server
   if (atLeast(mv, '2.37') && s.networks === undefined) {
     throw new InvalidError("Invalid input for field/attribute server. Value: 'networks' is a required property")
@@ -242,7 +234,7 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
 async function groupOfHints(d: ComputeDeps, hints: Readonly<Record<string, unknown>>, caller: { projectId: string; isAdmin: boolean }): Promise<GroupRow | undefined> {
   const raw = hints['group']
   if (raw === undefined) return undefined
-  if (typeof raw !== 'string' || !UUID.test(raw)) {
+  if (!isUuidLike(raw)) {
     throw new InvalidError(`Invalid input for field/attribute group. Value: ${JSON.stringify(raw)}. ${JSON.stringify(raw)} is not a 'uuid'`)
   }
   const g = await findGroup(d.db, raw, caller)

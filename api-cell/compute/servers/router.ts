@@ -11,11 +11,11 @@ import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
 import type { Microversion } from '../microversion.js'
 import { atLeast, microversionOf } from '../microversion.js'
-import { accessIPv4, accessIPv6, hasControl, novaMetadata, novaServerDescription, novaServerName } from '../parameter-types.js'
+import { accessIPv4, accessIPv6, hasControl, novaMetadata, novaServerDescription, novaServerName, parseBody } from '../parameter-types.js'
 import { checkMetadataItems } from '../quotas/boot-quota.js'
 import { linkBase } from '../request-scope.js'
 import { groupsOfInstance } from '../server-groups/group-store.js'
-import { canonicalIpv6, createServer, schemaError } from './create.js'
+import { canonicalIpv6, createServer } from './create.js'
 import { listServers } from './list.js'
 import { serverDetail } from './views.js'
 
@@ -144,16 +144,15 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
   r.put(
     '/servers/:id',
     wrap(async (req, res) => {
-      const parsed = updateSchema.safeParse(req.body)
-      if (!parsed.success) throw schemaError(parsed.error)
+      const body = parseBody(updateSchema, req.body)
       const mv = microversionOf(res)
-      if (parsed.data.server.description !== undefined && !atLeast(mv, '2.19')) {
+      if (body.server.description !== undefined && !atLeast(mv, '2.19')) {
         throw new InvalidError("Invalid input for field/attribute server. Additional properties are not allowed ('description' was unexpected)")
       }
       const uuid = String(req.params['id'])
       const update = {
-        ...parsed.data.server,
-        ...(parsed.data.server.accessIPv6 === undefined || parsed.data.server.accessIPv6 === '' ? {} : { accessIPv6: canonicalIpv6(parsed.data.server.accessIPv6) }),
+        ...body.server,
+        ...(body.server.accessIPv6 === undefined || body.server.accessIPv6 === '' ? {} : { accessIPv6: canonicalIpv6(body.server.accessIPv6) }),
       }
       if ((await d.locator.mapping(caller(res), uuid)).cell_path === null && (await updateBuildRequest(d, uuid, update))) {
         const found = await d.locator.get(contextOf(res), caller(res), uuid)
@@ -162,8 +161,8 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
       }
       await act(res, uuid, 'update', update)
       const found = await d.locator.get(contextOf(res), caller(res), uuid)
-      if (parsed.data.server.name !== undefined) {
-        await d.db.updateTable('instance_index').set({ name: parsed.data.server.name }).where('uuid', '=', uuid).execute()
+      if (body.server.name !== undefined) {
+        await d.db.updateTable('instance_index').set({ name: body.server.name }).where('uuid', '=', uuid).execute()
       }
       res.json({ server: serverDetail(linkBase(req, res), found.record, { mv, isAdmin: authOf(res).isAdmin, basic: true, ...(await groupsView(mv, uuid)) }) })
     }),
@@ -239,32 +238,31 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
         args['reason'] = reason
       }
       if (key === 'rebuild') {
-        const parsed = rebuildSchema.safeParse(value)
-        if (!parsed.success) throw schemaError(parsed.error)
+        const rebuild = parseBody(rebuildSchema, value)
         const a = authOf(res)
-        if (parsed.data.metadata !== undefined) await checkMetadataItems(d.db, a.projectId, a.userId, Object.keys(parsed.data.metadata).length)
-        const imageId = parsed.data.imageRef.split('/').pop() ?? ''
+        if (rebuild.metadata !== undefined) await checkMetadataItems(d.db, a.projectId, a.userId, Object.keys(rebuild.metadata).length)
+        const imageId = rebuild.imageRef.split('/').pop() ?? ''
         const image = await d.images({ projectId: a.projectId, isAdmin: a.isAdmin, roles: a.roles, userId: a.userId }, imageId)
         if (image === undefined) throw new InvalidError(`Image ${imageId} could not be found.`)
         const mvk = microversionOf(res)
-        if (parsed.data.key_name !== undefined && !atLeast(mvk, '2.54')) throw new InvalidError("Additional properties are not allowed ('key_name' was unexpected)")
-        if (parsed.data.user_data !== undefined && !atLeast(mvk, '2.57')) throw new InvalidError("Additional properties are not allowed ('user_data' was unexpected)")
+        if (rebuild.key_name !== undefined && !atLeast(mvk, '2.54')) throw new InvalidError("Additional properties are not allowed ('key_name' was unexpected)")
+        if (rebuild.user_data !== undefined && !atLeast(mvk, '2.57')) throw new InvalidError("Additional properties are not allowed ('user_data' was unexpected)")
         let keyData: string | null | undefined
-        if (typeof parsed.data.key_name === 'string') {
-          const k = await d.db.selectFrom('key_pairs').select('public_key').where('user_id', '=', a.userId).where('name', '=', parsed.data.key_name).executeTakeFirst()
+        if (typeof rebuild.key_name === 'string') {
+          const k = await d.db.selectFrom('key_pairs').select('public_key').where('user_id', '=', a.userId).where('name', '=', rebuild.key_name).executeTakeFirst()
           if (k === undefined) throw new InvalidError('Invalid key_name provided.')
           keyData = k.public_key
-        } else if (parsed.data.key_name === null) keyData = null
+        } else if (rebuild.key_name === null) keyData = null
         // The host recreates the disk from the new image: it needs the signed URL, as for a boot.
         const fetch = imageFetchOf(image)
         const record = (await act(res, uuid, 'rebuild', {
-          ...parsed.data,
+          ...rebuild,
           imageRef: image.id,
           ...(keyData === undefined ? {} : { key_data: keyData }),
           ...(fetch === undefined ? {} : { image: fetch }),
         })) as InstanceRecord
-        if (parsed.data.name !== undefined) {
-          await d.db.updateTable('instance_index').set({ name: parsed.data.name, image_ref: image.id }).where('uuid', '=', uuid).execute()
+        if (rebuild.name !== undefined) {
+          await d.db.updateTable('instance_index').set({ name: rebuild.name, image_ref: image.id }).where('uuid', '=', uuid).execute()
         }
         const view = serverDetail(linkBase(req, res), record, { mv: microversionOf(res), isAdmin: a.isAdmin, basic: true, ...(await groupsView(microversionOf(res), uuid)) })
         const mvr = microversionOf(res)
@@ -273,7 +271,7 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
             ...view,
             ...(atLeast(mvr, '2.54') ? { key_name: record.keyName } : {}),
             ...(atLeast(mvr, '2.57') ? { user_data: record.userData } : {}),
-            adminPass: parsed.data.adminPass ?? randomBytes(9).toString('base64url'),
+            adminPass: rebuild.adminPass ?? randomBytes(9).toString('base64url'),
           },
         })
         return
@@ -291,9 +289,7 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
   )
   const setMetadata = (replace: boolean) =>
     wrap(async (req, res) => {
-      const parsed = metadataBody.safeParse(req.body)
-      if (!parsed.success) throw schemaError(parsed.error)
-      const md = parsed.data.metadata
+      const md = parseBody(metadataBody, req.body).metadata
       const uuid = String(req.params['id'])
       const found = await d.locator.get(contextOf(res), caller(res), uuid)
       const next = replace ? md : { ...found.record.metadata, ...md }
