@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Federation } from '../../bin/embedded.js'
 import type { FederationConfig } from '../../shared/config/federation.js'
-import { hostileBody, hostileHeaders, hostileQuery, hostileSegment, hostileString } from '../helpers/hostile-arbitraries.js'
+import { hostileBody, hostileHeaders, hostileQuery, hostileSegment, hostileString, hostileToken } from '../helpers/hostile-arbitraries.js'
 import { embeddedConfig, removeDir, startFederation } from '../helpers/embedded.js'
 import type { Session } from '../helpers/os-client.js'
 import { call, login, waitForStatus } from '../helpers/os-client.js'
@@ -105,7 +105,7 @@ describe('API fuzzing: every route answers hostile input with a clean 2xx/4xx', 
     const methods = route.method === '_all' ? ['GET', 'POST', 'PUT', 'DELETE'] : [route.method.toUpperCase()]
     const arb = fc.record({
       method: fc.constantFrom(...methods),
-      asAdmin: fc.boolean(),
+      who: fc.oneof(fc.constantFrom<'admin' | 'member'>('admin', 'member'), hostileToken),
       path: pathArb(route),
       query: hostileQuery,
       headers: hostileHeaders,
@@ -117,7 +117,7 @@ describe('API fuzzing: every route answers hostile input with a clean 2xx/4xx', 
         const withBody = BODY_METHODS.has(req.method.toLowerCase())
         const res = await fetch(url, {
           method: req.method,
-          headers: { 'x-auth-token': req.asAdmin ? admin.token : member.session.token, ...req.headers },
+          headers: { 'x-auth-token': req.who === 'admin' ? admin.token : req.who === 'member' ? member.session.token : req.who, ...req.headers },
           ...(withBody ? { body: req.body } : {}),
         })
         const text = await res.text()

@@ -16,6 +16,8 @@ const FIELDS = [
   'visibility', 'container_format', 'disk_format', 'min_disk', 'min_ram', 'protected', 'instances', 'cores', 'force', 'status',
   'sort_key', 'sort_dir', 'sort', 'limit', 'marker', 'all_tenants', 'changes-since', 'host', 'image', 'flavor', 'tenant',
   'op', 'path', 'value', 'identity', 'methods', 'scope', 'project', 'user', 'domain', 'extra_specs', 'quota_set', 'binary',
+  'signature', 'expires', 'tag', 'member_status', 'size_min', 'size_max', 'os_hidden', 'project_id', 'tenant_id', 'domain_id',
+  'reservation_id', 'changes-before', 'deleted', 'detailed', 'hypervisor_hostname', 'with_servers', 'usage', 'user_id',
 ] as const
 
 /** Top-level body keys of the APIs (resource wrappers and server actions). */
@@ -74,6 +76,12 @@ export const hostileQuery: fc.Arbitrary<string> = fc
     { maxLength: 4 },
   )
   .map((pairs) => pairs.map(([k, v]) => `${k.length === 0 ? 'x' : k}=${v}`).join('&'))
+
+/** Tokens that are not ours: empty-ish, garbage, over-long, token-shaped. */
+export const hostileToken: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom('x', 'gAAAAA', 'null', '%ff', 'a'.repeat(8000)),
+  fc.string({ maxLength: 60 }).map((s) => s.replace(/[^\x21-\x7e]/g, 'x') || 'x'),
+)
 
 /** Header values fetch accepts (visible ASCII and spaces). */
 const printable = fc.string({ maxLength: 30 }).map((s) => s.replace(/[^\x20-\x7e]/g, '').trim())
