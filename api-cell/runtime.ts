@@ -37,7 +37,7 @@ import { FileUrlSigner, fileUrlKey } from './image/file-url-signer.js'
 import { imageMigrations } from './image/migrations.js'
 import { imageRouter } from './image/router.js'
 import { ImageService } from './image/store.js'
-import { ADMIN_API_PREFIX, adminRouter } from './admin/admin-router.js'
+import { ADMIN_API_PREFIX, adminRouter, isAdminRequestLine } from './admin/admin-router.js'
 import { syncDisabledFlags } from './admin/disabled-sync.js'
 import { BuildDispatcher } from './scheduler/build-dispatcher.js'
 import { groupMembersLookup } from './scheduler/group-members.js'
@@ -236,7 +236,8 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     for (const server of Object.values(servers)) stops.push(() => close(server))
     // Node's parser rejects some requests before express runs: answer those in each API's shape too.
     answerClientErrors(servers.identity, keystoneFaultBody)
-    answerClientErrors(servers.compute, faultBody)
+    // The compute listener also serves the cell admin API (Keystone's shape) under its prefix.
+    answerClientErrors(servers.compute, (status, message, line) => (isAdminRequestLine(line) ? keystoneFaultBody(status, message) : faultBody(status, message)))
     answerClientErrors(servers.image, keystoneFaultBody)
     const host = a.publicHost ?? a.host
     const urls = {

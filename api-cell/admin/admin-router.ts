@@ -21,6 +21,15 @@ import { cellPathParam, createCellBody, disableCellBody, discoverBody, mapCell0B
 
 /** Where the API is mounted on the compute listener. */
 export const ADMIN_API_PREFIX = '/cell-admin'
+/**
+ * True when an HTTP request line (`GET /cell-admin/v1/cells HTTP/1.1`) targets this API: the compute
+ * listener answers requests its parser rejects in the shape of the API they were meant for.
+ */
+export function isAdminRequestLine(line: string): boolean {
+  const path = (line.split(' ')[1] ?? '').split('?')[0] ?? ''
+  return path === ADMIN_API_PREFIX || path.startsWith(`${ADMIN_API_PREFIX}/`)
+}
+
 /** The version this router serves. */
 export const ADMIN_API_VERSION = 'v1'
 

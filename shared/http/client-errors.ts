@@ -1,8 +1,12 @@
 import type { Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 
-/** Renders an API's fault body for `status` (the API's own shape: Nova's, Keystone's, Glance's). */
-export type FaultRenderer = (status: number, message: string) => unknown
+/**
+ * Renders an API's fault body for `status` (the API's own shape: Nova's, Keystone's, Glance's).
+ * `requestLine` is the start of the rejected request as received (`GET /path HTTP/1.1`, possibly
+ * cut short or empty), for a listener that serves more than one API under different prefixes.
+ */
+export type FaultRenderer = (status: number, message: string, requestLine: string) => unknown
 
 const REASONS: Readonly<Record<number, string>> = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large' }
 
@@ -23,14 +27,14 @@ export function clientErrorStatus(code: string | undefined): { status: number; m
  * status line into it would corrupt the first.
  */
 export function answerClientErrors(server: Server, render: FaultRenderer): void {
-  server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
+  server.on('clientError', (err: Error & { code?: string; rawPacket?: unknown }, socket: Duplex) => {
     const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage
     if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent === true) {
       socket.destroy()
       return
     }
     const { status, message } = clientErrorStatus(err.code)
-    const body = JSON.stringify(render(status, message))
+    const body = JSON.stringify(render(status, message, requestLineOf(err.rawPacket)))
     socket.end(
       `HTTP/1.1 ${status} ${REASONS[status] ?? 'Bad Request'}\r\n` +
         'Content-Type: application/json\r\n' +
@@ -39,4 +43,12 @@ export function answerClientErrors(server: Server, render: FaultRenderer): void 
         body,
     )
   })
+}
+
+/** The first line of the bytes Node's parser choked on (at most 512 bytes of it), or ''. */
+function requestLineOf(raw: unknown): string {
+  if (!Buffer.isBuffer(raw)) return ''
+  const head = raw.subarray(0, 512).toString('latin1')
+  const end = head.indexOf('\r\n')
+  return end < 0 ? head : head.slice(0, end)
 }

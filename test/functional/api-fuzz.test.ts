@@ -17,7 +17,9 @@ const RUNS = Number(process.env['FUZZ_RUNS'] ?? 40)
 const SEED = Number(process.env['FUZZ_SEED'] ?? 20261207)
 
 const ROUTES = enumerateRoutes()
-const BASE: Record<RouteEntry['api'], string> = { identity: '', compute: '/v2.1', image: '' }
+const BASE: Record<RouteEntry['api'], string> = { identity: '', compute: '/v2.1', image: '', admin: '/cell-admin/v1' }
+/** The listener each API is served on (the cell admin API shares the compute port). */
+const PORT_OF: Record<RouteEntry['api'], 'identity' | 'compute' | 'image'> = { identity: 'identity', compute: 'compute', image: 'image', admin: 'compute' }
 const BODY_METHODS = new Set(['post', 'put', 'patch'])
 
 /** A fault body in the API's shape: Nova's `{"<name>": {code, message}}`, else `{"error": {code, title, message}}`. */
@@ -37,7 +39,7 @@ function checkFault(api: RouteEntry['api'], status: number, body: unknown): stri
  * (never a 5xx, a 4xx always with the API's JSON fault body), and the API must still serve a normal
  * request afterwards. Seeded: a failure reproduces with the same FUZZ_SEED.
  */
-describe('API fuzzing: every route answers hostile input with a clean 2xx/4xx', () => {
+describe('API fuzzing (identity, compute, image, cell admin): every route answers hostile input with a clean 2xx/4xx', () => {
   let cfg: FederationConfig
   let fed: Federation
   let admin: Session
@@ -92,13 +94,18 @@ describe('API fuzzing: every route answers hostile input with a clean 2xx/4xx', 
   }
 
   const normal = async (api: RouteEntry['api']): Promise<number> => {
-    const url = { identity: `${fed.api.urls.identity}/v3/projects`, compute: `${fed.api.urls.compute}/v2.1/servers`, image: `${fed.api.urls.image}/v2/images` }[api]
+    const url = {
+      identity: `${fed.api.urls.identity}/v3/projects`,
+      compute: `${fed.api.urls.compute}/v2.1/servers`,
+      image: `${fed.api.urls.image}/v2/images`,
+      admin: `${fed.api.urls.compute}/cell-admin/v1/cells`,
+    }[api]
     return (await call(admin, 'GET', url)).status
   }
 
   it('found the routes of all three APIs', () => {
     const count = (api: string) => ROUTES.filter((r) => r.api === api).length
-    expect([count('identity') > 30, count('compute') > 50, count('image') > 10]).toEqual([true, true, true])
+    expect([count('identity') > 30, count('compute') > 50, count('image') > 10, count('admin') > 10]).toEqual([true, true, true, true])
   })
 
   it.each(ROUTES.map((r) => [`${r.api} ${r.method.toUpperCase()} ${r.path}`, r] as const))('%s', async (_name, route) => {
@@ -113,7 +120,7 @@ describe('API fuzzing: every route answers hostile input with a clean 2xx/4xx', 
     })
     await fc.assert(
       fc.asyncProperty(arb, async (req) => {
-        const url = `${fed.api.urls[route.api]}${BASE[route.api]}${req.path}${req.query === '' ? '' : `?${req.query}`}`
+        const url = `${fed.api.urls[PORT_OF[route.api]]}${BASE[route.api]}${req.path}${req.query === '' ? '' : `?${req.query}`}`
         const withBody = BODY_METHODS.has(req.method.toLowerCase())
         const res = await fetch(url, {
           method: req.method,

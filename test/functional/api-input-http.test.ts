@@ -98,6 +98,16 @@ describe('API listeners: malformed HTTP and bodies', () => {
     expectFault('identity', 400, r.body)
   })
 
+  it('the compute listener answers parser errors of cell admin requests in the admin (Keystone) shape, others in Nova\'s', async () => {
+    const admin431 = await raw('compute', `GET /cell-admin/v1/cells?x=${'a'.repeat(70_000)} HTTP/1.1\r\nHost: x\r\n\r\n`)
+    expect(admin431.status).toBe(431)
+    expectFault('identity', 431, admin431.body)
+    const nova431 = await raw('compute', `GET /v2.1/servers?x=${'a'.repeat(70_000)} HTTP/1.1\r\nHost: x\r\n\r\n`)
+    expect(nova431.status).toBe(431)
+    expect(Object.keys(nova431.body)).toEqual(['computeFault'])
+    expectFault('compute', 431, nova431.body)
+  })
+
   it('every listener still serves ordinary requests afterwards', async () => {
     expect((await call(admin, 'GET', `${urls.identity}/v3/projects`)).status).toBe(200)
     expect((await call(admin, 'GET', `${urls.compute}/v2.1/servers`)).status).toBe(200)

@@ -1,4 +1,6 @@
 import type { Router } from 'express'
+import { adminRouter } from '../../api-cell/admin/admin-router.js'
+import type { AdminDeps } from '../../api-cell/admin/deps.js'
 import type { ComputeDeps } from '../../api-cell/compute/deps.js'
 import { computeApp } from '../../api-cell/compute/app.js'
 import type { CatalogConfig } from '../../api-cell/identity/catalog.js'
@@ -10,7 +12,7 @@ import type { ImageService } from '../../api-cell/image/store.js'
 
 /** One route of an API: the HTTP method (lower case; `_all` for any) and its path template. */
 export interface RouteEntry {
-  readonly api: 'identity' | 'compute' | 'image'
+  readonly api: 'identity' | 'compute' | 'image' | 'admin'
   readonly method: string
   readonly path: string
 }
@@ -33,9 +35,10 @@ function walk(api: RouteEntry['api'], stack: readonly Layer[], out: Map<string, 
 const stackOf = (r: unknown): readonly Layer[] => (r as { stack: readonly Layer[] }).stack
 
 /**
- * Every route the identity, compute and image routers register, read from the routers themselves
- * (built with inert dependencies: nothing is served through them), so that a route added later is
- * fuzzed without anyone listing it. Compute paths are relative to `/v2.1`.
+ * Every route the identity, compute, image and cell admin routers register, read from the routers
+ * themselves (built with inert dependencies: nothing is served through them), so that a route added
+ * later is fuzzed without anyone listing it. Compute paths are relative to `/v2.1`, admin paths to
+ * `/cell-admin/v1` (its version root `/` included, which is then simply not found).
  */
 export function enumerateRoutes(): RouteEntry[] {
   const out = new Map<string, RouteEntry>()
@@ -46,5 +49,6 @@ export function enumerateRoutes(): RouteEntry[] {
   walk('identity', stackOf(identityRouter({ db: inert, tokens: inert as TokenService, catalog, publicUrl: 'http://inert' })), out)
   const signer = { verify: () => false } as unknown as FileUrlSigner
   walk('image', stackOf(imageRouter({ images: inert as ImageService, publicUrl: 'http://inert', signer, auth: (_q, _s, next) => next() })), out)
+  walk('admin', stackOf(adminRouter({} as AdminDeps, inert as TokenService)), out)
   return [...out.values()]
 }
