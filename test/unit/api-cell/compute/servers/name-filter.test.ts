@@ -36,7 +36,16 @@ describe('nameFilter', () => {
     )
   })
 
-  it.each(['(', '[a', '(a)\\1', 'a(?=b)', 'a(?!b)', '(?<=a)b', 'x'.repeat(1025)])('refuses %s with a 400', (pattern) => {
-    expect(() => nameFilter(pattern)).toThrow(InvalidError)
+  it.each(['(', '[a', '(a)\\1', 'a(?=b)', 'a(?!b)', '(?<=a)b', 'x'.repeat(1025), 'a{1000}'.repeat(146), 'a{600}b{600}', 'a{0,1001}', '\\pL{1001}'])(
+    'refuses %s with a 400',
+    (pattern) => {
+      expect(() => nameFilter(pattern)).toThrow(InvalidError)
+    },
+  )
+
+  it('still takes counted repetitions up to the bound', () => {
+    expect(nameFilter('a{255}')('a'.repeat(255))).toBe(true)
+    expect(nameFilter('^x{2,3}$')('xxx')).toBe(true)
+    expect(nameFilter('\\{1\\}')('{1}')).toBe(true)
   })
 })
