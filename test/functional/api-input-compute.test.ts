@@ -161,6 +161,17 @@ describe('compute API: hostile input', () => {
     fault(await call(admin, 'POST', `${adminNova}/flavors`, { flavor: { name: 'f\u0000', ram: 64, vcpus: 1, disk: 1 } }), 400, 'badRequest')
   })
 
+  it.each([
+    ['a __proto__ key', '{"extra_specs": {"__proto__": "x"}}'],
+    ['a key with NUL', '{"extra_specs": {"a\\u0000": "x"}}'],
+    ['an empty key', '{"extra_specs": {"": "x"}}'],
+    ['a 256-character value', JSON.stringify({ extra_specs: { k: 'v'.repeat(256) } })],
+  ])('refuses flavor extra specs with %s with 400, changing nothing', async (_what, body) => {
+    const adminNova = endpoint(admin, 'compute', 'region-one')
+    fault(await call(admin, 'POST', `${adminNova}/flavors/1/os-extra_specs`, body), 400, 'badRequest')
+    expect((await call(admin, 'GET', `${adminNova}/flavors/1/os-extra_specs`)).body.extra_specs).toEqual({})
+  })
+
   it('answers a locked_reason that is not a short string with 400', async () => {
     fault(await call(member.session, 'POST', `${nova}/servers/${serverId}/action`, { lock: { locked_reason: { x: 1 } } }, mv('2.73')), 400, 'badRequest')
     fault(await call(member.session, 'POST', `${nova}/servers/${serverId}/action`, { lock: { locked_reason: 'r'.repeat(256) } }, mv('2.73')), 400, 'badRequest')
