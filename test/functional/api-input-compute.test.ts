@@ -156,6 +156,12 @@ describe('compute API: hostile input', () => {
     expect((await call(member.session, 'GET', `${nova}/servers/${serverId}`)).body.server.name).toBe(EVIL_NAME)
   })
 
+  it('refuses a multi-create whose numbered names (name-N) would pass 255 characters with 400, creating nothing', async () => {
+    const before = (await call(member.session, 'GET', `${nova}/servers`)).body.servers.length
+    fault(await call(member.session, 'POST', `${nova}/servers`, { server: { name: 'n'.repeat(254), imageRef, flavorRef: '1', min_count: 2 } }), 400, 'badRequest')
+    expect((await call(member.session, 'GET', `${nova}/servers`)).body.servers.length).toBe(before)
+  })
+
   it('refuses NUL in a flavor name (admin) with 400', async () => {
     const adminNova = endpoint(admin, 'compute', 'region-one')
     fault(await call(admin, 'POST', `${adminNova}/flavors`, { flavor: { name: 'f\u0000', ram: 64, vcpus: 1, disk: 1 } }), 400, 'badRequest')

@@ -113,6 +113,10 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
   const maxCount = s.max_count ?? minCount
   if (maxCount < minCount) throw new InvalidError('min_count must be <= max_count')
   if (maxCount > 100) throw new InvalidError('max_count may not exceed 100')
+  // Multi-create names are `name-1` ... `name-N`: each must still fit the 255 characters of a name.
+  if (maxCount > 1 && `${s.name}-${maxCount}`.length > 255) {
+    throw new InvalidError(`Invalid input for field/attribute server.name. Value: too long for ${maxCount} servers named '<name>-<n>' (at most 255 characters)`)
+  }
   const flavorRef = String(s.flavorRef).split('/').pop() ?? ''
   const flavor = await findFlavor(d.db, flavorRef, auth)
   if (flavor === undefined || flavor.disabled === 1) throw new InvalidError(`Flavor ${flavorRef} could not be found.`)
