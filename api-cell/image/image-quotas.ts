@@ -6,6 +6,24 @@ export const IMAGE_PROPERTY_QUOTA = 128
 /** Glance's `image_tag_quota` default: tags one image may carry. */
 export const IMAGE_TAG_QUOTA = 128
 
+/**
+ * The most bytes an image's custom properties (or its tags), stored as one JSON text, may take: a
+ * MariaDB TEXT column holds 65,535 bytes and refuses more (strict mode), which would be a 500.
+ */
+export const MAX_STORED_BYTES = 65_535
+
+/** 413: an image whose properties or tags, together, are too large to store. */
+export class ImageMetadataTooLargeError extends AppError {
+  constructor(what: 'properties' | 'tags', bytes: number) {
+    super({
+      code: 'over_limit',
+      status: 413,
+      message: `The image's ${what} take ${bytes} bytes together: more than the ${MAX_STORED_BYTES} an image may store.`,
+      fields: { bytes, maximum: MAX_STORED_BYTES },
+    })
+  }
+}
+
 /** 413, as Glance answers an image over its property or tag quota. */
 export class ImageLimitExceededError extends AppError {
   constructor(what: 'properties' | 'tags', attempted: number, maximum: number) {
@@ -29,4 +47,12 @@ export function checkImageQuotas(next: Image, before?: Image): void {
   }
   const tags = next.tags.length
   if (tags > IMAGE_TAG_QUOTA && tags > (before?.tags.length ?? 0)) throw new ImageLimitExceededError('tags', tags, IMAGE_TAG_QUOTA)
+  if (next.properties !== before?.properties) {
+    const bytes = Buffer.byteLength(JSON.stringify(next.properties))
+    if (bytes > MAX_STORED_BYTES) throw new ImageMetadataTooLargeError('properties', bytes)
+  }
+  if (next.tags !== before?.tags) {
+    const bytes = Buffer.byteLength(JSON.stringify(next.tags))
+    if (bytes > MAX_STORED_BYTES) throw new ImageMetadataTooLargeError('tags', bytes)
+  }
 }

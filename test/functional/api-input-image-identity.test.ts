@@ -69,6 +69,17 @@ describe('image and identity APIs: hostile input', () => {
     expect(shown.extra1).toBeUndefined()
   })
 
+  it('refuses properties or tags too large to store together (over 65,535 bytes) with 413, on create and PATCH', async () => {
+    const before = await count()
+    fault(await call(member.session, 'POST', glance, { name: 'big', a: 'x'.repeat(40_000), b: 'y'.repeat(40_000) }), 413)
+    const wide = Array.from({ length: 128 }, (_, i) => `${i}${'€'.repeat(250)}`)
+    fault(await call(member.session, 'POST', glance, { name: 'wide', tags: wide }), 413)
+    expect(await count()).toBe(before)
+    const img = (await call(member.session, 'POST', glance, { name: 'grows', a: 'x'.repeat(40_000) })).body
+    fault(await call(member.session, 'PATCH', `${glance}/${img.id}`, JSON.stringify([{ op: 'add', path: '/b', value: 'y'.repeat(40_000) }]), PATCH), 413)
+    expect((await call(member.session, 'GET', `${glance}/${img.id}`)).body.b).toBeUndefined()
+  })
+
   it.each([
     ['a 256-character property name', { ['k'.repeat(256)]: 'v' }],
     ['a property name with NUL', { 'a\u0000b': 'v' }],
