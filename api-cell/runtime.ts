@@ -12,6 +12,7 @@ import type { Database } from '../shared/db/database.js'
 import { migrateToLatest, openDatabase } from '../shared/db/database.js'
 import { AppError } from '../shared/errors.js'
 import { ensurePrivateDir, tightenFile, writePrivateFile } from '../shared/fs/private-files.js'
+import { answerClientErrors } from '../shared/http/client-errors.js'
 import type { Logger } from '../shared/logging.js'
 import { observeCellCapacity } from '../shared/metrics/cell-metrics.js'
 import { observeHttp } from '../shared/metrics/http-metrics.js'
@@ -23,12 +24,14 @@ import type { Cell0Schema } from './cells/cell0.js'
 import { Cell0Store, cell0Migrations } from './cells/cell0.js'
 import { API_PATH, CellTree } from './cells/cell-tree.js'
 import { computeApp } from './compute/app.js'
+import { faultBody } from './compute/faults.js'
 import type { ImageLookup } from './compute/deps.js'
 import { seedFlavors } from './compute/flavors/flavor-store.js'
 import { InstanceLocator } from './compute/servers/locator.js'
 import { computeMigrations } from './db/compute-migrations.js'
 import type { ApiSchema } from './db/schema.js'
 import { authMiddleware } from './identity/auth.js'
+import { keystoneFaultBody } from './identity/http-errors.js'
 import { bootstrapIdentity } from './identity/bootstrap.js'
 import { identityMigrations } from './identity/migrations.js'
 import { KyselyRevocationStore } from './identity/revocation-store.js'
@@ -38,7 +41,7 @@ import { FileUrlSigner, fileUrlKey } from './image/file-url-signer.js'
 import { imageMigrations } from './image/migrations.js'
 import { imageRouter } from './image/router.js'
 import { ImageService } from './image/store.js'
-import { ADMIN_API_PREFIX, adminRouter } from './admin/admin-router.js'
+import { ADMIN_API_PREFIX, adminRouter, isAdminRequestLine } from './admin/admin-router.js'
 import { syncDisabledFlags } from './admin/disabled-sync.js'
 import { BuildDispatcher } from './scheduler/build-dispatcher.js'
 import { groupMembersLookup } from './scheduler/group-members.js'
@@ -255,6 +258,11 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
       image: await listen(a.host, a.ports.image),
     }
     for (const server of Object.values(servers)) stops.push(() => close(server))
+    // Node's parser rejects some requests before express runs: answer those in each API's shape too.
+    answerClientErrors(servers.identity, keystoneFaultBody)
+    // The compute listener also serves the cell admin API (Keystone's shape) under its prefix.
+    answerClientErrors(servers.compute, (status, message, line) => (isAdminRequestLine(line) ? keystoneFaultBody(status, message) : faultBody(status, message)))
+    answerClientErrors(servers.image, keystoneFaultBody)
     const host = a.publicHost ?? a.host
     const urls = {
       identity: `http://${host}:${portOf(servers.identity)}`,

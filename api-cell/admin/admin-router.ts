@@ -1,6 +1,8 @@
 import type { NextFunction, Request, Response } from 'express'
 import express, { Router } from 'express'
 import { InvalidError, NotFoundError } from '../../shared/errors.js'
+import { bodyDepthGuard, percentEncodingGuard } from '../../shared/http/request-guards.js'
+import { isUuid } from '../../shared/uuid.js'
 import { authMiddleware, authOf, contextOf, requestIdOf } from '../identity/auth.js'
 import { toHttpFailure } from '../identity/http-errors.js'
 import type { TokenService } from '../identity/tokens.js'
@@ -19,12 +21,19 @@ import { cellPathParam, createCellBody, disableCellBody, discoverBody, mapCell0B
 
 /** Where the API is mounted on the compute listener. */
 export const ADMIN_API_PREFIX = '/cell-admin'
+/**
+ * True when an HTTP request line (`GET /cell-admin/v1/cells HTTP/1.1`) targets this API: the compute
+ * listener answers requests its parser rejects in the shape of the API they were meant for.
+ */
+export function isAdminRequestLine(line: string): boolean {
+  const path = (line.split(' ')[1] ?? '').split('?')[0] ?? ''
+  return path === ADMIN_API_PREFIX || path.startsWith(`${ADMIN_API_PREFIX}/`)
+}
+
 /** The version this router serves. */
 export const ADMIN_API_VERSION = 'v1'
 
 type Handler = (req: Request, res: Response) => Promise<unknown>
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 const pathParam = (req: Request): string => parseInput(cellPathParam, String(req.params['path'] ?? ''), 'cell path')
 const queryCell = (req: Request): string | null => {
@@ -45,6 +54,7 @@ export function adminRouter(d: AdminDeps, tokens: TokenService): Router {
     res.setHeader('x-openstack-request-id', requestIdOf(res))
     next()
   })
+  router.use(percentEncodingGuard())
   router.get('/', (req, res) => {
     const root = `${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}`
     res.json({ versions: [{ id: ADMIN_API_VERSION, status: 'CURRENT', links: [{ rel: 'self', href: `${root}/${ADMIN_API_VERSION}/` }] }] })
@@ -52,6 +62,7 @@ export function adminRouter(d: AdminDeps, tokens: TokenService): Router {
 
   const v1 = Router()
   v1.use(express.json({ limit: '64kb', type: () => true }))
+  v1.use(bodyDepthGuard())
   v1.use(authMiddleware(tokens))
   /** Registers a route that checks `rule`, runs `fn` and answers its result as JSON. */
   const route = (method: 'get' | 'post' | 'put' | 'delete', path: string, rule: AdminPolicyRule, fn: Handler, status = 200): void => {
@@ -114,7 +125,7 @@ export function adminRouter(d: AdminDeps, tokens: TokenService): Router {
 
   route('get', '/instances/:uuid/verify', 'instances:verify', async (req, res) => {
     const uuid = String(req.params['uuid'] ?? '')
-    if (!UUID.test(uuid)) throw new NotFoundError(`Instance ${uuid} has no mapping.`)
+    if (!isUuid(uuid)) throw new NotFoundError(`Instance ${uuid} has no mapping.`)
     return { instance: await verifyInstance(d, ctx(res), uuid) }
   })
   route('post', '/cell0/map', 'cell0:map', async (req, res) => {

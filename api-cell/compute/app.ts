@@ -1,6 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import express, { Router } from 'express'
 import { AppError, NotFoundError } from '../../shared/errors.js'
+import { bodyDepthGuard, percentEncodingGuard } from '../../shared/http/request-guards.js'
 import { authMiddleware, requestIdOf } from '../identity/auth.js'
 import type { TokenService } from '../identity/tokens.js'
 import { aggregatesRouter } from './aggregates/router.js'
@@ -65,7 +66,9 @@ export function computeApp(d: ComputeDeps, tokens: TokenService): express.Expres
     res.setHeader('x-compute-request-id', id)
     next()
   })
+  app.use(percentEncodingGuard())
   app.use(express.json({ limit: '1mb', type: () => true }))
+  app.use(bodyDepthGuard())
   const auth = authMiddleware(tokens)
 
   const scoped = (region: string | null, prefix: string): Router => {

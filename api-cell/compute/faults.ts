@@ -35,15 +35,16 @@ export function computeErrorHandler(log: Logger) {
       status = err.status >= 400 && err.status < 600 ? err.status : 500
       if (err.safe) message = err.message
     } else if (isHttpError(err)) {
+      // body-parser's and the router's own errors (bad JSON, too large, undecodable parameter).
       status = err.status
-      message = err.type === 'entity.parse.failed' ? 'Malformed request body' : err.message
+      message = err.type === 'entity.parse.failed' ? 'Malformed request body' : err.expose === true ? err.message : 'Bad request'
     }
     if (status >= 500) log.error({ requestId: res.locals.requestId, err: err instanceof Error ? err.stack : String(err) }, 'compute API error')
     res.status(status).json(faultBody(status, message))
   }
 }
 
-function isHttpError(err: unknown): err is { status: number; message: string; type?: string } {
-  const e = err as { status?: unknown; expose?: unknown }
-  return typeof e?.status === 'number' && e.status >= 400 && e.status < 500 && e.expose === true
+function isHttpError(err: unknown): err is { status: number; message: string; type?: string; expose?: boolean } {
+  const e = err as { status?: unknown } | null
+  return typeof e?.status === 'number' && e.status >= 400 && e.status < 500
 }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { z } from 'zod'
 import { InvalidError } from '../../shared/errors.js'
 
@@ -32,6 +33,76 @@ export const novaName = z
   .min(1)
   .max(255)
   .refine((s) => s.trim() === s && !/[\p{Cc}]/u.test(s), 'leading/trailing whitespace or control characters are not allowed')
+
+/** C0/C1 control characters (NUL included), which Nova's printable-name formats refuse. */
+const CONTROL = /\p{Cc}/u
+
+/** True when `s` has a control character (NUL, ESC, DEL...). */
+export function hasControl(s: string): boolean {
+  return CONTROL.test(s)
+}
+
+/**
+ * A server's `name` on create, update and rebuild: Nova strips surrounding whitespace there, then
+ * takes 1-255 printable characters.
+ */
+export const novaServerName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(255)
+  .refine((s) => !hasControl(s), 'control characters are not allowed')
+
+/** A server's `description` (2.19+): up to 255 printable characters (newlines and tabs allowed), or null. */
+export const novaServerDescription = z
+  .string()
+  .max(255)
+  .refine((s) => !hasControl(s.replace(/[\n\r\t]/g, '')), 'control characters are not allowed')
+  .nullable()
+
+/** True for an IPv6 address this API can store in canonical form (zone ids and the like are not). */
+function isStorableIpv6(s: string): boolean {
+  if (isIP(s) !== 6) return false
+  try {
+    new URL(`http://[${s}]/`)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** `accessIPv4`: an IPv4 address (or `""`, which leaves it unset), as Nova's `format: ipv4`. */
+export const accessIPv4 = z.string().refine((s) => s === '' || isIP(s) === 4, "is not a 'ipv4'")
+
+/** `accessIPv6`: an IPv6 address (or `""`, which leaves it unset), as Nova's `format: ipv6`. */
+export const accessIPv6 = z.string().refine((s) => s === '' || isStorableIpv6(s), "is not a 'ipv6'")
+
+/** Nova's `parameter_types.metadata` key pattern. */
+const METADATA_KEY = /^[a-zA-Z0-9-_:. ]{1,255}$/
+
+/**
+ * `parameter_types.metadata`: keys of 1-255 characters from `[a-zA-Z0-9-_:. ]`, string values of at
+ * most 255 characters. Checked on the raw object (zod's record would silently drop a `__proto__`
+ * key, which we refuse instead: the pattern admits it, but no consumer could store it safely).
+ * How many items is a quota (`metadata_items`, 403), not a schema rule: see `checkMetadataItems`.
+ */
+export const novaMetadata = z.unknown().transform((v, ctx): Record<string, string> => {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)?.slice(0, 64) ?? 'undefined'} is not of type 'object'` })
+    return z.NEVER
+  }
+  for (const [k, val] of Object.entries(v)) {
+    if (!METADATA_KEY.test(k) || k === '__proto__') {
+      ctx.addIssue({ code: 'custom', message: `Additional properties are not allowed (${JSON.stringify(k.slice(0, 64))} was unexpected)` })
+      return z.NEVER
+    }
+    if (typeof val !== 'string' || val.length > 255) {
+      ctx.addIssue({ code: 'custom', path: [k], message: 'must be a string of at most 255 characters' })
+      return z.NEVER
+    }
+  }
+  return v as Record<string, string>
+})
 
 /** `parameter_types.description`: up to 65535 printable characters, or null. */
 export const novaDescription = z

@@ -17,9 +17,11 @@ const TITLES: Readonly<Record<number, string>> = Object.freeze({
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   409: 'Conflict',
   413: 'Request Entity Too Large',
   415: 'Unsupported Media Type',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   501: 'Not Implemented',
   503: 'Service Unavailable',
@@ -56,6 +58,11 @@ export function titleOf(status: number): string {
   return TITLES[status] ?? (status >= 500 ? 'Internal Server Error' : 'Error')
 }
 
+/** Keystone's (and our Glance's) fault body: `{"error":{"code":N,"title":"...","message":"..."}}`. */
+export function keystoneFaultBody(status: number, message: string): { error: { code: number; title: string; message: string } } {
+  return { error: { code: status, title: titleOf(status), message } }
+}
+
 /** Where unexpected errors are reported (pino's `logger.error(obj, msg)` fits). */
 export interface ErrorLogger {
   error(obj: Readonly<Record<string, unknown>>, msg: string): void
@@ -74,6 +81,6 @@ export function keystoneErrorHandler(options: { readonly publicUrl?: string; rea
     const f = toHttpFailure(err)
     if (f.unexpected) options.logger?.error({ err, method: req.method, path: req.path }, 'identity request failed')
     if (f.status === 401 && options.publicUrl !== undefined) res.setHeader('WWW-Authenticate', `Keystone uri="${options.publicUrl}"`)
-    res.status(f.status).json({ error: { code: f.status, title: f.title, message: f.message } })
+    res.status(f.status).json(keystoneFaultBody(f.status, f.message))
   }
 }

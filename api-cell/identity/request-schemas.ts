@@ -6,7 +6,13 @@ import { InvalidError } from '../../shared/errors.js'
  * them as "extra" attributes (users, projects) and ignored elsewhere, as Keystone does.
  */
 
-const name = z.string().trim().min(1).max(255)
+/** Names (users, projects, domains, roles): control characters such as NUL are never part of one. */
+const name = z
+  .string()
+  .trim()
+  .min(1)
+  .max(255)
+  .refine((s) => !/\p{Cc}/u.test(s), 'control characters are not allowed')
 const id = z.string().min(1).max(64)
 const domainRef = z.object({ id: id.optional(), name: name.optional() })
 

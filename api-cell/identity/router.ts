@@ -2,6 +2,7 @@ import express from 'express'
 import type { Router } from 'express'
 import type { Kysely } from 'kysely'
 import { NotFoundError } from '../../shared/errors.js'
+import { bodyDepthGuard, percentEncodingGuard } from '../../shared/http/request-guards.js'
 import { requestIdOf } from './auth.js'
 import { Authenticator } from './authenticator.js'
 import type { CatalogSource } from './catalog.js'
@@ -63,7 +64,9 @@ export function identityRouter(deps: IdentityRouterDeps): Router {
     res.setHeader('x-openstack-request-id', requestIdOf(res))
     next()
   })
+  router.use(percentEncodingGuard())
   router.use(express.json({ limit: '64kb', type: ['application/json', 'application/*+json'] }))
+  router.use(bodyDepthGuard())
 
   registerVersionRoutes(router, routeDeps)
   registerIssueRoute(router, routeDeps)

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler } from 'express'
 import { AppError } from '../../shared/errors.js'
-import { toHttpFailure } from '../identity/http-errors.js'
+import { keystoneFaultBody, toHttpFailure } from '../identity/http-errors.js'
 import type { ErrorLogger } from '../identity/http-errors.js'
 
 /**
@@ -21,7 +21,7 @@ export function glanceErrorHandler(options: { readonly logger?: ErrorLogger } = 
     }
     const f = toHttpFailure(err)
     if (f.unexpected) options.logger?.error({ err, method: req.method, path: req.path }, 'image request failed')
-    res.status(f.status).json({ error: { code: f.status, title: f.title, message: f.message } })
+    res.status(f.status).json(keystoneFaultBody(f.status, f.message))
   }
 }
 

@@ -12,6 +12,9 @@ import type { SettableAttribute } from './image-model.js'
 import { VISIBILITIES } from './schema.js'
 import type { Visibility } from './schema.js'
 
+/** C0/C1 control characters (NUL included): never part of a name, tag or property name. */
+const CONTROL = /\p{Cc}/u
+
 /** Changes to an image's user-settable fields (the result of a create body or a patch). */
 export interface ImageChanges {
   name?: string | null
@@ -49,7 +52,9 @@ export function assertWritable(key: string): void {
 export function setAttribute(changes: ImageChanges, key: SettableAttribute, value: unknown): void {
   switch (key) {
     case 'name':
-      if (value !== null && (typeof value !== 'string' || value.length > 255)) bad(key, 'a string of at most 255 characters or null')
+      if (value !== null && (typeof value !== 'string' || value.length > 255 || CONTROL.test(value))) {
+        bad(key, 'a string of at most 255 characters without control characters, or null')
+      }
       changes.name = value as string | null
       return
     case 'visibility':
@@ -76,8 +81,9 @@ export function setAttribute(changes: ImageChanges, key: SettableAttribute, valu
       else changes.osHidden = value as boolean
       return
     case 'tags': {
-      if (!Array.isArray(value) || value.length > 128 || value.some((t) => typeof t !== 'string' || t.length === 0 || t.length > 255)) {
-        bad(key, 'a list of at most 128 non-empty strings of at most 255 characters')
+      // How many is a quota (413, image-quotas.ts), not a schema rule.
+      if (!Array.isArray(value) || value.some((t) => typeof t !== 'string' || t.length === 0 || t.length > 255 || CONTROL.test(t))) {
+        bad(key, 'a list of non-empty strings of at most 255 characters without control characters')
       }
       changes.tags = [...new Set(value as string[])]
       return
@@ -92,9 +98,18 @@ export function setAttribute(changes: ImageChanges, key: SettableAttribute, valu
 /** Validates a custom property (Glance's schema: `additionalProperties: {type: string}`). */
 export function checkProperty(key: string, value: unknown): string {
   if (key.length === 0 || key.length > 255) throw new InvalidError('Property names must be 1 to 255 characters long.')
+  if (CONTROL.test(key)) throw new InvalidError('Property names must not contain control characters.')
   if (typeof value !== 'string') throw new InvalidError(`Invalid value for property '${key}': custom properties must be strings.`)
   if (value.length > 65535) throw new InvalidError(`Value of property '${key}' is too long.`)
   return value
+}
+
+/**
+ * Sets custom property `key` as an own, enumerable property even when it is `__proto__`: a plain
+ * assignment would hit `Object.prototype`'s setter and silently drop (or worse, re-parent) it.
+ */
+export function setProperty(properties: Record<string, string>, key: string, value: string): void {
+  Object.defineProperty(properties, key, { value, enumerable: true, writable: true, configurable: true })
 }
 
 /** The image with `changes` applied (pure). */

@@ -86,7 +86,7 @@ function matches(i: Image, q: ImageListQuery): boolean {
   if (q.tags !== undefined && !q.tags.every((t) => i.tags.includes(t))) return false
   if (q.sizeMin !== undefined && (i.size === null || i.size < q.sizeMin)) return false
   if (q.sizeMax !== undefined && (i.size === null || i.size > q.sizeMax)) return false
-  for (const [k, v] of Object.entries(q.properties ?? {})) if (i.properties[k] !== v) return false
+  for (const [k, v] of Object.entries(q.properties ?? {})) if (!Object.hasOwn(i.properties, k) || i.properties[k] !== v) return false
   return true
 }
 

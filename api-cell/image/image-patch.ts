@@ -1,5 +1,5 @@
 import { ConflictError, ForbiddenError, InvalidError } from '../../shared/errors.js'
-import { assertWritable, checkProperty, keyKind, setAttribute } from './image-attributes.js'
+import { assertWritable, checkProperty, keyKind, setAttribute, setProperty } from './image-attributes.js'
 import type { ImageChanges } from './image-attributes.js'
 import type { Image } from './image-model.js'
 import type { SettableAttribute } from './image-model.js'
@@ -47,7 +47,7 @@ export function applyPatch(image: Image, document: unknown): ImageChanges {
     const exists = Object.hasOwn(properties, key)
     if ((op === 'replace' || op === 'remove') && !exists) throw new ConflictError(`Property ${key} does not exist.`)
     if (op === 'remove') delete properties[key]
-    else properties[key] = checkProperty(key, value)
+    else setProperty(properties, key, checkProperty(key, value))
     propertiesChanged = true
   }
   if (propertiesChanged) changes.properties = properties

@@ -59,7 +59,8 @@ export function parseListQuery(query: Readonly<Record<string, unknown>>): ImageL
   const properties: Record<string, string> = {}
   for (const key of Object.keys(query)) {
     const v = one(key)
-    if (!KNOWN_KEYS.has(key) && v !== undefined) properties[key] = v
+    // defineProperty: a `__proto__` filter must stay an own key, not re-parent the object.
+    if (!KNOWN_KEYS.has(key) && v !== undefined) Object.defineProperty(properties, key, { value: v, enumerable: true, writable: true, configurable: true })
   }
   const tags = many('tag')
   const q: Record<string, unknown> = {

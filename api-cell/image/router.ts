@@ -3,6 +3,7 @@ import express from 'express'
 import type { Request, RequestHandler, Response, Router } from 'express'
 import { systemContext } from '../../shared/context.js'
 import { ForbiddenError, InternalError, InvalidError, NotFoundError } from '../../shared/errors.js'
+import { bodyDepthGuard, percentEncodingGuard } from '../../shared/http/request-guards.js'
 import { contextOf, requestIdOf } from '../identity/auth.js'
 import type { ErrorLogger } from '../identity/http-errors.js'
 import type { FileUrlSigner } from './file-url-signer.js'
@@ -50,13 +51,14 @@ export function imageRouter(deps: ImageRouterDeps): Router {
   const base = deps.publicUrl.replace(/\/+$/, '')
   const { images } = deps
   const router = express.Router()
-  const json = express.json({ limit: '1mb', type: ['application/json'] })
-  const patchJson = express.json({ limit: '1mb', type: PATCH_MEDIA_TYPES })
+  const json = [express.json({ limit: '1mb', type: ['application/json'] }), bodyDepthGuard()]
+  const patchJson = [express.json({ limit: '1mb', type: PATCH_MEDIA_TYPES }), bodyDepthGuard()]
 
   router.use((_req, res, next) => {
     res.setHeader('x-openstack-request-id', requestIdOf(res))
     next()
   })
+  router.use(percentEncodingGuard())
 
   const versions = (): Record<string, unknown> => ({ versions: versionList(base) })
   router.get('/', (_req, res) => {
@@ -104,7 +106,7 @@ export function imageRouter(deps: ImageRouterDeps): Router {
     res.json(body)
   })
 
-  router.post('/v2/images', json, async (req, res) => {
+  router.post('/v2/images', ...json, async (req, res) => {
     const body: unknown = req.body
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new InvalidError('The request body must be a JSON object describing the image.')
@@ -117,7 +119,7 @@ export function imageRouter(deps: ImageRouterDeps): Router {
     res.json(renderImage(await images.get(contextOf(res), param(req, 'id'))))
   })
 
-  router.patch('/v2/images/:id', patchJson, async (req, res) => {
+  router.patch('/v2/images/:id', ...patchJson, async (req, res) => {
     if (!req.is(PATCH_MEDIA_TYPES)) {
       throw new UnsupportedMediaTypeError(`Unsupported Content-Type: use ${PATCH_MEDIA_TYPES[0] ?? ''}.`)
     }

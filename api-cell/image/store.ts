@@ -5,8 +5,9 @@ import { systemContext } from '../../shared/context.js'
 import type { RequestContext } from '../../shared/context.js'
 import { isDuplicateKey, now } from '../../shared/db/database.js'
 import { ConflictError, ForbiddenError, InvalidError, NotFoundError } from '../../shared/errors.js'
+import { isUuid } from '../../shared/uuid.js'
 import { CIRROS, cirrosPlaceholder } from './cirros.js'
-import { assertWritable, checkProperty, keyKind, setAttribute, withChanges } from './image-attributes.js'
+import { assertWritable, checkProperty, keyKind, setAttribute, setProperty, withChanges } from './image-attributes.js'
 import type { ImageChanges } from './image-attributes.js'
 import { ImageFileStore } from './image-file-store.js'
 import type { ImageData } from './image-file-store.js'
@@ -15,6 +16,7 @@ import type { ImageListQuery, ImagePage } from './image-list.js'
 import { fromRow, toRow } from './image-model.js'
 import type { Image, SettableAttribute } from './image-model.js'
 import { applyPatch } from './image-patch.js'
+import { checkImageQuotas } from './image-quotas.js'
 import { canModify, canSee, viewerOf } from './image-visibility.js'
 import type { Viewer } from './image-visibility.js'
 import type { ImageTables } from './schema.js'
@@ -38,7 +40,6 @@ export interface ImageDownload {
   readonly data: Readable | null
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /**
  * Glance v2 semantics over the `images` table and a local file store. Every call takes the caller's
@@ -95,13 +96,13 @@ export class ImageService {
     const properties: Record<string, string> = {}
     for (const [key, value] of Object.entries(body)) {
       if (key === 'id') {
-        if (typeof value !== 'string' || !UUID.test(value)) throw new InvalidError(`Invalid id: ${String(value)}: must be a UUID.`)
+        if (!isUuid(value)) throw new InvalidError(`Invalid id: ${String(value)}: must be a UUID.`)
         id = value.toLowerCase()
         continue
       }
       assertWritable(key)
       if (keyKind(key) === 'settable') setAttribute(changes, key as SettableAttribute, value)
-      else properties[key] = checkProperty(key, value)
+      else setProperty(properties, key, checkProperty(key, value))
     }
     checkPrivileges(viewer, changes, viewer.projectId ?? null)
     const t = this.#clock()
@@ -128,6 +129,7 @@ export class ImageService {
       updatedAt: t,
     }
     const image = withChanges(blank, changes, t)
+    checkImageQuotas(image)
     try {
       await this.#db.insertInto('images').values(toRow(image)).execute()
     } catch (err) {
@@ -269,7 +271,7 @@ export class ImageService {
   }
 
   async #find(id: string): Promise<Image | undefined> {
-    if (!UUID.test(id)) return undefined // names and garbage are simply not found
+    if (!isUuid(id)) return undefined // names and garbage are simply not found
     const row = await this.#db.selectFrom('images').selectAll().where('id', '=', id.toLowerCase()).executeTakeFirst()
     return row === undefined ? undefined : fromRow(row)
   }
@@ -281,6 +283,7 @@ export class ImageService {
     const changes = change(image)
     checkPrivileges(viewer, changes, image.owner)
     const updated = withChanges(image, changes, this.#clock())
+    checkImageQuotas(updated, image)
     const row = toRow(updated)
     // Only user-settable columns: an upload may be moving status, size and hashes concurrently.
     await this.#db

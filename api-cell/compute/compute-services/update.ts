@@ -7,8 +7,7 @@ import type { ServicedHost } from '../hosts/host-inventory.js'
 import { isUuidLike } from '../hosts/host-inventory.js'
 import type { Microversion } from '../microversion.js'
 import { atLeast } from '../microversion.js'
-import { novaBoolean } from '../parameter-types.js'
-import { schemaError } from '../servers/create.js'
+import { invalidInput, novaBoolean } from '../parameter-types.js'
 import { serviceView } from './views.js'
 
 const reason = z.string().min(1).max(255)
@@ -55,7 +54,7 @@ export async function updateServiceV253(d: ComputeDeps, req: Request, res: Respo
   const id = String(req.params['id'])
   if (!isUuidLike(id)) throw new InvalidError(`Invalid uuid ${id}`)
   const parsed = updateV253.safeParse(req.body)
-  if (!parsed.success) throw schemaError(parsed.error)
+  if (!parsed.success) throw invalidInput(parsed.error)
   const body = parsed.data
   const h = (await hosts()).find((x) => x.host.service.uuid === id.toLowerCase())
   if (h === undefined) throw new NotFoundError(`Service ${id} could not be found.`)
@@ -84,7 +83,7 @@ const ACTIONS = ['enable', 'disable', 'disable-log-reason', 'force-down'] as con
  */
 export async function updateServiceV21(d: ComputeDeps, req: Request, res: Response, hosts: () => Promise<ServicedHost[]>, mv: Microversion): Promise<void> {
   const parsed = (atLeast(mv, '2.11') ? updateV211 : updateV21).safeParse(req.body)
-  if (!parsed.success) throw schemaError(parsed.error)
+  if (!parsed.success) throw invalidInput(parsed.error)
   const body = parsed.data as z.infer<typeof updateV211>
   const action = String(req.params['id'])
   if (!(ACTIONS as readonly string[]).includes(action) || (action === 'force-down' && !atLeast(mv, '2.11'))) {

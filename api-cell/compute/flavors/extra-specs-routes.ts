@@ -14,7 +14,11 @@ type Wrap = (fn: (req: Request, res: Response) => Promise<void>) => (req: Reques
 /** Keys and values as Nova's schema before 2.86 takes them (values: strings, numbers or booleans). */
 const KEY = /^[a-zA-Z0-9-_:. ]{1,255}$/
 const value = z.union([z.string().max(255), z.number(), z.boolean()])
-const specsSchema = z.record(z.string().regex(KEY, 'invalid extra spec key'), value)
+/** zod's record silently drops a `__proto__` key: refuse it (the key pattern admits it) before it does. */
+const specsSchema = z
+  .unknown()
+  .refine((v) => v === null || typeof v !== 'object' || !Object.hasOwn(v, '__proto__'), "Additional properties are not allowed ('__proto__' was unexpected)")
+  .pipe(z.record(z.string().regex(KEY, 'invalid extra spec key'), value))
 const createSchema = z.strictObject({ extra_specs: specsSchema })
 
 /** Nova stores every value as a string: numbers as written, booleans as Python spells them. */

@@ -46,10 +46,8 @@ export function novaTime(ms: number): string {
   return new Date(ms).toISOString().replace('Z', '000')
 }
 
-/** `true` for a canonical 8-4-4-4-12 hex uuid (Nova's is_uuid_like also accepts no dashes). */
-export function isUuidLike(v: string): boolean {
-  return /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i.test(v)
-}
+/** Nova's is_uuid_like (dashes optional): the federation's one uuid check, re-exported for the host routes. */
+export { isUuidLike } from '../../../shared/uuid.js'
 
 /** Nova's `bool_from_string(strict=True)` for query parameters; undefined for anything else. */
 export function strictBool(v: unknown): boolean | undefined {

@@ -1,13 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto'
-import { isIP } from 'node:net'
 import type { Request, Response } from 'express'
 import { z } from 'zod'
 import type { BuildGroup, BuildSpec } from '../../../shared/cell-link/build-spec.js'
 import { InvalidError } from '../../../shared/errors.js'
+import { isUuidLike } from '../../../shared/uuid.js'
 import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
 import { findFlavor, flavorSnapshot } from '../flavors/flavor-store.js'
 import { atLeast, microversionOf } from '../microversion.js'
+import { accessIPv4, accessIPv6, novaMetadata, novaServerDescription, novaServerName, parseBody } from '../parameter-types.js'
 import { checkGroupMembers, checkMetadataItems, instancesAllowed, recordCharges } from '../quotas/boot-quota.js'
 import { withQuotaLock } from '../quotas/quota-store.js'
 import type { GroupRow } from '../server-groups/group-store.js'
@@ -15,28 +16,25 @@ import { addMembers, buildGroupOf, findGroup, liveMembers } from '../server-grou
 import { linkBase, regionOf } from '../request-scope.js'
 import { links } from './views.js'
 
-/** The item count is a quota (`metadata_items`, 403), not a schema rule: see {@link checkMetadataItems}. */
-const metadataSchema = z.record(z.string().min(1).max(255), z.string().max(255))
-
 const serverSchema = z
   .object({
-    name: z.string().trim().min(1).max(255),
+    name: novaServerName,
     imageRef: z.string().min(1).max(255),
     flavorRef: z.union([z.string().min(1).max(255), z.number().int().nonnegative()]),
     min_count: z.coerce.number().int().min(1).optional(),
     max_count: z.coerce.number().int().min(1).optional(),
     return_reservation_id: z.union([z.boolean(), z.string()]).optional(),
     availability_zone: z.string().min(1).max(255).optional(),
-    metadata: metadataSchema.optional(),
+    metadata: novaMetadata.optional(),
     key_name: z.string().min(1).max(255).nullable().optional(),
     adminPass: z.string().optional(),
     user_data: z.string().max(65535).nullable().optional(),
-    description: z.string().max(255).nullable().optional(),
+    description: novaServerDescription.optional(),
     networks: z.union([z.literal('none'), z.literal('auto'), z.array(z.record(z.string(), z.unknown()))]).optional(),
     security_groups: z.array(z.object({ name: z.string() }).passthrough()).optional(),
     config_drive: z.union([z.boolean(), z.string()]).optional(),
-    accessIPv4: z.string().optional(),
-    accessIPv6: z.string().optional(),
+    accessIPv4: accessIPv4.optional(),
+    accessIPv6: accessIPv6.optional(),
     'OS-DCF:diskConfig': z.enum(['AUTO', 'MANUAL']).optional(),
     block_device_mapping_v2: z.array(z.unknown()).optional(),
   })
@@ -50,44 +48,31 @@ const bodySchema = z
   })
   .strict()
 
-/** `"Invalid input for field/attribute server.name. ..."`, as Nova words schema errors. */
-export function schemaError(err: z.ZodError): InvalidError {
-  const issue = err.issues[0]
-  const path = issue?.path.join('.') ?? ''
-  return new InvalidError(`Invalid input for field/attribute ${path}. Value: ${issue?.message ?? 'invalid'}`)
-}
 
 const isBase64 = (s: string): boolean => /^[A-Za-z0-9+/\r\n]*={0,2}$/.test(s) && Buffer.from(s, 'base64').length > 0
 
-/** IPv6 in its compressed canonical form (`::babe:dc0c:1602`), as Nova stores it. */
+/** IPv6 in its compressed canonical form (`::babe:dc0c:1602`), as Nova stores it. Validate with `accessIPv6` first. */
 export function canonicalIpv6(addr: string): string {
   return new URL(`http://[${addr}]/`).hostname.slice(1, -1)
 }
 
-const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i
 
 /**
  * Networking without Neutron: only the `default` security group exists, networks must be well
- * formed (their uuids cannot be checked against a network service), access IPs must be addresses.
+ * formed (their uuids cannot be checked against a network service). Access IPs are schema rules.
  */
 function validateNetworking(s: z.infer<typeof serverSchema>): void {
-  if (s.accessIPv4 !== undefined && s.accessIPv4 !== '' && isIP(s.accessIPv4) !== 4) {
-    throw new InvalidError(`Invalid input for field/attribute accessIPv4. Value: ${s.accessIPv4}. '${s.accessIPv4}' is not a 'ipv4'`)
-  }
-  if (s.accessIPv6 !== undefined && s.accessIPv6 !== '' && isIP(s.accessIPv6) !== 6) {
-    throw new InvalidError(`Invalid input for field/attribute accessIPv6. Value: ${s.accessIPv6}. '${s.accessIPv6}' is not a 'ipv6'`)
-  }
   for (const g of s.security_groups ?? []) {
     if (g.name !== 'default') throw new InvalidError(`Security group ${g.name} not found.`)
   }
   if (Array.isArray(s.networks)) {
     for (const n of s.networks) {
       const uuid = n['uuid']
-      if (uuid !== undefined && (typeof uuid !== 'string' || !UUID.test(uuid))) {
+      if (uuid !== undefined && !isUuidLike(uuid)) {
         throw new InvalidError(`Bad networks format: network uuid is not in proper format (${String(uuid)})`)
       }
       const port = n['port']
-      if (port !== undefined && (typeof port !== 'string' || !UUID.test(port))) {
+      if (port !== undefined && !isUuidLike(port)) {
         throw new InvalidError(`Bad networks format: port uuid is not in proper format (${String(port)})`)
       }
     }
@@ -105,9 +90,7 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
   const auth = authOf(res)
   const ctx = contextOf(res)
   const mv = microversionOf(res)
-  const parsed = bodySchema.safeParse(req.body)
-  if (!parsed.success) throw schemaError(parsed.error)
-  const body = parsed.data
+  const body = parseBody(bodySchema, req.body)
   const s = body.server
   if (atLeast(mv, '2.37') && s.networks === undefined) {
     throw new InvalidError("Invalid input for field/attribute server. Value: 'networks' is a required property")
@@ -130,6 +113,10 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
   const maxCount = s.max_count ?? minCount
   if (maxCount < minCount) throw new InvalidError('min_count must be <= max_count')
   if (maxCount > 100) throw new InvalidError('max_count may not exceed 100')
+  // Multi-create names are `name-1` ... `name-N`: each must still fit the 255 characters of a name.
+  if (maxCount > 1 && `${s.name}-${maxCount}`.length > 255) {
+    throw new InvalidError(`Invalid input for field/attribute server.name. Value: too long for ${maxCount} servers named '<name>-<n>' (at most 255 characters)`)
+  }
   const flavorRef = String(s.flavorRef).split('/').pop() ?? ''
   const flavor = await findFlavor(d.db, flavorRef, auth)
   if (flavor === undefined || flavor.disabled === 1) throw new InvalidError(`Flavor ${flavorRef} could not be found.`)
@@ -251,7 +238,7 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
 async function groupOfHints(d: ComputeDeps, hints: Readonly<Record<string, unknown>>, caller: { projectId: string; isAdmin: boolean }): Promise<GroupRow | undefined> {
   const raw = hints['group']
   if (raw === undefined) return undefined
-  if (typeof raw !== 'string' || !UUID.test(raw)) {
+  if (!isUuidLike(raw)) {
     throw new InvalidError(`Invalid input for field/attribute group. Value: ${JSON.stringify(raw)}. ${JSON.stringify(raw)} is not a 'uuid'`)
   }
   const g = await findGroup(d.db, raw, caller)

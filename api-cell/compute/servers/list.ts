@@ -2,10 +2,12 @@ import type { Request, Response } from 'express'
 import type { Selectable } from 'kysely'
 import type { InstanceIndexTable } from '../../db/compute-schema.js'
 import { InvalidError } from '../../../shared/errors.js'
+import { ownValue } from '../../../shared/http/request-guards.js'
 import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
 import { atLeast, microversionOf } from '../microversion.js'
 import { linkBase, regionOf } from '../request-scope.js'
+import { nameFilter } from './name-filter.js'
 import { filterForStatus } from './status.js'
 import { partialSummary, serverDetail, serverSummary } from './views.js'
 import { CELL0_PATH } from '../../cells/cell0.js'
@@ -66,7 +68,7 @@ export async function listServers(d: ComputeDeps, req: Request, res: Response, d
     query = query.where('updated_at', '>=', t)
   }
   const sortKeyParam = str(q['sort_key']) ?? 'created_at'
-  const sortKey = SORT_KEYS[sortKeyParam as keyof typeof SORT_KEYS]
+  const sortKey = ownValue<string>(SORT_KEYS, sortKeyParam) as (typeof SORT_KEYS)[keyof typeof SORT_KEYS] | undefined
   if (sortKey === undefined) throw new InvalidError(`Invalid sort_key ${sortKeyParam}`)
   const sortDir = str(q['sort_dir']) ?? 'desc'
   if (sortDir !== 'asc' && sortDir !== 'desc') throw new InvalidError(`Invalid sort_dir ${sortDir}`)
@@ -78,6 +80,8 @@ export async function listServers(d: ComputeDeps, req: Request, res: Response, d
   }
   const pageSize = limit ?? MAX_PAGE
   const name = str(q['name'])
+  // Compiled before any query runs: an invalid pattern is a 400 whatever else the request asks.
+  const matches = name === undefined ? undefined : nameFilter(name)
   const marker = str(q['marker'])
   let page: Selectable<InstanceIndexTable>[]
   if (name === undefined && KEYSET_SORT_KEYS.has(sortKey)) {
@@ -95,15 +99,7 @@ export async function listServers(d: ComputeDeps, req: Request, res: Response, d
   } else {
     // A name regex (no portable REGEXP in SQL) or a nullable sort key: filter and page in memory.
     let rows = await query.orderBy(sortKey, sortDir).orderBy('uuid', sortDir).execute()
-    if (name !== undefined) {
-      let re: RegExp
-      try {
-        re = new RegExp(name)
-      } catch {
-        throw new InvalidError(`Invalid regular expression in the name filter: ${name}`)
-      }
-      rows = rows.filter((r) => re.test(r.name))
-    }
+    if (matches !== undefined) rows = rows.filter((r) => matches(r.name))
     if (marker !== undefined) {
       const i = rows.findIndex((r) => r.uuid === marker)
       if (i < 0) throw new InvalidError(`marker [${marker}] not found`)

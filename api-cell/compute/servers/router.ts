@@ -5,14 +5,17 @@ import { z } from 'zod'
 import type { InstanceActionRecord, InstanceRecord } from '../../../shared/cell-link/build-spec.js'
 import { imageFetchOf } from '../../../shared/cell-link/build-spec.js'
 import { ConflictError, ForbiddenError, InvalidError, NotFoundError } from '../../../shared/errors.js'
+import { ownValue } from '../../../shared/http/request-guards.js'
 import { CELL0_PATH } from '../../cells/cell0.js'
 import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
 import type { Microversion } from '../microversion.js'
 import { atLeast, microversionOf } from '../microversion.js'
+import { accessIPv4, accessIPv6, hasControl, novaMetadata, novaServerDescription, novaServerName, parseBody } from '../parameter-types.js'
+import { checkMetadataItems } from '../quotas/boot-quota.js'
 import { linkBase } from '../request-scope.js'
 import { groupsOfInstance } from '../server-groups/group-store.js'
-import { canonicalIpv6, createServer, schemaError } from './create.js'
+import { canonicalIpv6, createServer } from './create.js'
 import { listServers } from './list.js'
 import { serverDetail } from './views.js'
 
@@ -72,12 +75,12 @@ const UNSUPPORTED_ACTIONS = new Set([
 const rebuildSchema = z
   .object({
     imageRef: z.string().min(1).max(255),
-    name: z.string().trim().min(1).max(255).optional(),
-    metadata: z.record(z.string().min(1).max(255), z.string().max(255)).optional(),
+    name: novaServerName.optional(),
+    metadata: novaMetadata.optional(),
     adminPass: z.string().optional(),
-    accessIPv4: z.string().optional(),
-    accessIPv6: z.string().optional(),
-    description: z.string().max(255).nullable().optional(),
+    accessIPv4: accessIPv4.optional(),
+    accessIPv6: accessIPv6.optional(),
+    description: novaServerDescription.optional(),
     preserve_ephemeral: z.boolean().optional(),
     key_name: z.string().max(255).nullable().optional(),
     user_data: z.string().max(65535).nullable().optional(),
@@ -85,16 +88,19 @@ const rebuildSchema = z
   })
   .strict()
 
+/** `PUT`/`POST /servers/{id}/metadata`. */
+const metadataBody = z.strictObject({ metadata: novaMetadata })
+
 const updateSchema = z
   .object({
     server: z
       .object({
-        name: z.string().trim().min(1).max(255).optional(),
-        description: z.string().max(255).nullable().optional(),
-        accessIPv4: z.string().optional(),
-        accessIPv6: z.string().optional(),
+        name: novaServerName.optional(),
+        description: novaServerDescription.optional(),
+        accessIPv4: accessIPv4.optional(),
+        accessIPv6: accessIPv6.optional(),
         'OS-DCF:diskConfig': z.enum(['AUTO', 'MANUAL']).optional(),
-        hostname: z.string().optional(),
+        hostname: z.string().min(1).max(255).regex(/^[a-zA-Z0-9._-]*$/, 'is not a valid hostname').optional(),
       })
       .strict(),
   })
@@ -141,16 +147,15 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
   r.put(
     '/servers/:id',
     wrap(async (req, res) => {
-      const parsed = updateSchema.safeParse(req.body)
-      if (!parsed.success) throw schemaError(parsed.error)
+      const body = parseBody(updateSchema, req.body)
       const mv = microversionOf(res)
-      if (parsed.data.server.description !== undefined && !atLeast(mv, '2.19')) {
+      if (body.server.description !== undefined && !atLeast(mv, '2.19')) {
         throw new InvalidError("Invalid input for field/attribute server. Additional properties are not allowed ('description' was unexpected)")
       }
       const uuid = String(req.params['id'])
       const update = {
-        ...parsed.data.server,
-        ...(parsed.data.server.accessIPv6 === undefined || parsed.data.server.accessIPv6 === '' ? {} : { accessIPv6: canonicalIpv6(parsed.data.server.accessIPv6) }),
+        ...body.server,
+        ...(body.server.accessIPv6 === undefined || body.server.accessIPv6 === '' ? {} : { accessIPv6: canonicalIpv6(body.server.accessIPv6) }),
       }
       if ((await d.locator.mapping(caller(res), uuid)).cell_path === null && (await updateBuildRequest(d, uuid, update))) {
         const found = await d.locator.get(contextOf(res), caller(res), uuid)
@@ -159,8 +164,8 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
       }
       await act(res, uuid, 'update', update)
       const found = await d.locator.get(contextOf(res), caller(res), uuid)
-      if (parsed.data.server.name !== undefined) {
-        await d.db.updateTable('instance_index').set({ name: parsed.data.server.name }).where('uuid', '=', uuid).execute()
+      if (body.server.name !== undefined) {
+        await d.db.updateTable('instance_index').set({ name: body.server.name }).where('uuid', '=', uuid).execute()
       }
       res.json({ server: serverDetail(linkBase(req, res), found.record, { mv, isAdmin: authOf(res).isAdmin, basic: true, ...(await groupsView(mv, uuid)) }) })
     }),
@@ -207,8 +212,9 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
         if (key === 'restore') throw new ConflictError(`Instance ${uuid} is not in SOFT_DELETED state (soft delete is not enabled).`)
         throw new InvalidError(`The action ${key} is not supported by this cloud.`)
       }
-      if (keys.length !== 1 || key === undefined || ACTIONS[key] === undefined) {
-        throw new InvalidError(`There is no such action: ${keys.join(',')}`)
+      const action = key === undefined ? undefined : ownValue(ACTIONS, key)
+      if (keys.length !== 1 || key === undefined || action === undefined) {
+        throw new InvalidError(`There is no such action: ${keys.join(',').slice(0, 255)}`)
       }
       const value = (body as Record<string, unknown>)[key]
       const args: Record<string, unknown> = {}
@@ -227,36 +233,40 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
         }
         args['state'] = state
       }
-      if (key === 'lock' && value !== null && typeof value === 'object' && 'locked_reason' in value) {
+      if (key === 'lock' && value !== null && typeof value === 'object' && Object.hasOwn(value, 'locked_reason')) {
         if (!atLeast(microversionOf(res), '2.73')) throw new InvalidError('locked_reason requires microversion 2.73')
-        args['reason'] = (value as { locked_reason: unknown }).locked_reason
+        const reason = (value as { locked_reason: unknown }).locked_reason
+        if (typeof reason !== 'string' || reason.length > 255 || hasControl(reason)) {
+          throw new InvalidError('Invalid input for field/attribute lock.locked_reason. Value: must be a string of at most 255 printable characters')
+        }
+        args['reason'] = reason
       }
       if (key === 'rebuild') {
-        const parsed = rebuildSchema.safeParse(value)
-        if (!parsed.success) throw schemaError(parsed.error)
+        const rebuild = parseBody(rebuildSchema, value)
         const a = authOf(res)
-        const imageId = parsed.data.imageRef.split('/').pop() ?? ''
+        if (rebuild.metadata !== undefined) await checkMetadataItems(d.db, a.projectId, a.userId, Object.keys(rebuild.metadata).length)
+        const imageId = rebuild.imageRef.split('/').pop() ?? ''
         const image = await d.images({ projectId: a.projectId, isAdmin: a.isAdmin, roles: a.roles, userId: a.userId }, imageId)
         if (image === undefined) throw new InvalidError(`Image ${imageId} could not be found.`)
         const mvk = microversionOf(res)
-        if (parsed.data.key_name !== undefined && !atLeast(mvk, '2.54')) throw new InvalidError("Additional properties are not allowed ('key_name' was unexpected)")
-        if (parsed.data.user_data !== undefined && !atLeast(mvk, '2.57')) throw new InvalidError("Additional properties are not allowed ('user_data' was unexpected)")
+        if (rebuild.key_name !== undefined && !atLeast(mvk, '2.54')) throw new InvalidError("Additional properties are not allowed ('key_name' was unexpected)")
+        if (rebuild.user_data !== undefined && !atLeast(mvk, '2.57')) throw new InvalidError("Additional properties are not allowed ('user_data' was unexpected)")
         let keyData: string | null | undefined
-        if (typeof parsed.data.key_name === 'string') {
-          const k = await d.db.selectFrom('key_pairs').select('public_key').where('user_id', '=', a.userId).where('name', '=', parsed.data.key_name).executeTakeFirst()
+        if (typeof rebuild.key_name === 'string') {
+          const k = await d.db.selectFrom('key_pairs').select('public_key').where('user_id', '=', a.userId).where('name', '=', rebuild.key_name).executeTakeFirst()
           if (k === undefined) throw new InvalidError('Invalid key_name provided.')
           keyData = k.public_key
-        } else if (parsed.data.key_name === null) keyData = null
+        } else if (rebuild.key_name === null) keyData = null
         // The host recreates the disk from the new image: it needs the signed URL, as for a boot.
         const fetch = imageFetchOf(image)
         const record = (await act(res, uuid, 'rebuild', {
-          ...parsed.data,
+          ...rebuild,
           imageRef: image.id,
           ...(keyData === undefined ? {} : { key_data: keyData }),
           ...(fetch === undefined ? {} : { image: fetch }),
         })) as InstanceRecord
-        if (parsed.data.name !== undefined) {
-          await d.db.updateTable('instance_index').set({ name: parsed.data.name, image_ref: image.id }).where('uuid', '=', uuid).execute()
+        if (rebuild.name !== undefined) {
+          await d.db.updateTable('instance_index').set({ name: rebuild.name, image_ref: image.id }).where('uuid', '=', uuid).execute()
         }
         const view = serverDetail(linkBase(req, res), record, { mv: microversionOf(res), isAdmin: a.isAdmin, basic: true, ...(await groupsView(microversionOf(res), uuid)) })
         const mvr = microversionOf(res)
@@ -265,12 +275,12 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
             ...view,
             ...(atLeast(mvr, '2.54') ? { key_name: record.keyName } : {}),
             ...(atLeast(mvr, '2.57') ? { user_data: record.userData } : {}),
-            adminPass: parsed.data.adminPass ?? randomBytes(9).toString('base64url'),
+            adminPass: rebuild.adminPass ?? randomBytes(9).toString('base64url'),
           },
         })
         return
       }
-      await act(res, uuid, ACTIONS[key]!, args)
+      await act(res, uuid, action, args)
       res.status(202).end()
     }),
   )
@@ -283,13 +293,12 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
   )
   const setMetadata = (replace: boolean) =>
     wrap(async (req, res) => {
-      const md = (req.body as { metadata?: unknown } | undefined)?.metadata
-      if (md === null || typeof md !== 'object' || Array.isArray(md) || Object.values(md).some((v) => typeof v !== 'string')) {
-        throw new InvalidError('Malformed request body: metadata must be an object of strings')
-      }
+      const md = parseBody(metadataBody, req.body).metadata
       const uuid = String(req.params['id'])
       const found = await d.locator.get(contextOf(res), caller(res), uuid)
       const next = replace ? md : { ...found.record.metadata, ...md }
+      const a = authOf(res)
+      await checkMetadataItems(d.db, a.projectId, a.userId, Object.keys(next).length)
       await act(res, uuid, 'set_metadata', { metadata: next })
       res.json({ metadata: next })
     })

@@ -89,6 +89,7 @@ export function found<T>(row: T | undefined, kind: string, id: string): T {
 /** The keys of `body` that are not in `core`: Keystone stores them as "extra" attributes and echoes them. */
 export function extraAttributes(body: Readonly<Record<string, unknown>>, core: readonly string[]): Record<string, unknown> {
   const extra: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(body)) if (!core.includes(k)) extra[k] = v
+  // defineProperty: an extra named `__proto__` must stay an attribute, not re-parent the object.
+  for (const [k, v] of Object.entries(body)) if (!core.includes(k)) Object.defineProperty(extra, k, { value: v, enumerable: true, writable: true, configurable: true })
   return extra
 }
