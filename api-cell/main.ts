@@ -29,6 +29,7 @@ async function main(): Promise<void> {
     cells: cellRegistrations(cfg),
     adminPassword: adminPasswordFor(cfg),
     downAfterMs: cfg.timing.downAfterMs,
+    antiEntropyIntervalMs: cfg.timing.antiEntropyIntervalMs,
     maxCellAttempts: cfg.scheduler.maxCellAttempts,
     scheduler: cfg.scheduler,
     log,

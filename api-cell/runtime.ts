@@ -67,6 +67,8 @@ export interface ApiRuntimeArgs {
   readonly cells: readonly CellRegistration[]
   readonly adminPassword: string
   readonly downAfterMs: number
+  /** Period of the index anti-entropy pass over the regions (0 or absent: none). */
+  readonly antiEntropyIntervalMs?: number
   readonly maxCellAttempts: number
   /** Cell filters and weighers of the global scheduler (default: the built-in lists). */
   readonly scheduler?: SchedulerConfig
@@ -187,7 +189,12 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     const tokens = new TokenService({ secret, ttlSeconds: 3600, revocations: new KyselyRevocationStore(api.db) })
     await tokens.loadRevocations(systemContext())
 
-    const tree = new CellTree({ db: api.db, log: a.log.child({ service: 'cell-tree' }), downAfterMs: a.downAfterMs })
+    const tree = new CellTree({
+      db: api.db,
+      log: a.log.child({ service: 'cell-tree' }),
+      downAfterMs: a.downAfterMs,
+      ...(a.antiEntropyIntervalMs === undefined ? {} : { antiEntropyIntervalMs: a.antiEntropyIntervalMs }),
+    })
     await tree.start()
     stops.push(() => tree.stop())
     const cell0 = new Cell0Store(cell0db.db)

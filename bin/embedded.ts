@@ -105,6 +105,7 @@ export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger
       cells: cellRegistrations(cfg, (c) => `${cfg.host}:${ports.get(c.path) ?? 0}`),
       adminPassword,
       downAfterMs: cfg.timing.downAfterMs,
+      antiEntropyIntervalMs: cfg.timing.antiEntropyIntervalMs,
       maxCellAttempts: cfg.scheduler.maxCellAttempts,
       scheduler: cfg.scheduler,
       log: log.child({ cell: 'api' }),

@@ -2,8 +2,11 @@ import type { Kysely } from 'kysely'
 import { ChildWatcher } from '../../shared/cell-link/child-watcher.js'
 import type { GrpcCellClient } from '../../shared/cell-link/grpc-client.js'
 import type { InstanceRecord } from '../../shared/cell-link/build-spec.js'
-import type { CellCapacity, FlavorShape, InstanceEvent, InstanceIndexPayload } from '../../shared/cell-link/types.js'
+import type { ReconcileResult } from '../../shared/cell-link/anti-entropy.js'
+import { AntiEntropyLoop, indexPayloadOf } from '../../shared/cell-link/anti-entropy.js'
+import type { CellCapacity, FlavorShape, InstanceEvent, InstanceIndexPayload, InstanceVersion } from '../../shared/cell-link/types.js'
 import { nextHop } from '../../shared/cell-link/types.js'
+import { isDuplicateKey } from '../../shared/db/database.js'
 import { NotFoundError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/logging.js'
 import type { ComputeTables } from '../db/compute-schema.js'
@@ -23,8 +26,16 @@ export class CellTree {
   readonly #watcher: ChildWatcher
   readonly #listeners = new Set<() => void>()
   readonly #rescheduled = new Set<(instanceUuid: string) => void>()
+  readonly #antiEntropy: AntiEntropyLoop
+  readonly #antiEntropyIntervalMs: number
 
-  constructor(args: { readonly db: Kysely<ComputeTables>; readonly log: Logger; readonly downAfterMs: number }) {
+  constructor(args: {
+    readonly db: Kysely<ComputeTables>
+    readonly log: Logger
+    readonly downAfterMs: number
+    /** Period of the anti-entropy pass over the regions (0 or absent: none). */
+    readonly antiEntropyIntervalMs?: number
+  }) {
     this.#db = args.db
     this.#log = args.log
     this.#watcher = new ChildWatcher({
@@ -38,15 +49,27 @@ export class CellTree {
         onCapacity: () => this.#listeners.forEach((l) => l()),
       },
     })
+    this.#antiEntropyIntervalMs = args.antiEntropyIntervalMs ?? 0
+    this.#antiEntropy = new AntiEntropyLoop({
+      intervalMs: this.#antiEntropyIntervalMs,
+      log: args.log,
+      children: () => this.#watcher.paths().flatMap((path) => {
+        const link = this.#watcher.client(path)
+        return link === undefined ? [] : [{ path, link }]
+      }),
+      target: { differing: (_c, page) => differingRows(this.#db, page), repair: (child, events) => this.#repair(child, events) },
+    })
   }
 
   /** Connects to every region registered in the cells table and reports fits for all flavors. */
   async start(): Promise<void> {
     await this.refreshFlavors()
     await this.refreshChildren()
+    if (this.#antiEntropyIntervalMs > 0) this.#antiEntropy.start()
   }
 
   async stop(): Promise<void> {
+    this.#antiEntropy.stop()
     await this.#watcher.stop()
   }
 
@@ -166,28 +189,54 @@ export class CellTree {
   }
 
   /**
+   * One anti-entropy pass over every region now: the index is compared with the leaves' versions and
+   * what differs is rewritten from their records (see shared/cell-link/anti-entropy.ts).
+   */
+  reconcile(): Promise<ReconcileResult[]> {
+    return this.#antiEntropy.runOnce()
+  }
+
+  /**
+   * Writes the leaves' current records over index rows that are missing, older, or (at the same
+   * cell) claim a version the leaf never reached: a corrupt row would otherwise hide every later
+   * event. Rows in cell0 stay final, as in {@link applyEvents}.
+   */
+  async #repair(child: string, events: readonly InstanceEvent[]): Promise<number> {
+    const region = child.split('!')[1] ?? null
+    let changed = 0
+    for (const ev of events) {
+      const row = indexRow(ev.payload, ev.cellPath, region, ev.version)
+      const res = await this.#db
+        .updateTable('instance_index')
+        .set(row)
+        .where('uuid', '=', ev.instanceUuid)
+        .where((eb) => eb.or([eb('version', '<', ev.version), eb.and([eb('cell_path', '=', ev.cellPath), eb('version', '>', ev.version)])]))
+        .where((eb) => eb.or([eb('cell_path', 'is', null), eb('cell_path', '!=', CELL0_PATH)]))
+        .executeTakeFirst()
+      if (Number(res.numUpdatedRows) > 0) {
+        changed += 1
+        continue
+      }
+      const exists = await this.#db.selectFrom('instance_index').select('uuid').where('uuid', '=', ev.instanceUuid).executeTakeFirst()
+      if (exists !== undefined) continue
+      try {
+        await this.#db.insertInto('instance_index').values({ ...row, uuid: ev.instanceUuid, reservation_id: '', created_at: ev.payload.createdAt }).execute()
+        changed += 1
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err
+      }
+    }
+    return changed
+  }
+
+  /**
    * Read-your-writes for the index: an action that answered with the instance's new record (e.g.
    * os-resetState, lock, rename) updates the index at once instead of waiting for the event that
    * is on its way up; the version check makes the later event a no-op.
    */
   async applyRecord(r: InstanceRecord): Promise<void> {
     const region = r.cellPath.split('!')[1] ?? null
-    const payload: InstanceIndexPayload = {
-      uuid: r.uuid,
-      projectId: r.projectId,
-      userId: r.userId,
-      name: r.name,
-      vmState: r.vmState,
-      taskState: r.taskState,
-      powerState: r.powerState,
-      host: r.host,
-      availabilityZone: r.availabilityZone,
-      flavorId: r.flavor.id,
-      imageRef: r.imageRef,
-      createdAt: r.createdAt,
-      updatedAt: r.updatedAt,
-      deleted: r.deleted,
-    }
+    const payload = indexPayloadOf(r)
     await this.#db
       .updateTable('instance_index')
       .set(indexRow(payload, r.cellPath, region, r.version))
@@ -204,6 +253,26 @@ export class CellTree {
       this.#rescheduled.delete(listener)
     }
   }
+}
+
+/**
+ * Of one page of a region's versions, those whose index row is missing, older, or newer than the
+ * leaf at the same cell (corrupt). Rows recorded in cell0 are final and never differ.
+ */
+async function differingRows(db: Kysely<ComputeTables>, page: readonly InstanceVersion[]): Promise<InstanceVersion[]> {
+  if (page.length === 0) return []
+  const rows = await db
+    .selectFrom('instance_index')
+    .select(['uuid', 'version', 'cell_path'])
+    .where('uuid', 'in', page.map((v) => v.uuid))
+    .execute()
+  const known = new Map(rows.map((r) => [r.uuid, r]))
+  return page.filter((v) => {
+    const r = known.get(v.uuid)
+    if (r === undefined) return true
+    if (r.cell_path === CELL0_PATH) return false
+    return r.version < v.version || (r.version > v.version && r.cell_path === v.cellPath)
+  })
 }
 
 /** The index columns an instance event (or record) sets. */

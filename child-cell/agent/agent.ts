@@ -1,5 +1,7 @@
 import type { MessageBus, Subscription } from '../../shared/bus/message-bus.js'
 import type { BuildSpec } from '../../shared/cell-link/build-spec.js'
+import type { ReconcileResult } from '../../shared/cell-link/anti-entropy.js'
+import { AntiEntropyLoop } from '../../shared/cell-link/anti-entropy.js'
 import { aggregate } from '../../shared/cell-link/capacity.js'
 import type { ChildEndpoint } from '../../shared/cell-link/child-watcher.js'
 import { ChildWatcher } from '../../shared/cell-link/child-watcher.js'
@@ -14,6 +16,8 @@ import type {
   CellUpdate,
   FlavorShape,
   InstanceActionCall,
+  InstanceVersion,
+  InstanceVersionPage,
   WatchArgs,
   WatchSource,
 } from '../../shared/cell-link/types.js'
@@ -47,6 +51,8 @@ export interface AgentSettings {
    * operator does (CellAdmin `set_child_weight_offset`), so the next build uses the new value.
    */
   readonly childWeightOffsets?: Map<string, number>
+  /** Period of the anti-entropy pass over the children (0 or absent: none; see anti-entropy.ts). */
+  readonly antiEntropyIntervalMs?: number
 }
 
 interface Subscriber {
@@ -69,6 +75,7 @@ export class CellAgent implements CellLink, WatchSource {
   readonly #log: Logger
   readonly #watcher: ChildWatcher
   readonly #subs = new Set<Subscriber>()
+  readonly #antiEntropy: AntiEntropyLoop
   #flavors: readonly FlavorShape[] = []
   #server: CellServer | undefined
   #busSub: Subscription | undefined
@@ -96,6 +103,29 @@ export class CellAgent implements CellLink, WatchSource {
         onCapacity: () => this.#scheduleReport(),
       },
     })
+    // Anti-entropy with the children: what this cell's index lacks or holds older is relayed as
+    // if the event had arrived (and so shipped further up).
+    this.#antiEntropy = new AntiEntropyLoop({
+      intervalMs: this.#s.antiEntropyIntervalMs ?? 0,
+      log: args.log,
+      children: () => this.#watcher.paths().flatMap((path) => {
+        const link = this.#watcher.client(path)
+        return link === undefined ? [] : [{ path, link }]
+      }),
+      target: {
+        differing: (_child, page) => this.#conductor.staleVersions(systemContext(), page),
+        repair: async (_child, events) => {
+          const { applied } = await this.#conductor.relayEvents(systemContext(), events)
+          if (applied > 0) this.#pumpAll()
+          return applied
+        },
+      },
+    })
+  }
+
+  /** One anti-entropy pass over the children now (tests, and `cellctl` in time). */
+  reconcileChildren(): Promise<ReconcileResult[]> {
+    return this.#antiEntropy.runOnce()
   }
 
   /** The port the gRPC server listens on. */
@@ -117,10 +147,12 @@ export class CellAgent implements CellLink, WatchSource {
     this.#server = await serveCell({ address: this.#s.listenAddress, link: this, watch: this })
     this.#timer = setInterval(() => void this.#report(), this.#s.reportIntervalMs)
     this.#timer.unref()
+    if ((this.#s.antiEntropyIntervalMs ?? 0) > 0) this.#antiEntropy.start()
     this.#log.info({ cell: this.#s.cellPath, port: this.port, children: this.#s.children.length }, 'cell agent serving')
   }
 
   async stop(): Promise<void> {
+    this.#antiEntropy.stop()
     if (this.#timer !== undefined) clearInterval(this.#timer)
     if (this.#reportPending !== undefined) clearTimeout(this.#reportPending)
     await this.#watcher.stop()
@@ -250,6 +282,10 @@ export class CellAgent implements CellLink, WatchSource {
       default:
         return this.#conductor.admin(ctx, args.op, args.args)
     }
+  }
+
+  async listInstanceVersions(ctx: RequestContext, page: InstanceVersionPage): Promise<InstanceVersion[]> {
+    return this.#conductor.instanceVersions(ctx, page)
   }
 
   async ackEvents(args: { parentPath: string; cursor: number }): Promise<void> {

@@ -37,6 +37,11 @@ export interface FederationConfig {
     readonly downAfterMs: number
     /** A compute service silent this long is down (Nova's service_down_time). */
     readonly serviceDownMs: number
+    /**
+     * Period of the anti-entropy pass each parent (cell agent, API cell) runs over its children:
+     * instance versions compared, index drift repaired. Bounds how long a lost event can show.
+     */
+    readonly antiEntropyIntervalMs: number
   }
   /** Filters, weighers, attempts and workers (see `scheduler-config.ts`). */
   readonly scheduler: SchedulerConfig
@@ -128,6 +133,7 @@ export function federationConfig(mode: 'embedded' | 'production', values: Record
       reportIntervalMs,
       downAfterMs: num('FEDERATION_DOWN_AFTER_MS', reportIntervalMs * 4),
       serviceDownMs: num('FEDERATION_SERVICE_DOWN_MS', 60_000),
+      antiEntropyIntervalMs: num('FEDERATION_ANTI_ENTROPY_INTERVAL_MS', 60_000),
     },
     scheduler: loadSchedulerConfig({
       path: s('scheduler-config') ?? (env['FEDERATION_SCHEDULER_CONFIG'] || undefined),
