@@ -2,6 +2,7 @@ import type { InstanceRecord } from './build-spec.js'
 import type { RequestContext } from '../context.js'
 import { systemContext } from '../context.js'
 import type { Logger } from '../logging.js'
+import { indexDriftFound, indexDriftRepaired } from '../metrics/cell-metrics.js'
 import type { CellLink, InstanceEvent, InstanceIndexPayload, InstanceVersion } from './types.js'
 
 /** Instance versions asked per ListInstanceVersions page (the child caps it at the same value). */
@@ -136,6 +137,8 @@ export class AntiEntropyLoop {
       try {
         const r = await reconcileChild({ childPath: c.path, link: c.link, target: this.#target })
         out.push(r)
+        indexDriftFound.inc({ child: c.path }, r.differing)
+        indexDriftRepaired.inc({ child: c.path }, r.repaired)
         if (r.repaired > 0) this.#log.warn({ ...r }, 'anti-entropy repaired index drift')
       } catch (err) {
         this.#log.debug({ child: c.path, err: String(err) }, 'anti-entropy pass skipped a child')
