@@ -4,13 +4,13 @@ import type { GrpcCellClient } from '../../shared/cell-link/grpc-client.js'
 import type { InstanceRecord } from '../../shared/cell-link/build-spec.js'
 import type { ReconcileResult } from '../../shared/cell-link/anti-entropy.js'
 import { AntiEntropyLoop, indexPayloadOf } from '../../shared/cell-link/anti-entropy.js'
-import type { CellCapacity, FlavorShape, InstanceEvent, InstanceIndexPayload, InstanceVersion } from '../../shared/cell-link/types.js'
+import type { CellCapacity, FlavorShape, InstanceEvent } from '../../shared/cell-link/types.js'
 import { nextHop } from '../../shared/cell-link/types.js'
-import { isDuplicateKey } from '../../shared/db/database.js'
 import { NotFoundError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/logging.js'
 import type { ComputeTables } from '../db/compute-schema.js'
 import { CELL0_PATH } from './cell0.js'
+import { differingRows, indexRow, repairIndexRows } from './index-repair.js'
 import { takeBackBuild } from './reschedule-intake.js'
 
 /** The API cell's path. */
@@ -57,7 +57,7 @@ export class CellTree {
         const link = this.#watcher.client(path)
         return link === undefined ? [] : [{ path, link }]
       }),
-      target: { differing: (_c, page) => differingRows(this.#db, page), repair: (child, events) => this.#repair(child, events) },
+      target: { differing: (_c, page) => differingRows(this.#db, page), repair: (child, events) => repairIndexRows(this.#db, child, events) },
     })
   }
 
@@ -197,39 +197,6 @@ export class CellTree {
   }
 
   /**
-   * Writes the leaves' current records over index rows that are missing, older, or (at the same
-   * cell) claim a version the leaf never reached: a corrupt row would otherwise hide every later
-   * event. Rows in cell0 stay final, as in {@link applyEvents}.
-   */
-  async #repair(child: string, events: readonly InstanceEvent[]): Promise<number> {
-    const region = child.split('!')[1] ?? null
-    let changed = 0
-    for (const ev of events) {
-      const row = indexRow(ev.payload, ev.cellPath, region, ev.version)
-      const res = await this.#db
-        .updateTable('instance_index')
-        .set(row)
-        .where('uuid', '=', ev.instanceUuid)
-        .where((eb) => eb.or([eb('version', '<', ev.version), eb.and([eb('cell_path', '=', ev.cellPath), eb('version', '>', ev.version)])]))
-        .where((eb) => eb.or([eb('cell_path', 'is', null), eb('cell_path', '!=', CELL0_PATH)]))
-        .executeTakeFirst()
-      if (Number(res.numUpdatedRows) > 0) {
-        changed += 1
-        continue
-      }
-      const exists = await this.#db.selectFrom('instance_index').select('uuid').where('uuid', '=', ev.instanceUuid).executeTakeFirst()
-      if (exists !== undefined) continue
-      try {
-        await this.#db.insertInto('instance_index').values({ ...row, uuid: ev.instanceUuid, reservation_id: '', created_at: ev.payload.createdAt }).execute()
-        changed += 1
-      } catch (err) {
-        if (!isDuplicateKey(err)) throw err
-      }
-    }
-    return changed
-  }
-
-  /**
    * Read-your-writes for the index: an action that answered with the instance's new record (e.g.
    * os-resetState, lock, rename) updates the index at once instead of waiting for the event that
    * is on its way up; the version check makes the later event a no-op.
@@ -252,45 +219,5 @@ export class CellTree {
     return () => {
       this.#rescheduled.delete(listener)
     }
-  }
-}
-
-/**
- * Of one page of a region's versions, those whose index row is missing, older, or newer than the
- * leaf at the same cell (corrupt). Rows recorded in cell0 are final and never differ.
- */
-async function differingRows(db: Kysely<ComputeTables>, page: readonly InstanceVersion[]): Promise<InstanceVersion[]> {
-  if (page.length === 0) return []
-  const rows = await db
-    .selectFrom('instance_index')
-    .select(['uuid', 'version', 'cell_path'])
-    .where('uuid', 'in', page.map((v) => v.uuid))
-    .execute()
-  const known = new Map(rows.map((r) => [r.uuid, r]))
-  return page.filter((v) => {
-    const r = known.get(v.uuid)
-    if (r === undefined) return true
-    if (r.cell_path === CELL0_PATH) return false
-    return r.version < v.version || (r.version > v.version && r.cell_path === v.cellPath)
-  })
-}
-
-/** The index columns an instance event (or record) sets. */
-function indexRow(p: InstanceIndexPayload, cellPath: string, region: string | null, version: number) {
-  return {
-    project_id: p.projectId,
-    user_id: p.userId,
-    name: p.name,
-    vm_state: p.deleted ? 'deleted' : p.vmState,
-    task_state: p.taskState,
-    power_state: p.powerState,
-    host: p.host,
-    availability_zone: p.availabilityZone,
-    cell_path: cellPath,
-    region,
-    flavor_id: p.flavorId,
-    image_ref: p.imageRef,
-    version,
-    updated_at: p.updatedAt,
   }
 }
