@@ -76,7 +76,11 @@ export async function reconcileChild(args: {
     for (const [cellPath, uuids] of byCell) {
       for (let i = 0; i < uuids.length; i += REPAIR_CHUNK) {
         const records = (await args.link.getInstances(ctx, { cellPath, uuids: uuids.slice(i, i + REPAIR_CHUNK) })) as InstanceRecord[]
-        const events: InstanceEvent[] = records.map((r) => ({ instanceUuid: r.uuid, version: r.version, cellPath: r.cellPath, payload: indexPayloadOf(r) }))
+        const events: InstanceEvent[] = records
+          // A build a leaf handed back up (deleted there in ERROR) travels only in its event, with
+          // the build spec: rewriting the index from the record would show it deleted instead.
+          .filter((r) => !(r.deleted && r.vmState === 'error'))
+          .map((r) => ({ instanceUuid: r.uuid, version: r.version, cellPath: r.cellPath, payload: indexPayloadOf(r) }))
         if (events.length > 0) repaired += await args.target.repair(args.childPath, events)
       }
     }

@@ -56,4 +56,26 @@ describe('reconcileChild', () => {
     expect(repaired.map((e) => e.instanceUuid).sort()).toEqual(odd.map(uuid))
     expect(repaired.every((e) => e.version === index.get(e.instanceUuid)! + 1 && e.cellPath === 'api!r!b')).toBe(true)
   })
+
+  it('leaves a build handed back up (deleted in ERROR at the leaf) to its event', async () => {
+    const rec = (u: string, vmState: string, deleted: boolean) => ({ uuid: u, version: 3, cellPath: 'api!r!a', vmState, deleted, flavor: { id: '1' } }) as unknown as InstanceRecord
+    const records = [rec(uuid(1), 'error', true), rec(uuid(2), 'deleted', true), rec(uuid(3), 'error', false)]
+    const repaired: string[] = []
+    const res = await reconcileChild({
+      childPath: 'api!r',
+      link: {
+        listInstanceVersions: async (_c, p) => (p.afterUuid === '' ? records.map((r) => ({ uuid: r.uuid, version: 3, cellPath: 'api!r!a' })) : []),
+        getInstances: async (_c, a) => records.filter((r) => a.uuids.includes(r.uuid)),
+      },
+      target: {
+        differing: async (_c, page) => [...page],
+        repair: async (_c, events) => {
+          repaired.push(...events.map((e) => e.instanceUuid))
+          return events.length
+        },
+      },
+    })
+    expect(res.differing).toBe(3)
+    expect(repaired.sort()).toEqual([uuid(2), uuid(3)])
+  })
 })
