@@ -14,6 +14,7 @@ export interface TcpProxy {
   close(): Promise<void>
 }
 
+/** Starts a {@link TcpProxy} to `target` on a free loopback port, accepting connections. */
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<Socket>()
   let port = 0
