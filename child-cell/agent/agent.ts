@@ -345,6 +345,10 @@ export class CellAgent implements CellLink, WatchSource {
   async #report(): Promise<void> {
     void this.#measureOutbox()
     if (this.#subs.size === 0) return
+    // The outbox is pumped on every `outbox_changed` cast, and also here: a cast that got lost (or a
+    // commit after the pump last looked) would otherwise leave the newest events unshipped until
+    // the next change, which after a server's final delete may never come.
+    this.#pumpAll()
     try {
       const cells = await this.#capacity()
       for (const s of this.#subs) s.emit({ kind: 'capacity', cells })
