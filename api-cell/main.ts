@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     adminPassword: adminPasswordFor(cfg),
     downAfterMs: cfg.timing.downAfterMs,
     placementDeadlineMs: cfg.timing.placementDeadlineMs,
+    antiEntropyIntervalMs: cfg.timing.antiEntropyIntervalMs,
     maxCellAttempts: cfg.scheduler.maxCellAttempts,
     scheduler: cfg.scheduler,
     pki: cfg.pki,

@@ -74,6 +74,8 @@ export interface ApiRuntimeArgs {
   readonly cells: readonly CellRegistration[]
   readonly adminPassword: string
   readonly downAfterMs: number
+  /** Period of the index anti-entropy pass over the regions (0 or absent: none). */
+  readonly antiEntropyIntervalMs?: number
   readonly maxCellAttempts: number
   /** How long one build may be placed for (the dispatcher's `placementDeadlineMs`, default 60 s). */
   readonly placementDeadlineMs?: number
@@ -213,7 +215,13 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     revocationTimer.unref()
     stops.push(async () => clearInterval(revocationTimer))
 
-    const tree = new CellTree({ db: api.db, log: a.log.child({ service: 'cell-tree' }), downAfterMs: a.downAfterMs, tls: CellTls.open(a.pki, API_PATH) })
+    const tree = new CellTree({
+      db: api.db,
+      log: a.log.child({ service: 'cell-tree' }),
+      downAfterMs: a.downAfterMs,
+      tls: CellTls.open(a.pki, API_PATH),
+      ...(a.antiEntropyIntervalMs === undefined ? {} : { antiEntropyIntervalMs: a.antiEntropyIntervalMs }),
+    })
     await tree.start()
     stops.push(() => tree.stop())
     const cell0 = new Cell0Store(cell0db.db)

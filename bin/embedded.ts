@@ -117,6 +117,7 @@ export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger
       adminPassword,
       downAfterMs: cfg.timing.downAfterMs,
       placementDeadlineMs: cfg.timing.placementDeadlineMs,
+      antiEntropyIntervalMs: cfg.timing.antiEntropyIntervalMs,
       maxCellAttempts: cfg.scheduler.maxCellAttempts,
       scheduler: cfg.scheduler,
       pki: cfg.pki,

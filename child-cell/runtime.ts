@@ -41,7 +41,7 @@ export interface CellRuntimeArgs {
   readonly driver: 'libvirt' | 'fake'
   readonly stateDir: string
   readonly hostIp: string
-  readonly timing: { readonly reportIntervalMs: number; readonly downAfterMs: number; readonly serviceDownMs: number }
+  readonly timing: { readonly reportIntervalMs: number; readonly downAfterMs: number; readonly serviceDownMs: number; readonly antiEntropyIntervalMs?: number }
   /** Filters, weighers, attempts (see shared/config/scheduler-config.ts). */
   readonly scheduler: SchedulerConfig
   /** Only these hosts (production: one compute process may serve a subset). Default: all. */
@@ -171,6 +171,7 @@ export async function startCell(a: CellRuntimeArgs): Promise<CellRuntime> {
           children: a.children,
           reportIntervalMs: a.timing.reportIntervalMs,
           downAfterMs: a.timing.downAfterMs,
+          ...(a.timing.antiEntropyIntervalMs === undefined ? {} : { antiEntropyIntervalMs: a.timing.antiEntropyIntervalMs }),
           maxCellAttempts: a.scheduler.maxCellAttempts,
           childWeightOffsets: weightOffsets,
           tls: CellTls.open(a.pki, a.cell.path),

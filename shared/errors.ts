@@ -114,6 +114,23 @@ export class InternalError extends AppError {
   }
 }
 
+/**
+ * 503: the database stayed unreachable (or kept failing transiently) through every retry. Nothing was
+ * done, or the outcome of one write is unknown; the client should try again after
+ * `retryAfterSeconds` (the APIs send it as `Retry-After`).
+ */
+export class DatabaseUnavailableError extends AppError {
+  constructor(message = 'The service is temporarily unavailable (database unreachable), retry later.', fields?: Record<string, unknown>, cause?: unknown) {
+    super({ code: 'database_unavailable', status: 503, message, fields: { retryAfterSeconds: 2, ...fields }, cause })
+  }
+}
+
+/** Seconds a client should wait before retrying a 503 (the error's own hint, else 2). */
+export function retryAfterOf(err: unknown): number {
+  const v = err instanceof AppError ? err.fields['retryAfterSeconds'] : undefined
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.ceil(v) : 2
+}
+
 const byCode: Readonly<Record<string, (m: string, f?: Record<string, unknown>) => AppError>> = {
   not_found: (m, f) => new NotFoundError(m, f),
   invalid: (m, f) => new InvalidError(m, f),
@@ -125,6 +142,7 @@ const byCode: Readonly<Record<string, (m: string, f?: Record<string, unknown>) =
   rpc_timeout: (m, f) => new RpcTimeoutError(m, f),
   cell_unreachable: (m, f) => new CellUnreachableError(m, f),
   not_implemented: (m, f) => new NotImplementedError(m, f),
+  database_unavailable: (m, f) => new DatabaseUnavailableError(m, f),
 }
 
 /** Turns any thrown value into its wire form. Unknown errors keep their message but lose their stack. */

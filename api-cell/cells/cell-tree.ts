@@ -4,7 +4,9 @@ import type { CellTls } from '../../shared/cell-link/cell-tls.js'
 import { ChildWatcher } from '../../shared/cell-link/child-watcher.js'
 import type { GrpcCellClient } from '../../shared/cell-link/grpc-client.js'
 import type { InstanceRecord } from '../../shared/cell-link/build-spec.js'
-import type { CellCapacity, FlavorShape, InstanceEvent, InstanceIndexPayload } from '../../shared/cell-link/types.js'
+import type { ReconcileResult } from '../../shared/cell-link/anti-entropy.js'
+import { AntiEntropyLoop, indexPayloadOf } from '../../shared/cell-link/anti-entropy.js'
+import type { CellCapacity, FlavorShape, InstanceEvent } from '../../shared/cell-link/types.js'
 import { nextHop } from '../../shared/cell-link/types.js'
 import { systemContext } from '../../shared/context.js'
 import { AppError, NotFoundError } from '../../shared/errors.js'
@@ -12,6 +14,7 @@ import type { Logger } from '../../shared/logging.js'
 import type { ComputeTables } from '../db/compute-schema.js'
 import { CELL0_PATH } from './cell0.js'
 import { splitOwnedEvents } from './event-ownership.js'
+import { differingRows, indexRow, repairIndexRows } from './index-repair.js'
 import { takeBackBuild } from './reschedule-intake.js'
 
 /** The API cell's path. */
@@ -27,9 +30,18 @@ export class CellTree {
   readonly #watcher: ChildWatcher
   readonly #listeners = new Set<() => void>()
   readonly #rescheduled = new Set<(instanceUuid: string) => void>()
+  readonly #antiEntropy: AntiEntropyLoop
+  readonly #antiEntropyIntervalMs: number
 
-  /** `tls`: the API cell's identity (cell path `api`), presented to every region over mutual TLS. */
-  constructor(args: { readonly db: Kysely<ComputeTables>; readonly log: Logger; readonly downAfterMs: number; readonly tls: CellTls }) {
+  constructor(args: {
+    readonly db: Kysely<ComputeTables>
+    readonly log: Logger
+    readonly downAfterMs: number
+    /** The API cell's identity (cell path `api`), presented to every region over mutual TLS. */
+    readonly tls: CellTls
+    /** Period of the anti-entropy pass over the regions (0 or absent: none). */
+    readonly antiEntropyIntervalMs?: number
+  }) {
     this.#db = args.db
     this.#log = args.log
     this.#watcher = new ChildWatcher({
@@ -44,15 +56,27 @@ export class CellTree {
         onCapacity: () => this.#listeners.forEach((l) => l()),
       },
     })
+    this.#antiEntropyIntervalMs = args.antiEntropyIntervalMs ?? 0
+    this.#antiEntropy = new AntiEntropyLoop({
+      intervalMs: this.#antiEntropyIntervalMs,
+      log: args.log,
+      children: () => this.#watcher.paths().flatMap((path) => {
+        const link = this.#watcher.client(path)
+        return link === undefined ? [] : [{ path, link }]
+      }),
+      target: { differing: (_c, page) => differingRows(this.#db, page), repair: (child, events) => repairIndexRows(this.#db, child, events) },
+    })
   }
 
   /** Connects to every region registered in the cells table and reports fits for all flavors. */
   async start(): Promise<void> {
     await this.refreshFlavors()
     await this.refreshChildren()
+    if (this.#antiEntropyIntervalMs > 0) this.#antiEntropy.start()
   }
 
   async stop(): Promise<void> {
+    this.#antiEntropy.stop()
     await this.#watcher.stop()
   }
 
@@ -240,28 +264,21 @@ export class CellTree {
   }
 
   /**
+   * One anti-entropy pass over every region now: the index is compared with the leaves' versions and
+   * what differs is rewritten from their records (see shared/cell-link/anti-entropy.ts).
+   */
+  reconcile(): Promise<ReconcileResult[]> {
+    return this.#antiEntropy.runOnce()
+  }
+
+  /**
    * Read-your-writes for the index: an action that answered with the instance's new record (e.g.
    * os-resetState, lock, rename) updates the index at once instead of waiting for the event that
    * is on its way up; the version check makes the later event a no-op.
    */
   async applyRecord(r: InstanceRecord): Promise<void> {
     const region = r.cellPath.split('!')[1] ?? null
-    const payload: InstanceIndexPayload = {
-      uuid: r.uuid,
-      projectId: r.projectId,
-      userId: r.userId,
-      name: r.name,
-      vmState: r.vmState,
-      taskState: r.taskState,
-      powerState: r.powerState,
-      host: r.host,
-      availabilityZone: r.availabilityZone,
-      flavorId: r.flavor.id,
-      imageRef: r.imageRef,
-      createdAt: r.createdAt,
-      updatedAt: r.updatedAt,
-      deleted: r.deleted,
-    }
+    const payload = indexPayloadOf(r)
     await this.#db
       .updateTable('instance_index')
       .set(indexRow(payload, r.cellPath, region, r.version))
@@ -277,25 +294,5 @@ export class CellTree {
     return () => {
       this.#rescheduled.delete(listener)
     }
-  }
-}
-
-/** The index columns an instance event (or record) sets. */
-function indexRow(p: InstanceIndexPayload, cellPath: string, region: string | null, version: number) {
-  return {
-    project_id: p.projectId,
-    user_id: p.userId,
-    name: p.name,
-    vm_state: p.deleted ? 'deleted' : p.vmState,
-    task_state: p.taskState,
-    power_state: p.powerState,
-    host: p.host,
-    availability_zone: p.availabilityZone,
-    cell_path: cellPath,
-    region,
-    flavor_id: p.flavorId,
-    image_ref: p.imageRef,
-    version,
-    updated_at: p.updatedAt,
   }
 }

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler } from 'express'
-import { AppError } from '../../shared/errors.js'
+import { isTransientDbError } from '../../shared/db/transient-errors.js'
+import { AppError, DatabaseUnavailableError, retryAfterOf } from '../../shared/errors.js'
 
 /** An error reduced to what an HTTP response may say about it. */
 export interface HttpFailure {
@@ -9,6 +10,8 @@ export interface HttpFailure {
   readonly message: string
   /** Unexpected (a 5xx that is not an {@link AppError} with a safe message): worth a log line. */
   readonly unexpected: boolean
+  /** Seconds for a `Retry-After` header (503 only). */
+  readonly retryAfter?: number
 }
 
 const TITLES: Readonly<Record<number, string>> = Object.freeze({
@@ -32,12 +35,20 @@ const UNEXPECTED = 'An unexpected error prevented the server from fulfilling you
 
 /**
  * Maps anything thrown to a status and a message that may reach the caller: {@link AppError}s by their
- * status (message only when `safe`), body-parser's errors (bad JSON, too large) by theirs, anything
- * else to 500 without detail.
+ * status (message only when `safe`), body-parser's errors (bad JSON, too large) by theirs, transient
+ * database failures to 503, anything else to 500 without detail.
  */
-export function toHttpFailure(err: unknown): HttpFailure {
+export function toHttpFailure(thrown: unknown): HttpFailure {
+  // A database that stayed away through the retries is a 503 with Retry-After, never a 500.
+  const err = !(thrown instanceof AppError) && isTransientDbError(thrown) ? new DatabaseUnavailableError(undefined, undefined, thrown) : thrown
   if (err instanceof AppError) {
-    return { status: err.status, title: titleOf(err.status), message: err.safe ? err.message : UNEXPECTED, unexpected: !err.safe }
+    return {
+      status: err.status,
+      title: titleOf(err.status),
+      message: err.safe ? err.message : UNEXPECTED,
+      unexpected: !err.safe,
+      ...(err.status === 503 ? { retryAfter: retryAfterOf(err) } : {}),
+    }
   }
   const e = err as { status?: unknown; statusCode?: unknown; expose?: unknown; type?: unknown; message?: unknown } | null
   const status = typeof e?.status === 'number' ? e.status : typeof e?.statusCode === 'number' ? e.statusCode : 500
@@ -81,6 +92,7 @@ export function keystoneErrorHandler(options: { readonly publicUrl?: string; rea
     const f = toHttpFailure(err)
     if (f.unexpected) options.logger?.error({ err, method: req.method, path: req.path }, 'identity request failed')
     if (f.status === 401 && options.publicUrl !== undefined) res.setHeader('WWW-Authenticate', `Keystone uri="${options.publicUrl}"`)
+    if (f.retryAfter !== undefined) res.setHeader('Retry-After', String(f.retryAfter))
     res.status(f.status).json(keystoneFaultBody(f.status, f.message))
   }
 }

@@ -21,6 +21,7 @@ export function glanceErrorHandler(options: { readonly logger?: ErrorLogger } = 
     }
     const f = toHttpFailure(err)
     if (f.unexpected) options.logger?.error({ err, method: req.method, path: req.path }, 'image request failed')
+    if (f.retryAfter !== undefined) res.setHeader('Retry-After', String(f.retryAfter))
     res.status(f.status).json(keystoneFaultBody(f.status, f.message))
   }
 }

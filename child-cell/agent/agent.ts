@@ -2,6 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { requireCaller } from '../../shared/bus/caller.js'
 import type { MessageBus, Subscription } from '../../shared/bus/message-bus.js'
 import type { BuildSpec } from '../../shared/cell-link/build-spec.js'
+import type { ReconcileResult } from '../../shared/cell-link/anti-entropy.js'
+import { AntiEntropyLoop } from '../../shared/cell-link/anti-entropy.js'
 import { aggregate } from '../../shared/cell-link/capacity.js'
 import type { CellTls } from '../../shared/cell-link/cell-tls.js'
 import type { ChildEndpoint } from '../../shared/cell-link/child-watcher.js'
@@ -17,6 +19,8 @@ import type {
   CellUpdate,
   FlavorShape,
   InstanceActionCall,
+  InstanceVersion,
+  InstanceVersionPage,
   WatchArgs,
   WatchSource,
 } from '../../shared/cell-link/types.js'
@@ -54,6 +58,8 @@ export interface AgentSettings {
   readonly childWeightOffsets?: Map<string, number>
   /** This cell's TLS identity: serves the parent and dials the children with it (mutual TLS). */
   readonly tls: CellTls
+  /** Period of the anti-entropy pass over the children (0 or absent: none; see anti-entropy.ts). */
+  readonly antiEntropyIntervalMs?: number
 }
 
 /** The placement deadline of a build that arrives without one (a parent always sends one). */
@@ -79,6 +85,7 @@ export class CellAgent implements CellLink, WatchSource {
   readonly #log: Logger
   readonly #watcher: ChildWatcher
   readonly #subs = new Set<Subscriber>()
+  readonly #antiEntropy: AntiEntropyLoop
   #flavors: readonly FlavorShape[] = []
   #server: CellServer | undefined
   #busSub: Subscription | undefined
@@ -107,6 +114,29 @@ export class CellAgent implements CellLink, WatchSource {
         onCapacity: () => this.#scheduleReport(),
       },
     })
+    // Anti-entropy with the children: what this cell's index lacks or holds older is relayed as
+    // if the event had arrived (and so shipped further up).
+    this.#antiEntropy = new AntiEntropyLoop({
+      intervalMs: this.#s.antiEntropyIntervalMs ?? 0,
+      log: args.log,
+      children: () => this.#watcher.paths().flatMap((path) => {
+        const link = this.#watcher.client(path)
+        return link === undefined ? [] : [{ path, link }]
+      }),
+      target: {
+        differing: (_child, page) => this.#conductor.staleVersions(systemContext(), page),
+        repair: async (_child, events) => {
+          const { applied } = await this.#conductor.relayEvents(systemContext(), events)
+          if (applied > 0) this.#pumpAll()
+          return applied
+        },
+      },
+    })
+  }
+
+  /** One anti-entropy pass over the children now (tests, and `cellctl` in time). */
+  reconcileChildren(): Promise<ReconcileResult[]> {
+    return this.#antiEntropy.runOnce()
   }
 
   /** The port the gRPC server listens on. */
@@ -130,10 +160,12 @@ export class CellAgent implements CellLink, WatchSource {
     this.#server = await serveCell({ address: this.#s.listenAddress, link: this, watch: this, tls: this.#s.tls })
     this.#timer = setInterval(() => void this.#report(), this.#s.reportIntervalMs)
     this.#timer.unref()
+    if ((this.#s.antiEntropyIntervalMs ?? 0) > 0) this.#antiEntropy.start()
     this.#log.info({ cell: this.#s.cellPath, port: this.port, children: this.#s.children.length }, 'cell agent serving')
   }
 
   async stop(): Promise<void> {
+    this.#antiEntropy.stop()
     if (this.#timer !== undefined) clearInterval(this.#timer)
     if (this.#reportPending !== undefined) clearTimeout(this.#reportPending)
     await this.#watcher.stop()
@@ -312,6 +344,10 @@ export class CellAgent implements CellLink, WatchSource {
     }
   }
 
+  async listInstanceVersions(ctx: RequestContext, page: InstanceVersionPage): Promise<InstanceVersion[]> {
+    return this.#conductor.instanceVersions(ctx, page)
+  }
+
   async ackEvents(args: { parentPath: string; cursor: number }): Promise<void> {
     await this.#conductor.outboxAck(systemContext(), args.cursor)
   }
@@ -369,6 +405,10 @@ export class CellAgent implements CellLink, WatchSource {
   async #report(): Promise<void> {
     void this.#measureOutbox()
     if (this.#subs.size === 0) return
+    // The outbox is pumped on every `outbox_changed` cast, and also here: a cast that got lost (or a
+    // commit after the pump last looked) would otherwise leave the newest events unshipped until
+    // the next change, which after a server's final delete may never come.
+    this.#pumpAll()
     try {
       const cells = await this.#capacity()
       for (const s of this.#subs) s.emit({ kind: 'capacity', cells })

@@ -2,6 +2,7 @@ import type { Kysely, Selectable, Transaction, Updateable } from 'kysely'
 import type { InstanceRecord } from '../../shared/cell-link/build-spec.js'
 import type { InstanceIndexPayload } from '../../shared/cell-link/types.js'
 import { NotFoundError } from '../../shared/errors.js'
+import { appendOutbox } from '../db/outbox-writer.js'
 import type { CellSchema, InstancesTable } from '../db/schema.js'
 
 /**
@@ -72,16 +73,12 @@ export class InstanceStore {
   }
 
   async #appendOutbox(tx: Transaction<CellSchema>, row: Selectable<InstancesTable>, extra?: Partial<InstanceIndexPayload>): Promise<void> {
-    await tx
-      .insertInto('outbox')
-      .values({
-        instance_uuid: row.uuid,
-        version: row.version,
-        cell_path: this.#cellPath,
-        payload: JSON.stringify(extra === undefined ? indexPayload(row) : { ...indexPayload(row), ...extra }),
-        created_at: Date.now(),
-      })
-      .execute()
+    await appendOutbox(tx, {
+      instanceUuid: row.uuid,
+      version: row.version,
+      cellPath: this.#cellPath,
+      payload: extra === undefined ? indexPayload(row) : { ...indexPayload(row), ...extra },
+    })
   }
 
   /** The domain record of a row. */

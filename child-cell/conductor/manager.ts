@@ -21,6 +21,7 @@ import { instancesOnHost } from './operations/build-specs.js'
 import { resumeStuckReschedules } from './operations/reschedule.js'
 import { instanceDestroyed, instanceUpdate } from './operations/compute-reports.js'
 import { computeNodeUpdate, getCapacity, listHosts, serviceHeartbeat } from './operations/hosts.js'
+import { instanceVersions, staleVersions } from './operations/instance-versions.js'
 import { outboxAck, outboxFetch, relayEvents } from './operations/outbox.js'
 import { CONDUCTOR_TOPIC } from './rpc-api.js'
 
@@ -88,6 +89,8 @@ export class ConductorManager {
       outbox_fetch: (_ctx, a) => outboxFetch(d, a),
       outbox_ack: (_ctx, a) => outboxAck(d, Number(a.cursor)),
       relay_events: (_ctx, a) => relayEvents(d, a.events ?? []),
+      instance_versions: (_ctx, a) => instanceVersions(d, a ?? {}),
+      stale_versions: (_ctx, a) => staleVersions(d, Array.isArray(a?.versions) ? a.versions : []),
       get_state: async (_ctx, a: { key: string }) =>
         (await d.db.selectFrom('cell_state').select('value').where('key', '=', a.key).executeTakeFirst())?.value ?? null,
       set_state: async (_ctx, a: { key: string; value: string }) => {

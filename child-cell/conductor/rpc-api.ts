@@ -1,5 +1,5 @@
 import type { BuildSpec, InstanceActionRecord, InstanceRecord } from '../../shared/cell-link/build-spec.js'
-import type { CellCapacity, FlavorShape, InstanceEvent } from '../../shared/cell-link/types.js'
+import type { CellCapacity, FlavorShape, InstanceEvent, InstanceVersion, InstanceVersionPage } from '../../shared/cell-link/types.js'
 import type { MessageBus } from '../../shared/bus/message-bus.js'
 import type { RequestContext } from '../../shared/context.js'
 import type { HostResources } from '../compute/virt/driver.js'
@@ -143,6 +143,16 @@ export class ConductorApi {
   /** Intermediate cells: records child events (newer versions only) into this cell's outbox. */
   relayEvents(ctx: RequestContext, events: readonly InstanceEvent[]): Promise<{ applied: number }> {
     return this.#call(ctx, 'relay_events', { events })
+  }
+
+  /** Anti-entropy: one page of the instance versions this cell knows (own and relayed), by uuid. */
+  instanceVersions(ctx: RequestContext, page: InstanceVersionPage): Promise<InstanceVersion[]> {
+    return this.#call(ctx, 'instance_versions', page)
+  }
+
+  /** Anti-entropy: of a child's versions, those this cell's index lacks or holds older. */
+  staleVersions(ctx: RequestContext, versions: readonly InstanceVersion[]): Promise<InstanceVersion[]> {
+    return this.#call(ctx, 'stale_versions', { versions })
   }
 
   /** An administrative operation (`admin_<op>` on the conductor); see conductor/operations/admin.ts. */

@@ -174,4 +174,10 @@ export const cellMigrations: Readonly<Record<string, Migration>> = {
         .execute()
     },
   },
+  /** The row outbox writers lock so that outbox ids commit in order (db/outbox-writer.ts). */
+  cell_0003_outbox_writer: {
+    async up(db: Kysely<any>) {
+      await db.insertInto('cell_state').values({ key: 'outbox_writer', value: '0' }).execute()
+    },
+  },
 }

@@ -8,7 +8,7 @@ import { grpcClientCallSeconds, grpcClientCalls } from '../metrics/rpc-metrics.j
 import type { CellTls } from './cell-tls.js'
 import { ctxToPb, updateFromPb } from './mapping.js'
 import { cellService } from './proto.js'
-import type { BuildCall, BuildOutcome, CellAdminCall, CellLink, CellUpdate, InstanceActionCall, WatchArgs } from './types.js'
+import type { BuildCall, BuildOutcome, CellAdminCall, CellLink, CellUpdate, InstanceActionCall, InstanceVersion, InstanceVersionPage, WatchArgs } from './types.js'
 import { isWithin } from './types.js'
 
 /** Default deadline of a unary call to a child when the context has none. */
@@ -135,6 +135,11 @@ export class GrpcCellClient implements CellLink {
       args_json: JSON.stringify(args.args ?? {}),
     })
     return JSON.parse(res.result_json || 'null')
+  }
+
+  async listInstanceVersions(ctx: RequestContext, args: InstanceVersionPage): Promise<InstanceVersion[]> {
+    const res = await this.#unary<any>('ListInstanceVersions', ctx, { ctx: ctxToPb(ctx), after_uuid: args.afterUuid, limit: args.limit })
+    return (res.versions as any[]).map((v) => ({ uuid: String(v.instance_uuid), version: Number(v.version), cellPath: String(v.cell_path) }))
   }
 
   async ackEvents(args: { parentPath: string; cursor: number }): Promise<void> {

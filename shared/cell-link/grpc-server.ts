@@ -133,6 +133,10 @@ export async function serveCell(args: {
       const hosts = await link.listHosts(ctxFromPb(req.ctx, deadline))
       return { hosts_json: hosts.map((h) => JSON.stringify(h)) }
     }),
+    ListInstanceVersions: unary('ListInstanceVersions', self, async (req: any, deadline) => {
+      const page = await link.listInstanceVersions(ctxFromPb(req.ctx, deadline), { afterUuid: String(req.after_uuid ?? ''), limit: Number(req.limit ?? 0) })
+      return { versions: page.map((v) => ({ instance_uuid: v.uuid, version: v.version, cell_path: v.cellPath })) }
+    }),
     AckEvents: unary('AckEvents', self, async (req: any, _deadline, caller) => {
       const wrong = otherParent(req.parent_path, caller)
       if (wrong !== undefined) throw wrong

@@ -22,6 +22,7 @@ export const CELL_RPC_ACCESS = {
   CellAdmin: { caller: 'parent', why: 'disables cells and hosts, adds and removes child cells' },
   Watch: { caller: 'parent', why: 'every instance event and capacity report of the subtree' },
   AckEvents: { caller: 'parent', why: 'lets the child forget outbox events' },
+  ListInstanceVersions: { caller: 'parent', why: "pages through the subtree's instance versions (anti-entropy)" },
 } as const satisfies Record<string, { caller: 'parent'; why: string }>
 
 /** An RPC of the Cell service. */

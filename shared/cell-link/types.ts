@@ -118,6 +118,24 @@ export interface CellLink {
   /** An administrative operation on the cell at `cellPath` (see {@link CellAdminCall}). */
   cellAdmin(ctx: RequestContext, args: CellAdminCall): Promise<unknown>
   ackEvents(args: { readonly parentPath: string; readonly cursor: number }): Promise<void>
+  /** One page of the subtree's instance versions, sorted by uuid (see {@link InstanceVersion}). */
+  listInstanceVersions(ctx: RequestContext, args: InstanceVersionPage): Promise<InstanceVersion[]>
+}
+
+/** Which page of instance versions: uuids after `afterUuid` ('' = from the start), at most `limit`. */
+export interface InstanceVersionPage {
+  readonly afterUuid: string
+  readonly limit: number
+}
+
+/**
+ * What a subtree knows of one instance, for anti-entropy: its latest version and the leaf it lives
+ * in. Deleted instances are listed too (their last version is the delete).
+ */
+export interface InstanceVersion {
+  readonly uuid: string
+  readonly version: number
+  readonly cellPath: string
 }
 
 /** An administrative operation routed to one cell; `op` names it, `args` are JSON. */

@@ -47,6 +47,11 @@ export interface FederationConfig {
      * again until then; past it the build ends in cell0 (ERROR).
      */
     readonly placementDeadlineMs: number
+    /**
+     * Period of the anti-entropy pass each parent (cell agent, API cell) runs over its children:
+     * instance versions compared, index drift repaired. Bounds how long a lost event can show.
+     */
+    readonly antiEntropyIntervalMs: number
   }
   /** Filters, weighers, attempts and workers (see `scheduler-config.ts`). */
   readonly scheduler: SchedulerConfig
@@ -165,6 +170,7 @@ export function federationConfig(mode: 'embedded' | 'production', values: Record
       downAfterMs: num('FEDERATION_DOWN_AFTER_MS', reportIntervalMs * 4),
       serviceDownMs: num('FEDERATION_SERVICE_DOWN_MS', 60_000),
       placementDeadlineMs: num('FEDERATION_PLACEMENT_DEADLINE_MS', 60_000),
+      antiEntropyIntervalMs: num('FEDERATION_ANTI_ENTROPY_INTERVAL_MS', 60_000),
     },
     scheduler: loadSchedulerConfig({
       path: s('scheduler-config') ?? (env['FEDERATION_SCHEDULER_CONFIG'] || undefined),

@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs'
 import { ensurePrivateFile, PRIVATE_DIR_MODE, tightenFile } from '../fs/private-files.js'
 import { dirname } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { resilientPool, retryTransactions } from './resilient-pool.js'
 
 /** The two dialects we run on: MariaDB/MySQL in production, SQLite embedded. */
 export const DIALECTS = ['mysql', 'sqlite'] as const
@@ -87,8 +88,11 @@ async function openMysql<DB>(url: string): Promise<Database<DB>> {
     // SQLite gives numbers. Our schemas have no DECIMAL columns, so nothing loses precision.
     decimalNumbers: true,
   })
-  const db = new Kysely<DB>({ dialect: new MysqlDialect({ pool }) })
-  return { db, dialect: 'mysql', url, close: once(() => db.destroy()) }
+  // Dead connections are dropped and transient failures retried (resilient-pool.ts); what still
+  // fails becomes a DatabaseUnavailableError, a 503 at the APIs.
+  const inner = new Kysely<DB>({ dialect: new MysqlDialect({ pool: resilientPool(pool) }) })
+  const db = retryTransactions(inner)
+  return { db, dialect: 'mysql', url, close: once(() => inner.destroy()) }
 }
 
 /**

@@ -117,3 +117,22 @@ export const outboxLagSeconds = new Gauge({
   labelNames: ['cell'] as const,
   registers: [metricsRegistry],
 })
+
+/**
+ * Index rows an anti-entropy pass found differing from a child's versions, and rows it rewrote, per
+ * child (`child`). A steady non-zero rate means events are being lost somewhere on that link.
+ */
+export const indexDriftFound = new Counter({
+  name: 'federation_index_drift_found_total',
+  help: 'Instances whose index row differed from the child subtree at an anti-entropy pass',
+  labelNames: ['child'] as const,
+  registers: [metricsRegistry],
+})
+
+/** See {@link indexDriftFound}. */
+export const indexDriftRepaired = new Counter({
+  name: 'federation_index_drift_repaired_total',
+  help: 'Index rows rewritten from the leaves by anti-entropy passes',
+  labelNames: ['child'] as const,
+  registers: [metricsRegistry],
+})

@@ -1,5 +1,6 @@
 import type { InstanceEvent } from '../../../shared/cell-link/types.js'
 import { isDuplicateKey } from '../../../shared/db/database.js'
+import { appendOutbox } from '../../db/outbox-writer.js'
 import type { ConductorDeps } from '../deps.js'
 
 /** Outbox events after `after`, oldest first, at most `limit`. */
@@ -54,16 +55,7 @@ export async function relayEvents(d: ConductorDeps, events: readonly InstanceEve
           .executeTakeFirst()
         if (Number(res.numUpdatedRows) !== 1) return false
       }
-      await tx
-        .insertInto('outbox')
-        .values({
-          instance_uuid: ev.instanceUuid,
-          version: ev.version,
-          cell_path: ev.cellPath,
-          payload: JSON.stringify(ev.payload),
-          created_at: Date.now(),
-        })
-        .execute()
+      await appendOutbox(tx, ev)
       return true
     })
     if (ok) applied += 1
