@@ -139,7 +139,10 @@ export class GrpcCellClient implements CellLink {
 
   async listInstanceVersions(ctx: RequestContext, args: InstanceVersionPage): Promise<InstanceVersion[]> {
     const res = await this.#unary<any>('ListInstanceVersions', ctx, { ctx: ctxToPb(ctx), after_uuid: args.afterUuid, limit: args.limit })
-    return (res.versions as any[]).map((v) => ({ uuid: String(v.instance_uuid), version: Number(v.version), cellPath: String(v.cell_path) }))
+    // A child speaks for its own subtree only: versions claimed for cells elsewhere are dropped.
+    return (res.versions as any[])
+      .map((v) => ({ uuid: String(v.instance_uuid), version: Number(v.version), cellPath: String(v.cell_path) }))
+      .filter((v) => isWithin(v.cellPath, this.childPath))
   }
 
   async ackEvents(args: { parentPath: string; cursor: number }): Promise<void> {

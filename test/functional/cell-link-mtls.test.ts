@@ -117,6 +117,13 @@ describe('cell link: mutual TLS and the access table', () => {
     ackEvents: async (args) => {
       reached.push({ rpc: 'AckEvents', args })
     },
+    listInstanceVersions: async (ctx, args) => {
+      reached.push({ rpc: 'ListInstanceVersions', ctx, args })
+      return [
+        { uuid: 'u-1', version: 3, cellPath: SELF },
+        { uuid: 'u-2', version: 9, cellPath: 'api!r1!b' },
+      ]
+    },
   }
   const watch: WatchSource = {
     watch: (args, emit) => {
@@ -135,6 +142,7 @@ describe('cell link: mutual TLS and the access table', () => {
     CellAdmin: { ctx: ctxPb, cell_path: SELF, op: 'add_child', args_json: JSON.stringify({ path: `${SELF}!evil`, address: '127.0.0.1:1' }) },
     Watch: { parent_path: PARENT, cursor: 0, flavors: [] },
     AckEvents: { parent_path: PARENT, cursor: 99 },
+    ListInstanceVersions: { ctx: ctxPb, after_uuid: '', limit: 10 },
   }
 
   /** A raw client with whatever credentials an attacker (or the parent) has. */
@@ -274,6 +282,8 @@ describe('cell link: mutual TLS and the access table', () => {
       expect(await client.getInstances({ requestId: 'req-6' }, { cellPath: SELF, uuids: ['u-1'] })).toEqual([{ uuid: 'u-1', cellPath: SELF, user_data: 'mine' }])
       listed = [{ host: 'h1', cellPath: SELF }, { host: 'h2', cellPath: `${SELF}!x` }, { host: 'h3', cellPath: 'api!r1!b' }]
       expect(await client.listHosts({ requestId: 'req-7' })).toEqual(listed.slice(0, 2))
+      // Anti-entropy pages: versions claimed for a sibling's instances are dropped.
+      expect(await client.listInstanceVersions({ requestId: 'req-8' }, { afterUuid: '', limit: 10 })).toEqual([{ uuid: 'u-1', version: 3, cellPath: SELF }])
     } finally {
       listed = []
       client.close()
