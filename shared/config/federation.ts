@@ -112,6 +112,8 @@ Environment:
   FEDERATION_SERVICE_DOWN_MS     a compute service silent this long is down (default 60000)
   FEDERATION_PLACEMENT_DEADLINE_MS  how long a build may wait for a cell's definite answer before
                                  it ends in ERROR (cell0) (default 60000)
+  FEDERATION_ANTI_ENTROPY_INTERVAL_MS  how often each parent compares its instance index with its
+                                 children's instance versions and repairs drift (default 60000)
   FEDERATION_CERT_REFRESH_MS     how often running cells look for renewed certificates in
                                  STATE_DIR/pki (default 5000)`
 

@@ -116,6 +116,8 @@ export class FileCertificateProvider implements CertificateProvider {
   }
 
   addCaCertificateListener(listener: CaListener): void {
+    // Files may have changed while nobody listened (no timer ran): look before handing them out.
+    if (this.#timer === undefined) this.#poll()
     this.#caListeners.add(listener)
     this.#watch()
     const ca = this.#current.ca
@@ -128,6 +130,7 @@ export class FileCertificateProvider implements CertificateProvider {
   }
 
   addIdentityCertificateListener(listener: IdentityListener): void {
+    if (this.#timer === undefined) this.#poll()
     this.#identityListeners.add(listener)
     this.#watch()
     const { cert, key } = this.#current
