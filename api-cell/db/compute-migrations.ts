@@ -1,4 +1,5 @@
 import type { Kysely, Migration } from 'kysely'
+import { widenTextColumns } from '../../shared/db/wide-text.js'
 
 /** Migrations of the API cell's compute tables (portable across SQLite and MySQL). */
 export const computeMigrations: Readonly<Record<string, Migration>> = {
@@ -203,6 +204,12 @@ export const computeMigrations: Readonly<Record<string, Migration>> = {
   compute_0007_build_dispatch_cell: {
     async up(db: Kysely<any>) {
       await db.schema.alterTable('build_requests').addColumn('dispatch_cell', 'varchar(255)').execute()
+    },
+  },
+  /** MEDIUMTEXT on MariaDB for build specs, which carry up to 64 KiB of user_data (see wide-text.ts). */
+  compute_0008_wide_text: {
+    async up(db: Kysely<any>) {
+      await widenTextColumns(db, [{ table: 'build_requests', column: 'spec', notNull: true }])
     },
   },
 }

@@ -1,4 +1,5 @@
 import type { Kysely, Migration } from 'kysely'
+import { widenTextColumns } from '../../shared/db/wide-text.js'
 
 /** Cell DB migrations, portable across SQLite and MySQL. */
 export const cellMigrations: Readonly<Record<string, Migration>> = {
@@ -178,6 +179,17 @@ export const cellMigrations: Readonly<Record<string, Migration>> = {
   cell_0003_outbox_writer: {
     async up(db: Kysely<any>) {
       await db.insertInto('cell_state').values({ key: 'outbox_writer', value: '0' }).execute()
+    },
+  },
+  /** MEDIUMTEXT on MariaDB for what a valid request can make larger than 64 KiB (see wide-text.ts). */
+  cell_0004_wide_text: {
+    async up(db: Kysely<any>) {
+      await widenTextColumns(db, [
+        { table: 'instances', column: 'metadata', notNull: true },
+        { table: 'instances', column: 'user_data', notNull: false },
+        { table: 'build_specs', column: 'spec', notNull: true },
+        { table: 'outbox', column: 'payload', notNull: true },
+      ])
     },
   },
 }
