@@ -89,7 +89,7 @@ export async function initCa(dir: string): Promise<{ created: boolean; fingerpri
     ],
   })
   writeAtomic(l.caKey, await keyPem(keys.privateKey), 0o600)
-  writeAtomic(l.caCert, ca.toString('pem'), 0o644)
+  writeAtomic(l.caCert, ca.toString('pem'), 0o600)
   return { created: true, fingerprint: new X509Certificate(readFileSync(l.caCert)).fingerprint256 }
 }
 
@@ -141,7 +141,7 @@ export async function issueCellCertificate(dir: string, cellPath: string, days =
   const files = cellIdentityFiles(dir, cellPath)
   // Key first, then the certificate: a running cell reloads only a pair whose halves match.
   writeAtomic(files.key, await keyPem(keys.privateKey), 0o600)
-  writeAtomic(files.cert, cert.toString('pem'), 0o644)
+  writeAtomic(files.cert, cert.toString('pem'), 0o600)
   return infoOf(files.cert)
 }
 
