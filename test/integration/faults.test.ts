@@ -143,6 +143,44 @@ describe('production federation: exactly once across faults', () => {
     expect(active + error).toBe(ids.length)
   })
 
+  it('a leaf conductor killed mid-burst: its queued builds are taken up by the restarted one', async () => {
+    const [conductor] = fed.pids('--role conductor', '--cell api!region-two ')
+    expect(conductor).toBeDefined()
+    const accepted = burst('conductor-kill', 20)
+    await new Promise((r) => setTimeout(r, 150))
+    process.kill(conductor as number, 'SIGKILL')
+    const ids = await accepted
+    const { active, error } = await checkInvariants(ids, await settle(ids))
+    process.stdout.write(`fault conductor-kill: accepted ${ids.length}, ACTIVE ${active}, ERROR ${error}\n`)
+    expect(error).toBe(0)
+  })
+
+  it('the API process killed right after accepting a burst: the builds are re-driven at its restart, once each', async () => {
+    const [api] = fed.pids('api-cell/main.js')
+    expect(api).toBeDefined()
+    const ids = await burst('api-kill', 20)
+    process.kill(api as number, 'SIGKILL')
+    await waitFor('the API back', async () => (fed.pids('api-cell/main.js').some((p) => p !== api) ? true : undefined), 60_000)
+    const { active, error } = await checkInvariants(ids, await settle(ids))
+    process.stdout.write(`fault api-kill: accepted ${ids.length}, ACTIVE ${active}, ERROR ${error}\n`)
+    expect(error).toBe(0)
+  })
+
+  it('RabbitMQ restarted mid-burst (stop_app, start_app): persistent casts in durable queues survive, nothing is lost or doubled', async () => {
+    const accepted = burst('broker-restart', 20)
+    await new Promise((r) => setTimeout(r, 150))
+    execFileSync('rabbitmqctl', ['-q', 'stop_app'], { encoding: 'utf8' })
+    try {
+      await new Promise((r) => setTimeout(r, 1000))
+    } finally {
+      execFileSync('rabbitmqctl', ['-q', 'start_app'], { encoding: 'utf8' })
+    }
+    const ids = await accepted
+    const { active, error } = await checkInvariants(ids, await settle(ids))
+    process.stdout.write(`fault broker-restart: accepted ${ids.length}, ACTIVE ${active}, ERROR ${error}\n`)
+    expect(active + error).toBe(ids.length)
+  })
+
   it('a region stopped (SIGSTOP): reads answer at once from the index, actions are 409, and it is back after SIGCONT', async () => {
     const [vm] = await burst('before-stop', 1)
     const settled = await settle([vm as string])
