@@ -17,13 +17,13 @@ import { packageRoot } from '../shared/paths.js'
 
 type Figures = Record<string, number | string>
 
-interface Api {
+export interface Api {
   token: string
   compute: string
   imageRef: string
 }
 
-async function login(identity: string, image: string, compute: string, password: string): Promise<Api> {
+export async function login(identity: string, image: string, compute: string, password: string): Promise<Api> {
   const res = await fetch(`${identity}/v3/auth/tokens`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

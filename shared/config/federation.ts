@@ -107,8 +107,8 @@ Environment:
   FEDERATION_TRANSPORT_URL       production: the same for RabbitMQ (or FEDERATION_TRANSPORT_URL_FILE;
                                  default: rabbitmqctl on this machine)
   FEDERATION_SCHEDULER_CONFIG    like --scheduler-config (the flag wins)
-  FEDERATION_REPORT_INTERVAL_MS  how often cells report capacity upward (default 2500)
-  FEDERATION_DOWN_AFTER_MS       a cell silent this long is down (default 4 report intervals: 10 s)
+  FEDERATION_REPORT_INTERVAL_MS  how often cells report capacity upward (default 2000)
+  FEDERATION_DOWN_AFTER_MS       a cell silent this long is down (default 4 report intervals: 8 s)
   FEDERATION_SERVICE_DOWN_MS     a compute service silent this long is down (default 60000)
   FEDERATION_PLACEMENT_DEADLINE_MS  how long a build may wait for a cell's definite answer before
                                  it ends in ERROR (cell0) (default 60000)
@@ -144,7 +144,7 @@ export function federationConfig(mode: 'embedded' | 'production', values: Record
     if (!Number.isFinite(n) || n <= 0) throw new Error(`${k} must be a positive number`)
     return n
   }
-  const reportIntervalMs = num('FEDERATION_REPORT_INTERVAL_MS', 2500)
+  const reportIntervalMs = num('FEDERATION_REPORT_INTERVAL_MS', 2000)
   const database = serverUrl('database', s('database-url'), env)
   const transport = serverUrl('transport', s('transport-url'), env)
   const stateDir = resolve(s('state-dir') ?? '.federation')
