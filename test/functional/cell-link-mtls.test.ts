@@ -134,8 +134,30 @@ describe('cell link: mutual TLS and the access table', () => {
   }
 
   const ctxPb = { request_id: 'req-1', user_id: 'user-1', project_id: 'project-1', roles: ['member'] }
+  /** A well-formed build spec (the server checks it at the boundary). */
+  const specOf = (instanceUuid: string) => ({
+    instanceUuid,
+    name: 'vm',
+    hostname: 'vm',
+    projectId: 'project-1',
+    userId: 'user-1',
+    flavor: { id: '1', name: 'm1.tiny', memoryMb: 512, vcpus: 1, rootGb: 1, ephemeralGb: 0, swapMb: 0, extraSpecs: {} },
+    image: { id: 'img', name: 'cirros', properties: {} },
+    availabilityZone: null,
+    metadata: {},
+    keyName: null,
+    keyData: null,
+    userData: null,
+    description: null,
+    reservationId: 'r-1',
+    launchIndex: 0,
+    schedulerHints: {},
+    createdAt: 1,
+  })
+  const U1 = '11111111-1111-4111-8111-111111111111'
+  const U2 = '22222222-2222-4222-8222-222222222222'
   const requests: Record<CellRpc, object> = {
-    Build: { ctx: ctxPb, instance_uuid: 'u-1', spec_json: '{}', spec_version: 1, tried_cells: [] },
+    Build: { ctx: ctxPb, instance_uuid: U1, spec_json: JSON.stringify(specOf(U1)), spec_version: 1, tried_cells: [] },
     InstanceAction: { ctx: ctxPb, cell_path: SELF, instance_uuid: 'u-1', action: 'stop', args_json: '{}' },
     GetInstances: { ctx: ctxPb, cell_path: SELF, uuids: ['u-1'] },
     ListHosts: { ctx: ctxPb },
@@ -246,6 +268,24 @@ describe('cell link: mutual TLS and the access table', () => {
     }
   })
 
+  it.each([
+    ['an unknown spec version', { spec_version: 99 }],
+    ['a spec that is not JSON', { spec_json: '{nope' }],
+    ['a spec missing its flavor', { spec_json: JSON.stringify({ ...specOf(U1), flavor: undefined }) }],
+    ['a spec with a field of a newer shape', { spec_json: JSON.stringify({ ...specOf(U1), futureField: 1 }) }],
+    ['a spec of another instance', { spec_json: JSON.stringify(specOf(U2)) }],
+  ])('refuses a build from the parent with %s, definitely and before the cell sees it', async (_what, change) => {
+    const client = rawClient(asCell(PARENT))
+    try {
+      reached.length = 0
+      const r = await invoke(client, 'Build', { ...requests.Build, ...change })
+      expect(r.code).toBe(grpc.status.INVALID_ARGUMENT)
+      expect(reached).toEqual([])
+    } finally {
+      client.close()
+    }
+  })
+
   it("the parent's own client reaches the child it dialled, and no process with another cell's certificate", async () => {
     const tls = CellTls.open({ dir: pki, refreshMs: 100 }, PARENT)
     const right = new GrpcCellClient({ address, childPath: SELF, tls })
@@ -264,7 +304,7 @@ describe('cell link: mutual TLS and the access table', () => {
 
   it("a parent refuses a child's claim to have placed a build outside its subtree", async () => {
     const client = new GrpcCellClient({ address, childPath: SELF, tls: CellTls.open({ dir: pki, refreshMs: 100 }, PARENT) })
-    const call = { instanceUuid: 'u-2', spec: {}, specVersion: 1, triedCells: [] }
+    const call = { instanceUuid: U2, spec: specOf(U2), specVersion: 1, triedCells: [] }
     try {
       placedIn = `${SELF}!x`
       await expect(client.build({ requestId: 'req-4' }, call)).resolves.toEqual({ accepted: true, cellPath: `${SELF}!x`, host: 'h1' })
