@@ -41,7 +41,13 @@ export interface CellRuntimeArgs {
   readonly driver: 'libvirt' | 'fake'
   readonly stateDir: string
   readonly hostIp: string
-  readonly timing: { readonly reportIntervalMs: number; readonly downAfterMs: number; readonly serviceDownMs: number; readonly antiEntropyIntervalMs?: number }
+  readonly timing: {
+    readonly reportIntervalMs: number
+    readonly downAfterMs: number
+    readonly serviceDownMs: number
+    readonly antiEntropyIntervalMs?: number
+    readonly buildTimeoutMs?: number
+  }
   /** Filters, weighers, attempts (see shared/config/scheduler-config.ts). */
   readonly scheduler: SchedulerConfig
   /** Only these hosts (production: one compute process may serve a subset). Default: all. */
@@ -105,6 +111,7 @@ export async function startCell(a: CellRuntimeArgs): Promise<CellRuntime> {
         serviceDownMs: a.timing.serviceDownMs,
         log: a.log.child({ service: 'conductor' }),
         maxBuildAttempts: a.scheduler.maxAttempts,
+        ...(a.timing.buildTimeoutMs === undefined ? {} : { buildTimeoutMs: a.timing.buildTimeoutMs }),
       })
       await conductor.start()
       stops.push(() => conductor.stop())

@@ -18,7 +18,7 @@ import { ADMIN_OPERATIONS } from './operations/admin.js'
 import { listActions } from './operations/actions-log.js'
 import { buildInstance } from './operations/build.js'
 import { instancesOnHost } from './operations/build-specs.js'
-import { resumeStuckReschedules } from './operations/reschedule.js'
+import { expireStuckSpawns, resumeStuckReschedules } from './operations/reschedule.js'
 import { instanceDestroyed, instanceUpdate } from './operations/compute-reports.js'
 import { computeNodeUpdate, getCapacity, listHosts, serviceHeartbeat } from './operations/hosts.js'
 import { instanceVersions, staleVersions } from './operations/instance-versions.js'
@@ -27,6 +27,8 @@ import { CONDUCTOR_TOPIC } from './rpc-api.js'
 
 /** A reschedule untouched this long was interrupted (a live one takes milliseconds). */
 const STUCK_RESCHEDULE_MS = 60_000
+/** Default of the conductor's `buildTimeoutMs`: ten minutes for a spawn (image download included). */
+export const DEFAULT_BUILD_TIMEOUT_MS = 600_000
 
 type Handler = (ctx: RequestContext, args: any) => Promise<unknown>
 
@@ -47,6 +49,8 @@ export class ConductorManager {
   readonly #handlers: Readonly<Record<string, Handler>>
   #sub: Subscription | undefined
   #sweep: NodeJS.Timeout | undefined
+  #buildSweep: NodeJS.Timeout | undefined
+  readonly #buildTimeoutMs: number
 
   constructor(args: {
     readonly db: Kysely<CellSchema>
@@ -56,6 +60,11 @@ export class ConductorManager {
     readonly log?: Logger
     /** Hosts one build may try in this cell before it goes back up (default 3, Nova's max_attempts). */
     readonly maxBuildAttempts?: number
+    /**
+     * A spawn that has not come back after this long is treated as failed on its host (Nova's
+     * `instance_build_timeout`; 0: never). Default {@link DEFAULT_BUILD_TIMEOUT_MS}.
+     */
+    readonly buildTimeoutMs?: number
   }) {
     this.#bus = args.bus
     const d: ConductorDeps = {
@@ -70,6 +79,7 @@ export class ConductorManager {
       maxBuildAttempts: args.maxBuildAttempts ?? 3,
     }
     this.#deps = d
+    this.#buildTimeoutMs = args.buildTimeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS
     this.#handlers = {
       build_instance: (ctx, a: BuildSpec) => buildInstance(d, ctx, a),
       instance_action: (ctx, a) => instanceAction(d, ctx, a),
@@ -113,6 +123,14 @@ export class ConductorManager {
       )
     }, STUCK_RESCHEDULE_MS)
     this.#sweep.unref()
+    if (this.#buildTimeoutMs > 0) {
+      this.#buildSweep = setInterval(() => {
+        expireStuckSpawns(this.#deps, systemContext(), this.#buildTimeoutMs).catch((err: unknown) =>
+          this.#deps.log.warn({ err: String(err) }, 'expiring stuck spawns failed'),
+        )
+      }, Math.max(250, Math.min(60_000, this.#buildTimeoutMs / 4)))
+      this.#buildSweep.unref()
+    }
     this.#sub = await this.#bus.serve({
       topic: CONDUCTOR_TOPIC,
       fanout: false,
@@ -128,6 +146,7 @@ export class ConductorManager {
 
   async stop(): Promise<void> {
     if (this.#sweep !== undefined) clearInterval(this.#sweep)
+    if (this.#buildSweep !== undefined) clearInterval(this.#buildSweep)
     await this.#sub?.close()
     this.#sub = undefined
   }

@@ -52,6 +52,8 @@ export interface FederationConfig {
      * instance versions compared, index drift repaired. Bounds how long a lost event can show.
      */
     readonly antiEntropyIntervalMs: number
+    /** A spawn not back after this long is treated as failed on its host (0: never). */
+    readonly buildTimeoutMs: number
   }
   /** Filters, weighers, attempts and workers (see `scheduler-config.ts`). */
   readonly scheduler: SchedulerConfig
@@ -114,6 +116,8 @@ Environment:
                                  it ends in ERROR (cell0) (default 60000)
   FEDERATION_ANTI_ENTROPY_INTERVAL_MS  how often each parent compares its instance index with its
                                  children's instance versions and repairs drift (default 60000)
+  FEDERATION_BUILD_TIMEOUT_MS    a spawn not back after this long is rescheduled as a failed one
+                                 (Nova's instance_build_timeout; default 600000)
   FEDERATION_CERT_REFRESH_MS     how often running cells look for renewed certificates in
                                  STATE_DIR/pki (default 5000)`
 
@@ -173,6 +177,7 @@ export function federationConfig(mode: 'embedded' | 'production', values: Record
       serviceDownMs: num('FEDERATION_SERVICE_DOWN_MS', 60_000),
       placementDeadlineMs: num('FEDERATION_PLACEMENT_DEADLINE_MS', 60_000),
       antiEntropyIntervalMs: num('FEDERATION_ANTI_ENTROPY_INTERVAL_MS', 60_000),
+      buildTimeoutMs: num('FEDERATION_BUILD_TIMEOUT_MS', 600_000),
     },
     scheduler: loadSchedulerConfig({
       path: s('scheduler-config') ?? (env['FEDERATION_SCHEDULER_CONFIG'] || undefined),

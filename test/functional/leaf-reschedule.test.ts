@@ -7,7 +7,8 @@ import { ComputeManager } from '../../child-cell/compute/manager.js'
 import { FakeDriver } from '../../child-cell/compute/virt/fake-driver.js'
 import { ConductorManager } from '../../child-cell/conductor/manager.js'
 import { buildInstance } from '../../child-cell/conductor/operations/build.js'
-import { resumeStuckReschedules } from '../../child-cell/conductor/operations/reschedule.js'
+import { expireStuckSpawns, resumeStuckReschedules } from '../../child-cell/conductor/operations/reschedule.js'
+import { principalName } from '../../shared/bus/caller.js'
 import { cellMigrations } from '../../child-cell/db/migrations.js'
 import type { CellSchema } from '../../child-cell/db/schema.js'
 import { SchedulerManager } from '../../child-cell/scheduler/manager.js'
@@ -80,7 +81,8 @@ describe('a leaf cell reschedules failed spawns', () => {
       const driver = new FakeDriver({ resources: { vcpus: 8, memoryMb, localGb: 100 } })
       drivers.set(host, driver)
       const compute = new ComputeManager({
-        bus,
+        // Each host speaks as itself, so the conductor's caller policy applies to it.
+        bus: bus.as(principalName(CELL, 'compute', [host])),
         driver,
         log,
         settings: {
@@ -148,6 +150,39 @@ describe('a leaf cell reschedules failed spawns', () => {
     expect(await database.db.selectFrom('allocations').selectAll().execute()).toHaveLength(0)
     expect(await database.db.selectFrom('build_specs').selectAll().execute()).toHaveLength(0)
     expect(await drivers.get('small')?.listInstances()).toEqual([])
+  })
+
+  it('takes over a spawn that never comes back: rescheduled on another host, and the late host destroys its guest', async () => {
+    const big = drivers.get('big') as FakeDriver
+    const spawnForReal = big.spawn.bind(big)
+    let finishLate: (() => void) | undefined
+    let spawnedLate = false
+    big.spawn = (args) =>
+      new Promise<void>((resolve, reject) => {
+        finishLate = () =>
+          void spawnForReal(args).then(() => {
+            spawnedLate = true
+            resolve()
+          }, reject)
+      })
+    const s = spec()
+    expect((await buildInstance(conductor.deps, systemContext(), s)).host).toBe('big')
+    await waitFor('the spawn on big to hang', async () => (finishLate !== undefined ? true : undefined))
+    await new Promise((r) => setTimeout(r, 30))
+    // Past the build timeout the conductor treats it as a failed spawn on big.
+    expect(await expireStuckSpawns(conductor.deps, systemContext(), 10)).toBe(1)
+    const row = await waitFor('ACTIVE on another host', async () => {
+      const r = await instance(s.instanceUuid)
+      return r?.vm_state === 'active' ? r : undefined
+    })
+    expect(row.host).toBe('mid')
+    // The silent host comes back and finishes: its report is refused, and it destroys its guest.
+    finishLate?.()
+    await waitFor('the late guest on big destroyed', async () => (spawnedLate && !(await big.listInstances()).includes(s.instanceUuid) ? true : undefined))
+    expect(await drivers.get('mid')?.listInstances()).toContain(s.instanceUuid)
+    expect((await instance(s.instanceUuid))?.host).toBe('mid')
+    expect(await database.db.selectFrom('allocations').selectAll().execute()).toHaveLength(1)
+    expect(await expireStuckSpawns(conductor.deps, systemContext(), 10)).toBe(0)
   })
 
   it('finishes a reschedule a stopped conductor left half done', async () => {

@@ -155,3 +155,45 @@ export async function resumeStuckReschedules(d: ConductorDeps, ctx: RequestConte
   }
   return rows.length
 }
+
+/**
+ * Builds whose spawn has not come back within `buildTimeoutMs` (Nova's `instance_build_timeout`):
+ * the host is down or lost the cast. Each is treated as a failed spawn on that host: rescheduled
+ * on another host of this cell, or handed back up the tree, or (without a kept build spec) put in
+ * ERROR with a fault. Should the silent host come back and spawn it after all, its report is
+ * refused (the instance is no longer its own: conductor caller policy) and compute then destroys
+ * the guest, so no VM runs that the API does not show. Returns how many builds it took over.
+ */
+export async function expireStuckSpawns(d: ConductorDeps, ctx: RequestContext, buildTimeoutMs: number): Promise<number> {
+  const rows = await d.db
+    .selectFrom('instances')
+    .select(['uuid', 'host'])
+    .where('vm_state', '=', 'building')
+    .where('task_state', '=', 'spawning')
+    .where('deleted', '=', 0)
+    .where('updated_at', '<', Date.now() - buildTimeoutMs)
+    .execute()
+  for (const r of rows) {
+    const host = r.host ?? ''
+    const fault = { code: 500, message: `Build of instance ${r.uuid} timed out on host ${host} after ${Math.round(buildTimeoutMs / 1000)} s` }
+    const update: InstanceUpdate = {
+      uuid: r.uuid,
+      expectedTaskState: 'spawning',
+      vmState: 'building',
+      taskState: 'scheduling',
+      powerState: 0,
+      fault,
+      event: { name: 'compute__do_build_and_run_instance', result: 'Error', host },
+    }
+    d.log.warn({ requestId: ctx.requestId, instance: r.uuid, host }, 'spawn timed out: treating it as a failed spawn')
+    const done = await rescheduleBuild(d, ctx, update)
+    if (done !== undefined) continue
+    // No build spec kept here (an older build): the instance ends in ERROR, its claim released.
+    await d.db.transaction().execute(async (tx) => {
+      const row = await d.store.change(tx, r.uuid, { vm_state: 'error', task_state: null, fault: JSON.stringify({ ...fault, created: Date.now() }) }, { taskState: 'spawning' })
+      if (row !== undefined) await releaseResources(tx, r.uuid)
+    })
+    void d.agent.outboxChanged(ctx).catch(() => undefined)
+  }
+  return rows.length
+}
