@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import { requireCaller } from '../../shared/bus/caller.js'
 import type { MessageBus, Subscription } from '../../shared/bus/message-bus.js'
 import type { BuildSpec } from '../../shared/cell-link/build-spec.js'
@@ -26,7 +25,7 @@ import type {
 } from '../../shared/cell-link/types.js'
 import { nextHop } from '../../shared/cell-link/types.js'
 import type { PlacementOutcome } from '../../shared/cell-link/placement.js'
-import { childDeadline, outcomeOfError, placeAcrossChildren } from '../../shared/cell-link/placement.js'
+import { childDeadline, placeAcrossChildren, untilDefinite } from '../../shared/cell-link/placement.js'
 import type { RequestContext } from '../../shared/context.js'
 import { systemContext } from '../../shared/context.js'
 import { CellUnreachableError, InvalidError, NotFoundError } from '../../shared/errors.js'
@@ -243,21 +242,15 @@ export class CellAgent implements CellLink, WatchSource {
    * (AMQP timeout, lost reply) is asked again until the deadline.
    */
   async #buildHere(ctx: RequestContext, spec: BuildSpec, deadline: number): Promise<PlacementOutcome> {
-    let pause = 100
-    let last = 'no answer'
-    while (Date.now() < deadline) {
-      try {
-        const { host } = await this.#conductor.buildInstance({ ...ctx, deadline }, spec)
-        return { kind: 'placed', cellPath: this.#s.cellPath, host }
-      } catch (err) {
-        if (outcomeOfError(err) === 'refused') return { kind: 'refused', reasons: [`${this.#s.cellPath}: ${err instanceof Error ? err.message : String(err)}`] }
-        last = err instanceof Error ? err.message : String(err)
-        this.#log.warn({ requestId: ctx.requestId, instance: spec.instanceUuid, err: last }, 'local build outcome unknown: asking the conductor again')
-      }
-      await sleep(Math.min(pause, Math.max(0, deadline - Date.now())))
-      pause = Math.min(2000, pause * 2)
-    }
-    return { kind: 'unknown', cellPath: this.#s.cellPath, reasons: [`${this.#s.cellPath}: outcome unknown at the deadline (${last})`] }
+    const here = this.#s.cellPath
+    const out = await untilDefinite({
+      deadline,
+      attempt: (callDeadline) => this.#conductor.buildInstance({ ...ctx, deadline: callDeadline }, spec),
+      onUnknown: (err) => this.#log.warn({ requestId: ctx.requestId, instance: spec.instanceUuid, err: String(err) }, 'local build outcome unknown: asking the conductor again'),
+    })
+    if (out.kind === 'answered') return { kind: 'placed', cellPath: here, host: out.value.host }
+    if (out.kind === 'refused') return { kind: 'refused', reasons: [`${here}: ${out.err instanceof Error ? out.err.message : String(out.err)}`] }
+    return { kind: 'unknown', cellPath: here, reasons: [`${here}: outcome unknown at the deadline (${out.last})`] }
   }
 
   /** Whether this cell's own hosts already hold the instance (a build asked again). */

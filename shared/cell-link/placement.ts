@@ -105,30 +105,58 @@ export async function placeAcrossChildren(a: PlaceArgs): Promise<PlacementOutcom
 
 /** Asks one child until it answers definitely, or the deadline passes. */
 async function askUntilAnswered(a: PlaceArgs, path: string, client: CellLink, tried: readonly string[]): Promise<PlacementOutcome> {
-  const initial = a.retry?.initialMs ?? 100
-  const max = a.retry?.maxMs ?? 2000
-  const perCall = a.retry?.perCallMs ?? 15_000
-  let pause = initial
+  const out = await untilDefinite({
+    deadline: a.ctx.deadline,
+    ...(a.retry === undefined ? {} : { retry: a.retry }),
+    attempt: (callDeadline) => client.build({ ...a.ctx, deadline: callDeadline }, { ...a.call, triedCells: [...tried] }),
+    onUnknown: (err) => a.onUnknown?.(path, err),
+  })
+  if (out.kind === 'unknown') return { kind: 'unknown', cellPath: path, reasons: [`${path}: outcome unknown at the deadline (${out.last})`] }
+  if (out.kind === 'refused') return { kind: 'refused', reasons: [`${path}: ${messageOf(out.err)}`] }
+  if (out.value.accepted) return { kind: 'placed', cellPath: out.value.cellPath, host: out.value.host }
+  return { kind: 'refused', reasons: [`${path}: ${out.value.reason}`] }
+}
+
+/** What {@link untilDefinite} ended with. */
+export type DefiniteAnswer<T> =
+  | { readonly kind: 'answered'; readonly value: T }
+  | { readonly kind: 'refused'; readonly err: unknown }
+  | { readonly kind: 'unknown'; readonly last: string }
+
+/**
+ * Calls `attempt` (idempotent: the same request every time) until it answers or fails definitely
+ * (see {@link outcomeOfError}), with jittered back-off after each unknown outcome, until `deadline`.
+ * Each attempt gets its own deadline, at most `retry.perCallMs` away, so a hung callee is asked
+ * again rather than waited on to the end.
+ */
+export async function untilDefinite<T>(args: {
+  readonly deadline: number
+  readonly retry?: RetryPolicy
+  readonly attempt: (callDeadline: number) => Promise<T>
+  readonly onUnknown?: (err: unknown) => void
+}): Promise<DefiniteAnswer<T>> {
+  const max = args.retry?.maxMs ?? 2000
+  const perCall = args.retry?.perCallMs ?? 15_000
+  let pause = args.retry?.initialMs ?? 100
   let last = 'no answer'
   for (;;) {
-    const left = a.ctx.deadline - Date.now()
-    if (left <= 0) return { kind: 'unknown', cellPath: path, reasons: [`${path}: outcome unknown at the deadline (${last})`] }
+    const left = args.deadline - Date.now()
+    if (left <= 0) return { kind: 'unknown', last }
     try {
-      const ctx = { ...a.ctx, deadline: Date.now() + Math.min(left, perCall) }
-      const out = await client.build(ctx, { ...a.call, triedCells: [...tried] })
-      if (out.accepted) return { kind: 'placed', cellPath: out.cellPath, host: out.host }
-      return { kind: 'refused', reasons: [`${path}: ${out.reason}`] }
+      return { kind: 'answered', value: await args.attempt(Date.now() + Math.min(left, perCall)) }
     } catch (err) {
-      if (outcomeOfError(err) === 'refused') return { kind: 'refused', reasons: [`${path}: ${err instanceof Error ? err.message : String(err)}`] }
-      last = err instanceof Error ? err.message : String(err)
-      a.onUnknown?.(path, err)
+      if (outcomeOfError(err) === 'refused') return { kind: 'refused', err }
+      last = messageOf(err)
+      args.onUnknown?.(err)
     }
-    const wait = Math.min(pause, Math.max(0, a.ctx.deadline - Date.now()))
-    // Jitter, so that many builds waiting on one cell do not come back at once.
+    const wait = Math.min(pause, Math.max(0, args.deadline - Date.now()))
+    // Jitter, so that many builds waiting on one callee do not come back at once.
     await sleep(wait / 2 + Math.random() * (wait / 2))
     pause = Math.min(max, pause * 2)
   }
 }
+
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err))
 
 /**
  * The deadline a cell gives its own placement when its parent's call ends at `deadline`: a
