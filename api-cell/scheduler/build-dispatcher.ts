@@ -41,6 +41,9 @@ export const DEFAULT_PLACEMENT_DEADLINE_MS = 60_000
 
 const GONE: PlaceOutcome = Object.freeze({ kind: 'gone' })
 
+/** The longest pause before a failed dispatch is tried again. */
+const MAX_RETRY_DELAY_MS = 15_000
+
 /** Groups whose placements the dispatcher remembers when it has no `groupMembers` lookup. */
 const MAX_REMEMBERED_GROUPS = 10_000
 
@@ -64,6 +67,8 @@ export class BuildDispatcher implements Placer {
   readonly #s: DispatcherSettings
   readonly #log: Logger
   readonly #inflight = new Set<Promise<void>>()
+  readonly #retries = new Set<NodeJS.Timeout>()
+  #closed = false
   readonly #groups = new KeyedQueue()
   /** Members this dispatcher placed, per group, while no `groupMembers` lookup is configured. */
   readonly #placedMembers = new Map<string, Map<string, { host: string; cellPath: string }>>()
@@ -78,7 +83,7 @@ export class BuildDispatcher implements Placer {
 
   /** Starts dispatching one build in the background. */
   enqueue(ctx: RequestContext, uuid: string): void {
-    this.#track(ctx, uuid, this.dispatch(ctx, uuid))
+    this.#track(ctx, uuid, () => this.dispatch(ctx, uuid))
   }
 
   /**
@@ -86,13 +91,30 @@ export class BuildDispatcher implements Placer {
    * below `min_count` are placed all or nothing, the others one by one.
    */
   enqueueReservation(ctx: RequestContext, uuids: readonly string[]): void {
-    this.#track(ctx, uuids.join(','), placeReservation(this, ctx, uuids))
+    this.#track(ctx, uuids.join(','), () => placeReservation(this, ctx, uuids))
   }
 
-  #track(ctx: RequestContext, what: string, work: Promise<void>): void {
-    const p = work.catch((err: unknown) => {
+  /**
+   * Runs `work` in the background. When it fails outside the placement protocol (the API database
+   * away, say), it runs again with back-off: build requests are durable and every step is
+   * idempotent (a cell already sent to is remembered), so a failed dispatch is retried rather than
+   * left pending until the next restart.
+   */
+  #track(ctx: RequestContext, what: string, work: () => Promise<void>, attempt = 0): void {
+    const p = work().catch((err: unknown) => {
       recordBuild('failed')
-      this.#log.error({ requestId: ctx.requestId, instance: what, err: String(err) }, 'build dispatch failed')
+      if (this.#closed) {
+        this.#log.error({ requestId: ctx.requestId, instance: what, err: String(err) }, 'build dispatch failed while stopping: re-driven at the next start')
+        return
+      }
+      const delay = Math.min(MAX_RETRY_DELAY_MS, 500 * 2 ** attempt)
+      this.#log.error({ requestId: ctx.requestId, instance: what, err: String(err), retryInMs: delay }, 'build dispatch failed: trying again')
+      const timer = setTimeout(() => {
+        this.#retries.delete(timer)
+        this.#track(ctx, what, work, attempt + 1)
+      }, delay)
+      timer.unref()
+      this.#retries.add(timer)
     })
     this.#inflight.add(p)
     void p.finally(() => this.#inflight.delete(p))
@@ -121,8 +143,14 @@ export class BuildDispatcher implements Placer {
     return rows.length
   }
 
-  /** Waits for every dispatch under way (shutdown, tests). */
+  /**
+   * Stops retrying failed dispatches and waits for every dispatch under way (shutdown). What is
+   * still pending is re-driven at the next start (see {@link BuildDispatcher.resumePending}).
+   */
   async drain(): Promise<void> {
+    this.#closed = true
+    for (const t of this.#retries) clearTimeout(t)
+    this.#retries.clear()
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight])
   }
 
