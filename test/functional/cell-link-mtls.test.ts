@@ -22,6 +22,7 @@ import { initCa, issueCellCertificate } from '../../shared/pki/federation-ca.js'
 import { cellIdentityFiles, pkiLayout } from '../../shared/pki/pki-layout.js'
 import { removeDir } from '../helpers/embedded.js'
 import { waitFor } from '../helpers/os-client.js'
+import { buildSpecFixture } from '../helpers/build-spec.js'
 
 const SELF = 'api!r1!a'
 const PARENT = 'api!r1'
@@ -135,25 +136,7 @@ describe('cell link: mutual TLS and the access table', () => {
 
   const ctxPb = { request_id: 'req-1', user_id: 'user-1', project_id: 'project-1', roles: ['member'] }
   /** A well-formed build spec (the server checks it at the boundary). */
-  const specOf = (instanceUuid: string) => ({
-    instanceUuid,
-    name: 'vm',
-    hostname: 'vm',
-    projectId: 'project-1',
-    userId: 'user-1',
-    flavor: { id: '1', name: 'm1.tiny', memoryMb: 512, vcpus: 1, rootGb: 1, ephemeralGb: 0, swapMb: 0, extraSpecs: {} },
-    image: { id: 'img', name: 'cirros', properties: {} },
-    availabilityZone: null,
-    metadata: {},
-    keyName: null,
-    keyData: null,
-    userData: null,
-    description: null,
-    reservationId: 'r-1',
-    launchIndex: 0,
-    schedulerHints: {},
-    createdAt: 1,
-  })
+  const specOf = (instanceUuid: string) => buildSpecFixture({ instanceUuid, projectId: 'project-1', userId: 'user-1', createdAt: 1 })
   const U1 = '11111111-1111-4111-8111-111111111111'
   const U2 = '22222222-2222-4222-8222-222222222222'
   const requests: Record<CellRpc, object> = {

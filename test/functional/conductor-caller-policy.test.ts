@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -19,6 +18,7 @@ import { systemContext } from '../../shared/context.js'
 import type { Database } from '../../shared/db/database.js'
 import { migrateToLatest, openDatabase } from '../../shared/db/database.js'
 import { createLogger } from '../../shared/logging.js'
+import { buildSpecFixture } from '../helpers/build-spec.js'
 
 const CELL = 'api!r!leaf'
 const HOSTS = ['host-a', 'host-b'] as const
@@ -43,25 +43,7 @@ describe('servers of a cell authorise their callers (in-process bus)', () => {
   const conductor = (b: MessageBus, method: string, args: unknown): Promise<unknown> =>
     b.call(systemContext(), { topic: 'conductor', method, args, timeoutMs: 10_000 })
   const row = (uuid: string) => database.db.selectFrom('instances').selectAll().where('uuid', '=', uuid).executeTakeFirstOrThrow()
-  const spec = (): BuildSpec => ({
-    instanceUuid: randomUUID(),
-    name: 'vm',
-    hostname: 'vm',
-    projectId: 'p',
-    userId: 'u',
-    flavor: { id: '1', name: 'm1.tiny', memoryMb: 512, vcpus: 1, rootGb: 1, ephemeralGb: 0, swapMb: 0, extraSpecs: {} },
-    image: { id: 'img', name: 'cirros', properties: {} },
-    availabilityZone: null,
-    metadata: {},
-    keyName: null,
-    keyData: null,
-    userData: null,
-    description: null,
-    reservationId: 'r-1',
-    launchIndex: 0,
-    schedulerHints: {},
-    createdAt: Date.now(),
-  })
+  const spec = (): BuildSpec => buildSpecFixture()
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'caller-policy-'))

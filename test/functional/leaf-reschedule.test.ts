@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -22,6 +21,7 @@ import type { Database } from '../../shared/db/database.js'
 import { migrateToLatest, openDatabase } from '../../shared/db/database.js'
 import { createLogger } from '../../shared/logging.js'
 import { waitFor } from '../helpers/os-client.js'
+import { buildSpecFixture } from '../helpers/build-spec.js'
 
 const CELL = 'api!r!leaf'
 
@@ -34,26 +34,8 @@ describe('a leaf cell reschedules failed spawns', () => {
   const drivers = new Map<string, FakeDriver>()
   const stops: Array<() => Promise<void>> = []
 
-  const spec = (): BuildSpec => ({
-    instanceUuid: randomUUID(),
-    name: 'vm',
-    hostname: 'vm',
-    projectId: 'p',
-    userId: 'u',
-    flavor: { id: '1', name: 'm1.tiny', memoryMb: 512, vcpus: 1, rootGb: 1, ephemeralGb: 0, swapMb: 0, extraSpecs: {} },
-    image: { id: 'img', name: 'cirros', properties: {} },
-    availabilityZone: null,
-    metadata: {},
-    keyName: null,
-    keyData: null,
-    userData: null,
-    description: null,
-    reservationId: 'r-1',
-    launchIndex: 0,
-    schedulerHints: {},
-    retry: { attempt: 1, triedCells: ['api!r!other'], faults: ['api!r!other host x: broken'], versionBase: 7 },
-    createdAt: Date.now(),
-  })
+  const spec = (): BuildSpec =>
+    buildSpecFixture({ retry: { attempt: 1, triedCells: ['api!r!other'], faults: ['api!r!other host x: broken'], versionBase: 7 } })
   const breakHost = (host: string): void => {
     const d = drivers.get(host) as FakeDriver
     d.spawn = () => Promise.reject(new Error(`hypervisor on ${host} is broken`))
