@@ -170,12 +170,12 @@ export class BuildDispatcher implements Placer {
     const first = await this.#buildRequest(uuid)
     if (first === undefined) return GONE
     const group = first.spec.group
-    if (group === undefined) return this.#placeOnce(ctx, first.spec, first.region)
+    if (group === undefined) return this.#placeOnce(ctx, first.spec, first)
     return this.#groups.run(group.uuid, async () => {
       // Re-read: while it waited its turn, the build may have been deleted or rescheduled.
       const br = await this.#buildRequest(uuid)
       if (br === undefined) return GONE
-      return this.#placeOnce(ctx, await this.#withCurrentMembers(br.spec), br.region)
+      return this.#placeOnce(ctx, await this.#withCurrentMembers(br.spec), br)
     })
   }
 
@@ -186,19 +186,20 @@ export class BuildDispatcher implements Placer {
     return rows.map((r) => JSON.parse(r.spec) as BuildSpec)
   }
 
-  async #buildRequest(uuid: string): Promise<{ spec: BuildSpec; region: string | null } | undefined> {
-    const br = await this.#db.selectFrom('build_requests').select(['spec', 'region']).where('instance_uuid', '=', uuid).executeTakeFirst()
-    return br === undefined ? undefined : { spec: JSON.parse(br.spec) as BuildSpec, region: br.region }
+  async #buildRequest(uuid: string): Promise<{ spec: BuildSpec; region: string | null; dispatchCell: string | null } | undefined> {
+    const br = await this.#db.selectFrom('build_requests').select(['spec', 'region', 'dispatch_cell']).where('instance_uuid', '=', uuid).executeTakeFirst()
+    return br === undefined ? undefined : { spec: JSON.parse(br.spec) as BuildSpec, region: br.region, dispatchCell: br.dispatch_cell ?? null }
   }
 
-  async #placeOnce(ctx: RequestContext, spec: BuildSpec, region: string | null): Promise<PlaceOutcome> {
+  /** `br`: where the request is scoped (`region`) and the cell it was last sent to (`dispatchCell`). */
+  async #placeOnce(ctx: RequestContext, spec: BuildSpec, br: { readonly region: string | null; readonly dispatchCell: string | null }): Promise<PlaceOutcome> {
+    const region = br.region
     const uuid = spec.instanceUuid
     const started = Date.now()
     const tried = [...(spec.retry?.triedCells ?? [])]
     const req = cellBuildRequestOf(spec, { triedCells: tried, isAdmin: ctx.roles?.includes('admin') ?? false })
     const ranking = this.#s.rank(this.#tree.regionAggregates(region), req)
     const reasons = [...(spec.retry?.faults ?? []), ...Object.entries(ranking.rejected).map(([p, why]) => `${p}: ${why}`)]
-    const remembered = await this.#db.selectFrom('build_requests').select('dispatch_cell').where('instance_uuid', '=', uuid).executeTakeFirst()
     const setDispatchCell = async (cell: string | null): Promise<void> => {
       await this.#db.updateTable('build_requests').set({ dispatch_cell: cell }).where('instance_uuid', '=', uuid).execute()
     }
@@ -214,7 +215,7 @@ export class BuildDispatcher implements Placer {
           return undefined
         }
       },
-      remembered: remembered?.dispatch_cell ?? undefined,
+      remembered: br.dispatchCell ?? undefined,
       remember: (path) => setDispatchCell(path),
       forget: () => setDispatchCell(null),
       onUnknown: (path, err) =>
