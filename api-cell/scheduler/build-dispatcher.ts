@@ -1,6 +1,5 @@
 import type { Kysely } from 'kysely'
 import type { BuildGroup, BuildSpec } from '../../shared/cell-link/build-spec.js'
-import { BUILD_SPEC_VERSION } from '../../shared/cell-link/build-spec.js'
 import type { CellCapacity } from '../../shared/cell-link/types.js'
 import type { RequestContext } from '../../shared/context.js'
 import type { Logger } from '../../shared/logging.js'
@@ -205,7 +204,7 @@ export class BuildDispatcher implements Placer {
     }
     const out = await placeAcrossChildren({
       ctx: { ...ctx, deadline: Date.now() + (this.#s.placementDeadlineMs ?? DEFAULT_PLACEMENT_DEADLINE_MS) },
-      call: { instanceUuid: uuid, spec, specVersion: BUILD_SPEC_VERSION, triedCells: tried },
+      call: { instanceUuid: uuid, spec, triedCells: tried },
       ranked: ranking.ranked.map((c) => c.path),
       maxAttempts: this.#s.maxCellAttempts,
       clientFor: (path) => {

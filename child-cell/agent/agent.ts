@@ -183,7 +183,7 @@ export class CellAgent implements CellLink, WatchSource {
    * is remembered in the cell DB before each send) and a leaf answers with the host it chose.
    */
   async build(ctx: RequestContext, call: BuildCall): Promise<BuildOutcome> {
-    const spec = call.spec as BuildSpec
+    const spec = call.spec
     const uuid = call.instanceUuid
     const logged = { requestId: ctx.requestId, instance: uuid, cell: this.#s.cellPath }
     const deadline = childDeadline(ctx.deadline ?? Date.now() + DEFAULT_BUILD_DEADLINE_MS)

@@ -1,7 +1,6 @@
 import { z } from 'zod'
 import { InvalidError } from '../errors.js'
 import type { BuildSpec } from './build-spec.js'
-import { BUILD_SPEC_VERSION } from './build-spec.js'
 
 const str = z.string().max(65_536)
 const nullableStr = str.nullable()
@@ -31,9 +30,8 @@ const imageSchema = z.object({
 const cellPath = z.string().min(1).max(255)
 
 /**
- * The build spec as a receiving cell checks it before anything of it is used: every field typed
- * and bounded, the same shape as {@link BuildSpec}. Unknown fields are refused: a sender speaking
- * a newer shape must also send a newer `spec_version`.
+ * The build spec as a receiving cell checks it before anything of it is used, once it is mapped
+ * from the wire (build-mapping.ts): every field bounded, the same shape as {@link BuildSpec}.
  */
 export const buildSpecSchema = z
   .object({
@@ -74,14 +72,11 @@ export const buildSpecSchema = z
   .strict()
 
 /**
- * Checks a build received from a parent: the version first (a receiver refuses a shape it does
- * not know, definitely: nothing is kept, so the sender may try elsewhere), then the spec's shape,
- * and that it is the instance the call names. Throws {@link InvalidError}.
+ * Checks a build received from a parent (its protocol version already checked by
+ * build-mapping.ts): the spec's bounds, and that it is the instance the call names. Throws
+ * {@link InvalidError}: a definite refusal, nothing is kept.
  */
-export function checkBuildSpec(args: { readonly specVersion: number; readonly instanceUuid: string; readonly spec: unknown }): BuildSpec {
-  if (args.specVersion !== BUILD_SPEC_VERSION) {
-    throw new InvalidError(`build spec version ${args.specVersion} is not supported here (this cell speaks version ${BUILD_SPEC_VERSION})`)
-  }
+export function checkBuildSpec(args: { readonly instanceUuid: string; readonly spec: unknown }): BuildSpec {
   const parsed = buildSpecSchema.safeParse(args.spec)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]

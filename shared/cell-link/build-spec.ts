@@ -1,8 +1,8 @@
 /**
- * What the API cell sends down the tree to build one instance (`spec_version` 1), and what a leaf
- * answers about one instance. Both are plain JSON: they cross gRPC and AMQP.
+ * What the API cell sends down the tree to build one instance, and what a leaf answers about one
+ * instance. Between cells a build travels as the typed `BuildSpec` message of proto/cell.proto
+ * (mapped in build-mapping.ts, which says how to add a field); inside a cell it crosses AMQP as JSON.
  */
-export const BUILD_SPEC_VERSION = 1
 
 /** The flavor as booted. Memory in MB, disks in GB, swap in MB. */
 export interface FlavorSnapshot {

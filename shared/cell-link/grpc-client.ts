@@ -5,6 +5,7 @@ import type { AppError, WireError } from '../errors.js'
 import { CellUnreachableError, fromWire, InternalError, RpcTimeoutError } from '../errors.js'
 import { outcomeOf } from '../metrics/registry.js'
 import { grpcClientCallSeconds, grpcClientCalls } from '../metrics/rpc-metrics.js'
+import { buildRequestToPb } from './build-mapping.js'
 import type { CellTls } from './cell-tls.js'
 import { ctxToPb, updateFromPb } from './mapping.js'
 import { cellService } from './proto.js'
@@ -80,13 +81,7 @@ export class GrpcCellClient implements CellLink {
   }
 
   async build(ctx: RequestContext, call: BuildCall): Promise<BuildOutcome> {
-    const res = await this.#unary<any>('Build', ctx, {
-      ctx: ctxToPb(ctx),
-      instance_uuid: call.instanceUuid,
-      spec_json: JSON.stringify(call.spec),
-      spec_version: call.specVersion,
-      tried_cells: [...call.triedCells],
-    })
+    const res = await this.#unary<any>('Build', ctx, buildRequestToPb(ctxToPb(ctx), call))
     if (!res.accepted) return { accepted: false, reason: res.reason }
     // A child places builds in its own subtree only; an answer naming another cell is not one.
     if (typeof res.cell_path !== 'string' || !isWithin(res.cell_path, this.childPath)) {

@@ -5,7 +5,8 @@ import { cellPathOfPeer } from '../pki/cell-identity.js'
 import type { CellTls } from './cell-tls.js'
 import { ctxFromPb, updateToPb } from './mapping.js'
 import type { PbContext } from './proto.js'
-import { checkBuildSpec } from './build-spec-schema.js'
+import type { PbBuildRequest } from './build-mapping.js'
+import { buildCallFromPb } from './build-mapping.js'
 import { cellService } from './proto.js'
 import type { CellRpc } from './rpc-access.js'
 import { checkCaller } from './rpc-access.js'
@@ -99,20 +100,9 @@ export async function serveCell(args: {
   server.addService(cellService().service, {
     Build: unary('Build', self, async (req: any, deadline) => {
       const ctx = ctxFromPb(req.ctx, deadline)
-      // Checked at the boundary: version, shape and instance (an InvalidError is a definite refusal).
-      let raw: unknown
-      try {
-        raw = JSON.parse(String(req.spec_json))
-      } catch {
-        throw new InvalidError('malformed build spec: not JSON')
-      }
-      const spec = checkBuildSpec({ specVersion: Number(req.spec_version), instanceUuid: String(req.instance_uuid), spec: raw })
-      const out = await link.build(ctx, {
-        instanceUuid: spec.instanceUuid,
-        spec,
-        specVersion: Number(req.spec_version),
-        triedCells: (req.tried_cells as unknown[]).filter((c): c is string => typeof c === 'string'),
-      })
+      // Checked at the boundary: protocol version, parts, bounds and instance (an InvalidError is
+      // a definite refusal: the cell never sees the build).
+      const out = await link.build(ctx, buildCallFromPb(req as PbBuildRequest))
       return out.accepted
         ? { accepted: true, cell_path: out.cellPath, host: out.host, reason: '' }
         : { accepted: false, cell_path: '', host: '', reason: out.reason }

@@ -93,11 +93,10 @@ export type CellUpdate =
   | { readonly kind: 'capacity'; readonly cells: readonly CellCapacity[] }
   | { readonly kind: 'events'; readonly events: readonly InstanceEvent[]; readonly cursor: number }
 
-/** A build sent down the tree. */
+/** A build sent down the tree (on the wire: `BuildRequest`, see build-mapping.ts). */
 export interface BuildCall {
   readonly instanceUuid: string
-  readonly spec: unknown
-  readonly specVersion: number
+  readonly spec: BuildSpec
   readonly triedCells: readonly string[]
 }
 

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { createServer as createTlsServer } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildRequestToPb, buildSpecToPb } from '../../shared/cell-link/build-mapping.js'
 import { CellTls } from '../../shared/cell-link/cell-tls.js'
 import { ChildWatcher } from '../../shared/cell-link/child-watcher.js'
 import { GrpcCellClient } from '../../shared/cell-link/grpc-client.js'
@@ -140,7 +141,7 @@ describe('cell link: mutual TLS and the access table', () => {
   const U1 = '11111111-1111-4111-8111-111111111111'
   const U2 = '22222222-2222-4222-8222-222222222222'
   const requests: Record<CellRpc, object> = {
-    Build: { ctx: ctxPb, instance_uuid: U1, spec_json: JSON.stringify(specOf(U1)), spec_version: 1, tried_cells: [] },
+    Build: buildRequestToPb(ctxPb, { instanceUuid: U1, spec: specOf(U1), triedCells: [] }),
     InstanceAction: { ctx: ctxPb, cell_path: SELF, instance_uuid: 'u-1', action: 'stop', args_json: '{}' },
     GetInstances: { ctx: ctxPb, cell_path: SELF, uuids: ['u-1'] },
     ListHosts: { ctx: ctxPb },
@@ -252,17 +253,19 @@ describe('cell link: mutual TLS and the access table', () => {
   })
 
   it.each([
-    ['an unknown spec version', { spec_version: 99 }],
-    ['a spec that is not JSON', { spec_json: '{nope' }],
-    ['a spec missing its flavor', { spec_json: JSON.stringify({ ...specOf(U1), flavor: undefined }) }],
-    ['a spec with a field of a newer shape', { spec_json: JSON.stringify({ ...specOf(U1), futureField: 1 }) }],
-    ['a spec of another instance', { spec_json: JSON.stringify(specOf(U2)) }],
-  ])('refuses a build from the parent with %s, definitely and before the cell sees it', async (_what, change) => {
+    ['an unknown protocol version', { protocol_version: 99 }, /build protocol version 99 is not supported here/],
+    ['the JSON form of protocol 1', { protocol_version: 0, spec: null, spec_json: JSON.stringify(specOf(U1)), spec_version: 1 }, /build protocol version 0/],
+    ['no spec', { spec: null }, /the spec is missing/],
+    ['a spec missing its flavor', { spec: { ...buildSpecToPb(specOf(U1)), flavor: null } }, /flavor is missing/],
+    ['a spec beyond bounds', { spec: buildSpecToPb({ ...specOf(U1), launchIndex: 2_000_000_000 }) }, /launchIndex/],
+    ['a spec of another instance', { spec: buildSpecToPb(specOf(U2)) }, /names another instance/],
+  ])('refuses a build from the parent with %s, definitely and before the cell sees it', async (_what, change, reason) => {
     const client = rawClient(asCell(PARENT))
     try {
       reached.length = 0
       const r = await invoke(client, 'Build', { ...requests.Build, ...change })
       expect(r.code).toBe(grpc.status.INVALID_ARGUMENT)
+      expect(r.details).toMatch(reason)
       expect(reached).toEqual([])
     } finally {
       client.close()
@@ -287,7 +290,7 @@ describe('cell link: mutual TLS and the access table', () => {
 
   it("a parent refuses a child's claim to have placed a build outside its subtree", async () => {
     const client = new GrpcCellClient({ address, childPath: SELF, tls: CellTls.open({ dir: pki, refreshMs: 100 }, PARENT) })
-    const call = { instanceUuid: U2, spec: specOf(U2), specVersion: 1, triedCells: [] }
+    const call = { instanceUuid: U2, spec: specOf(U2), triedCells: [] }
     try {
       placedIn = `${SELF}!x`
       await expect(client.build({ requestId: 'req-4' }, call)).resolves.toEqual({ accepted: true, cellPath: `${SELF}!x`, host: 'h1' })

@@ -11,6 +11,7 @@ import {
   NoValidHostError,
   RpcTimeoutError,
 } from '../../../../shared/errors.js'
+import { buildSpecFixture } from '../../../helpers/build-spec.js'
 
 /** What a scripted child does on each successive Build call. */
 type Step = BuildOutcome | Error
@@ -38,7 +39,7 @@ function args(children: Record<string, CellLink>, over: Partial<PlaceArgs> = {})
   const memory: Array<[string, string]> = []
   const a: PlaceArgs = {
     ctx: { requestId: 'req-1', deadline: Date.now() + 2000 },
-    call: { instanceUuid: 'u1', spec: {}, specVersion: 1, triedCells: [] },
+    call: { instanceUuid: 'u1', spec: buildSpecFixture({ instanceUuid: 'u1' }), triedCells: [] },
     ranked: Object.keys(children),
     maxAttempts: 3,
     clientFor: (p) => children[p],
