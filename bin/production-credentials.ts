@@ -63,6 +63,7 @@ export class ServiceCredentials {
   readonly #path: string
   readonly #passwords: Record<string, string>
   #revoked: string[] = []
+  #classicQueues: string[] = []
 
   private constructor(cfg: FederationConfig, path: string, passwords: Record<string, string>) {
     this.#cfg = cfg
@@ -107,7 +108,7 @@ export class ServiceCredentials {
       }
     }
     this.#save()
-    await applyVhostsDefinitions(brokers.map((b) => ({ vhost: b.vhost, topology: cellBusTopology(b.cell.hosts.map((h) => h.name)), users: b.users })))
+    this.#classicQueues = await applyVhostsDefinitions(brokers.map((b) => ({ vhost: b.vhost, topology: cellBusTopology(b.cell.hosts.map((h) => h.name)), users: b.users })))
     // Vhosts set up by an older version granted guest everything; hosts may have left a cell.
     const revoked = await revokeOtherUsers(new Map(brokers.map((b) => [b.vhost, new Set(b.users.map((u) => u.name))])))
     this.#revoked = revoked
@@ -117,6 +118,14 @@ export class ServiceCredentials {
   /** The `vhost user` grants the last {@link ServiceCredentials.provision} took away (to be logged). */
   get revoked(): readonly string[] {
     return this.#revoked
+  }
+
+  /**
+   * Work queues (`vhost queue`) still classic after the last {@link ServiceCredentials.provision}:
+   * an older version's, with messages or consumers in them (to be logged; the next start migrates them).
+   */
+  get classicQueues(): readonly string[] {
+    return this.#classicQueues
   }
 
   /**

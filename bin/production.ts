@@ -235,6 +235,9 @@ async function main(): Promise<void> {
   const { credentials, issued } = await prepare(cfg)
   if (issued.length > 0) log.info({ pki: cfg.pki.dir, issued }, 'issued cell certificates')
   if (credentials.revoked.length > 0) log.warn({ revoked: credentials.revoked }, 'took away broker rights of users that are no service of their cell')
+  if (credentials.classicQueues.length > 0) {
+    log.warn({ queues: credentials.classicQueues }, 'work queues of an older version are still classic queues (in use): not restart-safe until a later start migrates them')
+  }
   const password = adminPasswordFor(cfg)
   const metricsBase = metricsPortOf(values['metrics-base-port'] ?? values['metrics-port'])
   const plan = processPlan(cfg, childFlags(argv), metricsBase)

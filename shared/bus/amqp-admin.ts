@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { InternalError } from '../errors.js'
 import type { AmqpPermissions, Topology } from './amqp-permissions.js'
 import { TOPIC_EXCHANGE } from './amqp-permissions.js'
+import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, deadLetterQueueArguments, workQueueArguments } from './amqp-queues.js'
 
 /**
  * How to reach the broker's administration. RabbitMQ's management HTTP API is often not enabled
@@ -123,15 +124,22 @@ export interface VhostUser {
 export async function applyVhostDefinitions(
   args: { readonly vhost: string; readonly topology: Topology; readonly users: readonly VhostUser[] },
   options: RabbitAdminOptions = {},
-): Promise<void> {
-  await applyVhostsDefinitions([args], options)
+): Promise<string[]> {
+  return applyVhostsDefinitions([args], options)
 }
 
-/** {@link applyVhostDefinitions} for several vhosts in one `rabbitmqctl` run (each costs a second). */
+/**
+ * {@link applyVhostDefinitions} for several vhosts in one `rabbitmqctl` run (each costs a second).
+ * Work queues are quorum queues with a delivery limit and the vhost's dead-letter queue
+ * (amqp-queues.ts). A work queue an older version created as a classic queue is not changed by an
+ * import: when it is empty and unused it is deleted and imported again; the ones still classic
+ * after that (messages in them, or consumers) are returned, as `vhost queue`, for the caller to
+ * report; a later run migrates them.
+ */
 export async function applyVhostsDefinitions(
   vhosts: ReadonlyArray<{ readonly vhost: string; readonly topology: Topology; readonly users: readonly VhostUser[] }>,
   options: RabbitAdminOptions = {},
-): Promise<void> {
+): Promise<string[]> {
   const users = new Map<string, VhostUser>()
   for (const v of vhosts) for (const u of v.users) users.set(u.name, u)
   const definitions = {
@@ -142,12 +150,44 @@ export async function applyVhostsDefinitions(
     topic_permissions: vhosts.flatMap(({ vhost, users: us }) =>
       us.map((u) => ({ user: u.name, vhost, exchange: TOPIC_EXCHANGE, write: u.permissions.topicWrite, read: u.permissions.topicRead }))),
     exchanges: vhosts.flatMap(({ vhost, topology }) =>
-      topology.exchanges.map((e) => ({ name: e.name, vhost, type: e.type, durable: true, auto_delete: false, internal: false, arguments: {} }))),
-    queues: vhosts.flatMap(({ vhost, topology }) => topology.queues.map((q) => ({ name: q, vhost, durable: true, auto_delete: false, arguments: {} }))),
-    bindings: vhosts.flatMap(({ vhost, topology }) =>
-      topology.bindings.map((b) => ({ source: b.source, vhost, destination: b.destination, destination_type: 'queue', routing_key: b.routingKey, arguments: {} }))),
+      [...topology.exchanges, { name: DEAD_LETTER_EXCHANGE, type: 'fanout' }].map((e) => ({ name: e.name, vhost, type: e.type, durable: true, auto_delete: false, internal: false, arguments: {} }))),
+    queues: vhosts.flatMap(({ vhost, topology }) => [
+      ...topology.queues.map((q) => ({ name: q, vhost, durable: true, auto_delete: false, arguments: workQueueArguments() })),
+      { name: DEAD_LETTER_QUEUE, vhost, durable: true, auto_delete: false, arguments: deadLetterQueueArguments() },
+    ]),
+    bindings: vhosts.flatMap(({ vhost, topology }) => [
+      ...topology.bindings.map((b) => ({ source: b.source, vhost, destination: b.destination, destination_type: 'queue', routing_key: b.routingKey, arguments: {} })),
+      { source: DEAD_LETTER_EXCHANGE, vhost, destination: DEAD_LETTER_QUEUE, destination_type: 'queue', routing_key: '', arguments: {} },
+    ]),
   }
   await ctl(options, ['import_definitions'], undefined, JSON.stringify(definitions))
+  const classic = async (): Promise<Array<{ vhost: string; queue: string }>> => {
+    const out: Array<{ vhost: string; queue: string }> = []
+    for (const { vhost, topology } of vhosts) {
+      const wanted = new Set([...topology.queues, DEAD_LETTER_QUEUE])
+      for (const q of await listQueues(vhost, options)) if (wanted.has(q.name) && q.type !== 'quorum') out.push({ vhost, queue: q.name })
+    }
+    return out
+  }
+  const before = await classic()
+  if (before.length === 0) return []
+  for (const { vhost, queue } of before) {
+    await ctl(options, ['delete_queue', '-p', vhost, queue, '--if-empty', '--if-unused'], /not empty|in use|not_found|precondition/i)
+  }
+  await ctl(options, ['import_definitions'], undefined, JSON.stringify(definitions))
+  return (await classic()).map((c) => `${c.vhost} ${c.queue}`)
+}
+
+/** The queues of `vhost` with their type (`classic`, `quorum`, `stream`). */
+export async function listQueues(vhost: string, options: RabbitAdminOptions = {}): Promise<Array<{ name: string; type: string; messages: number }>> {
+  const out = await ctl(options, ['list_queues', '-p', vhost, 'name', 'type', 'messages', '-q', '--no-table-headers'])
+  return out
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => {
+      const [name = '', type = '', messages = '0'] = l.split('\t')
+      return { name, type, messages: Number(messages) }
+    })
 }
 
 /** Deletes broker users (tests, and users of cells that are gone). Missing users are fine. */

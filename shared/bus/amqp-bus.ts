@@ -12,6 +12,7 @@ import type { MessageBus, SendArgs, ServeArgs, Subscription } from './message-bu
 import { TOPIC_EXCHANGE } from './amqp-permissions.js'
 import { AmqpSubscription } from './amqp-subscription.js'
 import type { Link, Reply, SubscriptionHost } from './amqp-wire.js'
+import { declareWorkQueue } from './amqp-queues.js'
 import { closedError, confirmPublish, encode, fanoutExchange, JSON_TYPE, REPLY_TO, urlUser } from './amqp-wire.js'
 
 /** Options of {@link AmqpBus.connect}. */
@@ -75,8 +76,8 @@ const CONNECT_TIMEOUT_MS = 10_000
 
 /**
  * The {@link MessageBus} over RabbitMQ, laid out as oslo.messaging does: one topic exchange
- * (`federation`), one durable queue per topic bound with the topic as routing key (competing
- * consumers), and per topic a fanout exchange `<topic>_fanout` with one exclusive auto-delete queue
+ * (`federation`), one quorum queue per topic bound with the topic as routing key (competing
+ * consumers; delivery limit and dead-letter queue: amqp-queues.ts), and per topic a fanout exchange `<topic>_fanout` with one exclusive auto-delete queue
  * per server. Calls use direct reply-to (`amq.rabbitmq.reply-to`) with a correlation id and expire
  * in the queue when their caller stops waiting.
  *
@@ -87,7 +88,8 @@ const CONNECT_TIMEOUT_MS = 10_000
  * Delivery: casts are persistent and resolve once the broker confirmed them; servers ack after the
  * handler finished (a handler's error is an answer, so it is acked too). A server that dies while
  * handling leaves the message unacked and the broker hands it to another server: handlers must
- * tolerate running twice (at-least-once).
+ * tolerate running twice (at-least-once). A message handed back that way too often
+ * (`DELIVERY_LIMIT`) is dead-lettered instead of crashing servers forever.
  *
  * Connection loss (broker restart, connection closed by an operator, network): the bus reconnects
  * with exponential backoff until {@link AmqpBus.close}, re-declares everything and re-subscribes
@@ -282,10 +284,7 @@ export class AmqpBus implements MessageBus {
 
   #declareQueue(link: Link, topic: string): Promise<void> {
     if (!this.#cfg.declare) return Promise.resolve()
-    return this.#declare(link, `q:${topic}`, async () => {
-      await link.pub.assertQueue(topic, { durable: true })
-      await link.pub.bindQueue(topic, this.#cfg.exchange, topic)
-    })
+    return this.#declare(link, `q:${topic}`, () => declareWorkQueue({ conn: link.conn, exchange: this.#cfg.exchange, topic, log: this.#log }))
   }
 
   #declare(link: Link, key: string, make: () => Promise<unknown>): Promise<void> {

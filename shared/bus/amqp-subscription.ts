@@ -1,6 +1,7 @@
 import type { Channel, ConsumeMessage } from 'amqplib'
 import { newRequestId } from '../context.js'
 import { toWire } from '../errors.js'
+import { declareWorkQueue } from './amqp-queues.js'
 import { callerOf } from './caller.js'
 import type { ServeArgs, Subscription } from './message-bus.js'
 import type { Envelope, Link, Reply, SubscriptionHost } from './amqp-wire.js'
@@ -39,10 +40,7 @@ export class AmqpSubscription implements Subscription {
     })
     const onMessage = (msg: ConsumeMessage | null): void => this.#onMessage(att, msg)
     await ch.prefetch(this.#host.prefetch)
-    if (this.#host.declare) {
-      await ch.assertQueue(topic, { durable: true })
-      await ch.bindQueue(topic, this.#host.exchange, topic)
-    }
+    if (this.#host.declare) await declareWorkQueue({ conn: link.conn, exchange: this.#host.exchange, topic, log: this.#host.log })
     att.tags.push((await ch.consume(topic, onMessage)).consumerTag)
     if (this.#args.fanout ?? true) {
       const exchange = fanoutExchange(topic)

@@ -291,11 +291,15 @@ describe('AmqpBus on RabbitMQ', () => {
     const tp = topic()
     await bus.serve({ topic: tp, handler: () => null })
     const run = promisify(execFile)
-    const queues = (await run('rabbitmqctl', ['list_queues', '-p', VHOST, 'name', 'durable', 'exclusive', '-q'])).stdout
+    const queues = (await run('rabbitmqctl', ['list_queues', '-p', VHOST, 'name', 'durable', 'exclusive', 'type', '-q'])).stdout
     const exchanges = (await run('rabbitmqctl', ['list_exchanges', '-p', VHOST, 'name', 'type', 'durable', '-q'])).stdout
-    expect(queues).toMatch(new RegExp(`^${tp}\\s+true\\s+false$`, 'm'))
-    expect(queues).toMatch(/^amq\.gen-\S+\s+false\s+true$/m)
+    // Work queues are quorum queues (restart-safe); fanout queues stay exclusive classic ones.
+    // (RabbitMQ leaves the `exclusive` column of a quorum queue empty: they never are.)
+    expect(queues).toMatch(new RegExp(`^${tp}\\s+true\\s+(?:false\\s+)?quorum$`, 'm'))
+    expect(queues).toMatch(/^amq\.gen-\S+\s+false\s+true\s+classic$/m)
+    expect(queues).toMatch(/^federation\.dead-letter\s+true\s+(?:false\s+)?quorum$/m)
     expect(exchanges).toMatch(/^federation\s+topic\s+true$/m)
+    expect(exchanges).toMatch(/^federation\.dead-letter\s+fanout\s+true$/m)
     expect(exchanges).toMatch(new RegExp(`^${tp}_fanout\\s+fanout\\s+true$`, 'm'))
   })
 
