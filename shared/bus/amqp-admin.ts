@@ -161,13 +161,16 @@ export async function applyVhostsDefinitions(
     ]),
   }
   await ctl(options, ['import_definitions'], undefined, JSON.stringify(definitions))
+  // One export for every vhost (a rabbitmqctl run costs a second): the queues whose type is not
+  // quorum (a classic queue has no `x-queue-type`, or `classic`).
   const classic = async (): Promise<Array<{ vhost: string; queue: string }>> => {
-    const out: Array<{ vhost: string; queue: string }> = []
-    for (const { vhost, topology } of vhosts) {
-      const wanted = new Set([...topology.queues, DEAD_LETTER_QUEUE])
-      for (const q of await listQueues(vhost, options)) if (wanted.has(q.name) && q.type !== 'quorum') out.push({ vhost, queue: q.name })
+    const defs = JSON.parse(await ctl(options, ['export_definitions', '-', '--format', 'json', '-q'])) as {
+      queues?: Array<{ name: string; vhost: string; arguments?: Record<string, unknown> }>
     }
-    return out
+    const wanted = new Map(vhosts.map(({ vhost, topology }) => [vhost, new Set([...topology.queues, DEAD_LETTER_QUEUE])]))
+    return (defs.queues ?? [])
+      .filter((q) => wanted.get(q.vhost)?.has(q.name) === true && q.arguments?.['x-queue-type'] !== 'quorum')
+      .map((q) => ({ vhost: q.vhost, queue: q.name }))
   }
   const before = await classic()
   if (before.length === 0) return []

@@ -140,12 +140,12 @@ describe('AMQP work queues: quorum, delivery limit, dead letters', () => {
       await r.close()
       const left = await applyVhostDefinitions({ vhost, topology: cellTopology(['conductor', 'scheduler'], []), users: [] })
       expect(left).toEqual([])
-      const queues = await listQueues(vhost)
-      expect(queues.filter((q) => ['conductor', 'scheduler', DEAD_LETTER_QUEUE].includes(q.name)).map((q) => `${q.name} ${q.type}`).sort()).toEqual([
-        'conductor quorum',
-        `${DEAD_LETTER_QUEUE} quorum`,
-        'scheduler quorum',
-      ])
+      // import_definitions runs asynchronously in the broker: wait for the queues to be there.
+      const wanted = ['conductor quorum', `${DEAD_LETTER_QUEUE} quorum`, 'scheduler quorum']
+      const seen = async (): Promise<string[]> =>
+        (await listQueues(vhost)).filter((q) => ['conductor', 'scheduler', DEAD_LETTER_QUEUE].includes(q.name)).map((q) => `${q.name} ${q.type}`).sort()
+      await waitFor('the quorum queues', async () => ((await seen()).join() === wanted.join() ? true : undefined), 15_000)
+      expect(await seen()).toEqual(wanted)
       // A server with the same arguments redeclares it without a PRECONDITION_FAILED.
       const again = await connect(amqpUrlForVhost(BROKER, vhost))
       const ch2 = await again.createChannel()
