@@ -201,8 +201,14 @@ export interface CellEndpoints {
   readonly transportUrl: string
   /** The vhost to create (production). */
   readonly vhost: string | undefined
+  /** Where the cell agent's gRPC server binds (`host:port`). */
+  readonly grpcListen: string
+  /** Where the parent dials the cell agent (`host:port`). */
   readonly grpcAddress: string
 }
+
+/** `0.0.0.0`, `::` (bracketed or not): a bind address that no peer can dial. */
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]'])
 
 const slug = (path: string): string => path.replace(/!/g, '__').replace(/-/g, '_')
 
@@ -213,17 +219,22 @@ export function cellEndpoints(cfg: FederationConfig, cell: CellConfig): CellEndp
       databaseUrl: `sqlite:${resolve(cfg.stateDir, 'cells', `${cell.path.replace(/!/g, '.')}.db`)}`,
       transportUrl: `memory://${cell.path}`,
       vhost: undefined,
+      grpcListen: `${cfg.host}:0`,
       grpcAddress: `${cfg.host}:0`,
     }
   }
   const cells = allCells(cfg.regions)
   const port = cell.grpcPort ?? cfg.grpcBasePort + cells.findIndex((c) => c.path === cell.path)
   const vhost = `${cfg.namePrefix}.${cell.path.replace(/!/g, '.')}`
+  const listen = cell.grpcListen ?? `${cfg.host}:${port}`
+  const sep = listen.lastIndexOf(':')
+  const dialable = WILDCARD_HOSTS.has(listen.slice(0, sep)) ? `${cfg.host}${listen.slice(sep)}` : listen
   return {
     databaseUrl: `${cfg.databaseBaseUrl}/${cfg.namePrefix}_${slug(cell.path)}`,
     transportUrl: `${cfg.transportBaseUrl}/${encodeURIComponent(vhost)}`,
     vhost,
-    grpcAddress: `${cfg.host}:${port}`,
+    grpcListen: listen,
+    grpcAddress: cell.grpcAddress ?? dialable,
   }
 }
 
