@@ -268,7 +268,7 @@ async function main(): Promise<void> {
   const targets = writePrometheusTargets(cfg, plan)
   const sup = new Supervisor(plan.map((p) => ({ ...p, env: credentials.envFor(p.identity) })), log)
   sup.start()
-  const identity = `http://${cfg.host}:${cfg.ports.identity}`
+  const identity = `http://${cfg.publicHost}:${cfg.ports.identity}`
   const clouds = only.api ? writeCloudsYaml(cfg, identity, adminPasswordFor(cfg)) : undefined
   process.stdout.write(
     [
@@ -276,7 +276,7 @@ async function main(): Promise<void> {
       `Federation starting in production mode (MariaDB ${cfg.databaseBaseUrl.replace(/\/\/[^@]*@/, '//')}, RabbitMQ, one process per service)`,
       ...(only.api
         ? [
-            `  identity: ${identity}/v3   compute: http://${cfg.host}:${cfg.ports.compute}/v2.1   image: http://${cfg.host}:${cfg.ports.image}`,
+            `  identity: ${identity}/v3   compute: http://${cfg.publicHost}:${cfg.ports.compute}/v2.1   image: http://${cfg.publicHost}:${cfg.ports.image}`,
             `  admin: user admin, project admin, domain Default, password ${adminPasswordHint(cfg)}`,
             `  clouds.yaml: ${clouds ?? ''} (cloud "federation")`,
           ]

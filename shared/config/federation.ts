@@ -22,6 +22,12 @@ export interface FederationConfig {
   readonly regions: readonly CellConfig[]
   /** Listen address of the API cell's HTTP listeners and of every gRPC server. */
   readonly host: string
+  /**
+   * The API cell's address in the URLs it hands out (service catalog, image download URLs that
+   * compute hosts fetch): `--public-host`, default `host`. Needed when the API binds `0.0.0.0`, or
+   * when regions run at other sites and must reach it by an address of their own.
+   */
+  readonly publicHost: string
   readonly ports: { readonly identity: number; readonly compute: number; readonly image: number }
   /** Production: `mysql://user:pass@host:port` (schemas are added per cell). See credentials.ts. */
   readonly databaseBaseUrl: string
@@ -69,6 +75,7 @@ export const COMMON_OPTIONS = {
   'state-dir': { type: 'string' },
   'regions-dir': { type: 'string' },
   host: { type: 'string' },
+  'public-host': { type: 'string' },
   'identity-port': { type: 'string' },
   'compute-port': { type: 'string' },
   'image-port': { type: 'string' },
@@ -87,6 +94,8 @@ export const COMMON_HELP = `Options:
   --state-dir DIR        where SQLite files, libvirt host files and clouds.yaml live (default .federation)
   --regions-dir DIR      region files (default deploy/regions in the package)
   --host ADDR            listen address of every server (default 127.0.0.1)
+  --public-host ADDR     the API's address in the service catalog and in the image URLs compute
+                         hosts fetch, for clients and sites that reach it otherwise (default --host)
   --identity-port N      Keystone v3 port (default 5000)
   --compute-port N       Nova v2.1 port (default 8774)
   --image-port N         Glance v2 port (default 9292)
@@ -159,6 +168,7 @@ export function federationConfig(mode: 'embedded' | 'production', values: Record
     regionsDir,
     regions: loadRegions(regionsDir),
     host: s('host') ?? '127.0.0.1',
+    publicHost: s('public-host') ?? s('host') ?? '127.0.0.1',
     ports: {
       identity: int('identity-port', s('identity-port'), 5000),
       compute: int('compute-port', s('compute-port'), 8774),
@@ -228,7 +238,7 @@ export function cellEndpoints(cfg: FederationConfig, cell: CellConfig): CellEndp
   const vhost = `${cfg.namePrefix}.${cell.path.replace(/!/g, '.')}`
   const listen = cell.grpcListen ?? `${cfg.host}:${port}`
   const sep = listen.lastIndexOf(':')
-  const dialable = WILDCARD_HOSTS.has(listen.slice(0, sep)) ? `${cfg.host}${listen.slice(sep)}` : listen
+  const dialable = WILDCARD_HOSTS.has(listen.slice(0, sep)) ? `${cfg.publicHost}${listen.slice(sep)}` : listen
   return {
     databaseUrl: `${cfg.databaseBaseUrl}/${cfg.namePrefix}_${slug(cell.path)}`,
     transportUrl: `${cfg.transportBaseUrl}/${encodeURIComponent(vhost)}`,

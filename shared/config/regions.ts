@@ -87,8 +87,8 @@ export interface CellConfig {
    */
   readonly grpcListen: string | undefined
   /**
-   * Production: `host:port` the parent dials to reach this cell (default: `grpcListen`, or `--host`
-   * with its port when `grpcListen` binds every address). Cell links are dialled parent to child
+   * Production: `host:port` the parent dials to reach this cell (default: `grpcListen`, or
+   * `--public-host` with its port when `grpcListen` binds every address). Cell links are dialled parent to child
    * only, so a child needs no address of its parent.
    */
   readonly grpcAddress: string | undefined
