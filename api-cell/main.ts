@@ -27,6 +27,7 @@ async function main(): Promise<void> {
     cell0DatabaseUrl: dbs.cell0,
     stateDir: cfg.stateDir,
     host: cfg.host,
+    publicHost: cfg.publicHost,
     ports: cfg.ports,
     regions: cfg.regions.map((r) => r.name),
     cells: cellRegistrations(cfg),

@@ -111,6 +111,7 @@ export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger
       cell0DatabaseUrl: dbs.cell0,
       stateDir: cfg.stateDir,
       host: cfg.host,
+      publicHost: cfg.publicHost,
       ports: cfg.ports,
       regions: cfg.regions.map((r) => r.name),
       cells: cellRegistrations(cfg, (c) => `${cfg.host}:${ports.get(c.path) ?? 0}`),

@@ -62,20 +62,27 @@ export class ServiceCredentials {
   readonly #cfg: FederationConfig
   readonly #path: string
   readonly #passwords: Record<string, string>
+  readonly #existingOnly: boolean
   #revoked: string[] = []
   #classicQueues: string[] = []
 
-  private constructor(cfg: FederationConfig, path: string, passwords: Record<string, string>) {
+  private constructor(cfg: FederationConfig, path: string, passwords: Record<string, string>, existingOnly: boolean) {
     this.#cfg = cfg
     this.#path = path
     this.#passwords = passwords
+    this.#existingOnly = existingOnly
   }
 
-  /** Loads the kept passwords (refusing a file others may read), or starts an empty set. */
-  static load(cfg: FederationConfig): ServiceCredentials {
+  /**
+   * Loads the kept passwords (refusing a file others may read), or starts an empty set. With
+   * `existingOnly` (a site whose set-up ran elsewhere: `--setup skip`), the file must be there and a
+   * password it lacks is an error, never a new password the servers do not know.
+   */
+  static load(cfg: FederationConfig, existingOnly = false): ServiceCredentials {
     const path = join(cfg.stateDir, CREDENTIALS_FILE)
+    if (existingOnly && !existsSync(path)) throw new Error(`no ${path}: run the set-up first (--setup only) and copy its state directory here`)
     const kept = existsSync(path) ? (JSON.parse(readSecretFile(path, 'service credentials')) as Record<string, string>) : {}
-    return new ServiceCredentials(cfg, path, kept)
+    return new ServiceCredentials(cfg, path, kept, existingOnly)
   }
 
   /**
@@ -84,11 +91,11 @@ export class ServiceCredentials {
    * and every database account (conductor and scheduler: their cell's schema only; the API: the
    * API and cell0 schemas). Saves the passwords first, so a failure half way loses none.
    */
-  async provision(): Promise<void> {
+  async provision(scope: { readonly api: boolean; readonly cells: readonly CellConfig[] } = { api: true, cells: allCells(this.#cfg.regions) }): Promise<void> {
     const cfg = this.#cfg
-    const cells = allCells(cfg.regions)
+    const cells = scope.cells
     const apiUser = databaseAccount(cfg, undefined, 'api')
-    const dbUsers: SchemaUser[] = [{ user: apiUser, password: this.#password(`db:${apiUser}`), schemas: [`${cfg.namePrefix}_api`, `${cfg.namePrefix}_cell0`] }]
+    const dbUsers: SchemaUser[] = scope.api ? [{ user: apiUser, password: this.#password(`db:${apiUser}`), schemas: [`${cfg.namePrefix}_api`, `${cfg.namePrefix}_cell0`] }] : []
     const brokers: Array<{ vhost: string; cell: CellConfig; users: VhostUser[] }> = []
     for (const cell of cells) {
       const ep = cellEndpoints(cfg, cell)
@@ -153,6 +160,7 @@ export class ServiceCredentials {
   }
 
   #password(key: string): string {
+    if (this.#existingOnly && this.#passwords[key] === undefined) throw new Error(`no password for ${key} in ${this.#path}: run the set-up for this site's cells first`)
     this.#passwords[key] ??= randomBytes(24).toString('base64url')
     return this.#passwords[key]
   }

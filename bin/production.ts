@@ -10,7 +10,6 @@ import { LOCAL_DEV_URLS, SERVER_URL_ENV } from '../shared/config/credentials.js'
 import type { FederationConfig } from '../shared/config/federation.js'
 import { adminPasswordFor, adminPasswordHint, cellEndpoints, COMMON_HELP, federationConfig } from '../shared/config/federation.js'
 import type { CellConfig } from '../shared/config/regions.js'
-import { allCells } from '../shared/config/regions.js'
 import { migrateToLatest, openDatabase } from '../shared/db/database.js'
 import { ensurePrivateDir, securePrivateTree, writePrivateFile } from '../shared/fs/private-files.js'
 import type { Logger } from '../shared/logging.js'
@@ -21,6 +20,8 @@ import { ensureFederationPki } from '../shared/pki/federation-ca.js'
 import { writeCloudsYaml } from './embedded.js'
 import type { ProcessIdentity } from './production-credentials.js'
 import { computeHostGroups, ServiceCredentials } from './production-credentials.js'
+import type { SiteSelection } from './production-sites.js'
+import { identitiesOf, inSelection, missingSetup, parseOnly, setupModeOf, wholeFederation } from './production-sites.js'
 
 const USAGE = `Usage: npm run start:production -- [options]
 
@@ -35,6 +36,12 @@ set-up uses the administrator credentials of FEDERATION_DATABASE_URL(_FILE) and 
                          plan order; the list is written to STATE_DIR/prometheus-targets.json
   --metrics-port N       the same as --metrics-base-port N (npm start's flag: there one port serves
                          every service; here each process has its own, from N on)
+  --only PATH[,PATH]     run only these cells' processes, each with its whole subtree (e.g.
+                         api!region-two), and the API process only when \`api\` is listed: one site
+                         of a federation spread over sites (default: everything)
+  --setup MODE           auto: set up (schemas, vhosts, users, accounts, PKI) for what this start
+                         runs, then run it (default); only: set up and exit; skip: no set-up, use
+                         the credentials and certificates another site's set-up left in STATE_DIR
 ${COMMON_HELP}`
 
 const dist = join(fileURLToPath(import.meta.url), '..', '..')
@@ -57,10 +64,10 @@ interface Proc {
 }
 
 /**
- * The processes of the federation, children before parents, the API last. With
- * `metricsBasePort`, process i also gets `--metrics-port metricsBasePort + i`.
+ * The processes of the federation (or of the cells and API `only` selects), children before
+ * parents, the API last. With `metricsBasePort`, process i also gets `--metrics-port metricsBasePort + i`.
  */
-export function processPlan(cfg: FederationConfig, flags: readonly string[], metricsBasePort?: number): PlannedProcess[] {
+export function processPlan(cfg: FederationConfig, flags: readonly string[], metricsBasePort?: number, only: SiteSelection = wholeFederation(cfg)): PlannedProcess[] {
   const plan: PlannedProcess[] = []
   const cellProc = (c: CellConfig, role: ServiceRole, extra: readonly string[] = []): PlannedProcess => ({
     name: `${role}@${c.path}`,
@@ -87,8 +94,9 @@ export function processPlan(cfg: FederationConfig, flags: readonly string[], met
   }
   cfg.regions.forEach(walk)
   plan.push({ name: 'api', args: [join(dist, 'api-cell', 'main.js'), ...flags], identity: { role: 'api' } })
-  if (metricsBasePort === undefined) return plan
-  return plan.map((p, i) => ({ ...p, args: [...p.args, '--metrics-port', String(metricsBasePort + i)] }))
+  const selected = plan.filter((p) => inSelection(only, p.identity))
+  if (metricsBasePort === undefined) return selected
+  return selected.map((p, i) => ({ ...p, args: [...p.args, '--metrics-port', String(metricsBasePort + i)] }))
 }
 
 /** Where each process serves metrics, as a Prometheus `file_sd_configs` file. */
@@ -112,13 +120,14 @@ export function writePrometheusTargets(cfg: FederationConfig, plan: ReadonlyArra
  * per-service broker user and database account (credentials kept 0600 in the state directory),
  * and brings every cell schema up to date (the API migrates its own). Also creates the federation
  * CA and the certificates of the API cell and every configured cell when missing (or unusable),
- * and says which cell paths got a new certificate.
+ * and says which cell paths got a new certificate. With `only`, all this for those cells (and the
+ * API's account and certificate when it is selected).
  */
-export async function prepare(cfg: FederationConfig): Promise<{ credentials: ServiceCredentials; issued: string[] }> {
-  const issued = await ensureFederationPki(cfg.pki.dir, ['api', ...allCells(cfg.regions).map((c) => c.path)])
+export async function prepare(cfg: FederationConfig, only: SiteSelection = wholeFederation(cfg)): Promise<{ credentials: ServiceCredentials; issued: string[] }> {
+  const issued = await ensureFederationPki(cfg.pki.dir, identitiesOf(only))
   const credentials = ServiceCredentials.load(cfg)
-  await credentials.provision()
-  for (const c of allCells(cfg.regions)) {
+  await credentials.provision(only)
+  for (const c of only.cells) {
     const ep = cellEndpoints(cfg, c)
     const db = await openDatabase(ep.databaseUrl)
     try {
@@ -198,7 +207,7 @@ export class Supervisor {
  * reach each process in its environment with its own credentials (shared/config/credentials.ts).
  */
 export function childFlags(argv: readonly string[]): string[] {
-  return ['--metrics-base-port', '--metrics-port', '--database-url', '--transport-url'].reduce((a, f) => withoutFlag(a, f), argv.filter((a) => a !== '--'))
+  return ['--metrics-base-port', '--metrics-port', '--database-url', '--transport-url', '--only', '--setup'].reduce((a, f) => withoutFlag(a, f), argv.filter((a) => a !== '--'))
 }
 
 /** `argv` without `flag` and its value (`--flag V` or `--flag=V`): flags of the supervisor only. */
@@ -214,45 +223,68 @@ function withoutFlag(argv: readonly string[], flag: string): string[] {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2)
-  const values = parseOrExit(argv, { 'metrics-base-port': { type: 'string' }, 'metrics-port': { type: 'string' } }, USAGE, (v) => {
+  const flags = { 'metrics-base-port': { type: 'string' }, 'metrics-port': { type: 'string' }, only: { type: 'string' }, setup: { type: 'string' } } as const
+  const values = parseOrExit(argv, flags, USAGE, (v) => {
     if (v['metrics-base-port'] !== undefined && v['metrics-port'] !== undefined) {
       throw new Error('--metrics-port and --metrics-base-port are the same flag here: give one')
     }
     metricsPortOf(v['metrics-base-port'] ?? v['metrics-port'])
+    setupModeOf(v['setup'] as string | undefined)
+    parseOnly(federationConfig('production', v), v['only'] as string | undefined)
   })
   if (values === undefined) return
   const cfg = federationConfig('production', values)
+  const only = parseOnly(cfg, values['only'] as string | undefined)
+  const setup = setupModeOf(values['setup'] as string | undefined)
   // Host filters and weighers are checked here too, so that a typo stops everything at once rather
   // than every scheduler process crashing in a loop.
   hostPluginsOf(cfg.scheduler)
   const log = createLogger('supervisor')
   // Before any process starts: the state dir and what an older start left in it become private.
   securePrivateTree(cfg.stateDir)
-  // The broker is administered through rabbitmqctl (no credentials); the database needs an admin.
-  if (cfg.serverUrlSources.database === 'local-default') {
-    log.warn({ url: LOCAL_DEV_URLS.database }, `no ${SERVER_URL_ENV.database}: setting up with the local development database administrator`)
+  let credentials: ServiceCredentials
+  if (setup === 'skip') {
+    // Another site (or an earlier `--setup only`) did it: what it left must be here, or nothing starts.
+    const missing = missingSetup(cfg.pki.dir, only)
+    if (missing.length > 0) throw new Error(`--setup skip, but the set-up is not done here: ${missing.join('; ')}`)
+    credentials = ServiceCredentials.load(cfg, true)
+  } else {
+    // The broker is administered through rabbitmqctl (no credentials); the database needs an admin.
+    if (cfg.serverUrlSources.database === 'local-default') {
+      log.warn({ url: LOCAL_DEV_URLS.database }, `no ${SERVER_URL_ENV.database}: setting up with the local development database administrator`)
+    }
+    const prepared = await prepare(cfg, only)
+    credentials = prepared.credentials
+    if (prepared.issued.length > 0) log.info({ pki: cfg.pki.dir, issued: prepared.issued }, 'issued cell certificates')
+    if (credentials.revoked.length > 0) log.warn({ revoked: credentials.revoked }, 'took away broker rights of users that are no service of their cell')
   }
-  const { credentials, issued } = await prepare(cfg)
-  if (issued.length > 0) log.info({ pki: cfg.pki.dir, issued }, 'issued cell certificates')
-  if (credentials.revoked.length > 0) log.warn({ revoked: credentials.revoked }, 'took away broker rights of users that are no service of their cell')
+  if (setup === 'only') {
+    if (only.api) adminPasswordFor(cfg)
+    process.stdout.write(`Set-up done for ${identitiesOf(only).join(', ')} (state in ${cfg.stateDir}); start the sites with --setup skip\n`)
+    return
+  }
   if (credentials.classicQueues.length > 0) {
     log.warn({ queues: credentials.classicQueues }, 'work queues of an older version are still classic queues (in use): not restart-safe until a later start migrates them')
   }
-  const password = adminPasswordFor(cfg)
   const metricsBase = metricsPortOf(values['metrics-base-port'] ?? values['metrics-port'])
-  const plan = processPlan(cfg, childFlags(argv), metricsBase)
+  const plan = processPlan(cfg, childFlags(argv), metricsBase, only)
   const targets = writePrometheusTargets(cfg, plan)
   const sup = new Supervisor(plan.map((p) => ({ ...p, env: credentials.envFor(p.identity) })), log)
   sup.start()
-  const identity = `http://${cfg.host}:${cfg.ports.identity}`
-  const clouds = writeCloudsYaml(cfg, identity, password)
+  const identity = `http://${cfg.publicHost}:${cfg.ports.identity}`
+  const clouds = only.api ? writeCloudsYaml(cfg, identity, adminPasswordFor(cfg)) : undefined
   process.stdout.write(
     [
       '',
       `Federation starting in production mode (MariaDB ${cfg.databaseBaseUrl.replace(/\/\/[^@]*@/, '//')}, RabbitMQ, one process per service)`,
-      `  identity: ${identity}/v3   compute: http://${cfg.host}:${cfg.ports.compute}/v2.1   image: http://${cfg.host}:${cfg.ports.image}`,
-      `  admin: user admin, project admin, domain Default, password ${adminPasswordHint(cfg)}`,
-      `  clouds.yaml: ${clouds} (cloud "federation")`,
+      ...(only.api
+        ? [
+            `  identity: ${identity}/v3   compute: http://${cfg.publicHost}:${cfg.ports.compute}/v2.1   image: http://${cfg.publicHost}:${cfg.ports.image}`,
+            `  admin: user admin, project admin, domain Default, password ${adminPasswordHint(cfg)}`,
+            `  clouds.yaml: ${clouds ?? ''} (cloud "federation")`,
+          ]
+        : []),
+      `  cells: ${only.cells.length === 0 ? 'none' : only.cells.map((c) => `${c.path} (gRPC ${cellEndpoints(cfg, c).grpcListen})`).join(', ')}`,
       ...(targets === undefined ? [] : [`  metrics: ports ${metricsBase ?? 0}-${(metricsBase ?? 0) + plan.length - 1}, listed in ${targets}`]),
       '',
     ].join('\n') + '\n',

@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     roles: [role as CellRole],
     databaseUrl: ep.databaseUrl,
     transportUrl: ep.transportUrl,
-    listenAddress: ep.grpcAddress,
+    listenAddress: ep.grpcListen,
     children: cell.children.map((c) => ({ path: c.path, address: cellEndpoints(cfg, c).grpcAddress })),
     driver,
     stateDir: join(cfg.stateDir, 'cells', cell.path.replace(/!/g, '.')),

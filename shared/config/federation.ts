@@ -22,6 +22,12 @@ export interface FederationConfig {
   readonly regions: readonly CellConfig[]
   /** Listen address of the API cell's HTTP listeners and of every gRPC server. */
   readonly host: string
+  /**
+   * The API cell's address in the URLs it hands out (service catalog, image download URLs that
+   * compute hosts fetch): `--public-host`, default `host`. Needed when the API binds `0.0.0.0`, or
+   * when regions run at other sites and must reach it by an address of their own.
+   */
+  readonly publicHost: string
   readonly ports: { readonly identity: number; readonly compute: number; readonly image: number }
   /** Production: `mysql://user:pass@host:port` (schemas are added per cell). See credentials.ts. */
   readonly databaseBaseUrl: string
@@ -69,6 +75,7 @@ export const COMMON_OPTIONS = {
   'state-dir': { type: 'string' },
   'regions-dir': { type: 'string' },
   host: { type: 'string' },
+  'public-host': { type: 'string' },
   'identity-port': { type: 'string' },
   'compute-port': { type: 'string' },
   'image-port': { type: 'string' },
@@ -87,6 +94,8 @@ export const COMMON_HELP = `Options:
   --state-dir DIR        where SQLite files, libvirt host files and clouds.yaml live (default .federation)
   --regions-dir DIR      region files (default deploy/regions in the package)
   --host ADDR            listen address of every server (default 127.0.0.1)
+  --public-host ADDR     the API's address in the service catalog and in the image URLs compute
+                         hosts fetch, for clients and sites that reach it otherwise (default --host)
   --identity-port N      Keystone v3 port (default 5000)
   --compute-port N       Nova v2.1 port (default 8774)
   --image-port N         Glance v2 port (default 9292)
@@ -159,6 +168,7 @@ export function federationConfig(mode: 'embedded' | 'production', values: Record
     regionsDir,
     regions: loadRegions(regionsDir),
     host: s('host') ?? '127.0.0.1',
+    publicHost: s('public-host') ?? s('host') ?? '127.0.0.1',
     ports: {
       identity: int('identity-port', s('identity-port'), 5000),
       compute: int('compute-port', s('compute-port'), 8774),
@@ -201,8 +211,14 @@ export interface CellEndpoints {
   readonly transportUrl: string
   /** The vhost to create (production). */
   readonly vhost: string | undefined
+  /** Where the cell agent's gRPC server binds (`host:port`). */
+  readonly grpcListen: string
+  /** Where the parent dials the cell agent (`host:port`). */
   readonly grpcAddress: string
 }
+
+/** `0.0.0.0`, `::` (bracketed or not): a bind address that no peer can dial. */
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]'])
 
 const slug = (path: string): string => path.replace(/!/g, '__').replace(/-/g, '_')
 
@@ -213,17 +229,22 @@ export function cellEndpoints(cfg: FederationConfig, cell: CellConfig): CellEndp
       databaseUrl: `sqlite:${resolve(cfg.stateDir, 'cells', `${cell.path.replace(/!/g, '.')}.db`)}`,
       transportUrl: `memory://${cell.path}`,
       vhost: undefined,
+      grpcListen: `${cfg.host}:0`,
       grpcAddress: `${cfg.host}:0`,
     }
   }
   const cells = allCells(cfg.regions)
   const port = cell.grpcPort ?? cfg.grpcBasePort + cells.findIndex((c) => c.path === cell.path)
   const vhost = `${cfg.namePrefix}.${cell.path.replace(/!/g, '.')}`
+  const listen = cell.grpcListen ?? `${cfg.host}:${port}`
+  const sep = listen.lastIndexOf(':')
+  const dialable = WILDCARD_HOSTS.has(listen.slice(0, sep)) ? `${cfg.publicHost}${listen.slice(sep)}` : listen
   return {
     databaseUrl: `${cfg.databaseBaseUrl}/${cfg.namePrefix}_${slug(cell.path)}`,
     transportUrl: `${cfg.transportBaseUrl}/${encodeURIComponent(vhost)}`,
     vhost,
-    grpcAddress: `${cfg.host}:${port}`,
+    grpcListen: listen,
+    grpcAddress: cell.grpcAddress ?? dialable,
   }
 }
 

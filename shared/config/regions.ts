@@ -10,6 +10,13 @@ import { PATH_SEPARATOR } from '../cell-link/types.js'
  */
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/
+/** `host:port` (a name, an IPv4 address or a bracketed IPv6 one), as the admin API takes it. */
+const HOST_PORT = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/
+const hostPort = z
+  .string()
+  .max(255)
+  .regex(HOST_PORT, 'must be host:port')
+  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535')
 
 const hostSchema = z
   .object({
@@ -31,6 +38,8 @@ type CellInput = {
   availability_zone?: string | undefined
   weight_offset?: number | undefined
   grpc_port?: number | undefined
+  grpc_listen?: string | undefined
+  grpc_address?: string | undefined
   hosts?: z.input<typeof hostSchema>[] | undefined
   children?: CellInput[] | undefined
 }
@@ -42,6 +51,8 @@ const cellSchema: z.ZodType<CellInput> = z.lazy(() =>
       availability_zone: z.string().min(1).optional(),
       weight_offset: z.number().optional(),
       grpc_port: z.number().int().min(1).max(65535).optional(),
+      grpc_listen: hostPort.optional(),
+      grpc_address: hostPort.optional(),
       hosts: z.array(hostSchema).optional(),
       children: z.array(cellSchema).optional(),
     })
@@ -70,6 +81,17 @@ export interface CellConfig {
   readonly availabilityZone: string
   readonly weightOffset: number
   readonly grpcPort: number | undefined
+  /**
+   * Production: `host:port` the cell agent's gRPC server binds (default `--host` and the cell's
+   * port). Separate sites bind an address their parent can reach, or `0.0.0.0:port`.
+   */
+  readonly grpcListen: string | undefined
+  /**
+   * Production: `host:port` the parent dials to reach this cell (default: `grpcListen`, or
+   * `--public-host` with its port when `grpcListen` binds every address). Cell links are dialled parent to child
+   * only, so a child needs no address of its parent.
+   */
+  readonly grpcAddress: string | undefined
   readonly hosts: readonly HostConfig[]
   readonly children: readonly CellConfig[]
 }
@@ -110,6 +132,8 @@ function build(input: CellInput, parentPath: string, region: string, inheritedAz
     availabilityZone: az,
     weightOffset: input.weight_offset ?? 0,
     grpcPort: input.grpc_port,
+    grpcListen: input.grpc_listen,
+    grpcAddress: input.grpc_address,
     hosts: Object.freeze(hosts),
     children: Object.freeze(children),
   })

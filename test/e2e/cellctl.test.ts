@@ -236,7 +236,7 @@ describe('cellctl against an embedded federation', () => {
       expect(cert.code, cert.stderr).toBe(0)
       expect(cert.stdout).toMatch(/^Issued the certificate of api!region-one!dc3 /)
       extra = await startCell({
-        cell: { name: 'dc3', path: 'api!region-one!dc3', region: 'region-one', availabilityZone: 'dc3', weightOffset: 0, grpcPort: undefined, hosts: [], children: [] },
+        cell: { name: 'dc3', path: 'api!region-one!dc3', region: 'region-one', availabilityZone: 'dc3', weightOffset: 0, grpcPort: undefined, grpcListen: undefined, grpcAddress: undefined, hosts: [], children: [] },
         roles: ['conductor', 'agent'],
         databaseUrl: `sqlite:${join(cfg.stateDir, 'cells', 'extra-dc3.db')}`,
         transportUrl: 'memory://extra!dc3',

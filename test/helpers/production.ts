@@ -122,13 +122,21 @@ export async function startProduction(opts: ProductionOptions = {}): Promise<Pro
         supervisor.kill('SIGTERM')
         await exited
       }
-      const schemas = execFileSync('mysql', ['-h127.0.0.1', '-uroot', '-N', '-e', `SHOW DATABASES LIKE '${prefix}\\_%'`], { encoding: 'utf8' })
-      for (const s of schemas.split('\n').filter((x) => x !== '')) await dropMysqlSchema(`mysql://root@127.0.0.1:3306/${s}`)
-      const vhosts = execFileSync('rabbitmqctl', ['-q', 'list_vhosts'], { encoding: 'utf8' })
-      for (const v of vhosts.split('\n').filter((x) => x.startsWith(`${prefix}.`))) await deleteVhost(v)
-      // The per-service broker users and database accounts the supervisor created.
-      await deleteUsers((await listUsers()).filter((u) => u.startsWith(`${prefix}.`)))
-      await dropSchemaUsers(ADMIN_DB, await listSchemaUsers(ADMIN_DB, `${prefix}_`))
+      await dropFederation(prefix)
     },
   }
+}
+
+/**
+ * Drops what a production federation with schema and vhost prefix `prefix` created on the shared
+ * servers: its schemas, vhosts, per-service broker users and database accounts.
+ */
+export async function dropFederation(prefix: string): Promise<void> {
+  const schemas = execFileSync('mysql', ['-h127.0.0.1', '-uroot', '-N', '-e', `SHOW DATABASES LIKE '${prefix}\\_%'`], { encoding: 'utf8' })
+  for (const s of schemas.split('\n').filter((x) => x !== '')) await dropMysqlSchema(`mysql://root@127.0.0.1:3306/${s}`)
+  const vhosts = execFileSync('rabbitmqctl', ['-q', 'list_vhosts'], { encoding: 'utf8' })
+  for (const v of vhosts.split('\n').filter((x) => x.startsWith(`${prefix}.`))) await deleteVhost(v)
+  // The per-service broker users and database accounts the supervisor created.
+  await deleteUsers((await listUsers()).filter((u) => u.startsWith(`${prefix}.`)))
+  await dropSchemaUsers(ADMIN_DB, await listSchemaUsers(ADMIN_DB, `${prefix}_`))
 }

@@ -1,20 +1,16 @@
 import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Federation } from '../helpers/exactly-once.js'
+import { burst as burstOf, checkInvariants as invariantsOf, DEPLOY_LEAVES, mysql, reportCensus, settle as settleOf, slug } from '../helpers/exactly-once.js'
 import type { ProductionFederation } from '../helpers/production.js'
 import { startProduction } from '../helpers/production.js'
 import type { Session } from '../helpers/os-client.js'
 import { call, endpoint, login, waitFor } from '../helpers/os-client.js'
 
-const mysql = (q: string): string => execFileSync('mysql', ['-h127.0.0.1', '-uroot', '-N', '-e', q], { encoding: 'utf8' })
-
-/** The leaf cells of deploy/regions, as schema slugs (cellEndpoints in shared/config/federation.ts). */
-const LEAVES = ['api!region-one!dc1', 'api!region-one!dc2', 'api!region-two']
-const slug = (path: string): string => path.replace(/!/g, '__').replace(/-/g, '_')
-
 /**
  * Issue #9's fault scenarios over real processes, MariaDB and RabbitMQ. Each fires a burst of
  * boots, injects one fault mid-burst, waits for every accepted build to settle, and then checks
- * against the leaves' own databases (the truth about instances):
+ * against the leaves' own databases (the truth about instances; test/helpers/exactly-once.ts):
  * - every accepted build ends ACTIVE, or ERROR with a reason;
  * - no instance lives in two cells;
  * - no instance lives in a leaf that the API shows as ERROR or does not show;
@@ -25,80 +21,13 @@ describe('production federation: exactly once across faults', () => {
   let admin: Session
   let global: string
   let imageRef: string
-
-  /** Live instances per leaf, from the leaves' own databases. */
-  const leafInstances = (): Map<string, string[]> => {
-    const out = new Map<string, string[]>()
-    for (const leaf of LEAVES) {
-      const rows = mysql(`SELECT uuid FROM \`${fed.prefix}_${slug(leaf)}\`.instances WHERE deleted = 0`)
-      out.set(leaf, rows.split('\n').filter((l) => l.trim() !== ''))
-    }
-    return out
-  }
-
-  /** POSTs `n` boots at once to the global endpoint; the accepted ones' ids. */
-  const burst = async (name: string, n: number): Promise<string[]> => {
-    const replies = await Promise.all(
-      Array.from({ length: n }, (_, i) => call(admin, 'POST', `${global}/servers`, { server: { name: `${name}-${i}`, imageRef, flavorRef: '1' } })),
-    )
-    for (const r of replies) expect([202, 503], JSON.stringify(r.body)).toContain(r.status)
-    return replies.filter((r) => r.status === 202).map((r) => r.body.server.id as string)
-  }
-
-  /** Waits until every server is ACTIVE or ERROR (no task in progress); returns them by id. */
-  const settle = async (ids: readonly string[]): Promise<Map<string, any>> => {
-    const out = new Map<string, any>()
-    await waitFor(
-      `${ids.length} builds to settle`,
-      async () => {
-        for (const id of ids) {
-          if (out.has(id)) continue
-          const r = await call(admin, 'GET', `${global}/servers/${id}`)
-          const s = r.body?.server
-          if (r.status === 200 && (s.status === 'ACTIVE' || s.status === 'ERROR') && s['OS-EXT-STS:task_state'] === null) out.set(id, s)
-        }
-        return out.size === ids.length ? true : undefined
-      },
-      180_000,
-    )
-    return out
-  }
-
-  /** The invariants of the issue, over the leaves' databases and the API. */
-  const checkInvariants = async (accepted: readonly string[], servers: Map<string, any>): Promise<{ active: number; error: number }> => {
-    let active = 0
-    let error = 0
-    for (const id of accepted) {
-      const s = servers.get(id)
-      if (s.status === 'ACTIVE') active += 1
-      else {
-        error += 1
-        expect(s.fault?.message, `server ${id} in ERROR without a reason`).toMatch(/\S/)
-      }
-    }
-    // Every instance a leaf runs is shown ACTIVE (or in an action) by the API, and lives in one leaf only.
-    await waitFor(
-      'the leaves to match the API',
-      async () => {
-        const where = new Map<string, string[]>()
-        for (const [leaf, uuids] of leafInstances()) for (const u of uuids) where.set(u, [...(where.get(u) ?? []), leaf])
-        for (const id of accepted) {
-          const cells = where.get(id) ?? []
-          if (cells.length > 1) throw new Error(`server ${id} lives in ${cells.join(' and ')}`)
-          const shown = servers.get(id)?.status
-          if (shown === 'ACTIVE' && cells.length !== 1) return undefined
-          // A copy in a leaf of a server the API shows as ERROR must go (the mapped copy wins).
-          if (shown === 'ERROR' && cells.length !== 0) return undefined
-        }
-        return true
-      },
-      120_000,
-    )
-    // The index converges on the leaves: the listing shows each accepted server with its status.
-    const listed = await call(admin, 'GET', `${global}/servers/detail?all_tenants=1`)
-    const byId = new Map<string, any>(listed.body.servers.map((s: any) => [s.id, s]))
-    for (const id of accepted) expect(byId.get(id)?.status, id).toBe(servers.get(id).status)
-    return { active, error }
+  const under = (): Federation => ({ admin, computeUrl: global, imageRef, prefix: fed.prefix, leaves: DEPLOY_LEAVES })
+  const burst = (name: string, n: number): Promise<string[]> => burstOf(under(), name, n)
+  const settle = (ids: readonly string[]): Promise<Map<string, any>> => settleOf(under(), ids)
+  const checkInvariants = async (fault: string, accepted: readonly string[], servers: Map<string, any>): Promise<{ active: number; error: number }> => {
+    const c = await invariantsOf(under(), accepted, servers)
+    reportCensus(fault, c)
+    return c
   }
 
   beforeAll(async () => {
@@ -123,8 +52,7 @@ describe('production federation: exactly once across faults', () => {
     const ids = await accepted
     expect(ids.length).toBe(20)
     await waitFor('the agent restarted', async () => (fed.pids('--role agent', '--cell api!region-one ').some((p) => p !== agent) ? true : undefined), 60_000)
-    const { active, error } = await checkInvariants(ids, await settle(ids))
-    process.stdout.write(`fault agent-kill: accepted ${ids.length}, ACTIVE ${active}, ERROR ${error}\n`)
+    const { error } = await checkInvariants('agent-kill', ids, await settle(ids))
     // The region was away for seconds, well within the placement deadline: nothing needed to fail.
     expect(error).toBe(0)
   })
@@ -138,8 +66,7 @@ describe('production federation: exactly once across faults', () => {
     expect(vhosts.length).toBeGreaterThan(2)
     for (const v of vhosts) execFileSync('rabbitmqctl', ['-q', 'close_all_connections', '--vhost', v, 'fault test'], { encoding: 'utf8' })
     const ids = await accepted
-    const { active, error } = await checkInvariants(ids, await settle(ids))
-    process.stdout.write(`fault broker-close: accepted ${ids.length}, ACTIVE ${active}, ERROR ${error}\n`)
+    const { active, error } = await checkInvariants('broker-close', ids, await settle(ids))
     expect(active + error).toBe(ids.length)
   })
 
@@ -150,8 +77,7 @@ describe('production federation: exactly once across faults', () => {
     await new Promise((r) => setTimeout(r, 150))
     process.kill(conductor as number, 'SIGKILL')
     const ids = await accepted
-    const { active, error } = await checkInvariants(ids, await settle(ids))
-    process.stdout.write(`fault conductor-kill: accepted ${ids.length}, ACTIVE ${active}, ERROR ${error}\n`)
+    const { error } = await checkInvariants('conductor-kill', ids, await settle(ids))
     expect(error).toBe(0)
   })
 
@@ -161,8 +87,7 @@ describe('production federation: exactly once across faults', () => {
     const ids = await burst('api-kill', 20)
     process.kill(api as number, 'SIGKILL')
     await waitFor('the API back', async () => (fed.pids('api-cell/main.js').some((p) => p !== api) ? true : undefined), 60_000)
-    const { active, error } = await checkInvariants(ids, await settle(ids))
-    process.stdout.write(`fault api-kill: accepted ${ids.length}, ACTIVE ${active}, ERROR ${error}\n`)
+    const { error } = await checkInvariants('api-kill', ids, await settle(ids))
     expect(error).toBe(0)
   })
 
@@ -180,7 +105,7 @@ describe('production federation: exactly once across faults', () => {
     const inLeaves = (): { total: number; building: number } => {
       let total = 0
       let building = 0
-      for (const leaf of LEAVES) {
+      for (const leaf of DEPLOY_LEAVES) {
         const rows = mysql(`SELECT vm_state FROM \`${fed.prefix}_${slug(leaf)}\`.instances WHERE name LIKE 'broker-restart-%'`)
         for (const state of rows.split('\n').filter((l) => l.trim() !== '')) {
           total += 1
@@ -201,8 +126,8 @@ describe('production federation: exactly once across faults', () => {
     }
     const ids = await accepted
     expect(ids.length).toBeGreaterThan(0)
-    const { active, error } = await checkInvariants(ids, await settle(ids))
-    process.stdout.write(`fault broker-restart: accepted ${ids.length}, in leaves at the stop ${atStop.total} (${atStop.building} building), ACTIVE ${active}, ERROR ${error}\n`)
+    process.stdout.write(`fault broker-restart: in leaves at the stop ${atStop.total} (${atStop.building} building)\n`)
+    const { active, error } = await checkInvariants('broker-restart', ids, await settle(ids))
     // The broker was away for about a second, well within the placement deadline: no accepted
     // build may be lost on the way (an ERROR here would be a build the restart cost).
     expect(error).toBe(0)
