@@ -15,6 +15,8 @@ import { accessIPv4, accessIPv6, hasControl, novaMetadata, novaServerDescription
 import { checkMetadataItems } from '../quotas/boot-quota.js'
 import { linkBase } from '../request-scope.js'
 import { groupsOfInstance } from '../server-groups/group-store.js'
+import { actOnInstance } from './instance-act.js'
+import { serverMetadataRouter } from './metadata-routes.js'
 import { canonicalIpv6, createServer } from './create.js'
 import { listServers } from './list.js'
 import { serverDetail } from './views.js'
@@ -88,9 +90,6 @@ const rebuildSchema = z
   })
   .strict()
 
-/** `PUT`/`POST /servers/{id}/metadata`. */
-const metadataBody = z.strictObject({ metadata: novaMetadata })
-
 const updateSchema = z
   .object({
     server: z
@@ -114,20 +113,7 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
     return { projectId: a.projectId, isAdmin: a.isAdmin }
   }
   /** Sends an action to the owning cell; a build still looking for a cell is a 409. */
-  const act = async (res: Response, uuid: string, action: string, args: unknown): Promise<unknown> => {
-    const mapping = await d.locator.mapping(caller(res), uuid)
-    if (mapping.cell_path === null || mapping.cell_path === CELL0_PATH) {
-      throw new ConflictError(`Cannot '${action}' instance ${uuid} while it is in vm_state ${mapping.cell_path === null ? 'building' : 'error'}`)
-    }
-    if (d.tree.isDown(mapping.cell_path)) {
-      throw new ConflictError(`Cannot '${action}' instance ${uuid}: its cell ${mapping.cell_path} is down (status UNKNOWN)`)
-    }
-    const result = await d.tree
-      .clientFor(mapping.cell_path)
-      .instanceAction(contextOf(res), { cellPath: mapping.cell_path, instanceUuid: uuid, action, args })
-    if (isRecord(result)) await d.tree.applyRecord(result)
-    return result
-  }
+  const act = (res: Response, uuid: string, action: string, args: unknown): Promise<unknown> => actOnInstance(d, res, uuid, action, args)
 
   /** `server_groups` of the show, update and rebuild views (2.71). */
   const groupsView = async (mv: Microversion, uuid: string): Promise<{ serverGroups?: string[] }> =>
@@ -284,26 +270,7 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
       res.status(202).end()
     }),
   )
-  r.get(
-    '/servers/:id/metadata',
-    wrap(async (req, res) => {
-      const found = await d.locator.get(contextOf(res), caller(res), String(req.params['id']))
-      res.json({ metadata: found.record.metadata })
-    }),
-  )
-  const setMetadata = (replace: boolean) =>
-    wrap(async (req, res) => {
-      const md = parseBody(metadataBody, req.body).metadata
-      const uuid = String(req.params['id'])
-      const found = await d.locator.get(contextOf(res), caller(res), uuid)
-      const next = replace ? md : { ...found.record.metadata, ...md }
-      const a = authOf(res)
-      await checkMetadataItems(d.db, a.projectId, a.userId, Object.keys(next).length)
-      await act(res, uuid, 'set_metadata', { metadata: next })
-      res.json({ metadata: next })
-    })
-  r.post('/servers/:id/metadata', setMetadata(false))
-  r.put('/servers/:id/metadata', setMetadata(true))
+  r.use(serverMetadataRouter(d, wrap))
   r.get(
     '/servers/:id/os-instance-actions',
     wrap(async (req, res) => {
@@ -370,11 +337,6 @@ async function updateBuildRequest(
     if (u.name !== undefined) await tx.updateTable('instance_index').set({ name: u.name }).where('uuid', '=', uuid).execute()
     return true
   })
-}
-
-/** An action answered with the instance's record (not a list of actions, not null). */
-function isRecord(v: unknown): v is InstanceRecord {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) && typeof (v as { version?: unknown }).version === 'number' && typeof (v as { cellPath?: unknown }).cellPath === 'string'
 }
 
 const microIso = (ms: number): string => new Date(ms).toISOString().replace('Z', '000').slice(0, 26)

@@ -7,6 +7,7 @@ import { beginAction, POWER_ACTIONS } from '../state-machine.js'
 import { finishAction, listActions, recordAction } from './actions-log.js'
 import { withImageFetch } from './build-specs.js'
 import { instanceDestroyed } from './compute-reports.js'
+import { setMetadata } from './metadata.js'
 
 /** Nova's instance action names in os-instance-actions. */
 const ACTION_NAMES: Readonly<Record<PowerAction, string>> = {
@@ -68,11 +69,8 @@ export async function instanceAction(
       if (!req.isAdmin || (state !== 'active' && state !== 'error')) throw new InvalidError('reset_state needs an admin and state active or error')
       return simpleChange(d, ctx, row.uuid, 'resetState', { vm_state: state, task_state: null })
     }
-    case 'set_metadata': {
-      const md = req.args?.metadata
-      if (md === null || typeof md !== 'object') throw new InvalidError('metadata must be an object')
-      return simpleChange(d, ctx, row.uuid, null, { metadata: JSON.stringify(md) })
-    }
+    case 'set_metadata':
+      return setMetadata(d, ctx, row, req.args ?? {})
     default:
       throw new InvalidError(`unknown instance action ${req.action}`)
   }
