@@ -212,4 +212,10 @@ export const computeMigrations: Readonly<Record<string, Migration>> = {
       await widenTextColumns(db, [{ table: 'build_requests', column: 'spec', notNull: true }])
     },
   },
+  /** Server tags in the instance index (a JSON array), for the 2.26 list filters. */
+  compute_0009_instance_tags: {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('instance_index').addColumn('tags', 'text', (c) => c.notNull().defaultTo('[]')).execute()
+    },
+  },
 }

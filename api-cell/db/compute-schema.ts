@@ -116,6 +116,8 @@ export interface InstanceIndexTable {
   version: number
   created_at: number
   updated_at: number
+  /** Server tags (2.26), a JSON array of strings. */
+  tags: Generated<string>
 }
 
 /**

@@ -69,6 +69,7 @@ export const buildSpecSchema = z
       .optional(),
     accessIpV4: z.string().max(64).optional(),
     accessIpV6: z.string().max(64).optional(),
+    tags: z.array(z.string().min(1).max(60)).max(50).optional(),
     createdAt: z.number().int().min(0),
   })
   .strict()

@@ -48,6 +48,8 @@ export interface BuildSpec {
   readonly retry?: BuildRetry
   readonly accessIpV4?: string
   readonly accessIpV6?: string
+  /** Server tags given at boot (compute API 2.52): at most 50, each 1-60 characters. Absent: none. */
+  readonly tags?: readonly string[]
   readonly createdAt: number
 }
 
@@ -157,6 +159,8 @@ export interface InstanceRecord {
   readonly createdAt: number
   readonly updatedAt: number
   readonly deleted: boolean
+  /** Server tags (compute API 2.26); absent in records of cells that predate them (= none). */
+  readonly tags?: readonly string[]
 }
 
 /** One instance action (`os-instance-actions`) with its events. */
@@ -192,6 +196,7 @@ export const INSTANCE_ACTIONS = [
   'unlock',
   'update',
   'set_metadata',
+  'set_tags',
   'list_actions',
 ] as const
 /** One of {@link INSTANCE_ACTIONS}. */
@@ -233,5 +238,6 @@ export function recordFromSpec(spec: BuildSpec): InstanceRecord {
     createdAt: spec.createdAt,
     updatedAt: spec.createdAt,
     deleted: false,
+    tags: spec.tags ?? [],
   }
 }

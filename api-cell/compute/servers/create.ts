@@ -14,6 +14,7 @@ import { withQuotaLock } from '../quotas/quota-store.js'
 import type { GroupRow } from '../server-groups/group-store.js'
 import { addMembers, buildGroupOf, findGroup, liveMembers } from '../server-groups/group-store.js'
 import { linkBase, regionOf } from '../request-scope.js'
+import { novaTags } from './tag-routes.js'
 import { links } from './views.js'
 
 const serverSchema = z
@@ -37,6 +38,7 @@ const serverSchema = z
     accessIPv6: accessIPv6.optional(),
     'OS-DCF:diskConfig': z.enum(['AUTO', 'MANUAL']).optional(),
     block_device_mapping_v2: z.array(z.unknown()).optional(),
+    tags: novaTags.optional(),
   })
   .passthrough()
 
@@ -99,6 +101,7 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
     throw new InvalidError("Invalid input for field/attribute server. Additional properties are not allowed ('description' was unexpected)")
   }
   validateNetworking(s)
+  if (s.tags !== undefined && !atLeast(mv, '2.52')) throw new InvalidError("Invalid input for field/attribute server. Value: Additional properties are not allowed ('tags' was unexpected)")
   if (s.user_data !== undefined && s.user_data !== null && !isBase64(s.user_data)) {
     throw new InvalidError('User data needs to be valid base 64.')
   }
@@ -171,6 +174,7 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
         ...(s.accessIPv6 === undefined || s.accessIPv6 === '' ? {} : { accessIpV6: canonicalIpv6(s.accessIPv6) }),
         ...(buildGroup === undefined ? {} : { group: buildGroup }),
         ...(minCount > 1 ? { minCount } : {}),
+        ...(s.tags === undefined || s.tags.length === 0 ? {} : { tags: [...new Set(s.tags)] }),
         createdAt: now,
       })
     }
@@ -201,6 +205,7 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
           image_ref: spec.image.id,
           reservation_id: reservationId,
           version: 0,
+          tags: JSON.stringify(spec.tags ?? []),
           created_at: now,
           updated_at: now,
         })

@@ -8,6 +8,7 @@ import { finishAction, listActions, recordAction } from './actions-log.js'
 import { withImageFetch } from './build-specs.js'
 import { instanceDestroyed } from './compute-reports.js'
 import { setMetadata } from './metadata.js'
+import { setTags } from './tags.js'
 
 /** Nova's instance action names in os-instance-actions. */
 const ACTION_NAMES: Readonly<Record<PowerAction, string>> = {
@@ -71,6 +72,8 @@ export async function instanceAction(
     }
     case 'set_metadata':
       return setMetadata(d, ctx, row, req.args ?? {})
+    case 'set_tags':
+      return setTags(d, ctx, row, req.args ?? {})
     default:
       throw new InvalidError(`unknown instance action ${req.action}`)
   }
