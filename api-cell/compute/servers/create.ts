@@ -8,7 +8,7 @@ import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
 import { findFlavor, flavorSnapshot } from '../flavors/flavor-store.js'
 import { atLeast, microversionOf } from '../microversion.js'
-import { accessIPv4, accessIPv6, novaMetadata, novaServerDescription, novaServerName, parseBody } from '../parameter-types.js'
+import { accessIPv4, accessIPv6, novaHostname, novaMetadata, novaServerDescription, novaServerName, parseBody } from '../parameter-types.js'
 import { checkGroupMembers, checkMetadataItems, instancesAllowed, recordCharges } from '../quotas/boot-quota.js'
 import { withQuotaLock } from '../quotas/quota-store.js'
 import type { GroupRow } from '../server-groups/group-store.js'
@@ -39,6 +39,7 @@ const serverSchema = z
     'OS-DCF:diskConfig': z.enum(['AUTO', 'MANUAL']).optional(),
     block_device_mapping_v2: z.array(z.unknown()).optional(),
     tags: novaTags.optional(),
+    hostname: novaHostname.optional(),
   })
   .passthrough()
 
@@ -101,6 +102,7 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
     throw new InvalidError("Invalid input for field/attribute server. Additional properties are not allowed ('description' was unexpected)")
   }
   validateNetworking(s)
+  if (s.hostname !== undefined && !atLeast(mv, '2.90')) throw new InvalidError("Invalid input for field/attribute server. Value: Additional properties are not allowed ('hostname' was unexpected)")
   if (s.tags !== undefined && !atLeast(mv, '2.52')) throw new InvalidError("Invalid input for field/attribute server. Value: Additional properties are not allowed ('tags' was unexpected)")
   if (s.user_data !== undefined && s.user_data !== null && !isBase64(s.user_data)) {
     throw new InvalidError('User data needs to be valid base 64.')
@@ -116,6 +118,7 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
   const maxCount = s.max_count ?? minCount
   if (maxCount < minCount) throw new InvalidError('min_count must be <= max_count')
   if (maxCount > 100) throw new InvalidError('max_count may not exceed 100')
+  if (s.hostname !== undefined && maxCount > 1) throw new InvalidError('Cannot specify a hostname when creating multiple servers.')
   // Multi-create names are `name-1` ... `name-N`: each must still fit the 255 characters of a name.
   if (maxCount > 1 && `${s.name}-${maxCount}`.length > 255) {
     throw new InvalidError(`Invalid input for field/attribute server.name. Value: too long for ${maxCount} servers named '<name>-<n>' (at most 255 characters)`)
@@ -149,7 +152,7 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
       specs.push({
         instanceUuid: randomUUID(),
         name,
-        hostname: name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'server',
+        hostname: s.hostname ?? (name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'server'),
         projectId: auth.projectId,
         userId: auth.userId,
         flavor: snapshot,

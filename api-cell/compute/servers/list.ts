@@ -7,6 +7,7 @@ import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
 import { atLeast, microversionOf } from '../microversion.js'
 import { linkBase, regionOf } from '../request-scope.js'
+import { checkListParams } from './list-params.js'
 import { nameFilter } from './name-filter.js'
 import { filterForStatus } from './status.js'
 import { partialSummary, serverDetail, serverSummary } from './views.js'
@@ -33,6 +34,7 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : Arr
 export async function listServers(d: ComputeDeps, req: Request, res: Response, detail: boolean): Promise<void> {
   const auth = authOf(res)
   const q = req.query
+  checkListParams(q, microversionOf(res))
   let query = d.db.selectFrom('instance_index').selectAll().where('vm_state', '!=', 'deleted')
   const allTenants = str(q['all_tenants']) !== undefined && auth.isAdmin
   const projectFilter = str(q['project_id']) ?? str(q['tenant_id'])

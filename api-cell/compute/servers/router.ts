@@ -11,7 +11,7 @@ import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
 import type { Microversion } from '../microversion.js'
 import { atLeast, microversionOf } from '../microversion.js'
-import { accessIPv4, accessIPv6, hasControl, novaMetadata, novaServerDescription, novaServerName, parseBody } from '../parameter-types.js'
+import { accessIPv4, accessIPv6, hasControl, novaHostname, novaMetadata, novaServerDescription, novaServerName, parseBody } from '../parameter-types.js'
 import { checkMetadataItems } from '../quotas/boot-quota.js'
 import { linkBase } from '../request-scope.js'
 import { groupsOfInstance } from '../server-groups/group-store.js'
@@ -84,6 +84,7 @@ const rebuildSchema = z
     accessIPv4: accessIPv4.optional(),
     accessIPv6: accessIPv6.optional(),
     description: novaServerDescription.optional(),
+    hostname: novaHostname.optional(),
     preserve_ephemeral: z.boolean().optional(),
     key_name: z.string().max(255).nullable().optional(),
     user_data: z.string().max(65535).nullable().optional(),
@@ -100,7 +101,7 @@ const updateSchema = z
         accessIPv4: accessIPv4.optional(),
         accessIPv6: accessIPv6.optional(),
         'OS-DCF:diskConfig': z.enum(['AUTO', 'MANUAL']).optional(),
-        hostname: z.string().min(1).max(255).regex(/^[a-zA-Z0-9._-]*$/, 'is not a valid hostname').optional(),
+        hostname: novaHostname.optional(),
       })
       .strict(),
   })
@@ -138,6 +139,9 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
       const mv = microversionOf(res)
       if (body.server.description !== undefined && !atLeast(mv, '2.19')) {
         throw new InvalidError("Invalid input for field/attribute server. Additional properties are not allowed ('description' was unexpected)")
+      }
+      if (body.server.hostname !== undefined && !atLeast(mv, '2.90')) {
+        throw new InvalidError("Invalid input for field/attribute server. Additional properties are not allowed ('hostname' was unexpected)")
       }
       const uuid = String(req.params['id'])
       const update = {
@@ -237,6 +241,7 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
         if (image === undefined) throw new InvalidError(`Image ${imageId} could not be found.`)
         const mvk = microversionOf(res)
         if (rebuild.key_name !== undefined && !atLeast(mvk, '2.54')) throw new InvalidError("Additional properties are not allowed ('key_name' was unexpected)")
+        if (rebuild.hostname !== undefined && !atLeast(mvk, '2.90')) throw new InvalidError("Additional properties are not allowed ('hostname' was unexpected)")
         if (rebuild.user_data !== undefined && !atLeast(mvk, '2.57')) throw new InvalidError("Additional properties are not allowed ('user_data' was unexpected)")
         let keyData: string | null | undefined
         if (typeof rebuild.key_name === 'string') {
