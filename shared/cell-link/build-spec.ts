@@ -48,6 +48,11 @@ export interface BuildSpec {
   readonly retry?: BuildRetry
   readonly accessIpV4?: string
   readonly accessIpV6?: string
+  /**
+   * The host aggregates (created through `/os-aggregates`) whose metadata the leaf's aggregate
+   * filters read: each with its hosts and metadata. Absent: none.
+   */
+  readonly aggregates?: readonly BuildAggregate[]
   /** Server tags given at boot (compute API 2.52): at most 50, each 1-60 characters. Absent: none. */
   readonly tags?: readonly string[]
   readonly createdAt: number
@@ -72,6 +77,12 @@ export interface BuildImage {
   readonly checksum?: string
   /** Glance's `disk_format` (`qcow2`, `raw`, ...): decides the backing format of instance disks. */
   readonly diskFormat?: string
+}
+
+/** A host aggregate as a build carries it to the leaf scheduler. */
+export interface BuildAggregate {
+  readonly hosts: readonly string[]
+  readonly metadata: Readonly<Record<string, string>>
 }
 
 /** How a compute host fetches an image: what {@link BuildImage} carries, without the metadata. */

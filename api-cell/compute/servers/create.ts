@@ -6,6 +6,7 @@ import { InvalidError } from '../../../shared/errors.js'
 import { isUuidLike } from '../../../shared/uuid.js'
 import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
+import { aggregatesForBuild } from '../aggregates/aggregate-store.js'
 import { findFlavor, flavorSnapshot } from '../flavors/flavor-store.js'
 import { atLeast, microversionOf } from '../microversion.js'
 import { accessIPv4, accessIPv6, novaHostname, novaMetadata, novaServerDescription, novaServerName, parseBody } from '../parameter-types.js'
@@ -135,6 +136,7 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
   const hints = body['os:scheduler_hints'] ?? body['OS-SCH-HNT:scheduler_hints'] ?? {}
   const group = await groupOfHints(d, hints, auth)
   const snapshot = await flavorSnapshot(d.db, flavor)
+  const aggregates = await aggregatesForBuild(d.db)
   const region = regionOf(res)
   const reservationId = `r-${randomBytes(4).toString('hex')}`
   const now = Date.now()
@@ -178,6 +180,7 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
         ...(buildGroup === undefined ? {} : { group: buildGroup }),
         ...(minCount > 1 ? { minCount } : {}),
         ...(s.tags === undefined || s.tags.length === 0 ? {} : { tags: [...new Set(s.tags)] }),
+        ...(aggregates.length === 0 ? {} : { aggregates }),
         createdAt: now,
       })
     }

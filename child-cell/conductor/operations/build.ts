@@ -36,6 +36,7 @@ export function requestSpecOf(
           },
         }),
     ...(opts.hintHosts === undefined ? {} : { hintHosts: opts.hintHosts }),
+    ...(spec.aggregates === undefined ? {} : { aggregates: spec.aggregates }),
   }
 }
 
