@@ -109,4 +109,18 @@ describe('compute API: microversions up to 2.93', () => {
     expect(listed.body.keypairs.map((k: any) => k.keypair.name)).toEqual(['me@example.com'])
     expect((await kp({ name: 'generated' }, '2.91')).status).toBe(201)
   })
+
+  it('validates known flavor extra specs from 2.86 (400, nothing stored), not before', async () => {
+    const specs = (v: string, body: unknown, path = ''): Promise<Reply> => call(admin, path === '' ? 'POST' : 'PUT', `${nova}/flavors/1/os-extra_specs${path}`, body, mv(v))
+    const stored = async (): Promise<Record<string, string>> => (await call(admin, 'GET', `${nova}/flavors/1/os-extra_specs`)).body.extra_specs
+    const before = await stored()
+    fault(await specs('2.86', { extra_specs: { 'hw:cpu_policy': 'fast' } }), 400, 'badRequest')
+    fault(await specs('2.86', { extra_specs: { 'hw:no_such_thing': '1' } }), 400, 'badRequest')
+    fault(await specs('2.86', { 'hw:numa_nodes': 'two' }, '/hw:numa_nodes'), 400, 'badRequest')
+    expect(await stored()).toEqual(before)
+    expect((await specs('2.86', { extra_specs: { 'hw:cpu_policy': 'shared', 'mycompany:x': 'y' } })).status).toBe(200)
+    expect((await specs('2.85', { extra_specs: { 'hw:no_such_thing': '1' } })).status).toBe(200)
+    for (const k of ['hw:cpu_policy', 'mycompany:x', 'hw:no_such_thing']) expect((await call(admin, 'DELETE', `${nova}/flavors/1/os-extra_specs/${k}`)).status).toBe(200)
+    expect(await stored()).toEqual(before)
+  })
 })
