@@ -90,7 +90,7 @@ async function fill(leaf: Kysely<CellSchema>, api: Kysely<ComputeTables>, uuids:
           flavor: '{"id":"1"}', flavor_id: '1', image_ref: 'img', vm_state: 'active', task_state: null, power_state: 1, key_name: null, key_data: null,
           metadata: '{}', user_data: null, description: null, reservation_id: 'r', launch_index: 0, locked: 0, locked_by: null, locked_reason: null,
           config_drive: '', access_ip_v4: null, access_ip_v6: null, fault: null, version, launched_at: now, terminated_at: null, created_at: now,
-          updated_at: now, deleted: 0, deleted_at: null,
+          updated_at: now, deleted: 0, deleted_at: null, tags: '[]',
         })),
       )
       .execute()

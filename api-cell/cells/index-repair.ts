@@ -77,5 +77,6 @@ export function indexRow(p: InstanceIndexPayload, cellPath: string, region: stri
     image_ref: p.imageRef,
     version,
     updated_at: p.updatedAt,
+    ...(p.tags === undefined ? {} : { tags: JSON.stringify(p.tags) }),
   }
 }

@@ -3,7 +3,7 @@ import { AppError, InvalidError } from '../../shared/errors.js'
 
 /** The lowest and highest compute API microversions we serve. */
 export const MIN_VERSION = '2.1'
-export const MAX_VERSION = '2.73'
+export const MAX_VERSION = '2.93'
 
 /** A parsed microversion: compare with {@link atLeast}. */
 export interface Microversion {

@@ -77,6 +77,20 @@ export const accessIPv4 = z.string().refine((s) => s === '' || isIP(s) === 4, "i
 /** `accessIPv6`: an IPv6 address (or `""`, which leaves it unset), as Nova's `format: ipv6`. */
 export const accessIPv6 = z.string().refine((s) => s === '' || isStorableIpv6(s), "is not a 'ipv6'")
 
+/** Nova's `parameter_types.hostname` (2.90): 2-63 letters, digits and inner hyphens. */
+export const novaHostname = z
+  .string()
+  .min(2)
+  .max(63)
+  .regex(/^[a-zA-Z0-9]+[a-zA-Z0-9-]*[a-zA-Z0-9]+$/, "does not match '^[a-zA-Z0-9]+[a-zA-Z0-9-]*[a-zA-Z0-9]+$'")
+
+/** Nova's `parameter_types.fqdn` (a compute host or node name, 2.74): 1-255 of `[a-zA-Z0-9-._]`. */
+export const novaFqdn = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[a-zA-Z0-9-._]*$/, "does not match '^[a-zA-Z0-9-._]*$'")
+
 /** Nova's `parameter_types.metadata` key pattern. */
 const METADATA_KEY = /^[a-zA-Z0-9-_:. ]{1,255}$/
 

@@ -212,4 +212,36 @@ export const computeMigrations: Readonly<Record<string, Migration>> = {
       await widenTextColumns(db, [{ table: 'build_requests', column: 'spec', notNull: true }])
     },
   },
+  /** Host aggregates created through the API, their hosts and metadata. */
+  compute_0010_aggregates: {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('aggregates')
+        .addColumn('uuid', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('legacy_id', 'integer', (c) => c.notNull().unique())
+        .addColumn('name', 'varchar(255)', (c) => c.notNull().unique())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint')
+        .execute()
+      await db.schema
+        .createTable('aggregate_hosts')
+        .addColumn('aggregate_uuid', 'varchar(36)', (c) => c.notNull())
+        .addColumn('host', 'varchar(255)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('aggregate_hosts_pk', ['aggregate_uuid', 'host'])
+        .execute()
+      await db.schema
+        .createTable('aggregate_metadata')
+        .addColumn('aggregate_uuid', 'varchar(36)', (c) => c.notNull())
+        .addColumn('key', 'varchar(255)', (c) => c.notNull())
+        .addColumn('value', 'varchar(255)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('aggregate_metadata_pk', ['aggregate_uuid', 'key'])
+        .execute()
+    },
+  },
+  /** Server tags in the instance index (a JSON array), for the 2.26 list filters. */
+  compute_0009_instance_tags: {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('instance_index').addColumn('tags', 'text', (c) => c.notNull().defaultTo('[]')).execute()
+    },
+  },
 }

@@ -22,6 +22,9 @@ export interface ComputeTables {
   quota_classes: QuotaClassesTable
   quota_locks: QuotaLocksTable
   quota_instance_usage: QuotaInstanceUsageTable
+  aggregates: AggregatesTable
+  aggregate_hosts: AggregateHostsTable
+  aggregate_metadata: AggregateMetadataTable
 }
 
 export interface CellsTable {
@@ -116,6 +119,8 @@ export interface InstanceIndexTable {
   version: number
   created_at: number
   updated_at: number
+  /** Server tags (2.26), a JSON array of strings. */
+  tags: Generated<string>
 }
 
 /**
@@ -211,4 +216,30 @@ export interface QuotaInstanceUsageTable {
   user_id: string
   vcpus: number
   memory_mb: number
+}
+
+/**
+ * Host aggregates created through `/os-aggregates` (the availability zones of the cell tree are
+ * listed beside them, not stored here). `legacy_id` is the integer id the API shows, allocated in
+ * the `aggregate` kind of legacy_ids so that it never collides with a zone's.
+ */
+export interface AggregatesTable {
+  uuid: string
+  legacy_id: number
+  name: string
+  created_at: number
+  updated_at: number | null
+}
+
+/** Hosts of an aggregate (a compute host's name, as in host_mappings). */
+export interface AggregateHostsTable {
+  aggregate_uuid: string
+  host: string
+}
+
+/** Metadata of an aggregate; `availability_zone` is one of its keys, as in Nova. */
+export interface AggregateMetadataTable {
+  aggregate_uuid: string
+  key: string
+  value: string
 }

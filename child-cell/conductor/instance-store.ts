@@ -117,6 +117,7 @@ export class InstanceStore {
       createdAt: row.created_at,
       updatedAt: row.updated_at,
       deleted: row.deleted === 1,
+      tags: JSON.parse(row.tags) as string[],
     }
   }
 }
@@ -138,5 +139,6 @@ export function indexPayload(row: Selectable<InstancesTable>): InstanceIndexPayl
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     deleted: row.deleted === 1,
+    tags: JSON.parse(row.tags) as string[],
   }
 }

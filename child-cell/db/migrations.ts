@@ -192,4 +192,10 @@ export const cellMigrations: Readonly<Record<string, Migration>> = {
       ])
     },
   },
+  /** Server tags (compute API 2.26), as a JSON array on the instance. */
+  cell_0005_instance_tags: {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('instances').addColumn('tags', 'text', (c) => c.notNull().defaultTo('[]')).execute()
+    },
+  },
 }

@@ -98,6 +98,8 @@ export interface InstancesTable {
   created_at: number
   updated_at: number
   deleted: number
+  /** Server tags (2.26), a JSON array of strings. */
+  tags: string
   deleted_at: number | null
 }
 

@@ -68,6 +68,8 @@ export interface RequestSpec {
    * instances run nowhere, which leaves no host, as in Nova.
    */
   readonly hintHosts?: { readonly sameHost?: readonly string[]; readonly differentHost?: readonly string[] }
+  /** Host aggregates with their hosts and metadata (the aggregate filters read them). Absent: none. */
+  readonly aggregates?: ReadonlyArray<{ readonly hosts: readonly string[]; readonly metadata: Readonly<Record<string, string>> }>
 }
 
 /** Disk a flavor needs on the host, in GB (root + ephemeral + swap rounded up). */

@@ -43,6 +43,7 @@ export function indexPayloadOf(r: InstanceRecord): InstanceIndexPayload {
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
     deleted: r.deleted,
+    ...(r.tags === undefined ? {} : { tags: r.tags }),
   }
 }
 

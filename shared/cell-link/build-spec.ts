@@ -48,6 +48,13 @@ export interface BuildSpec {
   readonly retry?: BuildRetry
   readonly accessIpV4?: string
   readonly accessIpV6?: string
+  /**
+   * The host aggregates (created through `/os-aggregates`) whose metadata the leaf's aggregate
+   * filters read: each with its hosts and metadata. Absent: none.
+   */
+  readonly aggregates?: readonly BuildAggregate[]
+  /** Server tags given at boot (compute API 2.52): at most 50, each 1-60 characters. Absent: none. */
+  readonly tags?: readonly string[]
   readonly createdAt: number
 }
 
@@ -70,6 +77,12 @@ export interface BuildImage {
   readonly checksum?: string
   /** Glance's `disk_format` (`qcow2`, `raw`, ...): decides the backing format of instance disks. */
   readonly diskFormat?: string
+}
+
+/** A host aggregate as a build carries it to the leaf scheduler. */
+export interface BuildAggregate {
+  readonly hosts: readonly string[]
+  readonly metadata: Readonly<Record<string, string>>
 }
 
 /** How a compute host fetches an image: what {@link BuildImage} carries, without the metadata. */
@@ -157,6 +170,8 @@ export interface InstanceRecord {
   readonly createdAt: number
   readonly updatedAt: number
   readonly deleted: boolean
+  /** Server tags (compute API 2.26); absent in records of cells that predate them (= none). */
+  readonly tags?: readonly string[]
 }
 
 /** One instance action (`os-instance-actions`) with its events. */
@@ -192,6 +207,7 @@ export const INSTANCE_ACTIONS = [
   'unlock',
   'update',
   'set_metadata',
+  'set_tags',
   'list_actions',
 ] as const
 /** One of {@link INSTANCE_ACTIONS}. */
@@ -233,5 +249,6 @@ export function recordFromSpec(spec: BuildSpec): InstanceRecord {
     createdAt: spec.createdAt,
     updatedAt: spec.createdAt,
     deleted: false,
+    tags: spec.tags ?? [],
   }
 }

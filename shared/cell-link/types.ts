@@ -69,6 +69,8 @@ export interface InstanceIndexPayload {
   readonly createdAt: number
   readonly updatedAt: number
   readonly deleted: boolean
+  /** Server tags (2.26), for the index's tag filters; absent from cells that predate them. */
+  readonly tags?: readonly string[]
   /**
    * Only on the last event a leaf sends for an instance it could not spawn on any of its hosts:
    * the leaf has given the instance up (`deleted` is true there) and hands the build back to the

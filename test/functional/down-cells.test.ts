@@ -111,6 +111,9 @@ describe('a hung region: known down, not waited on, back when it reports', () =>
     expect(stop.body.conflictingRequest.message).toMatch(/is down/)
     const del = await call(admin, 'DELETE', `${global}/servers/${inR2}`)
     expect(del.status).toBe(409)
+    const md = await call(admin, 'PUT', `${global}/servers/${inR2}/metadata/k`, { meta: { k: 'v' } })
+    expect(md.status).toBe(409)
+    expect(md.body.conflictingRequest.message).toMatch(/is down/)
   })
 
   it('serves the region again as soon as it reports', async () => {

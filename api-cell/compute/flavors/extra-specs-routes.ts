@@ -7,7 +7,15 @@ import type { ComputeTables } from '../../db/compute-schema.js'
 import { requireAdmin } from '../compute-policy.js'
 import type { ComputeDeps } from '../deps.js'
 import { parseBody } from '../parameter-types.js'
+import { atLeast, microversionOf } from '../microversion.js'
+import { validateExtraSpec } from './extra-spec-validators.js'
 import { extraSpecsOf, findFlavor } from './flavor-store.js'
+
+/** From 2.86 known extra specs are validated as Nova does (see extra-spec-validators.ts). */
+function checkKnownSpecs(res: Response, specs: Readonly<Record<string, string | number | boolean>>): void {
+  if (!atLeast(microversionOf(res), '2.86')) return
+  for (const [k, v] of Object.entries(specs)) validateExtraSpec(k, stored(v))
+}
 
 type Wrap = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: (e: unknown) => void) => void
 
@@ -64,6 +72,7 @@ export function mountExtraSpecs(r: Router, d: ComputeDeps, wrap: Wrap): void {
     wrap(async (req, res) => {
       requireAdmin(res, 'os_compute_api:os-flavor-extra-specs:create')
       const body = parseBody(createSchema, req.body)
+      checkKnownSpecs(res, body.extra_specs)
       const f = await flavorOf(res, String(req.params['id']))
       await upsert(d.db, f.id, body.extra_specs)
       await d.tree.refreshFlavors()
@@ -91,6 +100,7 @@ export function mountExtraSpecs(r: Router, d: ComputeDeps, wrap: Wrap): void {
       if (keys.length === 0) throw new InvalidError('Invalid input for field/attribute body. Value: {}. {} does not have enough properties')
       if (keys.length > 1) throw new InvalidError('Request body contains too many items')
       if (keys[0] !== key) throw new InvalidError('Request body and URI mismatch')
+      checkKnownSpecs(res, body)
       const f = await flavorOf(res, String(req.params['id']))
       await upsert(d.db, f.id, body)
       await d.tree.refreshFlavors()

@@ -27,6 +27,16 @@ const base = { name: keyName, public_key: z.string().optional() }
 const create21 = z.strictObject({ keypair: z.strictObject(base) })
 const create22 = z.strictObject({ keypair: z.strictObject({ ...base, type: z.enum(KEYPAIR_TYPES).optional() }) })
 const create210 = z.strictObject({ keypair: z.strictObject({ ...base, type: z.enum(KEYPAIR_TYPES).optional(), user_id: z.string().min(1).max(255).optional() }) })
+/** 2.92: `@` and `.` allowed in names, no surrounding whitespace; `public_key` required (no generated keys). */
+const SAFE_CHARS_292 = `${SAFE_CHARS}@.`
+const keyName292 = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine((s) => s.trim() === s && [...s].every((c) => SAFE_CHARS_292.includes(c)), `Only expected characters: [${SAFE_CHARS_292}]`)
+const create292 = z.strictObject({
+  keypair: z.strictObject({ name: keyName292, public_key: z.string(), type: z.enum(KEYPAIR_TYPES).optional(), user_id: z.string().min(1).max(255).optional() }),
+})
 
 /** List entry and create answer fields: `type` only from 2.2 (Tempest's schemas are strict). */
 function brief(k: KeypairRow, mv: Microversion): Record<string, unknown> {
@@ -55,7 +65,7 @@ export function keypairsRouter(d: ComputeDeps, wrap: Wrap): Router {
     wrap(async (req, res) => {
       const mv = microversionOf(res)
       const auth = authOf(res)
-      const body = parseBody(atLeast(mv, '2.10') ? create210 : atLeast(mv, '2.2') ? create22 : create21, req.body).keypair as {
+      const body = parseBody(atLeast(mv, '2.92') ? create292 : atLeast(mv, '2.10') ? create210 : atLeast(mv, '2.2') ? create22 : create21, req.body).keypair as {
         name: string
         public_key?: string
         type?: KeypairType

@@ -6,14 +6,16 @@ import { InvalidError } from '../../../shared/errors.js'
 import { isUuidLike } from '../../../shared/uuid.js'
 import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
+import { aggregatesForBuild } from '../aggregates/aggregate-store.js'
 import { findFlavor, flavorSnapshot } from '../flavors/flavor-store.js'
 import { atLeast, microversionOf } from '../microversion.js'
-import { accessIPv4, accessIPv6, novaMetadata, novaServerDescription, novaServerName, parseBody } from '../parameter-types.js'
+import { accessIPv4, accessIPv6, novaHostname, novaMetadata, novaServerDescription, novaServerName, parseBody } from '../parameter-types.js'
 import { checkGroupMembers, checkMetadataItems, instancesAllowed, recordCharges } from '../quotas/boot-quota.js'
 import { withQuotaLock } from '../quotas/quota-store.js'
 import type { GroupRow } from '../server-groups/group-store.js'
 import { addMembers, buildGroupOf, findGroup, liveMembers } from '../server-groups/group-store.js'
 import { linkBase, regionOf } from '../request-scope.js'
+import { novaTags } from './tag-routes.js'
 import { links } from './views.js'
 
 const serverSchema = z
@@ -37,6 +39,8 @@ const serverSchema = z
     accessIPv6: accessIPv6.optional(),
     'OS-DCF:diskConfig': z.enum(['AUTO', 'MANUAL']).optional(),
     block_device_mapping_v2: z.array(z.unknown()).optional(),
+    tags: novaTags.optional(),
+    hostname: novaHostname.optional(),
   })
   .passthrough()
 
@@ -99,6 +103,8 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
     throw new InvalidError("Invalid input for field/attribute server. Additional properties are not allowed ('description' was unexpected)")
   }
   validateNetworking(s)
+  if (s.hostname !== undefined && !atLeast(mv, '2.90')) throw new InvalidError("Invalid input for field/attribute server. Value: Additional properties are not allowed ('hostname' was unexpected)")
+  if (s.tags !== undefined && !atLeast(mv, '2.52')) throw new InvalidError("Invalid input for field/attribute server. Value: Additional properties are not allowed ('tags' was unexpected)")
   if (s.user_data !== undefined && s.user_data !== null && !isBase64(s.user_data)) {
     throw new InvalidError('User data needs to be valid base 64.')
   }
@@ -113,6 +119,7 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
   const maxCount = s.max_count ?? minCount
   if (maxCount < minCount) throw new InvalidError('min_count must be <= max_count')
   if (maxCount > 100) throw new InvalidError('max_count may not exceed 100')
+  if (s.hostname !== undefined && maxCount > 1) throw new InvalidError('Cannot specify a hostname when creating multiple servers.')
   // Multi-create names are `name-1` ... `name-N`: each must still fit the 255 characters of a name.
   if (maxCount > 1 && `${s.name}-${maxCount}`.length > 255) {
     throw new InvalidError(`Invalid input for field/attribute server.name. Value: too long for ${maxCount} servers named '<name>-<n>' (at most 255 characters)`)
@@ -129,6 +136,7 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
   const hints = body['os:scheduler_hints'] ?? body['OS-SCH-HNT:scheduler_hints'] ?? {}
   const group = await groupOfHints(d, hints, auth)
   const snapshot = await flavorSnapshot(d.db, flavor)
+  const aggregates = await aggregatesForBuild(d.db)
   const region = regionOf(res)
   const reservationId = `r-${randomBytes(4).toString('hex')}`
   const now = Date.now()
@@ -146,7 +154,7 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
       specs.push({
         instanceUuid: randomUUID(),
         name,
-        hostname: name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'server',
+        hostname: s.hostname ?? (name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'server'),
         projectId: auth.projectId,
         userId: auth.userId,
         flavor: snapshot,
@@ -171,6 +179,8 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
         ...(s.accessIPv6 === undefined || s.accessIPv6 === '' ? {} : { accessIpV6: canonicalIpv6(s.accessIPv6) }),
         ...(buildGroup === undefined ? {} : { group: buildGroup }),
         ...(minCount > 1 ? { minCount } : {}),
+        ...(s.tags === undefined || s.tags.length === 0 ? {} : { tags: [...new Set(s.tags)] }),
+        ...(aggregates.length === 0 ? {} : { aggregates }),
         createdAt: now,
       })
     }
@@ -201,6 +211,7 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
           image_ref: spec.image.id,
           reservation_id: reservationId,
           version: 0,
+          tags: JSON.stringify(spec.tags ?? []),
           created_at: now,
           updated_at: now,
         })

@@ -7,6 +7,7 @@ import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
 import { atLeast, microversionOf } from '../microversion.js'
 import { linkBase, regionOf } from '../request-scope.js'
+import { checkListParams } from './list-params.js'
 import { nameFilter } from './name-filter.js'
 import { filterForStatus } from './status.js'
 import { partialSummary, serverDetail, serverSummary } from './views.js'
@@ -33,6 +34,7 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : Arr
 export async function listServers(d: ComputeDeps, req: Request, res: Response, detail: boolean): Promise<void> {
   const auth = authOf(res)
   const q = req.query
+  checkListParams(q, microversionOf(res))
   let query = d.db.selectFrom('instance_index').selectAll().where('vm_state', '!=', 'deleted')
   const allTenants = str(q['all_tenants']) !== undefined && auth.isAdmin
   const projectFilter = str(q['project_id']) ?? str(q['tenant_id'])
@@ -82,9 +84,10 @@ export async function listServers(d: ComputeDeps, req: Request, res: Response, d
   const name = str(q['name'])
   // Compiled before any query runs: an invalid pattern is a 400 whatever else the request asks.
   const matches = name === undefined ? undefined : nameFilter(name)
+  const tagMatch = atLeast(microversionOf(res), '2.26') ? tagFilter(q) : undefined
   const marker = str(q['marker'])
   let page: Selectable<InstanceIndexTable>[]
-  if (name === undefined && KEYSET_SORT_KEYS.has(sortKey)) {
+  if (name === undefined && tagMatch === undefined && KEYSET_SORT_KEYS.has(sortKey)) {
     // Keyset paging in SQL: the page is read directly, however many instances there are.
     if (marker !== undefined) {
       let m = d.db.selectFrom('instance_index').select(['uuid', sortKey]).where('uuid', '=', marker)
@@ -100,6 +103,7 @@ export async function listServers(d: ComputeDeps, req: Request, res: Response, d
     // A name regex (no portable REGEXP in SQL) or a nullable sort key: filter and page in memory.
     let rows = await query.orderBy(sortKey, sortDir).orderBy('uuid', sortDir).execute()
     if (matches !== undefined) rows = rows.filter((r) => matches(r.name))
+    if (tagMatch !== undefined) rows = rows.filter((r) => tagMatch(JSON.parse(r.tags) as string[]))
     if (marker !== undefined) {
       const i = rows.findIndex((r) => r.uuid === marker)
       if (i < 0) throw new InvalidError(`marker [${marker}] not found`)
@@ -129,4 +133,25 @@ export async function listServers(d: ComputeDeps, req: Request, res: Response, d
     body['servers_links'] = [{ rel: 'next', href: `${base.versioned}/servers${detail ? '/detail' : ''}?${params.toString()}` }]
   }
   res.json(body)
+}
+
+/**
+ * The 2.26 tag filters, each a comma-separated list: `tags` (has all), `tags-any` (has one),
+ * `not-tags` (lacks at least one), `not-tags-any` (has none). Undefined when none is given.
+ */
+function tagFilter(q: Request['query']): ((tags: readonly string[]) => boolean) | undefined {
+  const list = (k: string): string[] | undefined => str(q[k])?.split(',').filter((t) => t !== '')
+  const all = list('tags')
+  const any = list('tags-any')
+  const notAll = list('not-tags')
+  const notAny = list('not-tags-any')
+  if (all === undefined && any === undefined && notAll === undefined && notAny === undefined) return undefined
+  return (tags) => {
+    const has = (t: string): boolean => tags.includes(t)
+    if (all !== undefined && !all.every(has)) return false
+    if (any !== undefined && !any.some(has)) return false
+    if (notAll !== undefined && notAll.length > 0 && notAll.every(has)) return false
+    if (notAny !== undefined && notAny.some(has)) return false
+    return true
+  }
 }

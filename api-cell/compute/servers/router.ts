@@ -11,10 +11,13 @@ import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
 import type { Microversion } from '../microversion.js'
 import { atLeast, microversionOf } from '../microversion.js'
-import { accessIPv4, accessIPv6, hasControl, novaMetadata, novaServerDescription, novaServerName, parseBody } from '../parameter-types.js'
+import { accessIPv4, accessIPv6, hasControl, novaHostname, novaMetadata, novaServerDescription, novaServerName, parseBody } from '../parameter-types.js'
 import { checkMetadataItems } from '../quotas/boot-quota.js'
 import { linkBase } from '../request-scope.js'
 import { groupsOfInstance } from '../server-groups/group-store.js'
+import { actOnInstance } from './instance-act.js'
+import { serverMetadataRouter } from './metadata-routes.js'
+import { serverTagsRouter } from './tag-routes.js'
 import { canonicalIpv6, createServer } from './create.js'
 import { listServers } from './list.js'
 import { serverDetail } from './views.js'
@@ -81,15 +84,13 @@ const rebuildSchema = z
     accessIPv4: accessIPv4.optional(),
     accessIPv6: accessIPv6.optional(),
     description: novaServerDescription.optional(),
+    hostname: novaHostname.optional(),
     preserve_ephemeral: z.boolean().optional(),
     key_name: z.string().max(255).nullable().optional(),
     user_data: z.string().max(65535).nullable().optional(),
     'OS-DCF:diskConfig': z.enum(['AUTO', 'MANUAL']).optional(),
   })
   .strict()
-
-/** `PUT`/`POST /servers/{id}/metadata`. */
-const metadataBody = z.strictObject({ metadata: novaMetadata })
 
 const updateSchema = z
   .object({
@@ -100,7 +101,7 @@ const updateSchema = z
         accessIPv4: accessIPv4.optional(),
         accessIPv6: accessIPv6.optional(),
         'OS-DCF:diskConfig': z.enum(['AUTO', 'MANUAL']).optional(),
-        hostname: z.string().min(1).max(255).regex(/^[a-zA-Z0-9._-]*$/, 'is not a valid hostname').optional(),
+        hostname: novaHostname.optional(),
       })
       .strict(),
   })
@@ -114,20 +115,7 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
     return { projectId: a.projectId, isAdmin: a.isAdmin }
   }
   /** Sends an action to the owning cell; a build still looking for a cell is a 409. */
-  const act = async (res: Response, uuid: string, action: string, args: unknown): Promise<unknown> => {
-    const mapping = await d.locator.mapping(caller(res), uuid)
-    if (mapping.cell_path === null || mapping.cell_path === CELL0_PATH) {
-      throw new ConflictError(`Cannot '${action}' instance ${uuid} while it is in vm_state ${mapping.cell_path === null ? 'building' : 'error'}`)
-    }
-    if (d.tree.isDown(mapping.cell_path)) {
-      throw new ConflictError(`Cannot '${action}' instance ${uuid}: its cell ${mapping.cell_path} is down (status UNKNOWN)`)
-    }
-    const result = await d.tree
-      .clientFor(mapping.cell_path)
-      .instanceAction(contextOf(res), { cellPath: mapping.cell_path, instanceUuid: uuid, action, args })
-    if (isRecord(result)) await d.tree.applyRecord(result)
-    return result
-  }
+  const act = (res: Response, uuid: string, action: string, args: unknown): Promise<unknown> => actOnInstance(d, res, uuid, action, args)
 
   /** `server_groups` of the show, update and rebuild views (2.71). */
   const groupsView = async (mv: Microversion, uuid: string): Promise<{ serverGroups?: string[] }> =>
@@ -151,6 +139,9 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
       const mv = microversionOf(res)
       if (body.server.description !== undefined && !atLeast(mv, '2.19')) {
         throw new InvalidError("Invalid input for field/attribute server. Additional properties are not allowed ('description' was unexpected)")
+      }
+      if (body.server.hostname !== undefined && !atLeast(mv, '2.90')) {
+        throw new InvalidError("Invalid input for field/attribute server. Additional properties are not allowed ('hostname' was unexpected)")
       }
       const uuid = String(req.params['id'])
       const update = {
@@ -250,6 +241,7 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
         if (image === undefined) throw new InvalidError(`Image ${imageId} could not be found.`)
         const mvk = microversionOf(res)
         if (rebuild.key_name !== undefined && !atLeast(mvk, '2.54')) throw new InvalidError("Additional properties are not allowed ('key_name' was unexpected)")
+        if (rebuild.hostname !== undefined && !atLeast(mvk, '2.90')) throw new InvalidError("Additional properties are not allowed ('hostname' was unexpected)")
         if (rebuild.user_data !== undefined && !atLeast(mvk, '2.57')) throw new InvalidError("Additional properties are not allowed ('user_data' was unexpected)")
         let keyData: string | null | undefined
         if (typeof rebuild.key_name === 'string') {
@@ -284,26 +276,8 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
       res.status(202).end()
     }),
   )
-  r.get(
-    '/servers/:id/metadata',
-    wrap(async (req, res) => {
-      const found = await d.locator.get(contextOf(res), caller(res), String(req.params['id']))
-      res.json({ metadata: found.record.metadata })
-    }),
-  )
-  const setMetadata = (replace: boolean) =>
-    wrap(async (req, res) => {
-      const md = parseBody(metadataBody, req.body).metadata
-      const uuid = String(req.params['id'])
-      const found = await d.locator.get(contextOf(res), caller(res), uuid)
-      const next = replace ? md : { ...found.record.metadata, ...md }
-      const a = authOf(res)
-      await checkMetadataItems(d.db, a.projectId, a.userId, Object.keys(next).length)
-      await act(res, uuid, 'set_metadata', { metadata: next })
-      res.json({ metadata: next })
-    })
-  r.post('/servers/:id/metadata', setMetadata(false))
-  r.put('/servers/:id/metadata', setMetadata(true))
+  r.use(serverMetadataRouter(d, wrap))
+  r.use(serverTagsRouter(d, wrap))
   r.get(
     '/servers/:id/os-instance-actions',
     wrap(async (req, res) => {
@@ -370,11 +344,6 @@ async function updateBuildRequest(
     if (u.name !== undefined) await tx.updateTable('instance_index').set({ name: u.name }).where('uuid', '=', uuid).execute()
     return true
   })
-}
-
-/** An action answered with the instance's record (not a list of actions, not null). */
-function isRecord(v: unknown): v is InstanceRecord {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) && typeof (v as { version?: unknown }).version === 'number' && typeof (v as { cellPath?: unknown }).cellPath === 'string'
 }
 
 const microIso = (ms: number): string => new Date(ms).toISOString().replace('Z', '000').slice(0, 26)

@@ -168,10 +168,12 @@ export function serverDetail(base: LinkBase, r: InstanceRecord, o: ViewOptions):
   if (atLeast(o.mv, '2.9')) out['locked'] = r.locked
   if (atLeast(o.mv, '2.16') && o.isAdmin) out['host_status'] = r.host === null ? '' : o.unknown === true ? 'UNKNOWN' : 'UP'
   if (atLeast(o.mv, '2.19')) out['description'] = r.description
-  if (atLeast(o.mv, '2.26')) out['tags'] = []
+  if (atLeast(o.mv, '2.26')) out['tags'] = [...(r.tags ?? [])]
   if (atLeast(o.mv, '2.71') && o.serverGroups !== undefined) out['server_groups'] = [...o.serverGroups]
   if (atLeast(o.mv, '2.73')) out['locked_reason'] = r.locked ? r.lockedReason : null
-  if (o.basic === true) {
+  if (atLeast(o.mv, '2.90')) out['OS-EXT-SRV-ATTR:hostname'] = r.hostname
+  // From 2.75 update and rebuild answer the same representation as a show.
+  if (o.basic === true && !atLeast(o.mv, '2.75')) {
     for (const k of EXTENDED_KEYS) delete out[k]
     for (const k of Object.keys(out)) if (k.startsWith('OS-EXT-SRV-ATTR:')) delete out[k]
   }

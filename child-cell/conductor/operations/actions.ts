@@ -7,6 +7,8 @@ import { beginAction, POWER_ACTIONS } from '../state-machine.js'
 import { finishAction, listActions, recordAction } from './actions-log.js'
 import { withImageFetch } from './build-specs.js'
 import { instanceDestroyed } from './compute-reports.js'
+import { setMetadata } from './metadata.js'
+import { setTags } from './tags.js'
 
 /** Nova's instance action names in os-instance-actions. */
 const ACTION_NAMES: Readonly<Record<PowerAction, string>> = {
@@ -60,6 +62,7 @@ export async function instanceAction(
       if (req.args?.description !== undefined) set['description'] = req.args.description
       if (req.args?.accessIPv4 !== undefined) set['access_ip_v4'] = req.args.accessIPv4
       if (req.args?.accessIPv6 !== undefined) set['access_ip_v6'] = req.args.accessIPv6
+      if (typeof req.args?.hostname === 'string') set['hostname'] = req.args.hostname
       return simpleChange(d, ctx, row.uuid, null, set)
     }
     case 'reset_state': {
@@ -68,11 +71,10 @@ export async function instanceAction(
       if (!req.isAdmin || (state !== 'active' && state !== 'error')) throw new InvalidError('reset_state needs an admin and state active or error')
       return simpleChange(d, ctx, row.uuid, 'resetState', { vm_state: state, task_state: null })
     }
-    case 'set_metadata': {
-      const md = req.args?.metadata
-      if (md === null || typeof md !== 'object') throw new InvalidError('metadata must be an object')
-      return simpleChange(d, ctx, row.uuid, null, { metadata: JSON.stringify(md) })
-    }
+    case 'set_metadata':
+      return setMetadata(d, ctx, row, req.args ?? {})
+    case 'set_tags':
+      return setTags(d, ctx, row, req.args ?? {})
     default:
       throw new InvalidError(`unknown instance action ${req.action}`)
   }
@@ -97,7 +99,7 @@ async function powerAction(
   ctx: RequestContext,
   row: Awaited<ReturnType<ConductorDeps['store']['get']>>,
   action: PowerAction,
-  args: { type?: string; imageRef?: string; image?: unknown; name?: string; metadata?: Record<string, string>; accessIPv4?: string; accessIPv6?: string; description?: string | null; user_data?: string | null; key_name?: string | null; key_data?: string | null },
+  args: { type?: string; imageRef?: string; image?: unknown; name?: string; metadata?: Record<string, string>; accessIPv4?: string; accessIPv6?: string; description?: string | null; hostname?: string; user_data?: string | null; key_name?: string | null; key_data?: string | null },
 ): Promise<unknown> {
   const hard = action === 'reboot' && String(args.type ?? 'SOFT').toUpperCase() === 'HARD'
   const taskState = beginAction(action, { vmState: row.vm_state, taskState: row.task_state }, { hard })
@@ -110,6 +112,7 @@ async function powerAction(
           ...(args.accessIPv4 !== undefined ? { access_ip_v4: args.accessIPv4 } : {}),
           ...(args.accessIPv6 !== undefined ? { access_ip_v6: args.accessIPv6 } : {}),
           ...(args.description !== undefined ? { description: args.description } : {}),
+          ...(typeof args.hostname === 'string' ? { hostname: args.hostname } : {}),
           ...(args.user_data !== undefined ? { user_data: args.user_data } : {}),
           ...(args.key_name !== undefined ? { key_name: args.key_name, key_data: args.key_data ?? null } : {}),
         }

@@ -36,6 +36,7 @@ export function requestSpecOf(
           },
         }),
     ...(opts.hintHosts === undefined ? {} : { hintHosts: opts.hintHosts }),
+    ...(spec.aggregates === undefined ? {} : { aggregates: spec.aggregates }),
   }
 }
 
@@ -102,6 +103,7 @@ export async function buildInstance(d: ConductorDeps, ctx: RequestContext, spec:
         key_name: spec.keyName,
         key_data: spec.keyData,
         metadata: JSON.stringify(spec.metadata),
+        tags: JSON.stringify(spec.tags ?? []),
         user_data: spec.userData,
         description: spec.description,
         reservation_id: spec.reservationId,

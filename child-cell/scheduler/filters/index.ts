@@ -6,6 +6,8 @@
 import type { Filter } from '../../../shared/scheduling/plugin.js'
 import { createRegistry } from '../../../shared/scheduling/registry.js'
 import type { HostState, RequestSpec } from '../host-state.js'
+import { AggregateInstanceExtraSpecsFilter } from './aggregate-instance-extra-specs-filter.js'
+import { AggregateMultiTenancyIsolation } from './aggregate-multi-tenancy-isolation.js'
 import { AvailabilityZoneFilter } from './availability-zone-filter.js'
 import { ComputeCapabilitiesFilter } from './compute-capabilities-filter.js'
 import { ComputeFilter } from './compute-filter.js'
@@ -38,11 +40,21 @@ export const hostFilterRegistry = createRegistry<HostFilter>({
     ServerGroupAffinityFilter: (o) => ServerGroupAffinityFilter.fromOptions(o),
     SameHostFilter: (o) => SameHostFilter.fromOptions(o),
     DifferentHostFilter: (o) => DifferentHostFilter.fromOptions(o),
+    AggregateInstanceExtraSpecsFilter: (o) => AggregateInstanceExtraSpecsFilter.fromOptions(o),
+    AggregateMultiTenancyIsolation: (o) => AggregateMultiTenancyIsolation.fromOptions(o),
   },
 })
 
 /**
- * A sensible `enabled_filters` default: every built-in filter. The order changes no outcome, only
+ * Built-in filters left out of the default, enabled by name in `host.enabled_filters`:
+ * AggregateInstanceExtraSpecsFilter also checks unscoped flavor extra specs against aggregate
+ * metadata (as Nova does), which would refuse every host to flavors whose unscoped specs are meant
+ * for ComputeCapabilitiesFilter.
+ */
+export const OPT_IN_HOST_FILTERS = ['AggregateInstanceExtraSpecsFilter'] as const
+
+/**
+ * A sensible `enabled_filters` default: every built-in filter but {@link OPT_IN_HOST_FILTERS}. The order changes no outcome, only
  * the cost: filters that keep few hosts when they apply come first (SameHostFilter,
  * ServerGroupAffinityFilter), then the cheap checks on numbers, then name lookups, then the
  * string-matching filters on what is left. Nova leaves RAM, disk and vCPU checks to Placement; here
@@ -61,9 +73,12 @@ export const DEFAULT_HOST_FILTERS = [
   'DifferentHostFilter',
   'ComputeCapabilitiesFilter',
   'ImagePropertiesFilter',
+  'AggregateMultiTenancyIsolation',
 ] as const
 
 export {
+  AggregateInstanceExtraSpecsFilter,
+  AggregateMultiTenancyIsolation,
   AvailabilityZoneFilter,
   ComputeCapabilitiesFilter,
   ComputeFilter,
