@@ -78,6 +78,8 @@ export interface PbBuildSpec {
   access_ip_v4?: string
   access_ip_v6?: string
   created_at_ms: number
+  aggregates: Array<{ hosts: string[]; metadata: Record<string, string> }>
+  tags: string[]
 }
 export interface PbFlavorSnapshot {
   id: string
@@ -116,6 +118,11 @@ export interface PbBuildRequest {
   tried_cells: string[]
   protocol_version: number
   spec: PbBuildSpec | null
+}
+
+/** A repeated field as an optional domain field: `undefined` when absent or empty. */
+function nonEmpty<T>(a: readonly T[] | null | undefined): readonly T[] | undefined {
+  return a === null || a === undefined || a.length === 0 ? undefined : a
 }
 
 /** `undefined` and `null` both become an unset optional field. */
@@ -175,6 +182,8 @@ export function buildSpecToPb(s: BuildSpec): PbBuildSpec {
     ...opt('access_ip_v4', s.accessIpV4),
     ...opt('access_ip_v6', s.accessIpV6),
     created_at_ms: s.createdAt,
+    aggregates: (s.aggregates ?? []).map((a) => ({ hosts: [...a.hosts], metadata: { ...a.metadata } })),
+    tags: [...(s.tags ?? [])],
   }
 }
 
@@ -230,6 +239,9 @@ export function buildSpecFromPb(p: PbBuildSpec): BuildSpec {
     ...opt('accessIpV4', p.access_ip_v4),
     ...opt('accessIpV6', p.access_ip_v6),
     createdAt: p.created_at_ms,
+    // Repeated fields have no presence on the wire: empty is "none", as absent is in the domain.
+    ...opt('aggregates', nonEmpty(p.aggregates)?.map((a) => ({ hosts: [...a.hosts], metadata: { ...a.metadata } }))),
+    ...opt('tags', nonEmpty(p.tags)?.slice()),
   }
 }
 

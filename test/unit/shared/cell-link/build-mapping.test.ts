@@ -19,8 +19,11 @@ const U1 = '11111111-1111-4111-8111-111111111111'
 const U2 = '22222222-2222-4222-8222-222222222222'
 const ctx = { request_id: 'req-1', user_id: 'u', project_id: 'p', roles: ['member'] }
 
-/** Every field set, every optional one present: the mapping must carry all of them. */
-const full: BuildSpec = {
+/**
+ * Every field set, every optional one present (`Required`: a field added to the domain type and
+ * not here fails to compile): the mapping must carry all of them.
+ */
+const full: Required<BuildSpec> = {
   instanceUuid: U1,
   name: 'web-1',
   hostname: 'web-1',
@@ -49,6 +52,8 @@ const full: BuildSpec = {
   retry: { attempt: 1, triedCells: ['api!r1!a'], faults: ['no host'], versionBase: 7 },
   accessIpV4: '192.0.2.1',
   accessIpV6: '2001:db8::1',
+  aggregates: [{ hosts: ['h1', 'h2'], metadata: { ssd: 'true', filter_tenant_id: 'p' } }],
+  tags: ['web', 'prod'],
   createdAt: 1_765_000_000_123,
 }
 
@@ -141,6 +146,8 @@ const specArb: fc.Arbitrary<BuildSpec> = fc.record(
     }),
     accessIpV4: fc.ipV4(),
     accessIpV6: fc.ipV6(),
+    aggregates: fc.array(fc.record({ hosts: fc.array(fc.string({ maxLength: 20 }), { maxLength: 3 }), metadata: smallMap }), { minLength: 1, maxLength: 2 }),
+    tags: fc.array(fc.string({ minLength: 1, maxLength: 20 }), { minLength: 1, maxLength: 3 }),
     createdAt: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
   },
   {
@@ -163,6 +170,8 @@ describe('build protocol mapping', () => {
     delete (bare as { minCount?: unknown }).minCount
     delete (bare as { accessIpV4?: unknown }).accessIpV4
     delete (bare as { accessIpV6?: unknown }).accessIpV6
+    delete (bare as { aggregates?: unknown }).aggregates
+    delete (bare as { tags?: unknown }).tags
     const back = roundTrip(bare)
     expect(back).toEqual(bare)
     expect(Object.keys(back).sort()).toEqual(Object.keys(bare).sort())
@@ -174,6 +183,7 @@ describe('build protocol mapping', () => {
     ['ImageRef', (pb: PbBuildSpec) => pb.image],
     ['ServerGroupRef', (pb: PbBuildSpec) => pb.group],
     ['BuildRetry', (pb: PbBuildSpec) => pb.retry],
+    ['BuildAggregate', (pb: PbBuildSpec) => pb.aggregates[0]],
   ] as const)('maps every field of message %s (a field added to the proto and not here fails)', (message, part) => {
     const pb = part(buildSpecToPb(full)) as object
     expect(Object.keys(pb).sort()).toEqual(protoFields(message).sort())
