@@ -40,4 +40,42 @@ export class ComputeApi {
   ): Promise<void> {
     return this.#cast(ctx, host, 'power_action', args)
   }
+
+  /**
+   * The steps of a move (resize, cold migration, evacuation), each a call answered once the host
+   * did it, so that the conductor, which drives the move, can compensate a failed step (see
+   * conductor/operations/move.ts). Every step is idempotent on the host.
+   */
+  moveStep<M extends keyof MoveSteps>(ctx: RequestContext, host: string, method: M, args: MoveSteps[M]['args'], timeoutMs = MOVE_STEP_TIMEOUT_MS): Promise<MoveSteps[M]['result']> {
+    return this.#bus.call(ctx, { topic: computeTopic(host), method, args, timeoutMs })
+  }
+}
+
+/** How long the conductor waits for one step of a move (a spawn on the target included). */
+export const MOVE_STEP_TIMEOUT_MS = 120_000
+
+/** The host's answer to a step that leaves a guest behind: its power state. */
+export interface GuestState {
+  readonly powerState: number
+}
+
+/** The compute methods of a move, their arguments and answers. */
+export interface MoveSteps {
+  /** Source: stops the guest (kept, with its disk, until confirm or revert). */
+  readonly move_prepare_source: { readonly args: { readonly uuid: string }; readonly result: GuestState }
+  /**
+   * Target: creates the guest with the record's (new) flavor, replacing one of the same uuid on
+   * this host (a same-host resize); powered off unless `powerOn`.
+   */
+  readonly move_finish_target: { readonly args: { readonly instance: InstanceRecord; readonly powerOn: boolean }; readonly result: GuestState }
+  /** Removes the guest and its files from this host (the source at confirm, the target at revert). */
+  readonly move_cleanup: { readonly args: { readonly uuid: string }; readonly result: null }
+  /**
+   * Source at revert: the guest with the record's (old) flavor again, recreated when `recreate`
+   * (a same-host resize replaced it), running when `powerOn`.
+   */
+  readonly move_finish_revert: {
+    readonly args: { readonly instance: InstanceRecord; readonly powerOn: boolean; readonly recreate: boolean }
+    readonly result: GuestState
+  }
 }
