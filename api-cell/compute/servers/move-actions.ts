@@ -46,6 +46,9 @@ const adminOnly = (res: Response, rule: string): void => {
  */
 export async function moveAction(d: ComputeDeps, act: Act, req: Request, res: Response, key: string, value: unknown, uuid: string): Promise<void> {
   const mv = microversionOf(res)
+  const a0 = authOf(res)
+  // Another project's server is a 404 before any policy check, as in Nova.
+  await d.locator.mapping({ projectId: a0.projectId, isAdmin: a0.isAdmin }, uuid)
   switch (key) {
     case 'resize': {
       const body = parseBody(resizeBody, value)
