@@ -9,9 +9,9 @@ import type { Logger } from '../../shared/logging.js'
 import { ConductorApi } from '../conductor/rpc-api.js'
 import type { ImageCache } from './image-cache.js'
 import { computeTopic } from './rpc-api.js'
-import type { ComputeDriver } from './virt/driver.js'
+import type { ComputeDriver, GuestMigration } from './virt/driver.js'
 import { POWER_STATES } from './virt/driver.js'
-import { moveCleanup, moveFinishRevert, moveFinishTarget, movePrepareSource } from './operations/move.js'
+import { liveMigrationSource, liveMigrationTarget, moveCleanup, moveFinishRevert, moveFinishTarget, movePrepareSource } from './operations/move.js'
 import { powerAction, type PowerActionArgs } from './operations/power.js'
 import { spawnInstance } from './operations/spawn.js'
 import { syncHost } from './operations/sync.js'
@@ -81,6 +81,8 @@ export class ComputeManager {
       move_finish_target: (ctx, a: { instance: InstanceRecord; powerOn: boolean }) => moveFinishTarget(this.#c, ctx, a),
       move_cleanup: (ctx, a: { uuid: string }) => moveCleanup(this.#c, ctx, a),
       move_finish_revert: (ctx, a: { instance: InstanceRecord; powerOn: boolean; recreate: boolean }) => moveFinishRevert(this.#c, ctx, a),
+      live_migration_source: (ctx, a: { uuid: string }) => liveMigrationSource(this.#c, ctx, a),
+      live_migration_target: (ctx, a: { migration: GuestMigration }) => liveMigrationTarget(this.#c, ctx, a),
     }
   }
 

@@ -1,6 +1,7 @@
 import type { MessageBus } from '../../shared/bus/message-bus.js'
 import type { InstanceRecord } from '../../shared/cell-link/build-spec.js'
 import type { RequestContext } from '../../shared/context.js'
+import type { GuestMigration } from './virt/driver.js'
 
 /** The topic of one compute host. */
 export function computeTopic(host: string): string {
@@ -74,6 +75,10 @@ export interface MoveSteps {
    * Source at revert: the guest with the record's (old) flavor again, recreated when `recreate`
    * (a same-host resize replaced it), running when `powerOn`.
    */
+  /** Live migration, source: the guest's definition (it keeps running here). */
+  readonly live_migration_source: { readonly args: { readonly uuid: string }; readonly result: GuestMigration }
+  /** Live migration, target: the guest defined and started here from the source's definition. */
+  readonly live_migration_target: { readonly args: { readonly migration: GuestMigration }; readonly result: GuestState }
   readonly move_finish_revert: {
     readonly args: { readonly instance: InstanceRecord; readonly powerOn: boolean; readonly recreate: boolean }
     readonly result: GuestState

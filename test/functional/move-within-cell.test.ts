@@ -241,3 +241,121 @@ describe('moves within a cell: resize, confirm, revert, cold migration, evacuate
     expect(done['OS-EXT-STS:power_state']).toBe(4)
   })
 })
+
+describe('live migration within a cell', () => {
+  let cfg: FederationConfig
+  let fed: Federation
+  let admin: Session
+  let r2: string
+  let imageRef: string
+
+  const guestsOf = async (uuid: string): Promise<string[]> => {
+    const found: string[] = []
+    for (const h of HOSTS) if ((await fed.driverOf(h)?.listInstances())?.includes(uuid)) found.push(h)
+    return found
+  }
+  const ramUsed = async (): Promise<Record<string, number>> => {
+    const res = await call(admin, 'GET', `${r2}/os-hypervisors/detail`)
+    return Object.fromEntries((res.body.hypervisors as { hypervisor_hostname: string; memory_mb_used: number }[]).map((h) => [h.hypervisor_hostname, h.memory_mb_used]))
+  }
+  const boot = async (name: string): Promise<any> => {
+    const res = await call(admin, 'POST', `${r2}/servers`, { server: { name, imageRef, flavorRef: '1' } })
+    expect(res.status).toBe(202)
+    return waitForStatus(admin, r2, res.body.server.id, 'ACTIVE')
+  }
+  const live = (id: string, body: unknown, version = '2.30', s: Session = admin) => call(s, 'POST', `${r2}/servers/${id}/action`, { 'os-migrateLive': body }, mv(version))
+
+  beforeAll(async () => {
+    // libvirt's test driver when it loads (the default): define-on-target / undefine-on-source for real.
+    cfg = embeddedConfig()
+    fed = await startFederation(cfg)
+    admin = await login(fed.api.urls.identity, 'admin', 'secret-admin-pw', 'admin')
+    r2 = endpoint(admin, 'compute', 'region-two')
+    imageRef = (await call(admin, 'GET', `${endpoint(admin, 'image', 'region-two')}/v2/images?name=cirros`)).body.images[0].id
+  })
+
+  afterAll(async () => {
+    await fed?.stop()
+    if (cfg !== undefined) removeDir(cfg.stateDir)
+  })
+
+  it('moves a running server to the named host; the claim follows it; os-migrations shows it completed', async () => {
+    // libvirt0 is a test prerequisite: the guest really is a domain defined on one test:/// connection
+    // and undefined on another.
+    expect(fed.driver).toBe('libvirt')
+    const server = await boot('live-one')
+    const source = (await guestsOf(server.id))[0] ?? ''
+    const target = HOSTS.find((h) => h !== source) ?? ''
+    const before = await ramUsed()
+    expect((await live(server.id, { host: target, block_migration: 'auto' })).status).toBe(202)
+    const moved = await waitFor('the server on the target', async () => {
+      const s = (await call(admin, 'GET', `${r2}/servers/${server.id}`)).body.server
+      return s.status === 'ACTIVE' && s['OS-EXT-SRV-ATTR:host'] === target ? s : undefined
+    })
+    expect(moved['OS-EXT-STS:power_state']).toBe(1)
+    expect(await guestsOf(server.id)).toEqual([target])
+    const after = await ramUsed()
+    expect(after[source]).toBe((before[source] ?? 0) - 512)
+    expect(after[target]).toBe((before[target] ?? 0) + 512)
+    const list = await call(admin, 'GET', `${r2}/os-migrations?migration_type=live-migration&instance_uuid=${server.id}`, undefined, mv('2.59'))
+    expect(list.body.migrations).toEqual([expect.objectContaining({ status: 'completed', source_compute: source, dest_compute: target })])
+    // Nothing under way any more: the server's list is empty, and a finished one cannot be aborted.
+    const under = await call(admin, 'GET', `${r2}/servers/${server.id}/migrations`, undefined, mv('2.59'))
+    expect(under.body.migrations).toEqual([])
+    const abort = await call(admin, 'DELETE', `${r2}/servers/${server.id}/migrations/${list.body.migrations[0].id}`, undefined, mv('2.24'))
+    expect(abort.status).toBe(400)
+    expect((await call(admin, 'GET', `${r2}/servers/${server.id}/migrations/${list.body.migrations[0].id}`, undefined, mv('2.59'))).status).toBe(404)
+  })
+
+  it('keeps a paused server paused, and lets the scheduler pick the host (host null)', async () => {
+    const server = await boot('live-paused')
+    const source = (await guestsOf(server.id))[0] ?? ''
+    expect((await call(admin, 'POST', `${r2}/servers/${server.id}/action`, { pause: null })).status).toBe(202)
+    await waitForStatus(admin, r2, server.id, 'PAUSED')
+    expect((await live(server.id, { host: null, block_migration: false, disk_over_commit: false }, '2.1')).status).toBe(202)
+    const moved = await waitFor('the paused server elsewhere', async () => {
+      const s = (await call(admin, 'GET', `${r2}/servers/${server.id}`)).body.server
+      return s.status === 'PAUSED' && s['OS-EXT-SRV-ATTR:host'] !== source ? s : undefined
+    })
+    expect(moved['OS-EXT-STS:power_state']).toBe(3)
+    expect(await guestsOf(server.id)).toEqual([moved['OS-EXT-SRV-ATTR:host']])
+  })
+
+  it('refuses non-admins (403), bad bodies for the microversion (400) and a stopped server (409)', async () => {
+    const server = await boot('live-refused')
+    const member = await createProjectUser(fed.api.urls.identity, admin, 'live-member')
+    const own = await call(member.session, 'POST', `${r2}/servers`, { server: { name: 'm', imageRef, flavorRef: '1' } })
+    await waitForStatus(member.session, r2, own.body.server.id, 'ACTIVE')
+    expect((await live(own.body.server.id, { host: null, block_migration: 'auto' }, '2.30', member.session)).status).toBe(403)
+    expect((await live(server.id, { host: null, block_migration: 'auto', disk_over_commit: false }, '2.25')).status).toBe(400)
+    expect((await live(server.id, { host: null, block_migration: 'auto', force: false }, '2.68')).status).toBe(400)
+    expect((await live(server.id, { block_migration: 'auto' }, '2.30')).status).toBe(400)
+    expect((await call(admin, 'POST', `${r2}/servers/${server.id}/action`, { 'os-stop': null })).status).toBe(202)
+    await waitForStatus(admin, r2, server.id, 'SHUTOFF')
+    expect((await live(server.id, { host: null, block_migration: 'auto' })).status).toBe(409)
+  })
+
+  it('leaves the server running on its source, target claim released, when the target refuses the guest', async () => {
+    const server = await boot('live-refused-by-target')
+    const source = (await guestsOf(server.id))[0] ?? ''
+    const target = HOSTS.find((h) => h !== source) ?? ''
+    const before = await ramUsed()
+    const driver = fed.driverOf(target)
+    if (driver === undefined) throw new Error(`no driver for ${target}`)
+    const accept = driver.migrationTarget.bind(driver)
+    driver.migrationTarget = () => Promise.reject(new Error('the target refuses this guest'))
+    try {
+      expect((await live(server.id, { host: target, block_migration: 'auto' })).status).toBe(202)
+      await waitFor('the failed live migration', async () => {
+        const l = await call(admin, 'GET', `${r2}/os-migrations?instance_uuid=${server.id}`, undefined, mv('2.59'))
+        return l.body.migrations[0]?.status === 'error' ? true : undefined
+      })
+    } finally {
+      driver.migrationTarget = accept
+    }
+    const shown = await waitForStatus(admin, r2, server.id, 'ACTIVE')
+    expect(shown['OS-EXT-SRV-ATTR:host']).toBe(source)
+    expect(await guestsOf(server.id)).toEqual([source])
+    expect(await ramUsed()).toEqual(before)
+  })
+})

@@ -2,7 +2,8 @@ import type { Request, Response } from 'express'
 import { Router } from 'express'
 import { z } from 'zod'
 import type { RequestContext } from '../../../shared/context.js'
-import { InvalidError, NotFoundError } from '../../../shared/errors.js'
+import { ConflictError, InvalidError, NotFoundError } from '../../../shared/errors.js'
+import { CELL0_PATH } from '../../cells/cell0.js'
 import { API_PATH } from '../../cells/cell-tree.js'
 import { authOf, contextOf } from '../../identity/auth.js'
 import { requireAdmin } from '../compute-policy.js'
@@ -35,6 +36,9 @@ const migrationSchema = z.object({
   updatedAt: z.number(),
 })
 type Migration = z.infer<typeof migrationSchema> & { readonly cellPath: string }
+
+/** Statuses of a live migration under way (Nova: queued, preparing, running). */
+const LIVE_IN_PROGRESS = ['queued', 'preparing', 'running']
 
 /** How long a listing waits for a cell before going on without it. */
 const LIST_DEADLINE_MS = 10_000
@@ -97,7 +101,10 @@ const timeParam = (name: string, v: unknown): number | undefined => {
   return t
 }
 
-/** `GET /os-migrations` (admin) and `GET /servers/{id}/migrations[/{id}]`. */
+/**
+ * `GET /os-migrations` (admin), and the live migrations under way of one server (admin, 2.23):
+ * `GET /servers/{id}/migrations[/{id}]`, `force_complete` (2.22) and abort (`DELETE`, 2.24).
+ */
 export function migrationsRouter(d: ComputeDeps, wrap: Wrap): Router {
   const r = Router()
   r.get(
@@ -148,25 +155,92 @@ export function migrationsRouter(d: ComputeDeps, wrap: Wrap): Router {
       res.json({ migrations: list.map((m) => view(m, mv, flavorIds)), ...(links === undefined ? {} : { migrations_links: links }) })
     }),
   )
-  // In-progress live migrations of one server (Nova lists only those): none run here yet, so the
-  // list is empty and any id is a 404, after the server itself was found.
+  /** The migrations of one server, from its cell (none for a build without a cell, or in cell0). */
+  const serverMigrations = async (res: Response, uuid: string): Promise<Migration[]> => {
+    const a = authOf(res)
+    const mapping = await d.locator.mapping({ projectId: a.projectId, isAdmin: a.isAdmin }, uuid)
+    const cellPath = mapping.cell_path
+    if (cellPath === null || cellPath === CELL0_PATH) return []
+    if (d.tree.isDown(cellPath)) throw new ConflictError(`Cannot list the migrations of instance ${uuid}: its cell ${cellPath} is down (status UNKNOWN)`)
+    const raw = await d.tree.clientFor(cellPath).instanceAction(contextOf(res), { cellPath, instanceUuid: uuid, action: 'list_migrations', args: {} })
+    return (Array.isArray(raw) ? raw : []).flatMap((m) => {
+      const parsed = migrationSchema.safeParse(m)
+      return parsed.success ? [{ ...parsed.data, cellPath }] : []
+    })
+  }
+  /** Nova lists only live migrations under way here; anything else is a 404 by id. */
+  const inProgress = (m: Migration): boolean => m.migrationType === 'live-migration' && LIVE_IN_PROGRESS.includes(m.status)
+  const serverView = (m: Migration, mv: Microversion): Record<string, unknown> => ({
+    id: m.id,
+    server_uuid: m.instanceUuid,
+    status: m.status,
+    source_compute: m.sourceHost,
+    source_node: m.sourceNode,
+    dest_compute: m.destHost ?? '',
+    dest_node: m.destNode ?? '',
+    dest_host: '',
+    memory_total_bytes: 0,
+    memory_processed_bytes: 0,
+    memory_remaining_bytes: 0,
+    disk_total_bytes: 0,
+    disk_processed_bytes: 0,
+    disk_remaining_bytes: 0,
+    created_at: novaTime(m.createdAt),
+    updated_at: novaTime(m.updatedAt),
+    ...(atLeast(mv, '2.59') ? { uuid: m.uuid } : {}),
+    ...(atLeast(mv, '2.80') ? { user_id: m.userId, project_id: m.projectId } : {}),
+  })
+  const oneMigration = async (req: Request, res: Response): Promise<{ uuid: string; m: Migration | undefined; id: string }> => {
+    const uuid = String(req.params['id'])
+    const id = String(req.params['migrationId'])
+    const list = await serverMigrations(res, uuid)
+    return { uuid, id, m: list.find((x) => String(x.id) === id) }
+  }
   r.get(
     '/servers/:id/migrations',
     wrap(async (req, res) => {
+      if (!atLeast(microversionOf(res), '2.23')) throw new NotFoundError('The resource could not be found.')
       requireAdmin(res, 'os_compute_api:servers:migrations:index')
-      const a = authOf(res)
-      await d.locator.mapping({ projectId: a.projectId, isAdmin: a.isAdmin }, String(req.params['id']))
-      res.json({ migrations: [] })
+      const mv = microversionOf(res)
+      const list = (await serverMigrations(res, String(req.params['id']))).filter(inProgress)
+      res.json({ migrations: list.map((m) => serverView(m, mv)) })
     }),
   )
   r.get(
     '/servers/:id/migrations/:migrationId',
     wrap(async (req, res) => {
+      if (!atLeast(microversionOf(res), '2.23')) throw new NotFoundError('The resource could not be found.')
       requireAdmin(res, 'os_compute_api:servers:migrations:show')
-      const a = authOf(res)
-      const uuid = String(req.params['id'])
-      await d.locator.mapping({ projectId: a.projectId, isAdmin: a.isAdmin }, uuid)
-      throw new NotFoundError(`In-progress live migration ${String(req.params['migrationId'])} is not found for server ${uuid}.`)
+      const { uuid, id, m } = await oneMigration(req, res)
+      if (m === undefined || !inProgress(m)) throw new NotFoundError(`In-progress live migration ${id} is not found for server ${uuid}.`)
+      res.json({ migration: serverView(m, microversionOf(res)) })
+    }),
+  )
+  r.post(
+    '/servers/:id/migrations/:migrationId/action',
+    wrap(async (req, res) => {
+      if (!atLeast(microversionOf(res), '2.22')) throw new NotFoundError('The resource could not be found.')
+      requireAdmin(res, 'os_compute_api:servers:migrations:force_complete')
+      const body: unknown = req.body
+      if (body === null || typeof body !== 'object' || Array.isArray(body) || Object.keys(body).join() !== 'force_complete' || (body as { force_complete: unknown }).force_complete !== null) {
+        throw new InvalidError('Invalid input: the body must be {"force_complete": null}')
+      }
+      const { uuid, id, m } = await oneMigration(req, res)
+      if (m === undefined) throw new NotFoundError(`Instance ${uuid} does not have migration ${id}.`)
+      // A live migration here is one define-and-start on the target: nothing can make it converge sooner.
+      if (!inProgress(m)) throw new InvalidError(`Migration ${id} state of instance ${uuid} is ${m.status}. Cannot force_complete while the migration is in this state.`)
+      res.status(202).end()
+    }),
+  )
+  r.delete(
+    '/servers/:id/migrations/:migrationId',
+    wrap(async (req, res) => {
+      if (!atLeast(microversionOf(res), '2.24')) throw new NotFoundError('The resource could not be found.')
+      requireAdmin(res, 'os_compute_api:servers:migrations:delete')
+      const { uuid, id, m } = await oneMigration(req, res)
+      if (m === undefined) throw new NotFoundError(`Instance ${uuid} does not have migration ${id}.`)
+      if (!inProgress(m)) throw new InvalidError(`Migration ${id} state of instance ${uuid} is ${m.status}. Cannot abort while the migration is in this state.`)
+      throw new ConflictError(`Migration ${id} of instance ${uuid} cannot be aborted: it is a single define-and-start step here.`)
     }),
   )
   return r

@@ -8,7 +8,7 @@ import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
 import { findFlavor, flavorSnapshot } from '../flavors/flavor-store.js'
 import { atLeast, microversionOf } from '../microversion.js'
-import { parseBody } from '../parameter-types.js'
+import { novaBoolean, parseBody } from '../parameter-types.js'
 import { instanceUsage, limitsOf } from '../quotas/quota-store.js'
 
 /**
@@ -18,7 +18,7 @@ import { instanceUsage, limitsOf } from '../quotas/quota-store.js'
 export const ALLOW_RESIZE_TO_SAME_HOST = true
 
 /** Body keys of `POST /servers/{id}/action` that move an instance (resize, migrations, evacuate). */
-export const MOVE_ACTIONS = new Set(['resize', 'confirmResize', 'revertResize', 'migrate', 'evacuate'])
+export const MOVE_ACTIONS = new Set(['resize', 'confirmResize', 'revertResize', 'migrate', 'os-migrateLive', 'evacuate'])
 
 /** Sends an action to the instance's cell and answers its result (router.ts's `act`). */
 export type Act = (res: Response, uuid: string, action: string, args: unknown) => Promise<unknown>
@@ -27,6 +27,11 @@ const hostName = z.string().min(1).max(255).regex(/^[a-zA-Z0-9._-]+$/, 'is not a
 
 const resizeBody = z.strictObject({ flavorRef: z.union([z.string().min(1).max(255), z.number().int().nonnegative()]), 'OS-DCF:diskConfig': z.enum(['AUTO', 'MANUAL']).optional() })
 const migrateBody = z.strictObject({ host: hostName.nullable().optional() }).nullable()
+/** `os-migrateLive` before 2.25 (block_migration and disk_over_commit required), from 2.25 (`auto`, no disk_over_commit), 2.30 (`force`) and 2.68 (no `force`). */
+const liveV21 = z.strictObject({ host: hostName.nullable(), block_migration: novaBoolean, disk_over_commit: novaBoolean })
+const liveV225 = z.strictObject({ host: hostName.nullable(), block_migration: z.union([novaBoolean, z.literal('auto')]) })
+const liveV230 = liveV225.extend({ force: novaBoolean.optional() }).strict()
+
 const evacuateBody = z.strictObject({
   host: hostName.optional(),
   onSharedStorage: z.union([z.boolean(), z.enum(['True', 'False', 'true', 'false'])]).optional(),
@@ -85,6 +90,14 @@ export async function moveAction(d: ComputeDeps, act: Act, req: Request, res: Re
       if (value !== null && !atLeast(mv, '2.56')) throw new InvalidError('Invalid input for field/attribute migrate. Value: must be null before microversion 2.56')
       const body = parseBody(migrateBody, value)
       await act(res, uuid, 'migrate', { migrationUuid: randomUUID(), ...(typeof body?.host === 'string' ? { host: body.host } : {}) })
+      res.status(202).end()
+      return
+    }
+    case 'os-migrateLive': {
+      adminOnly(res, 'os_compute_api:os-migrate-server:migrate_live')
+      const schema = !atLeast(mv, '2.25') ? liveV21 : atLeast(mv, '2.30') && !atLeast(mv, '2.68') ? liveV230 : liveV225
+      const body = parseBody(schema, value)
+      await act(res, uuid, 'live_migrate', { migrationUuid: randomUUID(), ...(typeof body.host === 'string' ? { host: body.host } : {}) })
       res.status(202).end()
       return
     }

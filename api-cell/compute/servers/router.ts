@@ -50,7 +50,6 @@ const UNSUPPORTED_ACTIONS = new Set([
   'os-getSerialConsole',
   'createBackup',
   'createImage',
-  'os-migrateLive',
   'rescue',
   'unrescue',
   'shelve',

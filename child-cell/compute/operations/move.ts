@@ -2,6 +2,7 @@ import type { InstanceRecord } from '../../../shared/cell-link/build-spec.js'
 import type { RequestContext } from '../../../shared/context.js'
 import type { ComputeContext } from '../manager.js'
 import type { GuestState } from '../rpc-api.js'
+import type { GuestMigration } from '../virt/driver.js'
 import { POWER_STATES } from '../virt/driver.js'
 import { prepareDisk, spawnArgsOf } from './spawn.js'
 
@@ -62,6 +63,20 @@ export async function moveFinishRevert(
   if (!(await c.driver.listInstances()).includes(inst.uuid)) await c.driver.spawn({ ...spawnArgsOf(inst), ...(await diskOf(c, inst)) })
   c.log.info({ requestId: ctx.requestId, instance: inst.uuid, host: c.settings.host }, 'move: reverted to the source guest')
   return settle(c, inst.uuid, a.powerOn)
+}
+
+/** Live migration, source: what the target needs to run the guest; the guest keeps running here. */
+export async function liveMigrationSource(c: ComputeContext, ctx: RequestContext, a: { uuid: string }): Promise<GuestMigration> {
+  const m = await c.driver.migrationSource(a.uuid)
+  c.log.info({ requestId: ctx.requestId, instance: a.uuid, host: c.settings.host }, 'live migration: guest definition sent')
+  return m
+}
+
+/** Live migration, target: the guest defined and started here, in the state it had. */
+export async function liveMigrationTarget(c: ComputeContext, ctx: RequestContext, a: { migration: GuestMigration }): Promise<GuestState> {
+  await c.driver.migrationTarget(a.migration)
+  c.log.info({ requestId: ctx.requestId, instance: a.migration.uuid, host: c.settings.host }, 'live migration: guest running on the target')
+  return { powerState: (await c.driver.getInfo(a.migration.uuid)).powerState }
 }
 
 async function diskOf(c: ComputeContext, inst: InstanceRecord): Promise<{ diskPath?: string; diskFormat?: 'raw' | 'qcow2' }> {

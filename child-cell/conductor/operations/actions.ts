@@ -7,6 +7,7 @@ import { beginAction, POWER_ACTIONS } from '../state-machine.js'
 import { finishAction, listActions, recordAction } from './actions-log.js'
 import { withImageFetch } from './build-specs.js'
 import { instanceDestroyed } from './compute-reports.js'
+import { startLiveMigration } from './live-migrate.js'
 import { migrationRecord } from './migrations-store.js'
 import { startEvacuation, startMove } from './move.js'
 import { abandonMoves, confirmMove, revertMove } from './move-finish.js'
@@ -80,6 +81,8 @@ export async function instanceAction(
       return revertMove(d, ctx, row)
     case 'evacuate':
       return startEvacuation(d, ctx, row, req.args ?? {}, req.isAdmin)
+    case 'live_migrate':
+      return startLiveMigration(d, ctx, row, req.args ?? {}, req.isAdmin)
     case 'list_migrations': {
       const rows = await d.db.selectFrom('migrations').selectAll().where('instance_uuid', '=', row.uuid).orderBy('id').execute()
       return rows.map(migrationRecord)

@@ -94,7 +94,7 @@ export async function startEvacuation(d: ConductorDeps, ctx: RequestContext, row
 }
 
 /** The API's migration uuid, or a new one (a caller that does not retry). */
-function migrationUuidOf(args: MoveArgs): string {
+export function migrationUuidOf(args: MoveArgs): string {
   const u = args.migrationUuid
   if (u === undefined) return randomUUID()
   if (typeof u !== 'string' || !UUID.test(u)) throw new InvalidError('migrationUuid must be a lowercase uuid')
@@ -105,7 +105,7 @@ function migrationUuidOf(args: MoveArgs): string {
  * The hosts the scheduler must not pick: the source unless `sourceAllowed`, and, when an admin
  * named a target, every other host. An unknown or same-as-source target is a 400.
  */
-async function excludedHosts(d: ConductorDeps, source: string, target: string | undefined, excludeSource: boolean): Promise<string[]> {
+export async function excludedHosts(d: ConductorDeps, source: string, target: string | undefined, excludeSource: boolean): Promise<string[]> {
   if (target === undefined) return excludeSource ? [source] : []
   if (target === source) throw new InvalidError("The target host can't be the same one.")
   const hosts = (await d.db.selectFrom('compute_nodes').select('host').execute()).map((h) => h.host)
@@ -114,7 +114,7 @@ async function excludedHosts(d: ConductorDeps, source: string, target: string | 
 }
 
 /** Step 1: the task state, the migration row and the instance action, in one transaction. */
-async function begin(
+export async function begin(
   d: ConductorDeps,
   ctx: RequestContext,
   row: Row,
@@ -155,7 +155,7 @@ async function begin(
  * the instance is back to idle, the migration in `error`, the action failed, and the caller gets
  * Nova's 400 "No valid host was found".
  */
-async function claimTarget(d: ConductorDeps, ctx: RequestContext, row: Row, m: MigrationRow, flavor: FlavorSnapshot, ignore: readonly string[]): Promise<{ host: string; node: string }> {
+export async function claimTarget(d: ConductorDeps, ctx: RequestContext, row: Row, m: MigrationRow, flavor: FlavorSnapshot, ignore: readonly string[]): Promise<{ host: string; node: string }> {
   try {
     const sel = await d.scheduler.selectDestination(ctx, {
       instanceUuid: m.uuid,
