@@ -52,7 +52,12 @@ describe('moves within a cell: resize, confirm, revert, cold migration, evacuate
   beforeAll(async () => {
     // The fake driver keeps a host's guests across a compute restart (libvirt's test driver forgets
     // them), which is what shows a returning host destroying an evacuated guest.
+    // Reports every 300 ms, down after 1.5 s: the last test stops the cell and sees it down soon.
+    process.env['FEDERATION_REPORT_INTERVAL_MS'] = '300'
+    process.env['FEDERATION_DOWN_AFTER_MS'] = '1500'
     cfg = embeddedConfig(undefined, { driver: 'fake' })
+    delete process.env['FEDERATION_REPORT_INTERVAL_MS']
+    delete process.env['FEDERATION_DOWN_AFTER_MS']
     fed = await startFederation(cfg)
     admin = await login(fed.api.urls.identity, 'admin', 'secret-admin-pw', 'admin')
     r2 = endpoint(admin, 'compute', 'region-two')
@@ -239,6 +244,44 @@ describe('moves within a cell: resize, confirm, revert, cold migration, evacuate
     expect((await action(member.session, server.id, { confirmResize: null })).status).toBe(204)
     const done = await waitForStatus(member.session, r2, server.id, 'SHUTOFF')
     expect(done['OS-EXT-STS:power_state']).toBe(4)
+  })
+
+  it('resizes on the same host when it is the only one with room (allow_resize_to_same_host), and reverts there', async () => {
+    const server = await boot(admin, 'same-host')
+    const source = (await guestsOf(server.id))[0] ?? ''
+    const others = HOSTS.filter((h) => h !== source)
+    const services = await call(admin, 'GET', `${r2}/os-services?binary=nova-compute`, undefined, mv('2.53'))
+    const ids = (services.body.services as { id: string; host: string }[]).filter((s) => others.includes(s.host)).map((s) => s.id)
+    expect(ids).toHaveLength(others.length)
+    for (const id of ids) expect((await call(admin, 'PUT', `${r2}/os-services/${id}`, { status: 'disabled' }, mv('2.53'))).status).toBe(200)
+    try {
+      // A cold migration may never stay: no other host is enabled, so no valid host.
+      const migrate = await action(admin, server.id, { migrate: null })
+      expect(migrate.status).toBe(400)
+      expect(migrate.body.badRequest.message).toMatch(/No valid host/)
+      expect((await show(admin, server.id)).status).toBe('ACTIVE')
+      expect((await action(admin, server.id, { resize: { flavorRef: '2' } })).status).toBe(202)
+      const resized = await waitForStatus(admin, r2, server.id, 'VERIFY_RESIZE')
+      expect(resized['OS-EXT-SRV-ATTR:host']).toBe(source)
+      expect(await guestsOf(server.id)).toEqual([source])
+      expect((await fed.driverOf(source)?.getInfo(server.id))?.memoryMb).toBe(2048)
+      expect((await action(admin, server.id, { revertResize: null })).status).toBe(202)
+      await waitForStatus(admin, r2, server.id, 'ACTIVE')
+      expect((await fed.driverOf(source)?.getInfo(server.id))?.memoryMb).toBe(512)
+    } finally {
+      for (const id of ids) await call(admin, 'PUT', `${r2}/os-services/${id}`, { status: 'enabled' }, mv('2.53'))
+    }
+  })
+
+  it('refuses moves with 409 while the cell is down (status UNKNOWN)', async () => {
+    const server = await boot(admin, 'cell-goes-down')
+    await fed.stopCell('api!region-two')
+    await waitFor('region two down', async () => (fed.api.tree.isDown('api!region-two') ? true : undefined), 15_000)
+    for (const body of [{ resize: { flavorRef: '2' } }, { migrate: null }, { confirmResize: null }, { 'os-migrateLive': { host: null, block_migration: 'auto' } }]) {
+      const res = await action(admin, server.id, body)
+      expect(res.status, JSON.stringify(body)).toBe(409)
+      expect(res.body.conflictingRequest.message).toMatch(/is down/)
+    }
   })
 })
 
