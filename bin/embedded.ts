@@ -22,6 +22,8 @@ export interface Federation {
   readonly cloudsYaml: string
   /** The virt driver of a compute host (tests look at the guests). */
   driverOf(host: string): ComputeDriver | undefined
+  /** Stops and starts one host's compute service: a host that comes back (fault tests). */
+  restartCompute(host: string): Promise<void>
   /** Stops one cell's services (fault tests). */
   stopCell(path: string): Promise<void>
   stop(): Promise<void>
@@ -136,6 +138,11 @@ export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger
           if (d !== undefined) return d
         }
         return undefined
+      },
+      restartCompute: async (host) => {
+        const rt = [...running.values()].find((r) => r.drivers.has(host))
+        if (rt === undefined) throw new Error(`no compute host ${host}`)
+        await rt.restartCompute(host)
       },
       stopCell: async (path) => {
         await running.get(path)?.stop()

@@ -69,6 +69,11 @@ export interface CellRuntime {
   readonly agentPort: number
   /** The virt driver of each compute host this process runs (tests look at the guests). */
   readonly drivers: ReadonlyMap<string, ComputeDriver>
+  /**
+   * Stops and starts one host's compute service, as a host that comes back (fault tests): its
+   * start-up sync runs again against the cell's records.
+   */
+  restartCompute(host: string): Promise<void>
   stop(): Promise<void>
 }
 
@@ -79,6 +84,7 @@ export interface CellRuntime {
 export async function startCell(a: CellRuntimeArgs): Promise<CellRuntime> {
   const stops: Array<() => Promise<void>> = []
   const drivers = new Map<string, ComputeDriver>()
+  const computes = new Map<string, ComputeManager>()
   const busLog = a.log.child({ service: 'bus' })
   const bus: MessageBus = await createBus({
     url: a.transportUrl,
@@ -162,6 +168,7 @@ export async function startCell(a: CellRuntimeArgs): Promise<CellRuntime> {
           },
         })
         await compute.start()
+        computes.set(h.name, compute)
         stops.push(() => compute.stop())
       }
     }
@@ -195,6 +202,12 @@ export async function startCell(a: CellRuntimeArgs): Promise<CellRuntime> {
     return {
       agentPort,
       drivers,
+      restartCompute: async (host) => {
+        const compute = computes.get(host)
+        if (compute === undefined) throw new Error(`no compute service for host ${host} in this process`)
+        await compute.stop()
+        await compute.start()
+      },
       stop: async () => {
         for (const s of stops.reverse()) await s().catch((err: unknown) => a.log.warn({ err: String(err) }, 'stop failed'))
       },

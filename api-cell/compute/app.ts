@@ -14,6 +14,7 @@ import { hypervisorsRouter } from './hypervisors/router.js'
 import { keypairsRouter } from './keypairs/router.js'
 import { MAX_VERSION, MIN_VERSION, microversionMiddleware } from './microversion.js'
 import { limitsRouter } from './quotas/limits-router.js'
+import { migrationsRouter } from './migrations/router.js'
 import { quotaClassRouter } from './quotas/quota-class-router.js'
 import { quotasRouter } from './quotas/router.js'
 import { serverGroupsRouter } from './server-groups/router.js'
@@ -106,6 +107,7 @@ export function computeApp(d: ComputeDeps, tokens: TokenService): express.Expres
       v.use(computeServicesRouter(d, wrap))
       v.use(availabilityZonesRouter(d, wrap))
       v.use(aggregatesRouter(d, wrap))
+      v.use(migrationsRouter(d, wrap))
       v.use((_req, _res, next) => next(new NotFoundError('The resource could not be found.')))
       return v
     }

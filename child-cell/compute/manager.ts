@@ -9,8 +9,9 @@ import type { Logger } from '../../shared/logging.js'
 import { ConductorApi } from '../conductor/rpc-api.js'
 import type { ImageCache } from './image-cache.js'
 import { computeTopic } from './rpc-api.js'
-import type { ComputeDriver } from './virt/driver.js'
+import type { ComputeDriver, GuestMigration } from './virt/driver.js'
 import { POWER_STATES } from './virt/driver.js'
+import { liveMigrationSource, liveMigrationTarget, moveCleanup, moveFinishRevert, moveFinishTarget, movePrepareSource } from './operations/move.js'
 import { powerAction, type PowerActionArgs } from './operations/power.js'
 import { spawnInstance } from './operations/spawn.js'
 import { syncHost } from './operations/sync.js'
@@ -76,6 +77,12 @@ export class ComputeManager {
       terminate_instance: (ctx, a: { uuid: string }) => terminateInstance(this.#c, ctx, a.uuid),
       power_action: (ctx, a: PowerActionArgs) => powerAction(this.#c, ctx, a),
       get_host_uptime: () => Promise.resolve(uptimeLine()),
+      move_prepare_source: (ctx, a: { uuid: string }) => movePrepareSource(this.#c, ctx, a),
+      move_finish_target: (ctx, a: { instance: InstanceRecord; powerOn: boolean }) => moveFinishTarget(this.#c, ctx, a),
+      move_cleanup: (ctx, a: { uuid: string }) => moveCleanup(this.#c, ctx, a),
+      move_finish_revert: (ctx, a: { instance: InstanceRecord; powerOn: boolean; recreate: boolean }) => moveFinishRevert(this.#c, ctx, a),
+      live_migration_source: (ctx, a: { uuid: string }) => liveMigrationSource(this.#c, ctx, a),
+      live_migration_target: (ctx, a: { migration: GuestMigration }) => liveMigrationTarget(this.#c, ctx, a),
     }
   }
 

@@ -1,6 +1,7 @@
 import type { MessageBus } from '../../shared/bus/message-bus.js'
 import type { InstanceRecord } from '../../shared/cell-link/build-spec.js'
 import type { RequestContext } from '../../shared/context.js'
+import type { GuestMigration } from './virt/driver.js'
 
 /** The topic of one compute host. */
 export function computeTopic(host: string): string {
@@ -39,5 +40,47 @@ export class ComputeApi {
     args: { uuid: string; action: string; taskState: string; hard?: boolean; previousVmState?: string; instance?: InstanceRecord },
   ): Promise<void> {
     return this.#cast(ctx, host, 'power_action', args)
+  }
+
+  /**
+   * The steps of a move (resize, cold migration, evacuation), each a call answered once the host
+   * did it, so that the conductor, which drives the move, can compensate a failed step (see
+   * conductor/operations/move.ts). Every step is idempotent on the host.
+   */
+  moveStep<M extends keyof MoveSteps>(ctx: RequestContext, host: string, method: M, args: MoveSteps[M]['args'], timeoutMs = MOVE_STEP_TIMEOUT_MS): Promise<MoveSteps[M]['result']> {
+    return this.#bus.call(ctx, { topic: computeTopic(host), method, args, timeoutMs })
+  }
+}
+
+/** How long the conductor waits for one step of a move (a spawn on the target included). */
+export const MOVE_STEP_TIMEOUT_MS = 120_000
+
+/** The host's answer to a step that leaves a guest behind: its power state. */
+export interface GuestState {
+  readonly powerState: number
+}
+
+/** The compute methods of a move, their arguments and answers. */
+export interface MoveSteps {
+  /** Source: stops the guest (kept, with its disk, until confirm or revert). */
+  readonly move_prepare_source: { readonly args: { readonly uuid: string }; readonly result: GuestState }
+  /**
+   * Target: creates the guest with the record's (new) flavor, replacing one of the same uuid on
+   * this host (a same-host resize); powered off unless `powerOn`.
+   */
+  readonly move_finish_target: { readonly args: { readonly instance: InstanceRecord; readonly powerOn: boolean }; readonly result: GuestState }
+  /** Removes the guest and its files from this host (the source at confirm, the target at revert). */
+  readonly move_cleanup: { readonly args: { readonly uuid: string }; readonly result: null }
+  /**
+   * Source at revert: the guest with the record's (old) flavor again, recreated when `recreate`
+   * (a same-host resize replaced it), running when `powerOn`.
+   */
+  /** Live migration, source: the guest's definition (it keeps running here). */
+  readonly live_migration_source: { readonly args: { readonly uuid: string }; readonly result: GuestMigration }
+  /** Live migration, target: the guest defined and started here from the source's definition. */
+  readonly live_migration_target: { readonly args: { readonly migration: GuestMigration }; readonly result: GuestState }
+  readonly move_finish_revert: {
+    readonly args: { readonly instance: InstanceRecord; readonly powerOn: boolean; readonly recreate: boolean }
+    readonly result: GuestState
   }
 }

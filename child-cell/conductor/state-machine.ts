@@ -6,7 +6,7 @@ import { ConflictError } from '../../shared/errors.js'
  * and the state compute leaves behind. Invalid transitions are refused with 409.
  */
 
-export const VM_STATES = ['building', 'active', 'stopped', 'paused', 'suspended', 'error', 'deleted'] as const
+export const VM_STATES = ['building', 'active', 'stopped', 'paused', 'suspended', 'error', 'resized', 'deleted'] as const
 /** One of {@link VM_STATES}. */
 export type VmState = (typeof VM_STATES)[number]
 
@@ -33,7 +33,7 @@ const RULES: Readonly<Record<PowerAction, Rule>> = {
   suspend: { from: ['active'], taskStates: [null], taskState: 'suspending' },
   resume: { from: ['suspended'], taskStates: [null], taskState: 'resuming' },
   rebuild: { from: ['active', 'stopped', 'error'], taskStates: [null], taskState: 'rebuilding' },
-  delete: { from: ['building', 'active', 'stopped', 'paused', 'suspended', 'error'], taskStates: 'any', taskState: 'deleting' },
+  delete: { from: ['building', 'active', 'stopped', 'paused', 'suspended', 'error', 'resized'], taskStates: 'any', taskState: 'deleting' },
 }
 
 /** The task state to set for `action`, or a 409 when the instance cannot take it now. */

@@ -139,6 +139,32 @@ export async function releaseResources(tx: Transaction<CellSchema>, instanceUuid
   return true
 }
 
+/**
+ * Ends a move in the caller's transaction: the claim held under `migrationUuid` (the target host's)
+ * becomes the instance's, after the instance's own (the source host's) was given back. Idempotent:
+ * a second call finds no claim under the migration and changes nothing.
+ */
+export async function adoptMoveClaim(tx: Transaction<CellSchema>, migrationUuid: string, instanceUuid: string): Promise<void> {
+  const target = await tx.selectFrom('allocations').select('node_id').where('instance_uuid', '=', migrationUuid).executeTakeFirst()
+  if (target === undefined) return
+  const alloc = await tx.selectFrom('allocations').selectAll().where('instance_uuid', '=', instanceUuid).executeTakeFirst()
+  if (alloc !== undefined) {
+    await tx.deleteFrom('allocations').where('instance_uuid', '=', instanceUuid).execute()
+    await tx
+      .updateTable('compute_nodes')
+      .set({
+        memory_mb_used: sql`memory_mb_used - ${alloc.memory_mb}`,
+        vcpus_used: sql`vcpus_used - ${alloc.vcpus}`,
+        local_gb_used: sql`local_gb_used - ${alloc.disk_gb}`,
+        running_vms: sql`running_vms - 1`,
+        generation: sql`generation + 1`,
+      })
+      .where('id', '=', alloc.node_id)
+      .execute()
+  }
+  await tx.updateTable('allocations').set({ instance_uuid: instanceUuid }).where('instance_uuid', '=', migrationUuid).execute()
+}
+
 async function releaseGroupSlot(tx: Transaction<CellSchema>, instanceUuid: string): Promise<void> {
   const held = await tx.selectFrom('server_group_claims').selectAll().where('instance_uuid', '=', instanceUuid).executeTakeFirst()
   if (held === undefined) return

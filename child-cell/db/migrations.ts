@@ -198,4 +198,29 @@ export const cellMigrations: Readonly<Record<string, Migration>> = {
       await db.schema.alterTable('instances').addColumn('tags', 'text', (c) => c.notNull().defaultTo('[]')).execute()
     },
   },
+  /** Moves of instances between hosts (resize, migrations, evacuation): see schema.ts `MigrationsTable`. */
+  cell_0006_migrations: {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('migrations')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
+        .addColumn('instance_uuid', 'varchar(36)', (c) => c.notNull())
+        .addColumn('migration_type', 'varchar(32)', (c) => c.notNull())
+        .addColumn('status', 'varchar(32)', (c) => c.notNull())
+        .addColumn('source_host', 'varchar(255)', (c) => c.notNull())
+        .addColumn('source_node', 'varchar(255)', (c) => c.notNull())
+        .addColumn('dest_host', 'varchar(255)')
+        .addColumn('dest_node', 'varchar(255)')
+        .addColumn('old_flavor', 'text', (c) => c.notNull())
+        .addColumn('new_flavor', 'text', (c) => c.notNull())
+        .addColumn('previous_vm_state', 'varchar(32)', (c) => c.notNull())
+        .addColumn('project_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('user_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute()
+      await db.schema.createIndex('migrations_instance').on('migrations').column('instance_uuid').execute()
+    },
+  },
 }

@@ -17,6 +17,7 @@ export interface CellSchema {
   build_specs: BuildSpecsTable
   server_group_hosts: ServerGroupHostsTable
   server_group_claims: ServerGroupClaimsTable
+  migrations: MigrationsTable
 }
 
 export interface ServicesTable {
@@ -190,4 +191,34 @@ export interface ServerGroupClaimsTable {
   instance_uuid: string
   group_uuid: string
   slot: string
+}
+
+/**
+ * One move of an instance between hosts of this cell (resize, cold or live migration,
+ * evacuation), after Nova's `migrations` table. While a resize or cold migration waits for
+ * confirm or revert, the target host's resources are claimed under the migration's uuid (an
+ * allocation row keyed by it) and the source host's under the instance's: both hosts hold a
+ * claim until confirm (the source's is released) or revert (the target's is).
+ */
+export interface MigrationsTable {
+  id: Generated<number>
+  uuid: string
+  instance_uuid: string
+  /** `resize`, `migration`, `live-migration` or `evacuation` (Nova's migration_type). */
+  migration_type: string
+  /** Nova's statuses: pre-migrating, migrating, post-migrating, finished, confirming, confirmed, reverting, reverted, running, completed, done, error, failed, cancelled. */
+  status: string
+  source_host: string
+  source_node: string
+  dest_host: string | null
+  dest_node: string | null
+  /** The flavor before (JSON FlavorSnapshot) and the one asked for (the same for a migration). */
+  old_flavor: string
+  new_flavor: string
+  /** The vm_state the instance had when the move began (a stopped instance stays stopped). */
+  previous_vm_state: string
+  project_id: string
+  user_id: string
+  created_at: number
+  updated_at: number
 }

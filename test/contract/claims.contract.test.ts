@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { ClaimArgs, GroupClaim } from '../../child-cell/db/claims.js'
-import { claimResources, groupHostCounts, releaseResources } from '../../child-cell/db/claims.js'
+import { adoptMoveClaim, claimResources, groupHostCounts, releaseResources } from '../../child-cell/db/claims.js'
 import { cellMigrations } from '../../child-cell/db/migrations.js'
 import type { CellSchema } from '../../child-cell/db/schema.js'
 import type { Database, Dialect } from '../../shared/db/database.js'
@@ -157,5 +157,25 @@ describe.each(targets)('claims on $dialect', (target) => {
     expect((await claim(b, { group: { ...onA, host: 'b' } })).claimed).toBe(true)
     // Releasing twice changes nothing.
     expect(await database.db.transaction().execute((tx) => releaseResources(tx, first))).toBe(false)
+  })
+
+  it('a move holds claims on both hosts; adopting the target claim gives the source back, once', async () => {
+    const a = await insertNode(database.db, { host: 'a' })
+    const b = await insertNode(database.db, { host: 'b' })
+    const instance = randomUUID()
+    const migration = randomUUID()
+    expect((await claim(a, { instanceUuid: instance })).claimed).toBe(true)
+    expect((await claimResources(database.db, { instanceUuid: migration, nodeId: b, memoryMb: 2048, vcpus: 2, diskGb: 20 })).claimed).toBe(true)
+    expect((await node(a)).memory_mb_used).toBe(512)
+    expect((await node(b)).memory_mb_used).toBe(2048)
+    await database.db.transaction().execute((tx) => adoptMoveClaim(tx, migration, instance))
+    await database.db.transaction().execute((tx) => adoptMoveClaim(tx, migration, instance))
+    expect(await node(a)).toMatchObject({ memory_mb_used: 0, vcpus_used: 0, local_gb_used: 0, running_vms: 0 })
+    expect(await node(b)).toMatchObject({ memory_mb_used: 2048, vcpus_used: 2, local_gb_used: 20, running_vms: 1 })
+    const held = await database.db.selectFrom('allocations').selectAll().execute()
+    expect(held.map((h) => [h.instance_uuid, h.node_id])).toEqual([[instance, b]])
+    // The instance's claim is now the target's: releasing it empties b.
+    expect(await database.db.transaction().execute((tx) => releaseResources(tx, instance))).toBe(true)
+    expect((await node(b)).memory_mb_used).toBe(0)
   })
 })

@@ -315,6 +315,40 @@ describe.each(implementations)('ComputeDriver contract: $name', (impl) => {
     }
   })
 
+  it.each(['running', 'paused'] as const)('live-migrates a %s guest: defined on the target, then destroyed on the source', async (state) => {
+    const target = await impl.make({ vcpus: 4, memoryMb: 8192, localGb: 100 })
+    await target.init()
+    try {
+      const g = guest()
+      await driver.spawn(g)
+      if (state === 'paused') await driver.pause(g.uuid)
+      const m = await driver.migrationSource(g.uuid)
+      expect(m).toMatchObject({ uuid: g.uuid, driver: driver.name, state })
+      // The source keeps running it until the target does.
+      expect(await observe(driver, g.uuid)).toBe(state)
+      await target.migrationTarget(m)
+      await target.migrationTarget(m)
+      await driver.destroy(g.uuid)
+      expect(await driver.listInstances()).toEqual([])
+      expect(await target.listInstances()).toEqual([g.uuid])
+      expect(await target.getInfo(g.uuid)).toMatchObject({ memoryMb: 512, vcpus: 2 })
+      expect(await observe(target, g.uuid)).toBe(state)
+    } finally {
+      await target.close()
+    }
+  })
+
+  it('refuses to live-migrate a guest that is not running or paused, or unknown, and a foreign definition', async () => {
+    const g = guest()
+    await driver.spawn(g)
+    await driver.powerOff(g.uuid)
+    await expect(driver.migrationSource(g.uuid)).rejects.toBeInstanceOf(ConflictError)
+    await expect(driver.migrationSource(randomUUID())).rejects.toBeInstanceOf(InstanceNotFoundError)
+    const uuid = randomUUID()
+    await expect(driver.migrationTarget({ uuid, driver: 'other', definition: '{}', state: 'running' })).rejects.toBeInstanceOf(InvalidError)
+    expect(await driver.listInstances()).toEqual([g.uuid])
+  })
+
   it('closes idempotently and refuses work once closed', async () => {
     await driver.close()
     await driver.close()

@@ -268,6 +268,34 @@ describe('the real openstack CLI against an embedded federation', () => {
     expect(keypairsAfter).toEqual([])
   }, 90_000)
 
+  it('resizes, confirms, reverts, cold- and live-migrates a server, and lists its migrations', async () => {
+    const r2 = ['--os-region-name', 'region-two']
+    await os(...r2, 'server', 'resize', '--flavor', 'm1.small', '--wait', 'vm2')
+    expect((await waitStatus('vm2', 'VERIFY_RESIZE', 'region-two')).status).toBe('VERIFY_RESIZE')
+    await os(...r2, 'server', 'resize', 'confirm', 'vm2')
+    await waitStatus('vm2', 'ACTIVE', 'region-two')
+    expect((await osJson(...r2, 'server', 'show', 'vm2', '-c', 'flavor')).flavor).toMatch(/m1\.small/)
+    await os(...r2, 'server', 'resize', '--flavor', 'm1.tiny', '--wait', 'vm2')
+    await os(...r2, 'server', 'resize', 'revert', 'vm2')
+    await waitStatus('vm2', 'ACTIVE', 'region-two')
+    expect((await osJson(...r2, 'server', 'show', 'vm2', '-c', 'flavor')).flavor).toMatch(/m1\.small/)
+    const before = (await osJson(...r2, 'server', 'show', 'vm2'))['OS-EXT-SRV-ATTR:host']
+    await os(...r2, 'server', 'migrate', '--wait', 'vm2')
+    await waitStatus('vm2', 'VERIFY_RESIZE', 'region-two')
+    await os(...r2, 'server', 'resize', 'confirm', 'vm2')
+    await waitStatus('vm2', 'ACTIVE', 'region-two')
+    const migrated = (await osJson(...r2, 'server', 'show', 'vm2'))['OS-EXT-SRV-ATTR:host']
+    expect(migrated).not.toBe(before)
+    await os(...r2, 'server', 'migrate', '--live-migration', '--wait', 'vm2')
+    await waitStatus('vm2', 'ACTIVE', 'region-two')
+    expect((await osJson(...r2, 'server', 'show', 'vm2'))['OS-EXT-SRV-ATTR:host']).not.toBe(migrated)
+    const list = await osJson(...r2, 'server', 'migration', 'list', '--server', 'vm2')
+    expect(list.map((m: any) => m.Status).sort()).toEqual(['completed', 'confirmed', 'confirmed', 'reverted'])
+    expect(new Set(list.map((m: any) => m['Server UUID']))).toEqual(new Set([vm2.id]))
+    const typed = await osJson(...r2, '--os-compute-api-version', '2.23', 'server', 'migration', 'list', '--server', 'vm2')
+    expect(typed.map((m: any) => m.Type).sort()).toEqual(['live-migration', 'migration', 'resize', 'resize'])
+  }, 240_000)
+
   it('deletes the servers with --wait', async () => {
     await Promise.all([os('server', 'delete', '--wait', 'vm1'), os('--os-region-name', 'region-two', 'server', 'delete', '--wait', 'vm2')])
     const [all, r2] = await Promise.all([osJson('server', 'list', '--all-projects'), osJson('--os-region-name', 'region-two', 'server', 'list')])

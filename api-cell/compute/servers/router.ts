@@ -20,6 +20,7 @@ import { serverMetadataRouter } from './metadata-routes.js'
 import { serverTagsRouter } from './tag-routes.js'
 import { canonicalIpv6, createServer } from './create.js'
 import { listServers } from './list.js'
+import { MOVE_ACTIONS, moveAction } from './move-actions.js'
 import { serverDetail } from './views.js'
 
 type Wrap = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: (e: unknown) => void) => void
@@ -52,12 +53,6 @@ const UNSUPPORTED_ACTIONS = new Set([
   'os-getSerialConsole',
   'createBackup',
   'createImage',
-  'resize',
-  'confirmResize',
-  'revertResize',
-  'migrate',
-  'os-migrateLive',
-  'evacuate',
   'rescue',
   'unrescue',
   'shelve',
@@ -202,6 +197,10 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
         await d.locator.mapping(caller(res), uuid)
         if (key === 'restore') throw new ConflictError(`Instance ${uuid} is not in SOFT_DELETED state (soft delete is not enabled).`)
         throw new InvalidError(`The action ${key} is not supported by this cloud.`)
+      }
+      if (keys.length === 1 && key !== undefined && MOVE_ACTIONS.has(key)) {
+        await moveAction(d, act, req, res, key, (body as Record<string, unknown>)[key], uuid)
+        return
       }
       const action = key === undefined ? undefined : ownValue(ACTIONS, key)
       if (keys.length !== 1 || key === undefined || action === undefined) {

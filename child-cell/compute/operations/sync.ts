@@ -33,6 +33,8 @@ export async function syncHost(c: ComputeContext, ctx: RequestContext): Promise<
       await spawnInstance(c, ctx, r)
       continue
     }
+    // The source of an unconfirmed move (the instance's host is the target): its guest stays as it is.
+    if (r.host !== host) continue
     if (present || !c.settings.resumeGuestsStateOnHostBoot || r.vmState === 'error') continue
     // The guest's disk outlived it: boot from it again, never from a fresh copy of the image.
     const disk = await c.images?.existingDisk(r.uuid)

@@ -67,8 +67,33 @@ export interface ComputeDriver {
   getInfo(uuid: string): Promise<InstanceInfo>
   /** UUIDs of every guest the hypervisor knows, running or not. */
   listInstances(): Promise<string[]>
+  /**
+   * Live migration, source side (libvirt's `migrateToURI` split in two, so that the hosts need no
+   * connection to each other: define on the target, then undefine on the source): the guest's
+   * definition as the hypervisor holds it (libvirt: the domain XML) and its state. The guest keeps
+   * running here until compute destroys it once the target runs it. Rejects with
+   * `InstanceNotFoundError` for an unknown guest, `ConflictError` unless it is running or paused.
+   */
+  migrationSource(uuid: string): Promise<GuestMigration>
+  /**
+   * Live migration, target side: defines the guest from a {@link GuestMigration} of a driver of
+   * the same kind and starts it in the state it had (running or paused). Idempotent: a guest of
+   * that uuid already here is left as it is. Cleans up what it created when it fails; a definition
+   * it cannot read is `InvalidError`.
+   */
+  migrationTarget(migration: GuestMigration): Promise<void>
   /** Releases the connection. Idempotent. */
   close(): Promise<void>
+}
+
+/** A running guest's definition, carried from the source of a live migration to its target. */
+export interface GuestMigration {
+  readonly uuid: string
+  /** The driver that wrote it (`fake`, `libvirt`): a target refuses another kind's. */
+  readonly driver: string
+  /** Opaque to compute: libvirt's domain XML, or the fake driver's JSON. */
+  readonly definition: string
+  readonly state: 'running' | 'paused'
 }
 
 /** What to create. */

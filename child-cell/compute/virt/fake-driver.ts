@@ -1,7 +1,7 @@
 import { isAbsolute } from 'node:path'
 import { ConflictError, InvalidError } from '../../../shared/errors.js'
 import { DISK_FORMATS, InstanceNotFoundError, POWER_STATES } from './driver.js'
-import type { ComputeDriver, HostResources, InstanceInfo, PowerState, SpawnArgs } from './driver.js'
+import type { ComputeDriver, GuestMigration, HostResources, InstanceInfo, PowerState, SpawnArgs } from './driver.js'
 
 /** What a {@link FakeDriver} host has. Only the three capacities are required. */
 export interface FakeDriverArgs {
@@ -131,6 +131,32 @@ export class FakeDriver implements ComputeDriver {
 
   listInstances(): Promise<string[]> {
     return this.#run(() => [...this.#guests.keys()])
+  }
+
+  migrationSource(uuid: string): Promise<GuestMigration> {
+    return this.#run(() => {
+      const g = this.#guest(uuid)
+      if (g.state !== 'running' && g.state !== 'paused') {
+        throw new ConflictError(`cannot live-migrate instance ${uuid.toLowerCase()} while it is ${g.state}`, { uuid: uuid.toLowerCase(), state: g.state })
+      }
+      return { uuid: uuid.toLowerCase(), driver: this.name, definition: JSON.stringify({ name: g.name, memoryMb: g.memoryMb, vcpus: g.vcpus }), state: g.state }
+    })
+  }
+
+  migrationTarget(m: GuestMigration): Promise<void> {
+    return this.#run(() => {
+      const uuid = String(m.uuid).toLowerCase()
+      if (m.driver !== this.name || !UUID.test(uuid)) throw new InvalidError(`cannot take a ${String(m.driver)} guest ${uuid}`)
+      if (this.#guests.has(uuid)) return
+      let def: { name?: unknown; memoryMb?: unknown; vcpus?: unknown }
+      try {
+        def = JSON.parse(m.definition) as typeof def
+      } catch {
+        throw new InvalidError('unreadable guest definition')
+      }
+      validateSpawnArgs({ uuid, name: String(def.name), memoryMb: Number(def.memoryMb), vcpus: Number(def.vcpus), rootGb: 0 })
+      this.#guests.set(uuid, { state: m.state === 'paused' ? 'paused' : 'running', name: String(def.name), memoryMb: Number(def.memoryMb), vcpus: Number(def.vcpus) })
+    })
   }
 
   close(): Promise<void> {

@@ -49,6 +49,7 @@ export interface LibvirtHypervisor {
   domainSave(domain: LibvirtDomain, path: string): Promise<void>
   domainRestore(path: string): Promise<void>
   domainGetInfo(domain: LibvirtDomain): Promise<LibvirtDomainInfo>
+  domainGetXMLDesc(domain: LibvirtDomain, flags?: number): Promise<string>
   domainGetUUIDString(domain: LibvirtDomain): Promise<string>
   domainLookupByUUIDString(uuid: string): Promise<LibvirtDomain>
 }

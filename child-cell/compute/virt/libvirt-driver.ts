@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { ConflictError, InvalidError } from '../../../shared/errors.js'
 import { ensurePrivateDirAsync, PRIVATE_FILE_MODE } from '../../../shared/fs/private-files.js'
 import { DISK_FORMATS, InstanceNotFoundError, POWER_STATES } from './driver.js'
-import type { ComputeDriver, DiskFormat, HostResources, InstanceInfo, PowerState, SpawnArgs } from './driver.js'
+import type { ComputeDriver, DiskFormat, GuestMigration, HostResources, InstanceInfo, PowerState, SpawnArgs } from './driver.js'
 import { loadLibvirt } from './libvirt-binding.js'
 import type { LibvirtDomain as Domain, LibvirtHypervisor as Hypervisor } from './libvirt-binding.js'
 
@@ -270,6 +270,36 @@ export class LibvirtDriver implements ComputeDriver {
       ),
     )
     return uuids.filter((u): u is string => u !== undefined)
+  }
+
+  async migrationSource(uuid: string): Promise<GuestMigration> {
+    let out: GuestMigration | undefined
+    await this.#operate(uuid, async (domain, state) => {
+      if (state !== 'running' && state !== 'paused') throw conflict('live-migrate', uuid, state)
+      out = { uuid: uuid.toLowerCase(), driver: this.name, definition: await this.#hypervisor().domainGetXMLDesc(domain), state }
+    })
+    if (out === undefined) throw new InstanceNotFoundError(uuid)
+    return out
+  }
+
+  migrationTarget(m: GuestMigration): Promise<void> {
+    const uuid = String(m.uuid).toLowerCase()
+    if (m.driver !== this.name || !UUID.test(uuid) || typeof m.definition !== 'string' || !m.definition.includes(`<uuid>${uuid}</uuid>`)) {
+      return Promise.reject(new InvalidError(`cannot take a ${String(m.driver)} guest ${uuid}`))
+    }
+    return this.#exclusive(uuid, async () => {
+      if ((await this.#lookup(uuid)) !== undefined) return
+      const hv = this.#hypervisor()
+      const domain = await hv.domainDefineXML(m.definition)
+      try {
+        await hv.domainCreate(domain)
+        if (m.state === 'paused') await hv.domainSuspend(domain)
+      } catch (err) {
+        await ignoreNotRunning(hv.domainDestroy(domain))
+        await hv.domainUndefine(domain).catch(() => undefined)
+        throw err
+      }
+    })
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,11 @@ import { beginAction, POWER_ACTIONS } from '../state-machine.js'
 import { finishAction, listActions, recordAction } from './actions-log.js'
 import { withImageFetch } from './build-specs.js'
 import { instanceDestroyed } from './compute-reports.js'
+import { startLiveMigration } from './live-migrate.js'
 import { setMetadata } from './metadata.js'
+import { migrationRecord } from './migrations-store.js'
+import { startEvacuation, startMove } from './move.js'
+import { abandonMoves, confirmMove, revertMove } from './move-finish.js'
 import { setTags } from './tags.js'
 
 /** Nova's instance action names in os-instance-actions. */
@@ -70,6 +74,21 @@ export async function instanceAction(
       const state = req.args?.state
       if (!req.isAdmin || (state !== 'active' && state !== 'error')) throw new InvalidError('reset_state needs an admin and state active or error')
       return simpleChange(d, ctx, row.uuid, 'resetState', { vm_state: state, task_state: null })
+    }
+    case 'resize':
+    case 'migrate':
+      return startMove(d, ctx, row, req.action === 'resize' ? 'resize' : 'migration', req.args ?? {}, req.isAdmin)
+    case 'confirm_resize':
+      return confirmMove(d, ctx, row)
+    case 'revert_resize':
+      return revertMove(d, ctx, row)
+    case 'evacuate':
+      return startEvacuation(d, ctx, row, req.args ?? {}, req.isAdmin)
+    case 'live_migrate':
+      return startLiveMigration(d, ctx, row, req.args ?? {}, req.isAdmin)
+    case 'list_migrations': {
+      const rows = await d.db.selectFrom('migrations').selectAll().where('instance_uuid', '=', row.uuid).orderBy('id').execute()
+      return rows.map(migrationRecord)
     }
     case 'set_metadata':
       return setMetadata(d, ctx, row, req.args ?? {})
@@ -136,7 +155,11 @@ async function powerAction(
     await instanceDestroyed(d, ctx, { uuid: row.uuid, host: '' })
     return null
   }
-  if (action === 'delete') await d.compute.terminateInstance(ctx, changed.host, row.uuid)
+  if (action === 'delete') {
+    // A resize waiting for confirm holds a guest and a claim on its source too.
+    await abandonMoves(d, ctx, row.uuid)
+    await d.compute.terminateInstance(ctx, changed.host, row.uuid)
+  }
   else {
     await d.compute.powerAction(ctx, changed.host, {
       uuid: row.uuid,

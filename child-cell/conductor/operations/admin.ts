@@ -1,6 +1,7 @@
 import { InvalidError, NotFoundError } from '../../../shared/errors.js'
 import type { RequestContext } from '../../../shared/context.js'
 import type { ConductorDeps } from '../deps.js'
+import { migrationRecord } from './migrations-store.js'
 import { serviceDelete, serviceUpdate } from './services.js'
 
 /**
@@ -32,6 +33,8 @@ export const ADMIN_OPERATIONS: Readonly<Record<string, (d: ConductorDeps, ctx: R
   },
   /** Enables/disables a service, sets forced-down (os-services API); answers the updated service. */
   service_update: (d, ctx, args) => serviceUpdate(d, ctx, args),
+  /** Every migration of this cell (os-migrations; the API filters, sorts and pages). */
+  list_migrations: async (d) => (await d.db.selectFrom('migrations').selectAll().orderBy('id').execute()).map(migrationRecord),
   /** Deletes a service (and a compute service's node); 409 while the host holds instances. */
   service_delete: (d, ctx, args) => serviceDelete(d, ctx, args),
 }

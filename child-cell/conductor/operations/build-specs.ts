@@ -3,6 +3,7 @@ import type { BuildImage, BuildSpec, InstanceRecord } from '../../../shared/cell
 import { imageFetchOf } from '../../../shared/cell-link/build-spec.js'
 import type { CellSchema } from '../../db/schema.js'
 import type { ConductorDeps } from '../deps.js'
+import { IN_PROGRESS_STATUSES } from './migrations-store.js'
 
 /**
  * The build specs a leaf keeps while its instances build (table `build_specs`): what a reschedule
@@ -32,12 +33,22 @@ export function withImageFetch(record: InstanceRecord, spec: { readonly image: R
  * to fetch their image, so that an interrupted spawn can be finished.
  */
 export async function instancesOnHost(d: Pick<ConductorDeps, 'db' | 'store'>, host: string): Promise<InstanceRecord[]> {
-  const rows = await d.db.selectFrom('instances').selectAll().where('host', '=', host).where('deleted', '=', 0).execute()
+  const own = await d.db.selectFrom('instances').selectAll().where('host', '=', host).where('deleted', '=', 0).execute()
+  // A resize or migration not yet confirmed keeps its guest on the source: not an orphan there.
+  const moving = await d.db
+    .selectFrom('migrations')
+    .select('instance_uuid')
+    .where('source_host', '=', host)
+    .where('migration_type', 'in', ['resize', 'migration'])
+    .where('status', 'in', [...IN_PROGRESS_STATUSES])
+    .execute()
+  const kept = moving.length === 0 ? [] : await d.db.selectFrom('instances').selectAll().where('uuid', 'in', moving.map((m) => m.instance_uuid)).where('deleted', '=', 0).where('host', '!=', host).execute()
+  const rows = [...own, ...kept]
   const building = rows.filter((r) => r.vm_state === 'building').map((r) => r.uuid)
   const specs = new Map<string, string>()
   if (building.length > 0) {
-    const kept = await d.db.selectFrom('build_specs').select(['instance_uuid', 'spec']).where('instance_uuid', 'in', building).execute()
-    for (const k of kept) specs.set(k.instance_uuid, k.spec)
+    const specRows = await d.db.selectFrom('build_specs').select(['instance_uuid', 'spec']).where('instance_uuid', 'in', building).execute()
+    for (const k of specRows) specs.set(k.instance_uuid, k.spec)
   }
   return rows.map((r) => {
     const record = d.store.toRecord(r)
