@@ -117,6 +117,7 @@ export class InstanceStore {
       createdAt: row.created_at,
       updatedAt: row.updated_at,
       deleted: row.deleted === 1,
+      ...(row.shelved_image_id === null ? {} : { shelvedImageId: row.shelved_image_id }),
     }
   }
 }

@@ -192,4 +192,10 @@ export const cellMigrations: Readonly<Record<string, Migration>> = {
       ])
     },
   },
+  /** The snapshot image of a shelved instance (unshelve spawns from it once offloaded). */
+  cell_0005_shelved_image: {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('instances').addColumn('shelved_image_id', 'varchar(36)').execute()
+    },
+  },
 }

@@ -99,6 +99,8 @@ export interface InstancesTable {
   updated_at: number
   deleted: number
   deleted_at: number | null
+  /** The snapshot a shelved instance is unshelved from (Nova's `shelved_image_id` system metadata). */
+  shelved_image_id: string | null
 }
 
 export interface AllocationsTable {

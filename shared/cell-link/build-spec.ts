@@ -157,6 +157,8 @@ export interface InstanceRecord {
   readonly createdAt: number
   readonly updatedAt: number
   readonly deleted: boolean
+  /** Shelved instances: the snapshot image the instance is unshelved from. */
+  readonly shelvedImageId?: string
 }
 
 /** One instance action (`os-instance-actions`) with its events. */

@@ -51,6 +51,7 @@ export interface LibvirtHypervisor {
   domainGetInfo(domain: LibvirtDomain): Promise<LibvirtDomainInfo>
   domainGetUUIDString(domain: LibvirtDomain): Promise<string>
   domainLookupByUUIDString(uuid: string): Promise<LibvirtDomain>
+  domainGetXMLDesc(domain: LibvirtDomain, flags?: number): Promise<string>
 }
 
 /** The module's exports we use. */
