@@ -12,6 +12,10 @@ import { computeTopic } from './rpc-api.js'
 import type { ComputeDriver } from './virt/driver.js'
 import { POWER_STATES } from './virt/driver.js'
 import { powerAction, type PowerActionArgs } from './operations/power.js'
+import { rescueInstance, unrescueInstance } from './operations/rescue.js'
+import type { RescueArgs } from './operations/rescue.js'
+import { shelveInstance, shelveOffloadInstance, snapshotInstance, unshelveInstance } from './operations/shelve.js'
+import type { ShelveArgs, SnapshotArgs, UnshelveArgs } from './operations/shelve.js'
 import { spawnInstance } from './operations/spawn.js'
 import { syncHost } from './operations/sync.js'
 import { terminateInstance } from './operations/terminate.js'
@@ -76,6 +80,14 @@ export class ComputeManager {
       terminate_instance: (ctx, a: { uuid: string }) => terminateInstance(this.#c, ctx, a.uuid),
       power_action: (ctx, a: PowerActionArgs) => powerAction(this.#c, ctx, a),
       get_host_uptime: () => Promise.resolve(uptimeLine()),
+      snapshot_instance: (ctx, a: SnapshotArgs) => snapshotInstance(this.#c, ctx, a),
+      shelve_instance: (ctx, a: ShelveArgs) => shelveInstance(this.#c, ctx, a),
+      shelve_offload_instance: (ctx, a: { uuid: string; taskState: string }) => shelveOffloadInstance(this.#c, ctx, a),
+      unshelve_instance: (ctx, a: UnshelveArgs) => unshelveInstance(this.#c, ctx, a),
+      rescue_instance: (ctx, a: RescueArgs) => rescueInstance(this.#c, ctx, a),
+      unrescue_instance: (ctx, a: { uuid: string; taskState: string }) => unrescueInstance(this.#c, ctx, a),
+      // Read from the guest's console log on this host; answered through the conductor, never stored.
+      get_console_output: (_ctx, a: { uuid: string; length?: number }) => this.#c.driver.getConsoleOutput(a.uuid, a.length),
     }
   }
 

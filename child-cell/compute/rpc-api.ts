@@ -1,6 +1,9 @@
 import type { MessageBus } from '../../shared/bus/message-bus.js'
-import type { InstanceRecord } from '../../shared/cell-link/build-spec.js'
+import type { ImageFetch, InstanceRecord } from '../../shared/cell-link/build-spec.js'
 import type { RequestContext } from '../../shared/context.js'
+import type { ImageUploadTarget } from './image-upload.js'
+
+export type { ImageUploadTarget } from './image-upload.js'
 
 /** The topic of one compute host. */
 export function computeTopic(host: string): string {
@@ -39,5 +42,36 @@ export class ComputeApi {
     args: { uuid: string; action: string; taskState: string; hard?: boolean; previousVmState?: string; instance?: InstanceRecord },
   ): Promise<void> {
     return this.#cast(ctx, host, 'power_action', args)
+  }
+
+  /** createImage / createBackup: the disk flattened and uploaded to the signed URL. */
+  snapshotInstance(ctx: RequestContext, host: string, args: { uuid: string; kind: 'snapshot' | 'backup'; taskState: string; vmState: string; upload: ImageUploadTarget }): Promise<void> {
+    return this.#cast(ctx, host, 'snapshot_instance', args)
+  }
+
+  shelveInstance(ctx: RequestContext, host: string, args: { uuid: string; taskState: string; vmState: string; upload: ImageUploadTarget; offload: boolean }): Promise<void> {
+    return this.#cast(ctx, host, 'shelve_instance', args)
+  }
+
+  shelveOffloadInstance(ctx: RequestContext, host: string, args: { uuid: string; taskState: string }): Promise<void> {
+    return this.#cast(ctx, host, 'shelve_offload_instance', args)
+  }
+
+  /** With `instance` (its `imageRef` the shelved image): spawn here; without: power on. */
+  unshelveInstance(ctx: RequestContext, host: string, args: { uuid: string; taskState: string; instance?: InstanceRecord }): Promise<void> {
+    return this.#cast(ctx, host, 'unshelve_instance', args)
+  }
+
+  rescueInstance(ctx: RequestContext, host: string, args: { uuid: string; taskState: string; vmState: string; imageRef: string; image?: ImageFetch }): Promise<void> {
+    return this.#cast(ctx, host, 'rescue_instance', args)
+  }
+
+  unrescueInstance(ctx: RequestContext, host: string, args: { uuid: string; taskState: string }): Promise<void> {
+    return this.#cast(ctx, host, 'unrescue_instance', args)
+  }
+
+  /** The last `length` lines of the guest's console log (a call: the text comes back this way). */
+  getConsoleOutput(ctx: RequestContext, host: string, args: { uuid: string; length?: number }): Promise<string> {
+    return this.#bus.call(ctx, { topic: computeTopic(host), method: 'get_console_output', args, timeoutMs: 10_000 })
   }
 }
