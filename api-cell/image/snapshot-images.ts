@@ -34,8 +34,8 @@ export interface SnapshotImages {
   abandon(imageId: string): Promise<void>
 }
 
-/** {@link SnapshotImages} over the image service, with URLs valid for `ttlMs`. */
-export function snapshotImages(images: ImageService, signer: FileUrlSigner, ttlMs: number): SnapshotImages {
+/** {@link SnapshotImages} over the image service, with URLs valid for `ttlMs` (`clock`: epoch ms, tests). */
+export function snapshotImages(images: ImageService, signer: FileUrlSigner, ttlMs: number, clock: () => number = Date.now): SnapshotImages {
   return {
     async create(ctx, req) {
       const image = await images.create(ctx, {
@@ -49,7 +49,7 @@ export function snapshotImages(images: ImageService, signer: FileUrlSigner, ttlM
         ...(ctx.userId === undefined ? {} : { user_id: ctx.userId }),
         ...(req.backupType === undefined ? {} : { backup_type: req.backupType }),
       })
-      const urls = signer.signedUploadUrls(image.id, Date.now() + ttlMs, req.rotation === undefined ? {} : { rotate: req.rotation })
+      const urls = signer.signedUploadUrls(image.id, clock() + ttlMs, req.rotation === undefined ? {} : { rotate: req.rotation })
       return { imageId: image.id, uploadUrl: urls.uploadUrl, abortUrl: urls.abortUrl }
     },
     async abandon(imageId) {
