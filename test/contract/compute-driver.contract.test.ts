@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -374,6 +374,37 @@ describe('LibvirtDriver specifics', () => {
   })
   afterEach(async () => {
     await driver.close()
+  })
+
+  it('keeps the definition of a rescued guest aside (with its serial console log) until unrescue', async () => {
+    const args = guest()
+    await driver.spawn(args)
+    await driver.rescue(args.uuid, { imageRef: 'rescue' })
+    const kept = readFileSync(join(saveDir, `${args.uuid}.unrescue.xml`), 'utf8')
+    expect(kept).toContain(`<uuid>${args.uuid}</uuid>`)
+    expect(kept).toMatch(/<serial type=.file.>/)
+    expect(kept).not.toContain('federation-rescue')
+    await driver.unrescue(args.uuid)
+    expect(readdirSync(saveDir)).toEqual([])
+  })
+
+  it('reads the console log the domain writes under the instance directory, last lines first cut', async () => {
+    const instancesPath = join(workDir, `specific-instances-${hostCounter}`)
+    const uri = await writeTestHostXml({ path: join(workDir, `specific-console-${hostCounter}.xml`), vcpus: 2, memoryMb: 4096 })
+    const withDir = new LibvirtDriver({ uri, saveDir, instancesPath })
+    await withDir.init()
+    try {
+      const args = guest()
+      await withDir.spawn(args)
+      expect(await withDir.getConsoleOutput(args.uuid)).toBe('')
+      mkdirSync(join(instancesPath, args.uuid), { recursive: true })
+      writeFileSync(join(instancesPath, args.uuid, 'console.log'), 'boot\nlogin: \ncirros\n')
+      expect(await withDir.getConsoleOutput(args.uuid)).toBe('boot\nlogin: \ncirros\n')
+      expect(await withDir.getConsoleOutput(args.uuid, 2)).toBe('login: \ncirros\n')
+      expect(await withDir.getConsoleOutput(args.uuid, 0)).toBe('')
+    } finally {
+      await withDir.close()
+    }
   })
 
   it('reports the test driver as hypervisor "test" with 1000 GiB of disk by default', async () => {
