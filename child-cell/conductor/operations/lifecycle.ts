@@ -164,3 +164,29 @@ function required<T>(v: T | undefined): T {
   if (v === undefined) throw new InvalidError('missing upload target')
   return v
 }
+
+/**
+ * Offloads the instances shelved (and idle) for longer than `afterMs`, as an administrator's
+ * shelveOffload would (Nova's `_poll_shelved_instances`). One failing instance does not stop the
+ * others; an instance changed meanwhile is simply skipped (the compare-and-swap refuses it).
+ */
+export async function offloadShelved(d: ConductorDeps, ctx: RequestContext, afterMs: number): Promise<number> {
+  const rows = await d.db
+    .selectFrom('instances')
+    .selectAll()
+    .where('vm_state', '=', 'shelved')
+    .where('task_state', 'is', null)
+    .where('deleted', '=', 0)
+    .where('updated_at', '<=', Date.now() - afterMs)
+    .execute()
+  let offloaded = 0
+  for (const row of rows) {
+    try {
+      await lifecycleAction(d, ctx, row, 'shelve_offload', {})
+      offloaded++
+    } catch (err) {
+      d.log.warn({ requestId: ctx.requestId, instance: row.uuid, err: err instanceof Error ? err.message : String(err) }, 'shelved instance not offloaded')
+    }
+  }
+  return offloaded
+}
