@@ -68,11 +68,13 @@ describe('embedded federation: snapshot, backup, shelve, rescue, console output'
   })
 
   it('createImage (2.45): 202 with the image id; the flattened disk lands in the image service with Nova’s properties', async () => {
+    const t0 = Date.now()
     const res = await action({ createImage: { name: 'snap-1', metadata: { purpose: 'test' } } }, alice.session, '2.45')
     expect(res.status).toBe(202)
     expect(res.headers.get('location')).toBeNull()
     const imageId = res.body.image_id as string
     const img = await activeImage(imageId)
+    process.stdout.write(`embedded createImage -> image active: ${Date.now() - t0} ms (${img.size} bytes)\n`)
     expect(img).toMatchObject({ name: 'snap-1', instance_uuid: id, base_image_ref: cirros, image_type: 'snapshot', purpose: 'test', disk_format: 'qcow2', owner: alice.projectId })
     expect(img.size).toBeGreaterThan(0)
     const data = await fetch(`${glance}/v2/images/${imageId}/file`, { headers: { 'x-auth-token': alice.session.token } })
@@ -117,10 +119,12 @@ describe('embedded federation: snapshot, backup, shelve, rescue, console output'
   it('rescue answers adminPass and reboots the guest from the rescue disk; unrescue goes back; wrong states are 409', async () => {
     expect((await action({ unrescue: null })).status).toBe(409)
     expect((await action({ rescue: { rescue_image_ref: '6f1c7b0e-3d2a-4c8e-9b5f-0a1d2e3f4a5b' } })).status).toBe(400)
+    const t0 = Date.now()
     const res = await action({ rescue: { adminPass: 'MySecretPass' } })
     expect(res.status).toBe(200)
     expect(res.body).toEqual({ adminPass: 'MySecretPass' })
     await settle('RESCUE')
+    process.stdout.write(`embedded rescue -> RESCUE: ${Date.now() - t0} ms\n`)
     expect(await guestOf()).toMatchObject({ powerState: 1, rescued: true })
     expect((await action({ rescue: null })).status).toBe(409)
     expect((await action({ 'os-stop': null })).status).toBe(409)
@@ -151,8 +155,10 @@ describe('embedded federation: snapshot, backup, shelve, rescue, console output'
     expect((await action({ shelveOffload: null }, admin)).status).toBe(409)
     expect((await action({ unshelve: null })).status).toBe(409)
     expect((await action({ shelve: {} })).status).toBe(400)
+    const t0 = Date.now()
     expect((await action({ shelve: null })).status).toBe(202)
     const shelved = await settle('SHELVED_OFFLOADED')
+    process.stdout.write(`embedded shelve -> SHELVED_OFFLOADED: ${Date.now() - t0} ms\n`)
     expect(shelved['OS-EXT-SRV-ATTR:host']).toBeNull()
     expect(await fed.driverOf(host)?.listInstances()).not.toContain(id)
     expect((await action({ 'os-getConsoleOutput': {} })).status).toBe(409)
@@ -189,11 +195,13 @@ describe('embedded federation: snapshot, backup, shelve, rescue, console output'
   })
 
   it('unshelve from SHELVED_OFFLOADED schedules again and spawns from the shelved image', async () => {
+    const t0 = Date.now()
     expect((await action({ unshelve: null })).status).toBe(202)
     const s = await waitFor('unshelved', async () => {
       const now = await server()
       return now.status === 'ACTIVE' ? now : undefined
     })
+    process.stdout.write(`embedded unshelve (offloaded) -> ACTIVE: ${Date.now() - t0} ms\n`)
     const host = s['OS-EXT-SRV-ATTR:host'] as string
     expect(host).toMatch(/^r1-/)
     const unshelves = (await call(alice.session, 'GET', `${nova}/servers/${id}/os-instance-actions`)).body.instanceActions.filter((a: any) => a.action === 'unshelve')
