@@ -13,6 +13,7 @@ export interface FileUrlSignerOptions {
 const SIGNATURE = /^[0-9a-f]{64}$/
 const NONCE = /^[0-9a-f]{32}$/
 const ROTATE = /^(0|[1-9][0-9]{0,5})$/
+const INSTANCE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 /** Canonical decimal only: `0017...` would sign the same number and so validate as a second spelling. */
 const EXPIRES = /^[1-9][0-9]{0,14}$/
 
@@ -100,6 +101,33 @@ export class FileUrlSigner {
     const expected = Buffer.from(this.#signUpload(method, filePath(imageId), at, nonce, rot), 'hex')
     if (!timingSafeEqual(expected, Buffer.from(signature, 'hex'))) return undefined
     return { nonce, ...(rot === undefined ? {} : { rotate: rot }) }
+  }
+
+  /**
+   * The URL that deletes shelved snapshot `imageId` of instance `instanceUuid` (`DELETE`), until
+   * `expiresAt`: the compute host calls it once the instance is unshelved, as Nova deletes the
+   * shelved image then. Only an image whose `instance_uuid` is that instance is deleted.
+   */
+  signedDiscardUrl(imageId: string, instanceUuid: string, expiresAt: number): string {
+    const expires = Math.floor(expiresAt / 1000)
+    const path = filePath(imageId)
+    return `${this.#base}${path}?expires=${expires}&instance=${encodeURIComponent(instanceUuid)}&signature=${this.#signDiscard(path, expires, instanceUuid)}`
+  }
+
+  /** The instance uuid a discard URL of image `imageId` names, when signed and unexpired. */
+  verifyDiscard(imageId: string, query: Readonly<Record<string, unknown>>): string | undefined {
+    const { expires, instance, signature } = query
+    if (typeof expires !== 'string' || !EXPIRES.test(expires)) return undefined
+    if (typeof instance !== 'string' || !INSTANCE.test(instance)) return undefined
+    if (typeof signature !== 'string' || !SIGNATURE.test(signature)) return undefined
+    const at = Number(expires)
+    if (at * 1000 <= this.#clock()) return undefined
+    const expected = Buffer.from(this.#signDiscard(filePath(imageId), at, instance), 'hex')
+    return timingSafeEqual(expected, Buffer.from(signature, 'hex')) ? instance : undefined
+  }
+
+  #signDiscard(path: string, expires: number, instance: string): string {
+    return createHmac('sha256', this.#key).update(`DISCARD\n${path}\n${expires}\n${instance}`).digest('hex')
   }
 
   #sign(path: string, expires: number): string {

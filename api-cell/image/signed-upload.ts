@@ -15,6 +15,8 @@ import type { UsedNonces } from './upload-nonces.js'
  *   is consumed before anything is written); then, for a backup, rotates the instance's backups.
  * - `DELETE` on the same URL (signed for DELETE): the host gave up; a still-empty image is
  *   deleted, so a failed snapshot leaves no image behind.
+ * - `DELETE /v2/images/{id}/file?expires&instance&signature` (a discard URL): the shelved snapshot
+ *   of that instance is deleted once the instance is unshelved (idempotent).
  * Anything invalid, expired, replayed or signed for another image or method is 403, and changes
  * nothing.
  */
@@ -45,6 +47,15 @@ export function signedUploadRoutes(router: Router, signer: FileUrlSigner, images
   router.delete('/v2/images/:id/file', async (req, res, next) => {
     if (req.query['signature'] === undefined) {
       next()
+      return
+    }
+    if (req.query['instance'] !== undefined) {
+      // A discard URL: the shelved image of that instance, once it is unshelved.
+      const id = req.params['id'] ?? ''
+      const instance = signer.verifyDiscard(id, req.query as Record<string, unknown>)
+      if (instance === undefined) throw new ForbiddenError('The signed URL is invalid or expired.')
+      await images.discardSnapshot(id, instance)
+      res.status(204).end()
       return
     }
     const { id } = check(req, 'DELETE')

@@ -32,6 +32,8 @@ export interface SnapshotImages {
   create(ctx: RequestContext, req: SnapshotRequest): Promise<SnapshotTarget>
   /** Deletes a snapshot image still without bytes (the cell refused the action). */
   abandon(imageId: string): Promise<void>
+  /** The URL that deletes the shelved image of an instance once it is unshelved. */
+  discardUrl(imageId: string, instanceUuid: string): string
 }
 
 /** {@link SnapshotImages} over the image service, with URLs valid for `ttlMs` (`clock`: epoch ms, tests). */
@@ -55,5 +57,6 @@ export function snapshotImages(images: ImageService, signer: FileUrlSigner, ttlM
     async abandon(imageId) {
       await images.abandon(imageId)
     },
+    discardUrl: (imageId, instanceUuid) => signer.signedDiscardUrl(imageId, instanceUuid, clock() + ttlMs),
   }
 }

@@ -236,6 +236,18 @@ export class ImageService {
   }
 
   /**
+   * Deletes snapshot `id` when it is one of instance `instanceUuid` (its `instance_uuid`
+   * property): the shelved image, once the instance is unshelved. Anything else is left alone.
+   */
+  async discardSnapshot(id: string, instanceUuid: string): Promise<boolean> {
+    const image = await this.#find(id)
+    if (image === undefined || image.properties['instance_uuid'] !== instanceUuid || image.protected) return false
+    await this.#db.deleteFrom('images').where('id', '=', image.id).execute()
+    await this.#files.remove(image.id)
+    return true
+  }
+
+  /**
    * Nova's backup rotation: of the backups (`image_type` `backup`) of `instanceUuid` with
    * `backup_type`, keeps the newest `keep` and deletes the rest. Answers the ids deleted.
    */

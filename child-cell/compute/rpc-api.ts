@@ -58,7 +58,7 @@ export class ComputeApi {
   }
 
   /** With `instance` (its `imageRef` the shelved image): spawn here; without: power on. */
-  unshelveInstance(ctx: RequestContext, host: string, args: { uuid: string; taskState: string; instance?: InstanceRecord }): Promise<void> {
+  unshelveInstance(ctx: RequestContext, host: string, args: { uuid: string; taskState: string; instance?: InstanceRecord; discardUrl?: string }): Promise<void> {
     return this.#cast(ctx, host, 'unshelve_instance', args)
   }
 

@@ -136,6 +136,27 @@ describe('signed upload URLs of snapshot images', () => {
   })
 })
 
+describe('discard URLs of shelved images', () => {
+  it('delete the shelved image of that instance only, and refuse a tampered URL with 403', async () => {
+    const t = await newSnapshot()
+    expect((await put(t.uploadUrl)).status).toBe(204)
+    const signer = (u: string): FileUrlSigner => new FileUrlSigner({ key: fileUrlKey(randomBytes(32)), publicUrl: u, clock: () => now })
+    const foreign = signer(url).signedDiscardUrl(t.imageId, INSTANCE, now + 60_000)
+    expect((await fetch(foreign, { method: 'DELETE' })).status).toBe(403)
+    const own = snapshots.discardUrl(t.imageId, INSTANCE)
+    expect((await fetch(withParam(own, 'instance', randomUUID()), { method: 'DELETE' })).status).toBe(403)
+    const otherImage = await newSnapshot()
+    expect((await fetch(own.replace(t.imageId, otherImage.imageId), { method: 'DELETE' })).status).toBe(403)
+    // Signed, but for another instance than the image's: nothing is deleted.
+    const wrongOwner = snapshots.discardUrl(t.imageId, randomUUID())
+    expect((await fetch(wrongOwner, { method: 'DELETE' })).status).toBe(204)
+    expect(await statusOf(t.imageId)).toBe('active')
+    expect((await fetch(own, { method: 'DELETE' })).status).toBe(204)
+    expect(await statusOf(t.imageId)).toBeUndefined()
+    expect(await statusOf(otherImage.imageId)).toBe('queued')
+  })
+})
+
 describe('compute side: uploadSnapshot', () => {
   const cache = (): ImageCache => new ImageCache({ instancesPath: join(dir, 'instances'), qemuImg: null })
   const withDisk = async (bytes: number): Promise<string> => {

@@ -208,6 +208,11 @@ describe('embedded federation: snapshot, backup, shelve, rescue, console output'
     expect(unshelves).toHaveLength(2)
     expect(await fed.driverOf(host)?.getInfo(id)).toMatchObject({ powerState: 1 })
     expect(s.image.id).toBe(cirros)
+    // As Nova does, the shelved image goes once the instance runs again.
+    await waitFor('shelved image deleted', async () => {
+      const images = (await call(alice.session, 'GET', `${glance}/v2/images`)).body.images as any[]
+      return images.some((i) => i.name === 'keeper-shelved') ? undefined : true
+    })
   })
 
   it('shelve then unshelve keeps nothing else of the instance from changing; the actions list names them all', async () => {

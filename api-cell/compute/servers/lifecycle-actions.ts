@@ -89,7 +89,10 @@ export async function lifecycleActionRoute(d: ComputeDeps, act: ActFn, req: Requ
       // An offloaded instance is spawned again from its shelved image: the host needs a signed URL.
       const image = inst.vmState === 'shelved_offloaded' && inst.shelvedImageId !== undefined ? await d.images(imageCaller(a), inst.shelvedImageId) : undefined
       const fetch = image === undefined ? undefined : imageFetchOf(image)
+      // Nova deletes the shelved image once the instance is unshelved: the host gets a URL for that.
+      const discardUrl = inst.shelvedImageId === undefined ? undefined : d.snapshots?.discardUrl(inst.shelvedImageId, inst.uuid)
       await act(res, uuid, 'unshelve', {
+        ...(discardUrl === undefined ? {} : { discardUrl }),
         ...(az === undefined ? {} : { availabilityZone: az }),
         ...(host === undefined ? {} : { host }),
         ...(fetch === undefined ? {} : { image: fetch }),

@@ -85,6 +85,8 @@ export interface UnshelveArgs {
   readonly uuid: string
   readonly taskState: string
   readonly instance?: InstanceRecord
+  /** Deletes the shelved image once the instance runs again (a signed URL; never logged). */
+  readonly discardUrl?: string
 }
 
 /**
@@ -102,20 +104,32 @@ export async function unshelveInstance(c: ComputeContext, ctx: RequestContext, a
     }
     await reportDone(c, ctx, { uuid: a.uuid, expectedTaskState: a.taskState, vmState: 'active', taskState: null, launched: true, event, result: 'Success' })
   } catch (err) {
-    const message = messageOf(err)
-    c.log.error({ requestId: ctx.requestId, instance: a.uuid, err: message }, 'unshelve failed')
-    if (inst !== undefined) await offloadGuest(c, a.uuid).catch(() => undefined)
-    await reportDone(c, ctx, {
-      uuid: a.uuid,
-      expectedTaskState: a.taskState,
-      vmState: inst === undefined ? 'shelved' : 'shelved_offloaded',
-      taskState: null,
-      ...(inst === undefined ? {} : { offloaded: true }),
-      fault: { code: 500, message: `Unshelve of instance ${a.uuid} failed: ${message}` },
-      event,
-      result: 'Error',
-    })
+    await unshelveFailed(c, ctx, a, err)
+    return
   }
+  if (a.discardUrl !== undefined) {
+    // Nova deletes the shelved image now; a failure only leaves an image behind.
+    await fetch(a.discardUrl, { method: 'DELETE', signal: AbortSignal.timeout(30_000) })
+      .then((r) => r.body?.cancel())
+      .catch((err: unknown) => c.log.warn({ requestId: ctx.requestId, instance: a.uuid, err: messageOf(err) }, 'shelved image not deleted'))
+  }
+}
+
+async function unshelveFailed(c: ComputeContext, ctx: RequestContext, a: UnshelveArgs, err: unknown): Promise<void> {
+  const inst = a.instance
+  const message = messageOf(err)
+  c.log.error({ requestId: ctx.requestId, instance: a.uuid, err: message }, 'unshelve failed')
+  if (inst !== undefined) await offloadGuest(c, a.uuid).catch(() => undefined)
+  await reportDone(c, ctx, {
+    uuid: a.uuid,
+    expectedTaskState: a.taskState,
+    vmState: inst === undefined ? 'shelved' : 'shelved_offloaded',
+    taskState: null,
+    ...(inst === undefined ? {} : { offloaded: true }),
+    fault: { code: 500, message: `Unshelve of instance ${a.uuid} failed: ${message}` },
+    event: 'compute_unshelve_instance',
+    result: 'Error',
+  })
 }
 
 async function offloadGuest(c: ComputeContext, uuid: string): Promise<void> {

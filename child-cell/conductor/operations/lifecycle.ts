@@ -53,7 +53,7 @@ export async function lifecycleAction(d: ConductorDeps, ctx: RequestContext, row
       await d.compute.shelveOffloadInstance(ctx, host, base)
       break
     case 'unshelve':
-      await d.compute.unshelveInstance(ctx, host, base)
+      await d.compute.unshelveInstance(ctx, host, { ...base, ...discardOf(args) })
       break
     case 'rescue': {
       const imageRef = typeof args['rescueImageRef'] === 'string' ? args['rescueImageRef'] : row.image_ref
@@ -139,7 +139,7 @@ async function unshelveOffloaded(d: ConductorDeps, ctx: RequestContext, row: Row
   void d.agent.capacityChanged(ctx).catch(() => undefined)
   const image = fetchOf(args['image'])
   const spawnRecord = { ...d.store.toRecord(placed), imageRef: shelvedImage, ...(image === undefined ? {} : { image }) }
-  await d.compute.unshelveInstance(ctx, sel.host, { uuid: row.uuid, taskState, instance: spawnRecord })
+  await d.compute.unshelveInstance(ctx, sel.host, { uuid: row.uuid, taskState, instance: spawnRecord, ...discardOf(args) })
   return d.store.toRecord(placed)
 }
 
@@ -158,6 +158,10 @@ function fetchOf(raw: unknown): ImageFetch | undefined {
     ...(typeof checksum === 'string' ? { checksum } : {}),
     ...(typeof diskFormat === 'string' ? { diskFormat } : {}),
   })
+}
+
+function discardOf(args: Record<string, unknown>): { discardUrl?: string } {
+  return typeof args['discardUrl'] === 'string' ? { discardUrl: args['discardUrl'] } : {}
 }
 
 function required<T>(v: T | undefined): T {
