@@ -38,6 +38,7 @@ import { KyselyRevocationStore } from './identity/revocation-store.js'
 import { identityRouter } from './identity/router.js'
 import { TokenService } from './identity/tokens.js'
 import { FileUrlSigner, fileUrlKey } from './image/file-url-signer.js'
+import { snapshotImages } from './image/snapshot-images.js'
 import { imageMigrations } from './image/migrations.js'
 import { imageRouter } from './image/router.js'
 import { ImageService } from './image/store.js'
@@ -118,6 +119,8 @@ const REVOCATION_REFRESH_MS = 5000
 
 /** How long the image download URL of a build stays valid (reschedules and re-driven builds reuse it). */
 const IMAGE_URL_TTL_MS = 24 * 3600_000
+/** How long a compute host may take to store a snapshot with its signed, single-use upload URL. */
+const SNAPSHOT_URL_TTL_MS = 6 * 3600_000
 
 /** Registers (or updates the address of) every cell of the configured tree, and its hosts. */
 export async function syncCells(db: Kysely<ApiSchema>, cells: readonly CellRegistration[]): Promise<void> {
@@ -332,6 +335,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
         dispatcher,
         locator: new InstanceLocator({ db: api.db, tree, cell0 }),
         images: imageLookup,
+        snapshots: snapshotImages(images, signer, SNAPSHOT_URL_TTL_MS),
         log: a.log.child({ service: 'compute-api' }),
         regions: a.regions,
       },

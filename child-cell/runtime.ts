@@ -47,6 +47,8 @@ export interface CellRuntimeArgs {
     readonly serviceDownMs: number
     readonly antiEntropyIntervalMs?: number
     readonly buildTimeoutMs?: number
+    /** Nova's `shelved_offload_time` (seconds; 0 at once, -1 never). */
+    readonly shelvedOffloadTimeS?: number
   }
   /** Filters, weighers, attempts (see shared/config/scheduler-config.ts). */
   readonly scheduler: SchedulerConfig
@@ -118,6 +120,7 @@ export async function startCell(a: CellRuntimeArgs): Promise<CellRuntime> {
         log: a.log.child({ service: 'conductor' }),
         maxBuildAttempts: a.scheduler.maxAttempts,
         ...(a.timing.buildTimeoutMs === undefined ? {} : { buildTimeoutMs: a.timing.buildTimeoutMs }),
+        ...(a.timing.shelvedOffloadTimeS === undefined ? {} : { shelvedOffloadTimeS: a.timing.shelvedOffloadTimeS }),
       })
       await conductor.start()
       stops.push(() => conductor.stop())

@@ -3,6 +3,7 @@ import type { Logger } from '../../shared/logging.js'
 import type { Cell0Store } from '../cells/cell0.js'
 import type { CellTree } from '../cells/cell-tree.js'
 import type { ComputeTables } from '../db/compute-schema.js'
+import type { SnapshotImages } from '../image/snapshot-images.js'
 import type { BuildDispatcher } from '../scheduler/build-dispatcher.js'
 import type { InstanceLocator } from './servers/locator.js'
 
@@ -39,4 +40,6 @@ export interface ComputeDeps {
   readonly log: Logger
   /** Region names, for validating region-scoped endpoints. */
   readonly regions: readonly string[]
+  /** Snapshot images (createImage, createBackup, shelve); without it those actions are 400. */
+  readonly snapshots?: SnapshotImages
 }

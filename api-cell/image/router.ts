@@ -11,6 +11,8 @@ import { glanceErrorHandler, UnsupportedMediaTypeError } from './http-errors.js'
 import { IMAGE_SCHEMA, IMAGES_SCHEMA } from './json-schemas.js'
 import { parseListQuery } from './list-query.js'
 import type { ImageDownload, ImageService } from './store.js'
+import { signedUploadRoutes } from './signed-upload.js'
+import { UsedNonces } from './upload-nonces.js'
 import { renderImage } from './views.js'
 
 /** What the image router needs. */
@@ -31,6 +33,8 @@ export interface ImageRouterDeps {
    * unexpired, and is 403 otherwise. Without it, signatures are not looked at.
    */
   readonly signer?: FileUrlSigner
+  /** Nonces of signed upload URLs already used (default: a fresh set for this router). */
+  readonly usedNonces?: UsedNonces
 }
 
 /** The v2 minor versions this API answers as (Glance 25 "Zed" is at 2.16). */
@@ -82,6 +86,7 @@ export function imageRouter(deps: ImageRouterDeps): Router {
       }
       await sendImageData(res, await images.download(systemContext(), id))
     })
+    signedUploadRoutes(router, signer, images, deps.usedNonces ?? new UsedNonces())
   }
 
   if (deps.auth !== undefined) router.use(deps.auth)

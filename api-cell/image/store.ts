@@ -227,6 +227,46 @@ export class ImageService {
   }
 
   /**
+   * Deletes an image that never got bytes (`queued`): a snapshot whose compute host gave up.
+   * An image with data (or being written) is left alone. Answers whether one was deleted.
+   */
+  async abandon(id: string): Promise<boolean> {
+    const res = await this.#db.deleteFrom('images').where('id', '=', id).where('status', '=', 'queued').executeTakeFirst()
+    return Number(res.numDeletedRows) === 1
+  }
+
+  /**
+   * Deletes snapshot `id` when it is one of instance `instanceUuid` (its `instance_uuid`
+   * property): the shelved image, once the instance is unshelved. Anything else is left alone.
+   */
+  async discardSnapshot(id: string, instanceUuid: string): Promise<boolean> {
+    const image = await this.#find(id)
+    if (image === undefined || image.properties['instance_uuid'] !== instanceUuid || image.protected) return false
+    await this.#db.deleteFrom('images').where('id', '=', image.id).execute()
+    await this.#files.remove(image.id)
+    return true
+  }
+
+  /**
+   * Nova's backup rotation: of the backups (`image_type` `backup`) of `instanceUuid` with
+   * `backup_type`, keeps the newest `keep` and deletes the rest. Answers the ids deleted.
+   */
+  async rotateBackups(instanceUuid: string, backupType: string, keep: number): Promise<string[]> {
+    const rows = await this.#db.selectFrom('images').selectAll().where('status', 'in', ['active', 'queued', 'saving']).execute()
+    const backups = rows
+      .map(fromRow)
+      .filter((i) => i.properties['image_type'] === 'backup' && i.properties['instance_uuid'] === instanceUuid && i.properties['backup_type'] === backupType)
+      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1))
+    const gone: string[] = []
+    for (const old of backups.slice(keep)) {
+      await this.#db.deleteFrom('images').where('id', '=', old.id).execute()
+      await this.#files.remove(old.id)
+      gone.push(old.id)
+    }
+    return gone
+  }
+
+  /**
    * Ensures a public `cirros` image (bare/qcow2) owned by `ownerProjectId` exists and has data.
    * Idempotent and safe to run from several processes: the id is derived from the owner, an existing
    * `cirros` of that owner is reused, and a half-seeded (queued) one is completed. `data` replaces the

@@ -176,6 +176,65 @@ export class ImageCache {
     return { path, format: header.length >= 4 && header.readUInt32BE(0) === QCOW2_MAGIC ? 'qcow2' : 'raw' }
   }
 
+  /**
+   * Writes the instance's disk, flattened (its backing image merged in), to `out`: Nova's snapshot
+   * (`qemu-img convert -O qcow2`). Without qemu-img, or for a raw disk, a sparse copy in the disk's
+   * own format. Answers the format written; without a disk, `out` is an empty raw file. On
+   * failure `out` is removed.
+   */
+  async flatten(uuid: string, out: string): Promise<DiskFormat> {
+    const disk = await this.existingDisk(uuid)
+    try {
+      if (disk === undefined) {
+        await (await open(out, 'wx', PRIVATE_FILE_MODE)).close()
+        return 'raw'
+      }
+      const qemuImg = await this.#usableQemuImg()
+      if (qemuImg !== undefined && disk.format === 'qcow2') {
+        await run(qemuImg, ['convert', '-q', '-f', 'qcow2', '-O', 'qcow2', disk.path, out])
+        await chmod(out, PRIVATE_FILE_MODE)
+        return 'qcow2'
+      }
+      await sparseCopy(disk.path, out)
+      return disk.format
+    } catch (err) {
+      await rm(out, { force: true })
+      throw err
+    }
+  }
+
+  /**
+   * The rescue disk of instance `uuid` (`<uuid>/disk.rescue`), made like a root disk from the
+   * rescue image: an overlay of the cached image, or a copy.
+   */
+  async prepareRescueDisk(args: { readonly uuid: string; readonly imageId: string; readonly fetch: ImageFetch }): Promise<PreparedDisk> {
+    const dir = this.instanceDir(args.uuid)
+    const base = await this.fetchImage(args.imageId, args.fetch)
+    const backingFormat = await formatOfBase(args.imageId, base, args.fetch.diskFormat)
+    await ensurePrivateDirAsync(dir)
+    const disk = join(dir, 'disk.rescue')
+    await rm(disk, { force: true })
+    try {
+      const qemuImg = await this.#usableQemuImg()
+      if (qemuImg !== undefined) {
+        await run(qemuImg, ['create', '-q', '-f', 'qcow2', '-F', backingFormat, '-b', base, disk])
+        await chmod(disk, PRIVATE_FILE_MODE)
+        return { path: disk, format: 'qcow2', backingFile: base }
+      }
+      await sparseCopy(base, disk)
+      return { path: disk, format: backingFormat }
+    } catch (err) {
+      await rm(disk, { force: true })
+      throw err
+    }
+  }
+
+  /** Removes the rescue disk of `uuid` (after an unrescue). Idempotent. */
+  async removeRescueDisk(uuid: string): Promise<void> {
+    if (!UUID.test(uuid)) return
+    await rm(join(this.instanceDir(uuid), 'disk.rescue'), { force: true })
+  }
+
   /** Removes the instance directory (its disk); the cached image stays. Idempotent. */
   async removeInstance(uuid: string): Promise<void> {
     if (!UUID.test(uuid)) return

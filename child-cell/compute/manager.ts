@@ -13,6 +13,10 @@ import type { ComputeDriver, GuestMigration } from './virt/driver.js'
 import { POWER_STATES } from './virt/driver.js'
 import { liveMigrationSource, liveMigrationTarget, moveCleanup, moveFinishRevert, moveFinishTarget, movePrepareSource } from './operations/move.js'
 import { powerAction, type PowerActionArgs } from './operations/power.js'
+import { rescueInstance, unrescueInstance } from './operations/rescue.js'
+import type { RescueArgs } from './operations/rescue.js'
+import { shelveInstance, shelveOffloadInstance, snapshotInstance, unshelveInstance } from './operations/shelve.js'
+import type { ShelveArgs, SnapshotArgs, UnshelveArgs } from './operations/shelve.js'
 import { spawnInstance } from './operations/spawn.js'
 import { syncHost } from './operations/sync.js'
 import { terminateInstance } from './operations/terminate.js'
@@ -83,6 +87,14 @@ export class ComputeManager {
       move_finish_revert: (ctx, a: { instance: InstanceRecord; powerOn: boolean; recreate: boolean }) => moveFinishRevert(this.#c, ctx, a),
       live_migration_source: (ctx, a: { uuid: string }) => liveMigrationSource(this.#c, ctx, a),
       live_migration_target: (ctx, a: { migration: GuestMigration }) => liveMigrationTarget(this.#c, ctx, a),
+      snapshot_instance: (ctx, a: SnapshotArgs) => snapshotInstance(this.#c, ctx, a),
+      shelve_instance: (ctx, a: ShelveArgs) => shelveInstance(this.#c, ctx, a),
+      shelve_offload_instance: (ctx, a: { uuid: string; taskState: string }) => shelveOffloadInstance(this.#c, ctx, a),
+      unshelve_instance: (ctx, a: UnshelveArgs) => unshelveInstance(this.#c, ctx, a),
+      rescue_instance: (ctx, a: RescueArgs) => rescueInstance(this.#c, ctx, a),
+      unrescue_instance: (ctx, a: { uuid: string; taskState: string }) => unrescueInstance(this.#c, ctx, a),
+      // Read from the guest's console log on this host; answered through the conductor, never stored.
+      get_console_output: (_ctx, a: { uuid: string; length?: number }) => this.#c.driver.getConsoleOutput(a.uuid, a.length),
     }
   }
 

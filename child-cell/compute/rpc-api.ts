@@ -1,7 +1,10 @@
 import type { MessageBus } from '../../shared/bus/message-bus.js'
-import type { InstanceRecord } from '../../shared/cell-link/build-spec.js'
+import type { ImageFetch, InstanceRecord } from '../../shared/cell-link/build-spec.js'
 import type { RequestContext } from '../../shared/context.js'
 import type { GuestMigration } from './virt/driver.js'
+import type { ImageUploadTarget } from './image-upload.js'
+
+export type { ImageUploadTarget } from './image-upload.js'
 
 /** The topic of one compute host. */
 export function computeTopic(host: string): string {
@@ -42,6 +45,37 @@ export class ComputeApi {
     return this.#cast(ctx, host, 'power_action', args)
   }
 
+  /** createImage / createBackup: the disk flattened and uploaded to the signed URL. */
+  snapshotInstance(ctx: RequestContext, host: string, args: { uuid: string; kind: 'snapshot' | 'backup'; taskState: string; vmState: string; upload: ImageUploadTarget }): Promise<void> {
+    return this.#cast(ctx, host, 'snapshot_instance', args)
+  }
+
+  shelveInstance(ctx: RequestContext, host: string, args: { uuid: string; taskState: string; vmState: string; upload: ImageUploadTarget; offload: boolean }): Promise<void> {
+    return this.#cast(ctx, host, 'shelve_instance', args)
+  }
+
+  shelveOffloadInstance(ctx: RequestContext, host: string, args: { uuid: string; taskState: string }): Promise<void> {
+    return this.#cast(ctx, host, 'shelve_offload_instance', args)
+  }
+
+  /** With `instance` (its `imageRef` the shelved image): spawn here; without: power on. */
+  unshelveInstance(ctx: RequestContext, host: string, args: { uuid: string; taskState: string; instance?: InstanceRecord; discardUrl?: string }): Promise<void> {
+    return this.#cast(ctx, host, 'unshelve_instance', args)
+  }
+
+  rescueInstance(ctx: RequestContext, host: string, args: { uuid: string; taskState: string; vmState: string; imageRef: string; image?: ImageFetch }): Promise<void> {
+    return this.#cast(ctx, host, 'rescue_instance', args)
+  }
+
+  unrescueInstance(ctx: RequestContext, host: string, args: { uuid: string; taskState: string }): Promise<void> {
+    return this.#cast(ctx, host, 'unrescue_instance', args)
+  }
+
+  /** The last `length` lines of the guest's console log (a call: the text comes back this way). */
+  getConsoleOutput(ctx: RequestContext, host: string, args: { uuid: string; length?: number }): Promise<string> {
+    return this.#bus.call(ctx, { topic: computeTopic(host), method: 'get_console_output', args, timeoutMs: 10_000 })
+  }
+
   /**
    * The steps of a move (resize, cold migration, evacuation), each a call answered once the host
    * did it, so that the conductor, which drives the move, can compensate a failed step (see
@@ -71,14 +105,14 @@ export interface MoveSteps {
   readonly move_finish_target: { readonly args: { readonly instance: InstanceRecord; readonly powerOn: boolean }; readonly result: GuestState }
   /** Removes the guest and its files from this host (the source at confirm, the target at revert). */
   readonly move_cleanup: { readonly args: { readonly uuid: string }; readonly result: null }
-  /**
-   * Source at revert: the guest with the record's (old) flavor again, recreated when `recreate`
-   * (a same-host resize replaced it), running when `powerOn`.
-   */
   /** Live migration, source: the guest's definition (it keeps running here). */
   readonly live_migration_source: { readonly args: { readonly uuid: string }; readonly result: GuestMigration }
   /** Live migration, target: the guest defined and started here from the source's definition. */
   readonly live_migration_target: { readonly args: { readonly migration: GuestMigration }; readonly result: GuestState }
+  /**
+   * Source at revert: the guest with the record's (old) flavor again, recreated when `recreate`
+   * (a same-host resize replaced it), running when `powerOn`.
+   */
   readonly move_finish_revert: {
     readonly args: { readonly instance: InstanceRecord; readonly powerOn: boolean; readonly recreate: boolean }
     readonly result: GuestState

@@ -23,4 +23,9 @@ export interface ConductorDeps {
    * the build is handed back up the tree.
    */
   readonly maxBuildAttempts: number
+  /**
+   * Nova's `shelved_offload_time` in seconds: 0 (default) offloads a shelved instance at once,
+   * -1 never (an admin's shelveOffload does). Other values keep it on its host as -1 does.
+   */
+  readonly shelvedOffloadTimeS?: number
 }

@@ -118,6 +118,7 @@ export class InstanceStore {
       updatedAt: row.updated_at,
       deleted: row.deleted === 1,
       tags: JSON.parse(row.tags) as string[],
+      ...(row.shelved_image_id === null ? {} : { shelvedImageId: row.shelved_image_id }),
     }
   }
 }

@@ -22,6 +22,7 @@ import { expireStuckSpawns, resumeStuckReschedules } from './operations/reschedu
 import { instanceDestroyed, instanceUpdate } from './operations/compute-reports.js'
 import { computeNodeUpdate, getCapacity, listHosts, serviceHeartbeat } from './operations/hosts.js'
 import { instanceVersions, staleVersions } from './operations/instance-versions.js'
+import { offloadShelved } from './operations/lifecycle.js'
 import { outboxAck, outboxFetch, relayEvents } from './operations/outbox.js'
 import { CONDUCTOR_TOPIC } from './rpc-api.js'
 
@@ -50,6 +51,7 @@ export class ConductorManager {
   #sub: Subscription | undefined
   #sweep: NodeJS.Timeout | undefined
   #buildSweep: NodeJS.Timeout | undefined
+  #shelvedSweep: NodeJS.Timeout | undefined
   readonly #buildTimeoutMs: number
 
   constructor(args: {
@@ -65,6 +67,8 @@ export class ConductorManager {
      * `instance_build_timeout`; 0: never). Default {@link DEFAULT_BUILD_TIMEOUT_MS}.
      */
     readonly buildTimeoutMs?: number
+    /** Nova's `shelved_offload_time` in seconds (default 0: at once; -1: never). */
+    readonly shelvedOffloadTimeS?: number
   }) {
     this.#bus = args.bus
     const d: ConductorDeps = {
@@ -77,6 +81,7 @@ export class ConductorManager {
       serviceDownMs: args.serviceDownMs,
       log: args.log ?? createLogger('conductor', { cell: args.cellPath }),
       maxBuildAttempts: args.maxBuildAttempts ?? 3,
+      shelvedOffloadTimeS: args.shelvedOffloadTimeS ?? 0,
     }
     this.#deps = d
     this.#buildTimeoutMs = args.buildTimeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS
@@ -131,6 +136,16 @@ export class ConductorManager {
       }, Math.max(250, Math.min(60_000, this.#buildTimeoutMs / 4)))
       this.#buildSweep.unref()
     }
+    const offloadAfterS = this.#deps.shelvedOffloadTimeS ?? 0
+    if (offloadAfterS > 0) {
+      // Nova's _poll_shelved_instances: shelved instances past their time leave their hosts.
+      this.#shelvedSweep = setInterval(() => {
+        offloadShelved(this.#deps, systemContext(), offloadAfterS * 1000).catch((err: unknown) =>
+          this.#deps.log.warn({ err: String(err) }, 'offloading shelved instances failed'),
+        )
+      }, Math.max(250, Math.min(60_000, (offloadAfterS * 1000) / 4)))
+      this.#shelvedSweep.unref()
+    }
     this.#sub = await this.#bus.serve({
       topic: CONDUCTOR_TOPIC,
       fanout: false,
@@ -147,6 +162,7 @@ export class ConductorManager {
   async stop(): Promise<void> {
     if (this.#sweep !== undefined) clearInterval(this.#sweep)
     if (this.#buildSweep !== undefined) clearInterval(this.#buildSweep)
+    if (this.#shelvedSweep !== undefined) clearInterval(this.#shelvedSweep)
     await this.#sub?.close()
     this.#sub = undefined
   }

@@ -29,6 +29,8 @@ export interface InstanceUpdate {
   readonly taskState: string | null
   readonly powerState: number
   readonly launched?: boolean
+  /** The guest left the host (shelve offload, a failed unshelve): its host and claim go. */
+  readonly offloaded?: boolean
   readonly fault?: { readonly code: number; readonly message: string }
   readonly event: { readonly name: string; readonly result: 'Success' | 'Error'; readonly host: string }
 }

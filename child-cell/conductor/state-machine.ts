@@ -6,7 +6,7 @@ import { ConflictError } from '../../shared/errors.js'
  * and the state compute leaves behind. Invalid transitions are refused with 409.
  */
 
-export const VM_STATES = ['building', 'active', 'stopped', 'paused', 'suspended', 'error', 'resized', 'deleted'] as const
+export const VM_STATES = ['building', 'active', 'stopped', 'paused', 'suspended', 'rescued', 'shelved', 'shelved_offloaded', 'error', 'resized', 'deleted'] as const
 /** One of {@link VM_STATES}. */
 export type VmState = (typeof VM_STATES)[number]
 
@@ -33,7 +33,37 @@ const RULES: Readonly<Record<PowerAction, Rule>> = {
   suspend: { from: ['active'], taskStates: [null], taskState: 'suspending' },
   resume: { from: ['suspended'], taskStates: [null], taskState: 'resuming' },
   rebuild: { from: ['active', 'stopped', 'error'], taskStates: [null], taskState: 'rebuilding' },
-  delete: { from: ['building', 'active', 'stopped', 'paused', 'suspended', 'error', 'resized'], taskStates: 'any', taskState: 'deleting' },
+  delete: {
+    from: ['building', 'active', 'stopped', 'paused', 'suspended', 'rescued', 'shelved', 'shelved_offloaded', 'error', 'resized'],
+    taskStates: 'any',
+    taskState: 'deleting',
+  },
+}
+
+/** Snapshots, backups, shelving and rescue (Nova's `check_instance_state` of each). */
+export const LIFECYCLE_ACTIONS = ['snapshot', 'backup', 'shelve', 'shelve_offload', 'unshelve', 'rescue', 'unrescue'] as const
+/** One of {@link LIFECYCLE_ACTIONS}. */
+export type LifecycleAction = (typeof LIFECYCLE_ACTIONS)[number]
+
+const LIFECYCLE_RULES: Readonly<Record<LifecycleAction, Rule>> = {
+  snapshot: { from: ['active', 'stopped', 'paused', 'suspended'], taskStates: [null], taskState: 'image_snapshot' },
+  backup: { from: ['active', 'stopped', 'paused', 'suspended'], taskStates: [null], taskState: 'image_backup' },
+  shelve: { from: ['active', 'stopped', 'paused', 'suspended'], taskStates: [null], taskState: 'shelving' },
+  shelve_offload: { from: ['shelved'], taskStates: [null], taskState: 'shelving_offloading' },
+  unshelve: { from: ['shelved', 'shelved_offloaded'], taskStates: [null], taskState: 'unshelving' },
+  rescue: { from: ['active', 'stopped', 'error'], taskStates: [null], taskState: 'rescuing' },
+  unrescue: { from: ['rescued'], taskStates: [null], taskState: 'unrescuing' },
+}
+
+/** Whether `action` is one of {@link LIFECYCLE_ACTIONS}. */
+export const isLifecycleAction = (action: string): action is LifecycleAction => (LIFECYCLE_ACTIONS as readonly string[]).includes(action)
+
+/** The task state to set for a lifecycle `action`, or a 409 when the instance cannot take it now. */
+export function beginLifecycle(action: LifecycleAction, current: { readonly vmState: string; readonly taskState: string | null }): string {
+  const rule = LIFECYCLE_RULES[action]
+  if (!rule.from.includes(current.vmState as VmState)) throw conflict(action, current)
+  if (rule.taskStates !== 'any' && !rule.taskStates.includes(current.taskState)) throw conflict(action, current)
+  return rule.taskState
 }
 
 /** The task state to set for `action`, or a 409 when the instance cannot take it now. */

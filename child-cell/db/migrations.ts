@@ -223,4 +223,10 @@ export const cellMigrations: Readonly<Record<string, Migration>> = {
       await db.schema.createIndex('migrations_instance').on('migrations').column('instance_uuid').execute()
     },
   },
+  /** The snapshot image of a shelved instance (unshelve spawns from it once offloaded). */
+  cell_0007_shelved_image: {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('instances').addColumn('shelved_image_id', 'varchar(36)').execute()
+    },
+  },
 }

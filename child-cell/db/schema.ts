@@ -102,6 +102,8 @@ export interface InstancesTable {
   /** Server tags (2.26), a JSON array of strings. */
   tags: string
   deleted_at: number | null
+  /** The snapshot a shelved instance is unshelved from (Nova's `shelved_image_id` system metadata). */
+  shelved_image_id: string | null
 }
 
 export interface AllocationsTable {

@@ -172,6 +172,8 @@ export interface InstanceRecord {
   readonly deleted: boolean
   /** Server tags (compute API 2.26); absent in records of cells that predate them (= none). */
   readonly tags?: readonly string[]
+  /** Shelved instances: the snapshot image the instance is unshelved from. */
+  readonly shelvedImageId?: string
 }
 
 /** One instance action (`os-instance-actions`) with its events. */

@@ -60,6 +60,11 @@ export interface FederationConfig {
     readonly antiEntropyIntervalMs: number
     /** A spawn not back after this long is treated as failed on its host (0: never). */
     readonly buildTimeoutMs: number
+    /**
+     * Nova's `shelved_offload_time`, in seconds: how long a shelved instance keeps its host
+     * before it is offloaded; 0 at once (default), -1 never.
+     */
+    readonly shelvedOffloadTimeS: number
   }
   /** Filters, weighers, attempts and workers (see `scheduler-config.ts`). */
   readonly scheduler: SchedulerConfig
@@ -127,6 +132,8 @@ Environment:
                                  children's instance versions and repairs drift (default 60000)
   FEDERATION_BUILD_TIMEOUT_MS    a spawn not back after this long is rescheduled as a failed one
                                  (Nova's instance_build_timeout; default 600000)
+  FEDERATION_SHELVED_OFFLOAD_TIME  seconds a shelved instance keeps its host before it is
+                                 offloaded: 0 at once (default), -1 never (Nova's shelved_offload_time)
   FEDERATION_CERT_REFRESH_MS     how often running cells look for renewed certificates in
                                  STATE_DIR/pki (default 5000)`
 
@@ -188,6 +195,7 @@ export function federationConfig(mode: 'embedded' | 'production', values: Record
       placementDeadlineMs: num('FEDERATION_PLACEMENT_DEADLINE_MS', 60_000),
       antiEntropyIntervalMs: num('FEDERATION_ANTI_ENTROPY_INTERVAL_MS', 60_000),
       buildTimeoutMs: num('FEDERATION_BUILD_TIMEOUT_MS', 600_000),
+      shelvedOffloadTimeS: shelvedOffloadTime(env['FEDERATION_SHELVED_OFFLOAD_TIME']),
     },
     scheduler: loadSchedulerConfig({
       path: s('scheduler-config') ?? (env['FEDERATION_SCHEDULER_CONFIG'] || undefined),
@@ -195,6 +203,14 @@ export function federationConfig(mode: 'embedded' | 'production', values: Record
       ...(s('scheduler-workers') === undefined ? {} : { workers: workers(s('scheduler-workers') as string) }),
     }),
   })
+}
+
+/** `FEDERATION_SHELVED_OFFLOAD_TIME`: a whole number of seconds >= -1; default 0 (Nova's). */
+function shelvedOffloadTime(v: string | undefined): number {
+  if (v === undefined || v === '') return 0
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < -1) throw new Error('FEDERATION_SHELVED_OFFLOAD_TIME must be a whole number of seconds >= -1')
+  return n
 }
 
 /** Parses argv with the common flags plus `extra`; unknown flags are a usage error. */

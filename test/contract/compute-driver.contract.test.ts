@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -125,7 +125,7 @@ describe.each(implementations)('ComputeDriver contract: $name', (impl) => {
   it('spawns a running guest with the requested size and our uuid', async () => {
     const args = guest({ memoryMb: 768, vcpus: 3 })
     await driver.spawn(args)
-    expect(await driver.getInfo(args.uuid)).toEqual({ powerState: POWER_STATES.RUNNING, memoryMb: 768, vcpus: 3 })
+    expect(await driver.getInfo(args.uuid)).toEqual({ powerState: POWER_STATES.RUNNING, memoryMb: 768, vcpus: 3, rescued: false })
     expect(await driver.listInstances()).toEqual([args.uuid])
   })
 
@@ -168,6 +168,46 @@ describe.each(implementations)('ComputeDriver contract: $name', (impl) => {
     await driver.destroy(args.uuid)
     expect(await driver.listInstances()).not.toContain(args.uuid)
     expect(readFileSync(args.diskPath!, 'utf8')).toBe('not a real disk')
+  })
+
+  it('rescues a running or stopped guest (running from the rescue disk) and unrescues it; both idempotent', async () => {
+    for (const start of ['running', 'shutoff'] as const) {
+      const args = guest()
+      await driver.spawn(args)
+      if (start === 'shutoff') await driver.powerOff(args.uuid)
+      await driver.rescue(args.uuid, { imageRef: 'rescue-image' })
+      expect(await driver.getInfo(args.uuid)).toMatchObject({ powerState: POWER_STATES.RUNNING, rescued: true })
+      await driver.rescue(args.uuid, {})
+      expect((await driver.getInfo(args.uuid)).rescued).toBe(true)
+      await driver.unrescue(args.uuid)
+      expect(await driver.getInfo(args.uuid)).toMatchObject({ powerState: POWER_STATES.RUNNING, rescued: false, memoryMb: 512, vcpus: 2 })
+      await driver.unrescue(args.uuid)
+      expect(await driver.listInstances()).toContain(args.uuid)
+    }
+  })
+
+  it('refuses to rescue a paused guest or an unknown one, and destroys a rescued guest', async () => {
+    const args = guest()
+    await driver.spawn(args)
+    await driver.pause(args.uuid)
+    await expect(driver.rescue(args.uuid, {})).rejects.toBeInstanceOf(ConflictError)
+    expect(await driver.getInfo(args.uuid)).toMatchObject({ powerState: POWER_STATES.PAUSED, rescued: false })
+    await expect(driver.rescue(randomUUID(), {})).rejects.toBeInstanceOf(InstanceNotFoundError)
+    await expect(driver.unrescue(randomUUID())).rejects.toBeInstanceOf(InstanceNotFoundError)
+    await driver.unpause(args.uuid)
+    await driver.rescue(args.uuid, {})
+    await driver.destroy(args.uuid)
+    expect(await driver.listInstances()).toEqual([])
+    await driver.spawn(args)
+    expect((await driver.getInfo(args.uuid)).rescued).toBe(false)
+  })
+
+  it('answers the console output of a guest that wrote none as empty, and 404s an unknown guest', async () => {
+    const args = guest()
+    await driver.spawn(args)
+    expect(await driver.getConsoleOutput(args.uuid)).toBe('')
+    expect(await driver.getConsoleOutput(args.uuid, 10)).toBe('')
+    await expect(driver.getConsoleOutput(randomUUID())).rejects.toBeInstanceOf(InstanceNotFoundError)
   })
 
   it('pauses and unpauses', async () => {
@@ -368,6 +408,37 @@ describe('LibvirtDriver specifics', () => {
   })
   afterEach(async () => {
     await driver.close()
+  })
+
+  it('keeps the definition of a rescued guest aside (with its serial console log) until unrescue', async () => {
+    const args = guest()
+    await driver.spawn(args)
+    await driver.rescue(args.uuid, { imageRef: 'rescue' })
+    const kept = readFileSync(join(saveDir, `${args.uuid}.unrescue.xml`), 'utf8')
+    expect(kept).toContain(`<uuid>${args.uuid}</uuid>`)
+    expect(kept).toMatch(/<serial type=.file.>/)
+    expect(kept).not.toContain('federation-rescue')
+    await driver.unrescue(args.uuid)
+    expect(readdirSync(saveDir)).toEqual([])
+  })
+
+  it('reads the console log the domain writes under the instance directory, last lines first cut', async () => {
+    const instancesPath = join(workDir, `specific-instances-${hostCounter}`)
+    const uri = await writeTestHostXml({ path: join(workDir, `specific-console-${hostCounter}.xml`), vcpus: 2, memoryMb: 4096 })
+    const withDir = new LibvirtDriver({ uri, saveDir, instancesPath })
+    await withDir.init()
+    try {
+      const args = guest()
+      await withDir.spawn(args)
+      expect(await withDir.getConsoleOutput(args.uuid)).toBe('')
+      mkdirSync(join(instancesPath, args.uuid), { recursive: true })
+      writeFileSync(join(instancesPath, args.uuid, 'console.log'), 'boot\nlogin: \ncirros\n')
+      expect(await withDir.getConsoleOutput(args.uuid)).toBe('boot\nlogin: \ncirros\n')
+      expect(await withDir.getConsoleOutput(args.uuid, 2)).toBe('login: \ncirros\n')
+      expect(await withDir.getConsoleOutput(args.uuid, 0)).toBe('')
+    } finally {
+      await withDir.close()
+    }
   })
 
   it('reports the test driver as hypervisor "test" with 1000 GiB of disk by default', async () => {

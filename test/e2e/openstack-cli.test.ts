@@ -146,6 +146,31 @@ describe('the real openstack CLI against an embedded federation', () => {
     expect(refused.stderr).toContain("Cannot 'unpause' instance")
   }, 120_000)
 
+  it('creates an image and a backup of a server, rescues, shelves and unshelves it, and shows its console log', async () => {
+    const image = await osJson('server', 'image', 'create', '--name', 'vm1-snap', '--wait', 'vm1')
+    expect(image).toMatchObject({ name: 'vm1-snap', status: 'active' })
+    const props = await osJson('image', 'show', 'vm1-snap')
+    expect(JSON.stringify(props.properties)).toContain(vm1.id)
+    await waitStatus('vm1', 'ACTIVE')
+    await os('server', 'backup', 'create', '--name', 'vm1-bak', '--type', 'daily', '--rotate', '1', '--wait', 'vm1')
+    await waitStatus('vm1', 'ACTIVE')
+    // The test driver's guests write nothing to their console: the log is empty, not an error.
+    expect((await os('console', 'log', 'show', '--lines', '20', 'vm1')).trim()).toBe('')
+    await os('server', 'rescue', 'vm1')
+    await waitStatus('vm1', 'RESCUE')
+    await os('server', 'unrescue', 'vm1')
+    await waitStatus('vm1', 'ACTIVE')
+    await os('server', 'shelve', 'vm1')
+    await waitStatus('vm1', 'SHELVED_OFFLOADED')
+    await os('server', 'unshelve', 'vm1')
+    const back = await waitStatus('vm1', 'ACTIVE')
+    expect(back.id).toBe(vm1.id)
+    // The shelved image went with the unshelve, as in Nova.
+    const left = (await osJson('image', 'list')).map((i: any) => i.Name)
+    expect(left).not.toContain('vm1-shelved')
+    await os('image', 'delete', 'vm1-snap', 'vm1-bak')
+  })
+
   it('lists hypervisors across the federation and per region, and shows them with the host uptime', async () => {
     const [all, r1, r2] = await Promise.all([
       osJson('hypervisor', 'list'),

@@ -19,6 +19,7 @@ import { actOnInstance } from './instance-act.js'
 import { serverMetadataRouter } from './metadata-routes.js'
 import { serverTagsRouter } from './tag-routes.js'
 import { canonicalIpv6, createServer } from './create.js'
+import { LIFECYCLE_ACTION_KEYS, lifecycleActionRoute } from './lifecycle-actions.js'
 import { listServers } from './list.js'
 import { MOVE_ACTIONS, moveAction } from './move-actions.js'
 import { serverDetail } from './views.js'
@@ -47,17 +48,9 @@ const ACTIONS: Readonly<Record<string, string>> = {
  */
 const UNSUPPORTED_ACTIONS = new Set([
   'restore',
-  'os-getConsoleOutput',
   'os-getVNCConsole',
   'os-getSPICEConsole',
   'os-getSerialConsole',
-  'createBackup',
-  'createImage',
-  'rescue',
-  'unrescue',
-  'shelve',
-  'shelveOffload',
-  'unshelve',
   'changePassword',
   'addSecurityGroup',
   'removeSecurityGroup',
@@ -193,6 +186,10 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
       const keys = Object.keys(body)
       const key = keys[0]
       const uuid = String(req.params['id'])
+      if (keys.length === 1 && key !== undefined && LIFECYCLE_ACTION_KEYS.has(key)) {
+        await lifecycleActionRoute(d, act, req, res, uuid, key, (body as Record<string, unknown>)[key])
+        return
+      }
       if (keys.length === 1 && key !== undefined && UNSUPPORTED_ACTIONS.has(key)) {
         await d.locator.mapping(caller(res), uuid)
         if (key === 'restore') throw new ConflictError(`Instance ${uuid} is not in SOFT_DELETED state (soft delete is not enabled).`)

@@ -39,7 +39,8 @@ export async function syncHost(c: ComputeContext, ctx: RequestContext): Promise<
     // The guest's disk outlived it: boot from it again, never from a fresh copy of the image.
     const disk = await c.images?.existingDisk(r.uuid)
     await c.driver.spawn({ ...spawnArgsOf(r), ...(disk === undefined ? {} : { diskPath: disk.path, diskFormat: disk.format }) })
-    if (r.vmState === 'stopped') await c.driver.powerOff(r.uuid)
+    if (r.vmState === 'stopped' || r.vmState === 'shelved') await c.driver.powerOff(r.uuid)
+    else if (r.vmState === 'rescued') await c.driver.rescue(r.uuid, { imageRef: r.imageRef })
     else if (r.vmState === 'paused') await c.driver.pause(r.uuid)
     else if (r.vmState === 'suspended') await c.driver.suspend(r.uuid)
     c.log.info({ instance: r.uuid, host, vmState: r.vmState }, 'guest recreated at host start')

@@ -63,6 +63,19 @@ export interface ComputeDriver {
   suspend(uuid: string): Promise<void>
   /** Restores a suspended guest. */
   resume(uuid: string): Promise<void>
+  /**
+   * Nova's rescue: the guest is restarted from a rescue disk, its own disk attached second, and
+   * runs (from running, shut off or crashed; paused or suspended: conflict). Rescuing a rescued
+   * guest is a no-op. `InstanceNotFoundError` for an unknown UUID.
+   */
+  rescue(uuid: string, args: RescueArgs): Promise<void>
+  /** Restarts a rescued guest from its own disk, as it was defined before; not rescued: no-op. */
+  unrescue(uuid: string): Promise<void>
+  /**
+   * What the guest wrote to its serial console (the log file under the instance directory), at
+   * most the last `maxLines` lines (all when undefined); empty when there is no log.
+   */
+  getConsoleOutput(uuid: string, maxLines?: number): Promise<string>
   /** What the hypervisor says about the guest now. */
   getInfo(uuid: string): Promise<InstanceInfo>
   /** UUIDs of every guest the hypervisor knows, running or not. */
@@ -116,6 +129,26 @@ export interface SpawnArgs {
   readonly diskFormat?: DiskFormat
 }
 
+/** The rescue disk (compute prepares it from the rescue image, or the instance's own image). */
+export interface RescueArgs {
+  /** `<instancesPath>/<uuid>/disk.rescue`; absent: a blank rescue disk where the driver has disks. */
+  readonly diskPath?: string
+  readonly diskFormat?: DiskFormat
+  /** The image it was made from (kept in the domain's metadata). */
+  readonly imageRef?: string
+}
+
+/** The last `maxLines` lines of `text` (all of it when undefined or negative). */
+export function lastLines(text: string, maxLines: number | undefined): string {
+  if (maxLines === undefined || maxLines < 0) return text
+  if (maxLines === 0) return ''
+  const lines = text.split('\n')
+  // A trailing newline ends the last line, it does not start another.
+  const tail = lines.at(-1) === '' ? lines.slice(0, -1) : lines
+  const kept = tail.slice(-maxLines).join('\n')
+  return lines.at(-1) === '' && kept !== '' ? `${kept}\n` : kept
+}
+
 /** Formats of the disks compute prepares for guests. */
 export const DISK_FORMATS = ['raw', 'qcow2'] as const
 /** One of {@link DISK_FORMATS}. */
@@ -149,6 +182,8 @@ export interface InstanceInfo {
   readonly powerState: PowerState
   readonly memoryMb: number
   readonly vcpus: number
+  /** The guest runs from its rescue disk. */
+  readonly rescued: boolean
 }
 
 /** The guest does not exist on this host. */

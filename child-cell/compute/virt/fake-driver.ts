@@ -1,7 +1,7 @@
 import { isAbsolute } from 'node:path'
 import { ConflictError, InvalidError } from '../../../shared/errors.js'
-import { DISK_FORMATS, InstanceNotFoundError, POWER_STATES } from './driver.js'
-import type { ComputeDriver, GuestMigration, HostResources, InstanceInfo, PowerState, SpawnArgs } from './driver.js'
+import { DISK_FORMATS, InstanceNotFoundError, lastLines, POWER_STATES } from './driver.js'
+import type { ComputeDriver, GuestMigration, HostResources, InstanceInfo, PowerState, RescueArgs, SpawnArgs } from './driver.js'
 
 /** What a {@link FakeDriver} host has. Only the three capacities are required. */
 export interface FakeDriverArgs {
@@ -27,6 +27,9 @@ const REPORTED: Readonly<Record<GuestState, PowerState>> = {
 
 interface FakeGuest {
   state: GuestState
+  rescued: boolean
+  /** What tests write to the guest's "serial console". */
+  console: string
   readonly name: string
   readonly memoryMb: number
   readonly vcpus: number
@@ -82,7 +85,7 @@ export class FakeDriver implements ComputeDriver {
       validateSpawnArgs(args)
       const uuid = args.uuid.toLowerCase()
       if (this.#guests.has(uuid)) throw new ConflictError(`instance ${uuid} already exists on this hypervisor`, { uuid })
-      this.#guests.set(uuid, { state: 'running', name: args.name, memoryMb: args.memoryMb, vcpus: args.vcpus })
+      this.#guests.set(uuid, { state: 'running', rescued: false, console: '', name: args.name, memoryMb: args.memoryMb, vcpus: args.vcpus })
     })
   }
 
@@ -125,8 +128,38 @@ export class FakeDriver implements ComputeDriver {
   getInfo(uuid: string): Promise<InstanceInfo> {
     return this.#run(() => {
       const guest = this.#guest(uuid)
-      return { powerState: REPORTED[guest.state], memoryMb: guest.memoryMb, vcpus: guest.vcpus }
+      return { powerState: REPORTED[guest.state], memoryMb: guest.memoryMb, vcpus: guest.vcpus, rescued: guest.rescued }
     })
+  }
+
+  rescue(uuid: string, _args: RescueArgs): Promise<void> {
+    return this.#run(() => {
+      const guest = this.#guest(uuid)
+      if (guest.rescued) return
+      if (guest.state === 'paused' || guest.state === 'suspended') {
+        throw new ConflictError(`cannot rescue instance ${uuid.toLowerCase()} while it is ${guest.state}`, { uuid: uuid.toLowerCase(), state: guest.state })
+      }
+      guest.rescued = true
+      guest.state = 'running'
+    })
+  }
+
+  unrescue(uuid: string): Promise<void> {
+    return this.#run(() => {
+      const guest = this.#guest(uuid)
+      if (!guest.rescued) return
+      guest.rescued = false
+      guest.state = 'running'
+    })
+  }
+
+  getConsoleOutput(uuid: string, maxLines?: number): Promise<string> {
+    return this.#run(() => lastLines(this.#guest(uuid).console, maxLines))
+  }
+
+  /** Tests: appends `text` to the guest's console log. */
+  writeConsole(uuid: string, text: string): void {
+    this.#guest(uuid).console += text
   }
 
   listInstances(): Promise<string[]> {
@@ -155,7 +188,7 @@ export class FakeDriver implements ComputeDriver {
         throw new InvalidError('unreadable guest definition')
       }
       validateSpawnArgs({ uuid, name: String(def.name), memoryMb: Number(def.memoryMb), vcpus: Number(def.vcpus), rootGb: 0 })
-      this.#guests.set(uuid, { state: m.state === 'paused' ? 'paused' : 'running', name: String(def.name), memoryMb: Number(def.memoryMb), vcpus: Number(def.vcpus) })
+      this.#guests.set(uuid, { state: m.state === 'paused' ? 'paused' : 'running', rescued: false, console: '', name: String(def.name), memoryMb: Number(def.memoryMb), vcpus: Number(def.vcpus) })
     })
   }
 

@@ -52,6 +52,7 @@ export interface LibvirtHypervisor {
   domainGetXMLDesc(domain: LibvirtDomain, flags?: number): Promise<string>
   domainGetUUIDString(domain: LibvirtDomain): Promise<string>
   domainLookupByUUIDString(uuid: string): Promise<LibvirtDomain>
+  domainGetXMLDesc(domain: LibvirtDomain, flags?: number): Promise<string>
 }
 
 /** The module's exports we use. */

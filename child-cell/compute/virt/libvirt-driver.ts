@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto'
-import { access, open, rm, statfs } from 'node:fs/promises'
+import { access, open, readFile, rm, statfs, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { isAbsolute, join } from 'node:path'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ConflictError, InvalidError } from '../../../shared/errors.js'
 import { ensurePrivateDirAsync, PRIVATE_FILE_MODE } from '../../../shared/fs/private-files.js'
-import { DISK_FORMATS, InstanceNotFoundError, POWER_STATES } from './driver.js'
-import type { ComputeDriver, DiskFormat, GuestMigration, HostResources, InstanceInfo, PowerState, SpawnArgs } from './driver.js'
+import { DISK_FORMATS, InstanceNotFoundError, lastLines, POWER_STATES } from './driver.js'
+import type { ComputeDriver, DiskFormat, GuestMigration, HostResources, InstanceInfo, PowerState, RescueArgs, SpawnArgs } from './driver.js'
+import { domainXml, rescueXml, UUID, validateSpawnArgs } from './libvirt-domain-xml.js'
 import { loadLibvirt } from './libvirt-binding.js'
 import type { LibvirtDomain as Domain, LibvirtHypervisor as Hypervisor } from './libvirt-binding.js'
 
@@ -56,7 +57,6 @@ const TO_POWER_STATE: Readonly<Record<number, PowerState>> = {
 /** Guest states the power operations distinguish (the table in driver.ts), plus `other` (crashed, PM-suspended). */
 type GuestState = 'running' | 'paused' | 'shutoff' | 'suspended' | 'other'
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const DEFAULT_TEST_DISK_GB = 1000
 /** libvirt's test driver answers virConnectGetVersion with 2; the binding does not expose the call. */
 const TEST_HYPERVISOR_VERSION = 2
@@ -148,12 +148,14 @@ export class LibvirtDriver implements ComputeDriver {
       let created = false
       let domain: Domain | undefined
       try {
+        // The serial console logs into the instance directory: it must exist before the guest starts.
+        if (!this.#isTest) await ensurePrivateDirAsync(join(this.#instancesPath, uuid))
         if (!this.#isTest && args.diskPath !== undefined) disk = { path: args.diskPath, format: args.diskFormat ?? 'raw' }
         else if (!this.#isTest && args.rootGb > 0) {
           disk = { path: await this.#createDisk(uuid, args.rootGb), format: 'raw' }
           created = true
         }
-        domain = await hv.domainDefineXML(domainXml({ ...args, uuid, type: this.#domainType, disk }))
+        domain = await hv.domainDefineXML(domainXml({ ...args, uuid, type: this.#domainType, disk, consoleLog: this.#consoleLog(uuid) }))
         await hv.domainCreate(domain)
       } catch (err) {
         if (domain !== undefined) await hv.domainUndefine(domain).catch(() => undefined)
@@ -177,6 +179,7 @@ export class LibvirtDriver implements ComputeDriver {
         })
       }
       await rm(this.#savePath(id), { force: true })
+      await rm(this.#unrescuePath(id), { force: true })
       if (!this.#isTest) await rm(join(this.#instancesPath, id), { recursive: true, force: true })
     })
   }
@@ -254,7 +257,61 @@ export class LibvirtDriver implements ComputeDriver {
       powerState: TO_POWER_STATE[info.state] ?? POWER_STATES.NOSTATE,
       memoryMb: Math.floor(info.maxMem / 1024),
       vcpus: info.nrVirtCpu,
+      rescued: await fileExists(this.#unrescuePath(uuid.toLowerCase())),
     }
+  }
+
+  /**
+   * Keeps the guest's definition aside (`<saveDir>/<uuid>.unrescue.xml`, which also says "rescued"),
+   * stops the guest, redefines it with the rescue disk first and starts it. On failure the
+   * original definition is restored.
+   */
+  rescue(uuid: string, args: RescueArgs): Promise<void> {
+    return this.#operate(uuid, async (domain, state) => {
+      const id = uuid.toLowerCase()
+      const keep = this.#unrescuePath(id)
+      if (await fileExists(keep)) return
+      if (state === 'paused' || state === 'suspended') throw conflict('rescue', id, state)
+      const hv = this.#hypervisor()
+      const original = await hv.domainGetXMLDesc(domain)
+      const disk = !this.#isTest && args.diskPath !== undefined ? { path: args.diskPath, format: args.diskFormat ?? 'raw' } : undefined
+      await writeFile(keep, original, { mode: PRIVATE_FILE_MODE })
+      try {
+        if (state !== 'shutoff') await ignoreNotRunning(hv.domainDestroy(domain))
+        const rescued = await hv.domainDefineXML(rescueXml(original, { disk, ...(args.imageRef === undefined ? {} : { imageRef: args.imageRef }) }))
+        await hv.domainCreate(rescued)
+      } catch (err) {
+        await ignoreNotRunning(hv.domainDestroy(domain)).catch(() => undefined)
+        await hv.domainDefineXML(original).catch(() => undefined)
+        await rm(keep, { force: true })
+        throw err
+      }
+    })
+  }
+
+  /** Stops the rescued guest, puts its own definition back and starts it. */
+  unrescue(uuid: string): Promise<void> {
+    return this.#operate(uuid, async (domain, state) => {
+      const id = uuid.toLowerCase()
+      const keep = this.#unrescuePath(id)
+      const original = await readFile(keep, 'utf8').catch(() => undefined)
+      if (original === undefined) return
+      const hv = this.#hypervisor()
+      if (state !== 'shutoff' && state !== 'suspended') await ignoreNotRunning(hv.domainDestroy(domain))
+      await rm(this.#savePath(id), { force: true })
+      await hv.domainCreate(await hv.domainDefineXML(original))
+      await rm(keep, { force: true })
+    })
+  }
+
+  async getConsoleOutput(uuid: string, maxLines?: number): Promise<string> {
+    const id = uuid.toLowerCase()
+    await this.#find(id)
+    const text = await readFile(this.#consoleLog(id), 'utf8').catch((err: unknown) => {
+      if ((err as { code?: unknown }).code === 'ENOENT') return ''
+      throw err
+    })
+    return lastLines(text, maxLines)
   }
 
   async listInstances(): Promise<string[]> {
@@ -381,6 +438,15 @@ export class LibvirtDriver implements ComputeDriver {
     }
   }
 
+  #unrescuePath(uuid: string): string {
+    return join(this.#saveDir, `${uuid}.unrescue.xml`)
+  }
+
+  /** The serial console log of the guest, in its instance directory (as Nova's `console.log`). */
+  #consoleLog(uuid: string): string {
+    return join(this.#instancesPath, uuid, 'console.log')
+  }
+
   #savePath(uuid: string): string {
     return join(this.#saveDir, `${uuid}.save`)
   }
@@ -407,49 +473,6 @@ export class LibvirtDriver implements ComputeDriver {
   }
 }
 
-/** The domain definition: only what a guest needs to start; Nova's config builder is much larger. */
-function domainXml(args: SpawnArgs & { type: 'test' | 'kvm' | 'qemu'; disk: { path: string; format: DiskFormat } | undefined }): string {
-  const devices: string[] = []
-  if (args.disk !== undefined) {
-    devices.push(
-      `<disk type='file' device='disk'><driver name='qemu' type='${args.disk.format}'/><source file='${xmlEscape(args.disk.path)}'/>` +
-        `<target dev='vda' bus='virtio'/></disk>`,
-    )
-  }
-  devices.push(`<console type='pty'/>`)
-  const image = args.imageRef === undefined ? '' : `<fed:image>${xmlEscape(args.imageRef)}</fed:image>`
-  return [
-    `<domain type='${args.type}'>`,
-    `<name>instance-${args.uuid}</name>`,
-    `<uuid>${args.uuid}</uuid>`,
-    `<title>${xmlEscape(args.name)}</title>`,
-    `<metadata><fed:instance xmlns:fed='urn:x-cells-federation:instance:1'>${image}` +
-      `<fed:rootGb>${args.rootGb}</fed:rootGb></fed:instance></metadata>`,
-    `<memory unit='MiB'>${args.memoryMb}</memory>`,
-    `<vcpu>${args.vcpus}</vcpu>`,
-    `<os><type>hvm</type><boot dev='hd'/></os>`,
-    // ACPI lets a graceful shutdown reach the guest.
-    `<features><acpi/></features>`,
-    args.type === 'kvm' ? `<cpu mode='host-model'/>` : '',
-    `<on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>`,
-    `<devices>${devices.join('')}</devices>`,
-    `</domain>`,
-  ].join('')
-}
-
-function validateSpawnArgs(args: SpawnArgs): void {
-  if (!UUID.test(args.uuid)) throw new InvalidError(`invalid instance uuid ${JSON.stringify(args.uuid)}`)
-  if (!Number.isInteger(args.memoryMb) || args.memoryMb < 1) throw new InvalidError('memoryMb must be a whole number >= 1')
-  if (!Number.isInteger(args.vcpus) || args.vcpus < 1) throw new InvalidError('vcpus must be a whole number >= 1')
-  if (!Number.isInteger(args.rootGb) || args.rootGb < 0) throw new InvalidError('rootGb must be a whole number >= 0')
-  if (args.diskPath !== undefined && (typeof args.diskPath !== 'string' || !isAbsolute(args.diskPath))) {
-    throw new InvalidError('diskPath must be an absolute path')
-  }
-  if (args.diskFormat !== undefined && !(DISK_FORMATS as readonly string[]).includes(args.diskFormat)) {
-    throw new InvalidError(`diskFormat must be one of ${DISK_FORMATS.join(', ')}`)
-  }
-}
-
 function conflict(operation: string, uuid: string, state: GuestState): ConflictError {
   return new ConflictError(`cannot ${operation} instance ${uuid} while it is ${state}`, { uuid, state })
 }
@@ -473,15 +496,19 @@ async function ignoreNotRunning(p: Promise<void>): Promise<void> {
   }
 }
 
-function xmlEscape(s: string): string {
-  return s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`)
-}
 
 /** libvirt's node "model" is the machine name (`uname -m`); anything else falls back to Node's view. */
 function normaliseArch(model: string): string {
   if (/^(x86_64|i686|aarch64|armv7l|ppc64le|ppc64|s390x|riscv64)$/.test(model)) return model
   const byNode: Readonly<Record<string, string>> = { x64: 'x86_64', arm64: 'aarch64', ia32: 'i686', ppc64: 'ppc64le', s390x: 's390x' }
   return byNode[process.arch] ?? process.arch
+}
+
+function fileExists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  )
 }
 
 async function fileSystemGb(path: string): Promise<number> {

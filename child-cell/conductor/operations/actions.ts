@@ -3,7 +3,7 @@ import type { RequestContext } from '../../../shared/context.js'
 import { ConflictError, InvalidError } from '../../../shared/errors.js'
 import type { ConductorDeps } from '../deps.js'
 import type { PowerAction } from '../state-machine.js'
-import { beginAction, POWER_ACTIONS } from '../state-machine.js'
+import { beginAction, isLifecycleAction, POWER_ACTIONS } from '../state-machine.js'
 import { finishAction, listActions, recordAction } from './actions-log.js'
 import { withImageFetch } from './build-specs.js'
 import { instanceDestroyed } from './compute-reports.js'
@@ -13,6 +13,11 @@ import { migrationRecord } from './migrations-store.js'
 import { startEvacuation, startMove } from './move.js'
 import { abandonMoves, confirmMove, revertMove } from './move-finish.js'
 import { setTags } from './tags.js'
+import { consoleOutput, lifecycleAction } from './lifecycle.js'
+
+const UNLOCKED_ACTIONS = new Set(['lock', 'unlock', 'update', 'console_output', 'snapshot', 'backup'])
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
 
 /** Nova's instance action names in os-instance-actions. */
 const ACTION_NAMES: Readonly<Record<PowerAction, string>> = {
@@ -44,11 +49,15 @@ export async function instanceAction(
     return listActions(d.db, req.uuid)
   }
   const row = await d.store.get(req.uuid)
-  if (row.locked === 1 && !req.isAdmin && req.action !== 'lock' && req.action !== 'unlock' && req.action !== 'update') {
+  // Nova checks the lock on changes only: reading the console or taking an image is allowed.
+  if (row.locked === 1 && !req.isAdmin && !UNLOCKED_ACTIONS.has(req.action)) {
     throw new ConflictError(`Instance ${req.uuid} is locked`)
   }
   if (isPowerAction(req.action)) return powerAction(d, ctx, row, req.action, req.args ?? {})
+  if (isLifecycleAction(req.action)) return lifecycleAction(d, ctx, row, req.action, isObject(req.args) ? req.args : {})
   switch (req.action) {
+    case 'console_output':
+      return consoleOutput(d, ctx, row, isObject(req.args) ? req.args : {})
     case 'lock':
       return simpleChange(d, ctx, row.uuid, 'lock', {
         locked: 1,

@@ -121,6 +121,7 @@ export async function buildInstance(d: ConductorDeps, ctx: RequestContext, spec:
         updated_at: now,
         deleted: 0,
         deleted_at: null,
+        shelved_image_id: null,
       }, spec.retry?.versionBase ?? 0)
       await rememberBuild(tx, spec)
       await recordAction(tx, ctx, { uuid: spec.instanceUuid, action: 'create', projectId: spec.projectId, userId: spec.userId, event: 'compute__do_build_and_run_instance', host: sel.host })

@@ -27,18 +27,21 @@ export async function instanceUpdate(d: ConductorDeps, ctx: RequestContext, u: I
         power_state: u.powerState,
         ...(u.launched === true ? { launched_at: now } : {}),
         ...(u.fault === undefined ? {} : { fault: JSON.stringify({ ...u.fault, created: now }) }),
+        // Offloaded (shelve, a failed unshelve): on no host any more.
+        ...(u.offloaded === true ? { host: null, node: null } : {}),
+        ...(u.expectedTaskState === 'unshelving' && u.vmState === 'active' ? { shelved_image_id: null } : {}),
       },
       { taskState: u.expectedTaskState },
     )
     if (r === undefined) return false
     await finishAction(tx, u.uuid, u.event.result, u.fault?.message)
-    if (u.vmState === 'error' && u.expectedTaskState === 'spawning') await releaseResources(tx, u.uuid)
+    if ((u.vmState === 'error' && u.expectedTaskState === 'spawning') || u.offloaded === true) await releaseResources(tx, u.uuid)
     if (u.expectedTaskState === 'spawning') await forgetBuild(tx, u.uuid)
     return true
   })
   if (applied) {
     void d.agent.outboxChanged(ctx).catch(() => undefined)
-    if (u.vmState === 'error') void d.agent.capacityChanged(ctx).catch(() => undefined)
+    if (u.vmState === 'error' || u.offloaded === true) void d.agent.capacityChanged(ctx).catch(() => undefined)
   }
   return { applied }
 }
