@@ -199,6 +199,19 @@ describe('moves within a cell: resize, confirm, revert, cold migration, evacuate
     expect(up.status).toBe(400)
     expect(up.body.badRequest.message).toMatch(/still in use/)
     expect((await action(member.session, server.id, { evacuate: {} }, '2.29')).status).toBe(404)
+    // The request shapes of 2.1 (onSharedStorage required), 2.14 (gone), 2.29 (force) and 2.68 (force gone).
+    const shapes: Array<[string, unknown, RegExp]> = [
+      ['2.1', {}, /onSharedStorage/],
+      ['2.14', { onSharedStorage: false }, /onSharedStorage/],
+      ['2.68', { force: true }, /force/],
+      ['2.1', { onSharedStorage: false }, /still in use/],
+      ['2.29', { force: true, host: 'no-such-host' }, /still in use/],
+    ]
+    for (const [version, body, message] of shapes) {
+      const res = await action(admin, server.id, { evacuate: body }, version)
+      expect(res.status, `${version} ${JSON.stringify(body)}`).toBe(400)
+      expect(res.body.badRequest.message).toMatch(message)
+    }
     const services = await call(admin, 'GET', `${r2}/os-services?host=${source}&binary=nova-compute`, undefined, mv('2.53'))
     const serviceId = services.body.services[0].id as string
     expect((await call(admin, 'PUT', `${r2}/os-services/${serviceId}`, { forced_down: true }, mv('2.53'))).status).toBe(200)

@@ -73,19 +73,25 @@ describe('recovering a move its conductor left half done', () => {
   const memoryUsed = async (id: number): Promise<number> =>
     (await database.db.selectFrom('compute_nodes').select('memory_mb_used').where('id', '=', id).executeTakeFirstOrThrow()).memory_mb_used
 
+  /** An ACTIVE m1.tiny instance on host a, its claim held there. */
+  const instanceOnA = async (): Promise<string> => {
+      const uuid = randomUUID()
+      const now = Date.now()
+      await database.db.transaction().execute((tx) =>
+        d.store.insert(tx, {
+          uuid, name: 'vm', hostname: 'vm', project_id: 'p', user_id: 'u', host: 'a', node: 'a', availability_zone: 'nova',
+          flavor: JSON.stringify(TINY), flavor_id: '1', image_ref: 'img', vm_state: 'active', task_state: null, power_state: 1,
+          key_name: null, key_data: null, metadata: '{}', user_data: null, description: null, reservation_id: 'r-1', launch_index: 0,
+          locked: 0, locked_by: null, locked_reason: null, config_drive: '', access_ip_v4: null, access_ip_v6: null, fault: null,
+          launched_at: now, terminated_at: null, created_at: now, updated_at: now, deleted: 0, deleted_at: null,
+        }),
+      )
+      await claimResources(database.db, { instanceUuid: uuid, nodeId: nodes.a, memoryMb: 512, vcpus: 1, diskGb: 1 })
+    return uuid
+  }
+
   it('puts an interrupted resize back on its source, target claim released', async () => {
-    const uuid = randomUUID()
-    const now = Date.now()
-    await database.db.transaction().execute((tx) =>
-      d.store.insert(tx, {
-        uuid, name: 'vm', hostname: 'vm', project_id: 'p', user_id: 'u', host: 'a', node: 'a', availability_zone: 'nova',
-        flavor: JSON.stringify(TINY), flavor_id: '1', image_ref: 'img', vm_state: 'active', task_state: null, power_state: 1,
-        key_name: null, key_data: null, metadata: '{}', user_data: null, description: null, reservation_id: 'r-1', launch_index: 0,
-        locked: 0, locked_by: null, locked_reason: null, config_drive: '', access_ip_v4: null, access_ip_v6: null, fault: null,
-        launched_at: now, terminated_at: null, created_at: now, updated_at: now, deleted: 0, deleted_at: null,
-      }),
-    )
-    await claimResources(database.db, { instanceUuid: uuid, nodeId: nodes.a, memoryMb: 512, vcpus: 1, diskGb: 1 })
+    const uuid = await instanceOnA()
     const row = await d.store.get(uuid)
     await startMove(d, ctx, row, 'resize', { flavor: SMALL, allowSameHost: false }, false)
     // The source stopped its guest; the target's spawn never answers (the conductor "stops" here).
@@ -104,5 +110,18 @@ describe('recovering a move its conductor left half done', () => {
     expect(m.status).toBe('error')
     // Recovered once: the next sweep finds nothing.
     expect(await recoverStuckMoves(d, ctx, 0)).toBe(0)
+  })
+
+  it('starts nothing new when the same move is asked again (same migration uuid: a retried call)', async () => {
+    const uuid = await instanceOnA()
+    const migrationUuid = randomUUID()
+    const first = await startMove(d, ctx, await d.store.get(uuid), 'resize', { migrationUuid, flavor: SMALL }, false)
+    const again = await startMove(d, ctx, await d.store.get(uuid), 'resize', { migrationUuid, flavor: SMALL }, false)
+    expect(again.uuid).toBe(first.uuid)
+    const rows = await database.db.selectFrom('migrations').select('uuid').where('instance_uuid', '=', uuid).execute()
+    expect(rows.map((r) => r.uuid)).toEqual([migrationUuid])
+    expect(await memoryUsed(nodes.b)).toBe(2048)
+    // A different request while this one runs is refused: one move at a time.
+    await expect(startMove(d, ctx, await d.store.get(uuid), 'resize', { flavor: SMALL }, false)).rejects.toThrow(/Cannot 'resize'/)
   })
 })
