@@ -158,6 +158,29 @@ describe('moves within a cell: resize, confirm, revert, cold migration, evacuate
     expect(migrations.body.migrations[0]).toMatchObject({ migration_type: 'migration', status: 'confirmed', source_compute: source, dest_compute: target, instance_uuid: server.id })
   })
 
+  it('pages os-migrations at 2.59 (newest first, marker = uuid), filters by time at 2.66, and is admin-only', async () => {
+    const all = await call(admin, 'GET', `${r2}/os-migrations`, undefined, mv('2.59'))
+    expect(all.status).toBe(200)
+    const list = all.body.migrations as Array<{ uuid: string; created_at: string }>
+    expect(list.length).toBeGreaterThanOrEqual(3)
+    const created = list.map((m) => m.created_at)
+    expect([...created].sort().reverse()).toEqual(created)
+    const first = await call(admin, 'GET', `${r2}/os-migrations?limit=1`, undefined, mv('2.59'))
+    expect(first.body.migrations.map((m: any) => m.uuid)).toEqual([list[0]?.uuid])
+    expect(first.body.migrations_links[0].href).toContain(`marker=${list[0]?.uuid}`)
+    const next = await call(admin, 'GET', `${r2}/os-migrations?limit=1&marker=${list[0]?.uuid}`, undefined, mv('2.59'))
+    expect(next.body.migrations.map((m: any) => m.uuid)).toEqual([list[1]?.uuid])
+    expect((await call(admin, 'GET', `${r2}/os-migrations?marker=${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}`, undefined, mv('2.59'))).status).toBe(400)
+    const none = await call(admin, 'GET', `${r2}/os-migrations?changes-before=2000-01-01T00:00:00Z`, undefined, mv('2.66'))
+    expect(none.body.migrations).toEqual([])
+    expect((await call(admin, 'GET', `${r2}/os-migrations?changes-since=yesterday`, undefined, mv('2.59'))).status).toBe(400)
+    // Before 2.59: no uuid, no paging.
+    const old = await call(admin, 'GET', `${r2}/os-migrations`, undefined, mv('2.1'))
+    expect(old.body.migrations[0]).not.toHaveProperty('uuid')
+    expect(old.body.migrations[0]).not.toHaveProperty('migration_type')
+    expect((await call(member.session, 'GET', `${r2}/os-migrations`)).status).toBe(403)
+  })
+
   it('refuses a migration to non-admins with 403', async () => {
     const server = await boot(member.session, 'not-yours-to-move')
     const res = await action(member.session, server.id, { migrate: null }, '2.1')
