@@ -110,6 +110,21 @@ describe('moves within a cell: resize, confirm, revert, cold migration, evacuate
     expect((await lastAction(member.session, server.id)).action).toBe('revertResize')
   })
 
+  it('keeps the source guest of an unconfirmed migration when the source compute restarts, so that revert still works', async () => {
+    const server = await boot(admin, 'source-restarts')
+    const source = (await guestsOf(server.id))[0] ?? ''
+    const target = HOSTS.find((h) => h !== source) ?? ''
+    expect((await action(admin, server.id, { migrate: { host: target } })).status).toBe(202)
+    await waitForStatus(admin, r2, server.id, 'VERIFY_RESIZE')
+    await fed.restartCompute(source)
+    expect((await guestsOf(server.id)).sort()).toEqual([source, target].sort())
+    expect((await action(admin, server.id, { revertResize: null })).status).toBe(202)
+    const back = await waitForStatus(admin, r2, server.id, 'ACTIVE')
+    expect(back['OS-EXT-SRV-ATTR:host']).toBe(source)
+    expect(await guestsOf(server.id)).toEqual([source])
+    expect((await fed.driverOf(source)?.getInfo(server.id))?.powerState).toBe(1)
+  })
+
   it('refuses bad resizes with 400 and wrong states with 409, changing nothing', async () => {
     const server = await boot(member.session, 'refuse-me')
     const same = await action(member.session, server.id, { resize: { flavorRef: '1' } })
