@@ -132,6 +132,12 @@ describe('moves within a cell: resize, confirm, revert, cold migration, evacuate
     expect(same.body.badRequest.message).toMatch(/must change flavor/)
     expect((await action(member.session, server.id, { resize: { flavorRef: 'no-such-flavor' } })).status).toBe(400)
     expect((await action(member.session, server.id, { resize: { flavor: '2' } })).status).toBe(400)
+    // m1.tiny has a 1 GB disk: a zero-disk flavor would lose it.
+    const zero = await call(admin, 'POST', `${r2}/flavors`, { flavor: { name: 'zero-disk', ram: 1024, vcpus: 1, disk: 0, id: 'zero-disk' } })
+    expect(zero.status).toBe(200)
+    const toZero = await action(member.session, server.id, { resize: { flavorRef: 'zero-disk' } })
+    expect(toZero.status).toBe(400)
+    expect(toZero.body.badRequest.message).toMatch(/zero disk/)
     const confirm = await action(member.session, server.id, { confirmResize: null })
     expect(confirm.status).toBe(409)
     expect(confirm.body.conflictingRequest.message).toMatch(/vm_state active/)
