@@ -18,6 +18,7 @@ import { ADMIN_OPERATIONS } from './operations/admin.js'
 import { listActions } from './operations/actions-log.js'
 import { buildInstance } from './operations/build.js'
 import { instancesOnHost } from './operations/build-specs.js'
+import { recoverStuckMoves } from './operations/move-recovery.js'
 import { expireStuckSpawns, resumeStuckReschedules } from './operations/reschedule.js'
 import { instanceDestroyed, instanceUpdate } from './operations/compute-reports.js'
 import { computeNodeUpdate, getCapacity, listHosts, serviceHeartbeat } from './operations/hosts.js'
@@ -126,6 +127,7 @@ export class ConductorManager {
       resumeStuckReschedules(this.#deps, systemContext(), STUCK_RESCHEDULE_MS).catch((err: unknown) =>
         this.#deps.log.warn({ err: String(err) }, 'resuming interrupted reschedules failed'),
       )
+      recoverStuckMoves(this.#deps, systemContext()).catch((err: unknown) => this.#deps.log.warn({ err: String(err) }, 'recovering interrupted moves failed'))
     }, STUCK_RESCHEDULE_MS)
     this.#sweep.unref()
     if (this.#buildTimeoutMs > 0) {

@@ -300,7 +300,7 @@ describe('the real openstack CLI against an embedded federation', () => {
     await os(...r2, 'server', 'resize', 'confirm', 'vm2')
     await waitStatus('vm2', 'ACTIVE', 'region-two')
     expect((await osJson(...r2, 'server', 'show', 'vm2', '-c', 'flavor')).flavor).toMatch(/m1\.small/)
-    await os(...r2, 'server', 'resize', '--flavor', 'm1.tiny', '--wait', 'vm2')
+    await os(...r2, 'server', 'resize', '--flavor', 'm1.medium', '--wait', 'vm2')
     await os(...r2, 'server', 'resize', 'revert', 'vm2')
     await waitStatus('vm2', 'ACTIVE', 'region-two')
     expect((await osJson(...r2, 'server', 'show', 'vm2', '-c', 'flavor')).flavor).toMatch(/m1\.small/)

@@ -110,6 +110,21 @@ describe('moves within a cell: resize, confirm, revert, cold migration, evacuate
     expect((await lastAction(member.session, server.id)).action).toBe('revertResize')
   })
 
+  it('keeps the source guest of an unconfirmed migration when the source compute restarts, so that revert still works', async () => {
+    const server = await boot(admin, 'source-restarts')
+    const source = (await guestsOf(server.id))[0] ?? ''
+    const target = HOSTS.find((h) => h !== source) ?? ''
+    expect((await action(admin, server.id, { migrate: { host: target } })).status).toBe(202)
+    await waitForStatus(admin, r2, server.id, 'VERIFY_RESIZE')
+    await fed.restartCompute(source)
+    expect((await guestsOf(server.id)).sort()).toEqual([source, target].sort())
+    expect((await action(admin, server.id, { revertResize: null })).status).toBe(202)
+    const back = await waitForStatus(admin, r2, server.id, 'ACTIVE')
+    expect(back['OS-EXT-SRV-ATTR:host']).toBe(source)
+    expect(await guestsOf(server.id)).toEqual([source])
+    expect((await fed.driverOf(source)?.getInfo(server.id))?.powerState).toBe(1)
+  })
+
   it('refuses bad resizes with 400 and wrong states with 409, changing nothing', async () => {
     const server = await boot(member.session, 'refuse-me')
     const same = await action(member.session, server.id, { resize: { flavorRef: '1' } })
@@ -117,6 +132,12 @@ describe('moves within a cell: resize, confirm, revert, cold migration, evacuate
     expect(same.body.badRequest.message).toMatch(/must change flavor/)
     expect((await action(member.session, server.id, { resize: { flavorRef: 'no-such-flavor' } })).status).toBe(400)
     expect((await action(member.session, server.id, { resize: { flavor: '2' } })).status).toBe(400)
+    // m1.tiny has a 1 GB disk: a zero-disk flavor would lose it.
+    const zero = await call(admin, 'POST', `${r2}/flavors`, { flavor: { name: 'zero-disk', ram: 1024, vcpus: 1, disk: 0, id: 'zero-disk' } })
+    expect(zero.status).toBe(200)
+    const toZero = await action(member.session, server.id, { resize: { flavorRef: 'zero-disk' } })
+    expect(toZero.status).toBe(400)
+    expect(toZero.body.badRequest.message).toMatch(/zero disk/)
     const confirm = await action(member.session, server.id, { confirmResize: null })
     expect(confirm.status).toBe(409)
     expect(confirm.body.conflictingRequest.message).toMatch(/vm_state active/)
@@ -156,6 +177,29 @@ describe('moves within a cell: resize, confirm, revert, cold migration, evacuate
     expect(migrations.status).toBe(200)
     expect(migrations.body.migrations).toHaveLength(1)
     expect(migrations.body.migrations[0]).toMatchObject({ migration_type: 'migration', status: 'confirmed', source_compute: source, dest_compute: target, instance_uuid: server.id })
+  })
+
+  it('pages os-migrations at 2.59 (newest first, marker = uuid), filters by time at 2.66, and is admin-only', async () => {
+    const all = await call(admin, 'GET', `${r2}/os-migrations`, undefined, mv('2.59'))
+    expect(all.status).toBe(200)
+    const list = all.body.migrations as Array<{ uuid: string; created_at: string }>
+    expect(list.length).toBeGreaterThanOrEqual(3)
+    const created = list.map((m) => m.created_at)
+    expect([...created].sort().reverse()).toEqual(created)
+    const first = await call(admin, 'GET', `${r2}/os-migrations?limit=1`, undefined, mv('2.59'))
+    expect(first.body.migrations.map((m: any) => m.uuid)).toEqual([list[0]?.uuid])
+    expect(first.body.migrations_links[0].href).toContain(`marker=${list[0]?.uuid}`)
+    const next = await call(admin, 'GET', `${r2}/os-migrations?limit=1&marker=${list[0]?.uuid}`, undefined, mv('2.59'))
+    expect(next.body.migrations.map((m: any) => m.uuid)).toEqual([list[1]?.uuid])
+    expect((await call(admin, 'GET', `${r2}/os-migrations?marker=${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}`, undefined, mv('2.59'))).status).toBe(400)
+    const none = await call(admin, 'GET', `${r2}/os-migrations?changes-before=2000-01-01T00:00:00Z`, undefined, mv('2.66'))
+    expect(none.body.migrations).toEqual([])
+    expect((await call(admin, 'GET', `${r2}/os-migrations?changes-since=yesterday`, undefined, mv('2.59'))).status).toBe(400)
+    // Before 2.59: no uuid, no paging.
+    const old = await call(admin, 'GET', `${r2}/os-migrations`, undefined, mv('2.1'))
+    expect(old.body.migrations[0]).not.toHaveProperty('uuid')
+    expect(old.body.migrations[0]).not.toHaveProperty('migration_type')
+    expect((await call(member.session, 'GET', `${r2}/os-migrations`)).status).toBe(403)
   })
 
   it('refuses a migration to non-admins with 403', async () => {
@@ -199,6 +243,19 @@ describe('moves within a cell: resize, confirm, revert, cold migration, evacuate
     expect(up.status).toBe(400)
     expect(up.body.badRequest.message).toMatch(/still in use/)
     expect((await action(member.session, server.id, { evacuate: {} }, '2.29')).status).toBe(404)
+    // The request shapes of 2.1 (onSharedStorage required), 2.14 (gone), 2.29 (force) and 2.68 (force gone).
+    const shapes: Array<[string, unknown, RegExp]> = [
+      ['2.1', {}, /onSharedStorage/],
+      ['2.14', { onSharedStorage: false }, /onSharedStorage/],
+      ['2.68', { force: true }, /force/],
+      ['2.1', { onSharedStorage: false }, /still in use/],
+      ['2.29', { force: true, host: 'no-such-host' }, /still in use/],
+    ]
+    for (const [version, body, message] of shapes) {
+      const res = await action(admin, server.id, { evacuate: body }, version)
+      expect(res.status, `${version} ${JSON.stringify(body)}`).toBe(400)
+      expect(res.body.badRequest.message).toMatch(message)
+    }
     const services = await call(admin, 'GET', `${r2}/os-services?host=${source}&binary=nova-compute`, undefined, mv('2.53'))
     const serviceId = services.body.services[0].id as string
     expect((await call(admin, 'PUT', `${r2}/os-services/${serviceId}`, { forced_down: true }, mv('2.53'))).status).toBe(200)

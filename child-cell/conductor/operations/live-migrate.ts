@@ -59,16 +59,28 @@ async function runLiveMigration(d: ConductorDeps, ctx: RequestContext, m: Migrat
       d.log.warn({ requestId: ctx.requestId, instance: uuid, host: m.source_host, err: String(err) }, 'live migration: the source kept its guest for now')
     })
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err)
-    d.log.warn({ requestId: ctx.requestId, instance: uuid, dest, err: message }, 'live migration failed; the guest stays on the source')
-    await d.compute.moveStep(ctx, dest, 'move_cleanup', { uuid }).catch(() => undefined)
-    await d.db.transaction().execute(async (tx) => {
-      await releaseResources(tx, m.uuid)
-      await setMigration(tx, m.uuid, { status: 'error' })
-      await d.store.change(tx, uuid, { task_state: null }, { taskState: 'migrating' })
-      await finishAction(tx, uuid, 'Error', `Live migration to ${dest} failed: ${message}`.slice(0, 255))
-    })
+    await failLiveMigration(d, ctx, m, err instanceof Error ? err.message : String(err))
+    return
   }
+  void d.agent.outboxChanged(ctx).catch(() => undefined)
+  void d.agent.capacityChanged(ctx).catch(() => undefined)
+}
+
+/**
+ * A live migration that failed (or was interrupted) before the switch: the guest stays on the
+ * source; the target's guest (if it started one) and claim go.
+ */
+export async function failLiveMigration(d: ConductorDeps, ctx: RequestContext, m: MigrationRow, message: string): Promise<void> {
+  const uuid = m.instance_uuid
+  const dest = m.dest_host ?? ''
+  d.log.warn({ requestId: ctx.requestId, instance: uuid, dest, err: message }, 'live migration failed; the guest stays on the source')
+  if (dest !== '') await d.compute.moveStep(ctx, dest, 'move_cleanup', { uuid }).catch(() => undefined)
+  await d.db.transaction().execute(async (tx) => {
+    await releaseResources(tx, m.uuid)
+    await setMigration(tx, m.uuid, { status: 'error' })
+    await d.store.change(tx, uuid, { task_state: null }, { taskState: 'migrating' })
+    await finishAction(tx, uuid, 'Error', `Live migration to ${dest} failed: ${message}`.slice(0, 255))
+  })
   void d.agent.outboxChanged(ctx).catch(() => undefined)
   void d.agent.capacityChanged(ctx).catch(() => undefined)
 }

@@ -33,6 +33,12 @@ export async function confirmMove(d: ConductorDeps, ctx: RequestContext, row: Ro
     if (!(await setMigration(tx, m.uuid, { status: 'confirming' }, 'finished'))) throw new ConflictError(`Migration ${m.uuid} changed concurrently`)
     await recordAction(tx, ctx, { uuid: row.uuid, action: 'confirmResize', projectId: row.project_id, userId: row.user_id, event: 'compute_confirm_resize', host: m.source_host })
   })
+  return finishConfirm(d, ctx, m)
+}
+
+/** The part of a confirm after the migration is `confirming` (idempotent: it may run again after an interruption). */
+export async function finishConfirm(d: ConductorDeps, ctx: RequestContext, m: MigrationRow): Promise<InstanceRecord> {
+  const row = { uuid: m.instance_uuid }
   if (m.source_host !== m.dest_host) {
     await d.compute.moveStep(ctx, m.source_host, 'move_cleanup', { uuid: row.uuid }).catch((err: unknown) => {
       d.log.warn({ requestId: ctx.requestId, instance: row.uuid, host: m.source_host, err: String(err) }, 'confirm: the source did not remove its guest; it will at its next start')
@@ -71,7 +77,8 @@ export async function revertMove(d: ConductorDeps, ctx: RequestContext, row: Row
   return d.store.toRecord(reverting)
 }
 
-async function finishRevert(d: ConductorDeps, ctx: RequestContext, m: MigrationRow, row: Row): Promise<void> {
+/** The background part of a revert (idempotent: it may run again after an interruption). */
+export async function finishRevert(d: ConductorDeps, ctx: RequestContext, m: MigrationRow, row: Row): Promise<void> {
   const sameHost = m.source_host === m.dest_host
   const powerOn = m.previous_vm_state === 'active'
   let outcome: { ok: true; powerState: number } | { ok: false; message: string }

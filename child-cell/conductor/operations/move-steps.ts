@@ -52,33 +52,49 @@ export async function runMove(d: ConductorDeps, ctx: RequestContext, m: Migratio
     if (!done) throw new Error('the instance changed during its move')
     d.log.info({ requestId: ctx.requestId, instance: uuid, source: m.source_host, dest }, 'move finished; waiting for confirm or revert')
   } catch (err) {
-    d.log.warn({ requestId: ctx.requestId, instance: uuid, source: m.source_host, dest, err: messageOf(err) }, 'move failed; back to the source')
-    if (dest !== m.source_host) await d.compute.moveStep(ctx, dest, 'move_cleanup', { uuid }).catch(() => undefined)
-    const current = await d.store.get(uuid).catch(() => undefined)
-    let powerState = current?.power_state ?? 0
-    if (current !== undefined) {
-      const old = { ...d.store.toRecord(current), flavor: JSON.parse(m.old_flavor) as FlavorSnapshot, host: m.source_host, node: m.source_node }
-      const back = await d.compute.moveStep(ctx, m.source_host, 'move_finish_revert', { instance: old, powerOn, recreate: dest === m.source_host }).catch(() => undefined)
-      powerState = back?.powerState ?? powerState
-    }
-    await d.db.transaction().execute(async (tx) => {
-      await releaseResources(tx, m.uuid)
-      await setMigration(tx, m.uuid, { status: 'error' })
-      const old = JSON.parse(m.old_flavor) as FlavorSnapshot
-      if (current !== undefined && current.deleted === 0) {
-        await d.store.change(tx, uuid, {
-          vm_state: m.previous_vm_state,
-          task_state: null,
-          host: m.source_host,
-          node: m.source_node,
-          flavor: m.old_flavor,
-          flavor_id: old.id,
-          power_state: powerState,
-        })
-      }
-      await finishAction(tx, uuid, 'Error', `Move to ${dest} failed: ${messageOf(err)}`.slice(0, 255))
-    })
+    await compensateMove(d, ctx, m, messageOf(err))
+    return
   }
+  void d.agent.outboxChanged(ctx).catch(() => undefined)
+  void d.agent.capacityChanged(ctx).catch(() => undefined)
+}
+
+/**
+ * Puts a resize or cold migration that failed (or was interrupted) back on its source: the
+ * target's guest and claim go, the source's guest runs again as before, the instance has its old
+ * state and flavor, the migration is `error` and the action records why. Every step is idempotent,
+ * so that it can run again after an interruption.
+ */
+export async function compensateMove(d: ConductorDeps, ctx: RequestContext, m: MigrationRow, message: string): Promise<void> {
+  const uuid = m.instance_uuid
+  const dest = m.dest_host ?? m.source_host
+  const powerOn = m.previous_vm_state === 'active'
+  d.log.warn({ requestId: ctx.requestId, instance: uuid, source: m.source_host, dest, err: message }, 'move failed; back to the source')
+  if (dest !== m.source_host) await d.compute.moveStep(ctx, dest, 'move_cleanup', { uuid }).catch(() => undefined)
+  const current = await d.store.get(uuid).catch(() => undefined)
+  let powerState = current?.power_state ?? 0
+  if (current !== undefined) {
+    const old = { ...d.store.toRecord(current), flavor: JSON.parse(m.old_flavor) as FlavorSnapshot, host: m.source_host, node: m.source_node }
+    const back = await d.compute.moveStep(ctx, m.source_host, 'move_finish_revert', { instance: old, powerOn, recreate: dest === m.source_host }).catch(() => undefined)
+    powerState = back?.powerState ?? powerState
+  }
+  await d.db.transaction().execute(async (tx) => {
+    await releaseResources(tx, m.uuid)
+    await setMigration(tx, m.uuid, { status: 'error' })
+    const old = JSON.parse(m.old_flavor) as FlavorSnapshot
+    if (current !== undefined && current.deleted === 0) {
+      await d.store.change(tx, uuid, {
+        vm_state: m.previous_vm_state,
+        task_state: null,
+        host: m.source_host,
+        node: m.source_node,
+        flavor: m.old_flavor,
+        flavor_id: old.id,
+        power_state: powerState,
+      })
+    }
+    await finishAction(tx, uuid, 'Error', `Move to ${dest} failed: ${message}`.slice(0, 255))
+  })
   void d.agent.outboxChanged(ctx).catch(() => undefined)
   void d.agent.capacityChanged(ctx).catch(() => undefined)
 }
@@ -112,16 +128,26 @@ export async function runEvacuation(d: ConductorDeps, ctx: RequestContext, m: Mi
     if (!done) throw new Error('the instance changed during its evacuation')
     d.log.info({ requestId: ctx.requestId, instance: uuid, source: m.source_host, dest }, 'instance evacuated')
   } catch (err) {
-    d.log.warn({ requestId: ctx.requestId, instance: uuid, dest, err: messageOf(err) }, 'evacuation failed')
-    await d.compute.moveStep(ctx, dest, 'move_cleanup', { uuid }).catch(() => undefined)
-    const now = Date.now()
-    await d.db.transaction().execute(async (tx) => {
-      await releaseResources(tx, m.uuid)
-      await setMigration(tx, m.uuid, { status: 'failed' })
-      await d.store.change(tx, uuid, { vm_state: 'error', task_state: null, fault: JSON.stringify({ code: 500, message: `Evacuation to ${dest} failed: ${messageOf(err)}`, created: now }) })
-      await finishAction(tx, uuid, 'Error', messageOf(err).slice(0, 255))
-    })
+    await failEvacuation(d, ctx, m, messageOf(err))
+    return
   }
+  void d.agent.outboxChanged(ctx).catch(() => undefined)
+  void d.agent.capacityChanged(ctx).catch(() => undefined)
+}
+
+/** An evacuation that failed (or was interrupted): the instance in ERROR on its dead host, the target's guest and claim gone. */
+export async function failEvacuation(d: ConductorDeps, ctx: RequestContext, m: MigrationRow, message: string): Promise<void> {
+  const uuid = m.instance_uuid
+  const dest = m.dest_host ?? ''
+  d.log.warn({ requestId: ctx.requestId, instance: uuid, dest, err: message }, 'evacuation failed')
+  if (dest !== '') await d.compute.moveStep(ctx, dest, 'move_cleanup', { uuid }).catch(() => undefined)
+  const now = Date.now()
+  await d.db.transaction().execute(async (tx) => {
+    await releaseResources(tx, m.uuid)
+    await setMigration(tx, m.uuid, { status: 'failed' })
+    await d.store.change(tx, uuid, { vm_state: 'error', task_state: null, fault: JSON.stringify({ code: 500, message: `Evacuation to ${dest} failed: ${message}`, created: now }) })
+    await finishAction(tx, uuid, 'Error', message.slice(0, 255))
+  })
   void d.agent.outboxChanged(ctx).catch(() => undefined)
   void d.agent.capacityChanged(ctx).catch(() => undefined)
 }

@@ -54,6 +54,9 @@ export async function startMove(d: ConductorDeps, ctx: RequestContext, row: Row,
   const oldFlavor = JSON.parse(row.flavor) as FlavorSnapshot
   const newFlavor = kind === 'resize' ? flavorArg(args.flavor) : oldFlavor
   if (kind === 'resize' && newFlavor.id === oldFlavor.id) throw new InvalidError('When resizing, instances must change flavor!')
+  // Nova's libvirt driver cannot shrink a local disk; a zero-disk flavor would lose it (CannotResizeDisk).
+  if (kind === 'resize' && newFlavor.rootGb === 0 && oldFlavor.rootGb > 0) throw new InvalidError('Resize to zero disk flavor is not allowed.')
+  if (kind === 'resize' && newFlavor.rootGb < oldFlavor.rootGb) throw new InvalidError('Unable to resize disk down.')
   const ignore = await excludedHosts(d, row.host, typeof args.host === 'string' ? args.host : undefined, kind === 'migration' || args.allowSameHost !== true)
   const m = await begin(d, ctx, row, { kind, migrationUuid, oldFlavor, newFlavor, taskState: 'resize_prep', status: 'pre-migrating' })
   const dest = await claimTarget(d, ctx, row, m, newFlavor, ignore)
@@ -90,7 +93,7 @@ export async function startEvacuation(d: ConductorDeps, ctx: RequestContext, row
   await d.db.transaction().execute((tx) => setMigration(tx, m.uuid, { status: 'running', dest_host: dest.host, dest_node: dest.node }))
   const started = (await findMigration(d, m.uuid)) ?? m
   void runEvacuation(d, ctx, started, args.image).catch((err: unknown) => d.log.error({ requestId: ctx.requestId, instance: row.uuid, err: String(err) }, 'evacuation failed to finish'))
-  return d.store.toRecord(row)
+  return d.store.toRecord(await d.store.get(row.uuid))
 }
 
 /** The API's migration uuid, or a new one (a caller that does not retry). */
