@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench -- NAME`: runs one benchmark (scheduler, bus, virt, boot, converge, detection; `all` runs each), prints its
+ * `npm run bench -- NAME`: runs one benchmark (scheduler, bus, virt, boot, converge, detection, sites; `all` runs each), prints its
  * figures, writes them to `bench/results/NAME.json` with a description of the machine, and rewrites
  * `bench/RESULTS.md` from every results file and `bench/NOTES.md` (`summary` only rewrites it).
  * Benchmarks print; tests never assert on time.
@@ -16,6 +16,7 @@ import { benchBus } from './bus-bench.js'
 import { benchConverge } from './converge-bench.js'
 import { benchDetection } from './detection-bench.js'
 import { benchClaims, benchTreeDecisions } from './placement-bench.js'
+import { benchSites } from './sites-bench.js'
 import { benchDecisions } from './scheduler-bench.js'
 import { benchVirt } from './virt-bench.js'
 
@@ -30,6 +31,8 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<Figures>>> = {
   boot: () => benchBoot(),
   converge: () => benchConverge(),
   detection: () => benchDetection(),
+  // Needs root and iproute2 (network namespaces): one namespace per site.
+  sites: () => benchSites(),
 }
 
 /**

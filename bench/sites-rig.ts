@@ -139,7 +139,7 @@ export async function startSites(layout: StarLayout = SITES_LAYOUT, env: NodeJS.
       for (const c of sites) if (c.exitCode !== null) throw new Error('a site exited')
       return (await fetch(`${identityUrl}/v3`, { signal: AbortSignal.timeout(5000) })).status === 200
     })
-    const token = await adminToken(identityUrl)
+    const { token } = await adminToken(identityUrl)
     // Both regions report across their links: a host of each is listed, no cell down.
     await until('both regions in service', 60_000, async () => {
       const r = await fetch(`${computeUrl}/os-hypervisors`, { headers: { 'x-auth-token': token }, signal: AbortSignal.timeout(5000) })
@@ -172,8 +172,8 @@ function writeRegions(root: string, out: string, layout: StarLayout, where: (reg
   }
 }
 
-/** A token of the rig's admin (project admin). */
-export async function adminToken(identityUrl: string): Promise<string> {
+/** A token of the rig's admin, scoped to project admin, and that project's id. */
+export async function adminToken(identityUrl: string): Promise<{ token: string; projectId: string }> {
   const res = await fetch(`${identityUrl}/v3/auth/tokens`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -184,9 +184,10 @@ export async function adminToken(identityUrl: string): Promise<string> {
       },
     }),
   })
-  await res.text()
+  const text = await res.text()
   if (res.status !== 201) throw new Error(`admin login failed: ${res.status}`)
-  return res.headers.get('x-subject-token') ?? ''
+  const body = JSON.parse(text) as { token: { project: { id: string } } }
+  return { token: res.headers.get('x-subject-token') ?? '', projectId: body.token.project.id }
 }
 
 async function until(what: string, timeoutMs: number, cond: () => Promise<boolean>): Promise<void> {
