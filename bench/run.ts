@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench -- NAME`: runs one benchmark (scheduler, bus, virt, boot, converge, detection, move; `all` runs each), prints its
+ * `npm run bench -- NAME`: runs one benchmark (scheduler, bus, virt, boot, converge, detection, sites, move; `all` runs each), prints its
  * figures, writes them to `bench/results/NAME.json` with a description of the machine, and rewrites
  * `bench/RESULTS.md` from every results file and `bench/NOTES.md` (`summary` only rewrites it).
  * Benchmarks print; tests never assert on time.
@@ -17,6 +17,7 @@ import { benchConverge } from './converge-bench.js'
 import { benchDetection } from './detection-bench.js'
 import { benchMove } from './move-bench.js'
 import { benchClaims, benchTreeDecisions } from './placement-bench.js'
+import { benchSites } from './sites-bench.js'
 import { benchDecisions } from './scheduler-bench.js'
 import { benchVirt } from './virt-bench.js'
 
@@ -32,6 +33,8 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<Figures>>> = {
   converge: () => benchConverge(),
   detection: () => benchDetection(),
   move: () => benchMove(),
+  // Needs root and iproute2 (network namespaces): one namespace per site.
+  sites: () => benchSites(),
 }
 
 /**

@@ -79,10 +79,22 @@ export async function startRelay(routes: readonly RelayRoute[]): Promise<Relay> 
         s.on('error', () => s.destroy())
         s.on('close', () => sockets.delete(s))
       }
-      pipeDelayed(client, upstream, r.delayMs ?? 0)
-      pipeDelayed(upstream, client, r.delayMs ?? 0)
-      client.on('close', () => upstream.destroy())
-      upstream.on('close', () => client.destroy())
+      const delayMs = r.delayMs ?? 0
+      pipeDelayed(client, upstream, delayMs)
+      pipeDelayed(upstream, client, delayMs)
+      // One side gone: the other follows once what is still on its way (delayed) has arrived.
+      const follow = (other: Socket): void => {
+        if (delayMs <= 0) {
+          other.destroy()
+          return
+        }
+        setTimeout(() => {
+          other.end()
+          setTimeout(() => other.destroy(), 1000).unref()
+        }, delayMs + 5).unref()
+      }
+      client.on('close', () => follow(upstream))
+      upstream.on('close', () => follow(client))
     })
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)

@@ -4,13 +4,9 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse, stringify } from 'yaml'
-import { deleteUsers, deleteVhost, listUsers } from '../../shared/bus/amqp-admin.js'
-import { dropMysqlSchema } from '../../shared/db/database.js'
-import { dropSchemaUsers, listSchemaUsers } from '../../shared/db/mysql-admin.js'
+import { dropFederation } from '../../bench/sites-rig.js'
 
 const root = resolve(import.meta.dirname, '../..')
-/** The test machine's MariaDB administrator (README: Tests). */
-const ADMIN_DB = 'mysql://root@127.0.0.1:3306'
 
 /** A production-mode federation started through `dist/bin/production.js` (needs `npm run build`). */
 export interface ProductionFederation {
@@ -125,18 +121,4 @@ export async function startProduction(opts: ProductionOptions = {}): Promise<Pro
       await dropFederation(prefix)
     },
   }
-}
-
-/**
- * Drops what a production federation with schema and vhost prefix `prefix` created on the shared
- * servers: its schemas, vhosts, per-service broker users and database accounts.
- */
-export async function dropFederation(prefix: string): Promise<void> {
-  const schemas = execFileSync('mysql', ['-h127.0.0.1', '-uroot', '-N', '-e', `SHOW DATABASES LIKE '${prefix}\\_%'`], { encoding: 'utf8' })
-  for (const s of schemas.split('\n').filter((x) => x !== '')) await dropMysqlSchema(`mysql://root@127.0.0.1:3306/${s}`)
-  const vhosts = execFileSync('rabbitmqctl', ['-q', 'list_vhosts'], { encoding: 'utf8' })
-  for (const v of vhosts.split('\n').filter((x) => x.startsWith(`${prefix}.`))) await deleteVhost(v)
-  // The per-service broker users and database accounts the supervisor created.
-  await deleteUsers((await listUsers()).filter((u) => u.startsWith(`${prefix}.`)))
-  await dropSchemaUsers(ADMIN_DB, await listSchemaUsers(ADMIN_DB, `${prefix}_`))
 }

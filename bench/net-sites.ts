@@ -1,9 +1,10 @@
 import type { ChildProcess } from 'node:child_process'
 import { execFileSync, spawn } from 'node:child_process'
-import { join, resolve } from 'node:path'
-import type { RelayRoute } from '../../bench/site-relay.js'
+import { join } from 'node:path'
+import { packageRoot } from '../shared/paths.js'
+import type { RelayRoute } from './site-relay.js'
 
-const root = resolve(import.meta.dirname, '../..')
+const root = packageRoot()
 
 /**
  * Network namespaces for rehearsing separate sites (needs root and iproute2): one namespace per
