@@ -144,6 +144,7 @@ async function withSnapshot(
   send: (upload: { imageId: string; uploadUrl: string; abortUrl: string }) => Promise<unknown>,
 ): Promise<string> {
   if (d.snapshots === undefined) throw new InvalidError('Snapshots are not supported by this cloud.')
+  if (d.tree.isDown(inst.cellPath)) throw new ConflictError(`Cannot snapshot instance ${inst.uuid}: its cell ${inst.cellPath} is down (status UNKNOWN)`)
   // Refuse early what the cell would refuse, before an image exists.
   if (inst.taskState !== null) throw new ConflictError(`Cannot snapshot instance ${inst.uuid} while it is in task_state ${inst.taskState}`)
   const target = await d.snapshots.create(contextOf(res), { ...req, instanceUuid: inst.uuid, baseImageRef: inst.imageRef })

@@ -16,6 +16,7 @@ async function run(key: string, value: unknown, opts: { mv: string; admin?: bool
   const record = { uuid: UUID, name: 'vm', imageRef: 'img', vmState: opts.vmState ?? 'shelved_offloaded', taskState: null, shelvedImageId: SHELVED_IMAGE } as unknown as InstanceRecord
   const deps = {
     locator: { get: () => Promise.resolve({ record, unknown: false }) },
+    tree: { isDown: () => false },
     images: (_c: unknown, id: string) => Promise.resolve(id === SHELVED_IMAGE ? { id, name: 'x', status: 'active', minDisk: 0, minRam: 0, properties: {}, downloadUrl: 'http://img/signed', checksum: 'c' } : undefined),
     snapshots: {
       create: () => Promise.resolve({ imageId: SHELVED_IMAGE, uploadUrl: 'http://img/up', abortUrl: 'http://img/abort' }),
