@@ -22,6 +22,7 @@ async function run(key: string, value: unknown, opts: { mv: string; admin?: bool
       create: () => Promise.resolve({ imageId: SHELVED_IMAGE, uploadUrl: 'http://img/up', abortUrl: 'http://img/abort' }),
       abandon: () => Promise.resolve(),
       discardUrl: (id: string) => `http://img/discard/${id}`,
+      discard: () => Promise.resolve(),
     },
   } as unknown as ComputeDeps
   const res = {
