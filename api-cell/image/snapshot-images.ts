@@ -34,6 +34,8 @@ export interface SnapshotImages {
   abandon(imageId: string): Promise<void>
   /** The URL that deletes the shelved image of an instance once it is unshelved. */
   discardUrl(imageId: string, instanceUuid: string): string
+  /** Deletes the shelved image of an instance (the instance was deleted while shelved). */
+  discard(imageId: string, instanceUuid: string): Promise<void>
 }
 
 /** {@link SnapshotImages} over the image service, with URLs valid for `ttlMs` (`clock`: epoch ms, tests). */
@@ -56,6 +58,9 @@ export function snapshotImages(images: ImageService, signer: FileUrlSigner, ttlM
     },
     async abandon(imageId) {
       await images.abandon(imageId)
+    },
+    async discard(imageId, instanceUuid) {
+      await images.discardSnapshot(imageId, instanceUuid)
     },
     discardUrl: (imageId, instanceUuid) => signer.signedDiscardUrl(imageId, instanceUuid, clock() + ttlMs),
   }

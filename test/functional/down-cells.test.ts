@@ -114,6 +114,15 @@ describe('a hung region: known down, not waited on, back when it reports', () =>
     const md = await call(admin, 'PUT', `${global}/servers/${inR2}/metadata/k`, { meta: { k: 'v' } })
     expect(md.status).toBe(409)
     expect(md.body.conflictingRequest.message).toMatch(/is down/)
+    // Snapshots and shelving create no image for a server whose cell is down.
+    const images = async (): Promise<number> => (await call(admin, 'GET', `${fed.api.urls.image}/v2/images`)).body.images.length
+    const before = await images()
+    for (const body of [{ createImage: { name: 'snap' } }, { shelve: null }, { rescue: null }, { 'os-getConsoleOutput': {} }]) {
+      const refused = await call(admin, 'POST', `${global}/servers/${inR2}/action`, body)
+      expect(refused.status, JSON.stringify(body)).toBe(409)
+      expect(refused.body.conflictingRequest.message).toMatch(/is down/)
+    }
+    expect(await images()).toBe(before)
   })
 
   it('serves the region again as soon as it reports', async () => {

@@ -94,4 +94,14 @@ describe('embedded federation: FEDERATION_SHELVED_OFFLOAD_TIME', () => {
     const actions = (await call(admin, 'GET', `${nova}/servers/${id}/os-instance-actions`)).body.instanceActions.map((a: any) => a.action)
     expect(actions.slice(0, 2)).toEqual(['shelveOffload', 'shelve'])
   })
+
+  it('deleting a shelved instance deletes its shelved image too', async () => {
+    const glance = endpoint(admin, 'image', 'region-two')
+    const shelvedImages = async (): Promise<any[]> =>
+      ((await call(admin, 'GET', `${glance}/v2/images`)).body.images as any[]).filter((i) => i.name === 'slow-shelf-shelved')
+    expect(await shelvedImages()).toHaveLength(1)
+    expect((await call(admin, 'DELETE', `${nova}/servers/${id}`)).status).toBe(204)
+    await waitFor('server gone', async () => ((await call(admin, 'GET', `${nova}/servers/${id}`)).status === 404 ? true : undefined))
+    expect(await shelvedImages()).toEqual([])
+  })
 })

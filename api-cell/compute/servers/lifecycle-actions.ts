@@ -144,6 +144,7 @@ async function withSnapshot(
   send: (upload: { imageId: string; uploadUrl: string; abortUrl: string }) => Promise<unknown>,
 ): Promise<string> {
   if (d.snapshots === undefined) throw new InvalidError('Snapshots are not supported by this cloud.')
+  if (d.tree.isDown(inst.cellPath)) throw new ConflictError(`Cannot snapshot instance ${inst.uuid}: its cell ${inst.cellPath} is down (status UNKNOWN)`)
   // Refuse early what the cell would refuse, before an image exists.
   if (inst.taskState !== null) throw new ConflictError(`Cannot snapshot instance ${inst.uuid} while it is in task_state ${inst.taskState}`)
   const target = await d.snapshots.create(contextOf(res), { ...req, instanceUuid: inst.uuid, baseImageRef: inst.imageRef })
@@ -156,3 +157,14 @@ async function withSnapshot(
   return target.imageId
 }
 
+/**
+ * The shelved image of an instance about to be deleted while shelved, to delete with it (as Nova
+ * does); undefined for any other instance. Asks the cell only when the index says it is shelved.
+ */
+export async function shelvedImageOf(d: ComputeDeps, res: Response, uuid: string): Promise<string | undefined> {
+  const idx = await d.db.selectFrom('instance_index').select('vm_state').where('uuid', '=', uuid).executeTakeFirst()
+  if (idx?.vm_state !== 'shelved' && idx?.vm_state !== 'shelved_offloaded') return undefined
+  const a = authOf(res)
+  const found = await d.locator.get(contextOf(res), { projectId: a.projectId, isAdmin: a.isAdmin }, uuid)
+  return found.record.shelvedImageId
+}

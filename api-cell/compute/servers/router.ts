@@ -19,7 +19,7 @@ import { actOnInstance } from './instance-act.js'
 import { serverMetadataRouter } from './metadata-routes.js'
 import { serverTagsRouter } from './tag-routes.js'
 import { canonicalIpv6, createServer } from './create.js'
-import { LIFECYCLE_ACTION_KEYS, lifecycleActionRoute } from './lifecycle-actions.js'
+import { LIFECYCLE_ACTION_KEYS, lifecycleActionRoute, shelvedImageOf } from './lifecycle-actions.js'
 import { listServers } from './list.js'
 import { MOVE_ACTIONS, moveAction } from './move-actions.js'
 import { serverDetail } from './views.js'
@@ -174,7 +174,9 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
       }
       if (fresh.cell_path === null) throw new ConflictError(`Instance ${uuid} is being scheduled, try again`)
       if (d.tree.isDown(fresh.cell_path)) throw new ConflictError(`Cannot 'delete' instance ${uuid}: its cell ${fresh.cell_path} is down (status UNKNOWN)`)
+      const shelvedImage = await shelvedImageOf(d, res, uuid)
       await d.tree.clientFor(fresh.cell_path).instanceAction(contextOf(res), { cellPath: fresh.cell_path, instanceUuid: uuid, action: 'delete', args: {} })
+      if (shelvedImage !== undefined) await d.snapshots?.discard(shelvedImage, uuid).catch(() => undefined)
       res.status(204).end()
     }),
   )
