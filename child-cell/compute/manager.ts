@@ -76,6 +76,7 @@ export class ComputeManager {
       terminate_instance: (ctx, a: { uuid: string }) => terminateInstance(this.#c, ctx, a.uuid),
       power_action: (ctx, a: PowerActionArgs) => powerAction(this.#c, ctx, a),
       get_host_uptime: () => Promise.resolve(uptimeLine()),
+      get_instance_diagnostics: async (_ctx, a: { uuid: string }) => ({ ...(await this.#c.driver.getInfo(a.uuid)), driver: this.#c.driver.name }),
     }
   }
 

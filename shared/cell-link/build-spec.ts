@@ -208,6 +208,7 @@ export const INSTANCE_ACTIONS = [
   'update',
   'set_metadata',
   'set_tags',
+  'diagnostics',
   'list_actions',
 ] as const
 /** One of {@link INSTANCE_ACTIONS}. */

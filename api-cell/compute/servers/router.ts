@@ -17,6 +17,7 @@ import { linkBase } from '../request-scope.js'
 import { groupsOfInstance } from '../server-groups/group-store.js'
 import { actOnInstance } from './instance-act.js'
 import { serverMetadataRouter } from './metadata-routes.js'
+import { serverInfoRouter } from './server-info-routes.js'
 import { serverTagsRouter } from './tag-routes.js'
 import { canonicalIpv6, createServer } from './create.js'
 import { listServers } from './list.js'
@@ -278,6 +279,7 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
   )
   r.use(serverMetadataRouter(d, wrap))
   r.use(serverTagsRouter(d, wrap))
+  r.use(serverInfoRouter(d, wrap))
   r.get(
     '/servers/:id/os-instance-actions',
     wrap(async (req, res) => {
