@@ -123,4 +123,29 @@ describe('compute API: microversions up to 2.93', () => {
     for (const k of ['hw:cpu_policy', 'mycompany:x', 'hw:no_such_thing']) expect((await call(admin, 'DELETE', `${nova}/flavors/1/os-extra_specs/${k}`)).status).toBe(200)
     expect(await stored()).toEqual(before)
   })
+
+  it('opens the availability_zone, vm_state and user_id filters to non-admins from 2.83', async () => {
+    const names = async (q: string, v: string): Promise<string[]> => (await call(member.session, 'GET', `${nova}/servers?${q}`, undefined, mv(v))).body.servers.map((x: any) => x.name)
+    expect(await names('vm_state=stopped', '2.82')).toEqual(['My VM'])
+    expect(await names('vm_state=stopped', '2.83')).toEqual([])
+    expect(await names('vm_state=active', '2.83')).toEqual(['My VM'])
+    expect(await names('availability_zone=no-such-zone', '2.83')).toEqual([])
+    expect(await names(`user_id=${member.userId}`, '2.83')).toEqual(['My VM'])
+  })
+
+  it('answers the volume attachment API as Nova without a volume service: none attached, volumes not found', async () => {
+    const va = (method: string, path: string, body: unknown, v: string): Promise<Reply> => call(member.session, method, `${nova}/servers/${serverId}/os-volume_attachments${path}`, body, mv(v))
+    const vol = '11111111-2222-4333-8444-555555555555'
+    const list = await va('GET', '', undefined, '2.89')
+    expect(list.status).toBe(200)
+    expect(list.body).toEqual({ volumeAttachments: [] })
+    fault(await va('POST', '', { volumeAttachment: { volumeId: vol, delete_on_termination: true } }, '2.79'), 404, 'itemNotFound')
+    fault(await va('POST', '', { volumeAttachment: { volumeId: vol, delete_on_termination: true } }, '2.78'), 400, 'badRequest')
+    fault(await va('POST', '', { volumeAttachment: { volumeId: 'not-a-uuid' } }, '2.79'), 400, 'badRequest')
+    fault(await va('GET', `/${vol}`, undefined, '2.89'), 404, 'itemNotFound')
+    fault(await va('PUT', `/${vol}`, { volumeAttachment: { volumeId: vol, delete_on_termination: false } }, '2.85'), 404, 'itemNotFound')
+    fault(await va('PUT', `/${vol}`, { volumeAttachment: { volumeId: vol, delete_on_termination: false } }, '2.84'), 400, 'badRequest')
+    fault(await va('DELETE', `/${vol}`, undefined, '2.89'), 404, 'itemNotFound')
+    fault(await call(member.session, 'GET', `${nova}/servers/00000000-0000-4000-8000-000000000000/os-volume_attachments`), 404, 'itemNotFound')
+  })
 })
