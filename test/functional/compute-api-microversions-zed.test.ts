@@ -148,4 +148,27 @@ describe('compute API: microversions up to 2.93', () => {
     fault(await va('DELETE', `/${vol}`, undefined, '2.89'), 404, 'itemNotFound')
     fault(await call(member.session, 'GET', `${nova}/servers/00000000-0000-4000-8000-000000000000/os-volume_attachments`), 404, 'itemNotFound')
   })
+
+  it('boots onto the host an admin names from 2.74, refuses others and unknown hosts', async () => {
+    const global = `${fed.api.urls.compute}/v2.1`
+    const boot = (s: Session, server: Record<string, unknown>, v: string): Promise<Reply> =>
+      call(s, 'POST', `${global}/servers`, { server: { name: 'pinned', imageRef, flavorRef: '1', networks: 'none', ...server } }, mv(v))
+    for (const host of ['r2-c3', 'r1-dc2-c2']) {
+      const r = await boot(admin, { host }, '2.74')
+      expect(r.status).toBe(202)
+      const shown = await waitForStatus(admin, global, r.body.server.id, 'ACTIVE')
+      expect(shown['OS-EXT-SRV-ATTR:host']).toBe(host)
+      expect((await call(admin, 'DELETE', `${global}/servers/${r.body.server.id}`)).status).toBe(204)
+    }
+    const node = await boot(admin, { hypervisor_hostname: 'r1-dc1-c4' }, '2.74')
+    expect((await waitForStatus(admin, global, node.body.server.id, 'ACTIVE'))['OS-EXT-SRV-ATTR:hypervisor_hostname']).toBe('r1-dc1-c4')
+    expect((await call(admin, 'DELETE', `${global}/servers/${node.body.server.id}`)).status).toBe(204)
+    const before = await count()
+    fault(await boot(member.session, { host: 'r2-c3' }, '2.74'), 403, 'forbidden')
+    fault(await boot(admin, { host: 'no-such-host' }, '2.74'), 400, 'badRequest')
+    fault(await boot(admin, { host: 'r2-c3' }, '2.73'), 400, 'badRequest')
+    fault(await boot(admin, { host: 'r2-c3', availability_zone: 'region-two-az:r2-c3' }, '2.74'), 400, 'badRequest')
+    fault(await boot(admin, { host: 'bad host!' }, '2.74'), 400, 'badRequest')
+    expect(await count()).toBe(before)
+  })
 })
