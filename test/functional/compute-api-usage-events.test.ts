@@ -97,6 +97,7 @@ describe('compute API: external events, usage, audit log, diagnostics, topology'
     expect(paged.body.tenant_usages_links[0].href).toContain('marker=')
     fault(await call(admin, 'GET', `${global}/os-simple-tenant-usage?start=${end}&end=${start}`), 400, 'badRequest')
     fault(await call(admin, 'GET', `${global}/os-simple-tenant-usage?start=yesterday`), 400, 'badRequest')
+    fault(await call(admin, 'GET', `${global}/os-simple-tenant-usage/?start=${start}&end=${end}`), 404, 'itemNotFound')
     fault(await call(member.session, 'GET', `${nova}/os-simple-tenant-usage`), 403, 'forbidden')
     fault(await call(member.session, 'GET', `${nova}/os-simple-tenant-usage/other-project`), 403, 'forbidden')
   })

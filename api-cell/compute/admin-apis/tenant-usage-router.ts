@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express'
 import { Router } from 'express'
-import { InvalidError } from '../../../shared/errors.js'
+import { InvalidError, NotFoundError } from '../../../shared/errors.js'
 import { contextOf } from '../../identity/auth.js'
 import { requireAdmin, requireAdminOrProject } from '../compute-policy.js'
 import type { ComputeDeps } from '../deps.js'
@@ -136,6 +136,8 @@ export function tenantUsageRouter(d: ComputeDeps, wrap: Wrap): Router {
   r.get(
     '/os-simple-tenant-usage',
     wrap(async (req, res) => {
+      // `/os-simple-tenant-usage/` is a show of an empty project id, which Nova does not route (404).
+      if (req.path.endsWith('/')) throw new NotFoundError('The resource could not be found.')
       requireAdmin(res, 'os_compute_api:os-simple-tenant-usage:list')
       const p = period(req)
       const pg = paging(req, res)
