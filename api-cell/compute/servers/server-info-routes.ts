@@ -46,9 +46,10 @@ export function serverInfoRouter(d: ComputeDeps, wrap: Wrap): Router {
         config_drive: g.configDrive,
         cpu_details: Array.from({ length: g.vcpus }, (_, id) => ({ id, time: null, utilisation: null })),
         disk_details: [],
-        driver: g.driver,
-        hypervisor: g.driver === 'libvirt' ? 'qemu' : 'fake',
-        hypervisor_os: g.driver === 'libvirt' ? 'linux' : 'fake-os',
+        // Nova's fake driver reports itself as libvirt on kvm/ubuntu; its clients know no other names.
+        driver: 'libvirt',
+        hypervisor: g.driver === 'libvirt' ? 'qemu' : 'kvm',
+        hypervisor_os: g.driver === 'libvirt' ? 'linux' : 'ubuntu',
         memory_details: { maximum: g.memoryMb, used: g.powerState === 1 ? g.memoryMb : 0 },
         nic_details: [],
         num_cpus: g.vcpus,
