@@ -99,6 +99,8 @@ describe('compute API: host aggregates', () => {
 
   it('answers 404, 409 and 403 as Nova does', async () => {
     fault(await agg('GET', '/424242'), 404, 'itemNotFound')
+    fault(await agg('GET', '/-1'), 404, 'itemNotFound')
+    fault(await agg('DELETE', '/-1'), 404, 'itemNotFound')
     fault(await agg('PUT', '/424242', { aggregate: { name: 'x' } }), 404, 'itemNotFound')
     fault(await agg('POST', `/${aggId}/action`, { add_host: { host: 'no-such-host' } }), 404, 'itemNotFound')
     fault(await agg('POST', `/${aggId}/action`, { remove_host: { host: 'r1-dc1-c1' } }), 404, 'itemNotFound')

@@ -70,6 +70,7 @@ describe('compute API: microversions up to 2.93', () => {
     expect(old.body.server['OS-EXT-STS:vm_state']).toBeUndefined()
     const full = await call(member.session, 'PUT', `${nova}/servers/${serverId}`, { server: { name: 'My VM' } }, mv('2.75'))
     expect(full.body.server['OS-EXT-STS:vm_state']).toBe('active')
+    expect(full.body.server.trusted_image_certificates).toBeNull()
     expect(full.body.server['OS-EXT-AZ:availability_zone']).toEqual(expect.any(String))
     const shown = await call(member.session, 'GET', `${nova}/servers/${serverId}`, undefined, mv('2.75'))
     expect(Object.keys(full.body.server).sort()).toEqual(Object.keys(shown.body.server).sort())

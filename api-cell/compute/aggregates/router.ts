@@ -94,7 +94,8 @@ export function aggregatesRouter(d: ComputeDeps, wrap: Wrap): Router {
   }
   const idOf = (req: Request): number => {
     const id = String(req.params['id'])
-    if (!/^\d+$/.test(id)) throw new InvalidError(`Invalid input received: id must be an integer`)
+    // Nova's validate_integer: any integer (a negative one is then simply not found).
+    if (!/^-?\d{1,15}$/.test(id)) throw new InvalidError(`Invalid input received: id must be an integer`)
     return Number(id)
   }
   /** A stored aggregate by id; a zone's id is a 501 (read-only), another a 404. */
