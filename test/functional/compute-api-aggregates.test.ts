@@ -114,6 +114,17 @@ describe('compute API: host aggregates', () => {
     expect((await shown()).hosts.sort()).toEqual(R2_HOSTS)
   })
 
+  it('accepts image pre-caching requests from 2.81 (202), validated', async () => {
+    const img = '11111111-2222-4333-8444-555555555555'
+    const images = (body: unknown, v: string, id: number = aggId): Promise<Reply> => call(admin, 'POST', `${global}/os-aggregates/${id}/images`, body, mv(v))
+    expect((await images({ cache: [{ id: img }] }, '2.81')).status).toBe(202)
+    fault(await images({ cache: [{ id: img }] }, '2.80'), 404, 'itemNotFound')
+    fault(await images({ cache: [] }, '2.81'), 400, 'badRequest')
+    fault(await images({ cache: [{ id: img }, { id: img }] }, '2.81'), 400, 'badRequest')
+    fault(await images({ cache: [{ id: 'x' }] }, '2.81'), 400, 'badRequest')
+    fault(await images({ cache: [{ id: img }] }, '2.81', 424242), 404, 'itemNotFound')
+  })
+
   it('deletes an emptied aggregate (200), then it is gone', async () => {
     for (const host of R2_HOSTS) expect((await agg('POST', `/${aggId}/action`, { remove_host: { host } })).status).toBe(200)
     const del = await agg('DELETE', `/${aggId}`)
