@@ -27,6 +27,7 @@ export const DEFAULT_REGEX =
     'test_versions',
     // --- issue 11 (API surface and admin APIs): begin ---
     'servers\\.test_server_tags',
+    'admin\\.test_(aggregates|aggregates_negative|simple_tenant_usage|simple_tenant_usage_negative|instance_usage_audit_log|instance_usage_audit_log_negative|server_external_events|server_diagnostics|server_diagnostics_negative)',
     // --- issue 11 (API surface and admin APIs): end ---
     'admin\\.test_(hypervisor|hypervisor_negative|services|services_negative|availability_zone|availability_zone_negative|flavors|flavors_access|flavors_access_negative|flavors_extra_specs|flavors_extra_specs_negative|flavors_microversions|quotas|quotas_negative|keypairs_v210|servers|servers_negative|create_server|delete_server)',
   ].join('|') +
@@ -118,7 +119,7 @@ config_drive = False
 swap_volume = False
 volume_multiattach = False
 unified_limits = False
-scheduler_enabled_filters = RetryFilter,AvailabilityZoneFilter,ComputeFilter,RamFilter,CoreFilter,DiskFilter,ComputeCapabilitiesFilter,ImagePropertiesFilter,ServerGroupAntiAffinityFilter,ServerGroupAffinityFilter,SameHostFilter,DifferentHostFilter
+scheduler_enabled_filters = RetryFilter,AvailabilityZoneFilter,ComputeFilter,RamFilter,CoreFilter,DiskFilter,ComputeCapabilitiesFilter,ImagePropertiesFilter,ServerGroupAntiAffinityFilter,ServerGroupAffinityFilter,SameHostFilter,DifferentHostFilter,AggregateMultiTenancyIsolation
 
 [image]
 region = ${a.region}

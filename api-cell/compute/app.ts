@@ -4,6 +4,9 @@ import { AppError, NotFoundError } from '../../shared/errors.js'
 import { bodyDepthGuard, percentEncodingGuard } from '../../shared/http/request-guards.js'
 import { authMiddleware, requestIdOf } from '../identity/auth.js'
 import type { TokenService } from '../identity/tokens.js'
+import { auditLogRouter } from './admin-apis/audit-log-router.js'
+import { externalEventsRouter } from './admin-apis/external-events-router.js'
+import { tenantUsageRouter } from './admin-apis/tenant-usage-router.js'
 import { aggregatesRouter } from './aggregates/router.js'
 import { availabilityZonesRouter } from './availability-zones/router.js'
 import { computeServicesRouter } from './compute-services/router.js'
@@ -108,6 +111,9 @@ export function computeApp(d: ComputeDeps, tokens: TokenService): express.Expres
       v.use(availabilityZonesRouter(d, wrap))
       v.use(aggregatesRouter(d, wrap))
       v.use(migrationsRouter(d, wrap))
+      v.use(externalEventsRouter(d, wrap))
+      v.use(auditLogRouter(d, wrap))
+      v.use(tenantUsageRouter(d, wrap))
       v.use((_req, _res, next) => next(new NotFoundError('The resource could not be found.')))
       return v
     }

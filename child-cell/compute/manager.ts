@@ -95,6 +95,7 @@ export class ComputeManager {
       unrescue_instance: (ctx, a: { uuid: string; taskState: string }) => unrescueInstance(this.#c, ctx, a),
       // Read from the guest's console log on this host; answered through the conductor, never stored.
       get_console_output: (_ctx, a: { uuid: string; length?: number }) => this.#c.driver.getConsoleOutput(a.uuid, a.length),
+      get_instance_diagnostics: async (_ctx, a: { uuid: string }) => ({ ...(await this.#c.driver.getInfo(a.uuid)), driver: this.#c.driver.name }),
     }
   }
 

@@ -28,6 +28,11 @@ export class ComputeApi {
     return this.#bus.call(ctx, { topic: computeTopic(host), method: 'get_host_uptime', args: {}, timeoutMs: 10_000 })
   }
 
+  /** What the hypervisor says about one guest (power state, memory, vCPUs) and the driver's name. */
+  getInstanceDiagnostics(ctx: RequestContext, host: string, uuid: string): Promise<{ powerState: number; memoryMb: number; vcpus: number; driver: string }> {
+    return this.#bus.call(ctx, { topic: computeTopic(host), method: 'get_instance_diagnostics', args: { uuid }, timeoutMs: 10_000 })
+  }
+
   buildAndRunInstance(ctx: RequestContext, host: string, instance: InstanceRecord): Promise<void> {
     return this.#cast(ctx, host, 'build_and_run_instance', { instance })
   }

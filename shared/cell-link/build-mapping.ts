@@ -80,6 +80,7 @@ export interface PbBuildSpec {
   created_at_ms: number
   aggregates: Array<{ hosts: string[]; metadata: Record<string, string> }>
   tags: string[]
+  requested_host?: string
 }
 export interface PbFlavorSnapshot {
   id: string
@@ -184,6 +185,7 @@ export function buildSpecToPb(s: BuildSpec): PbBuildSpec {
     created_at_ms: s.createdAt,
     aggregates: (s.aggregates ?? []).map((a) => ({ hosts: [...a.hosts], metadata: { ...a.metadata } })),
     tags: [...(s.tags ?? [])],
+    ...opt('requested_host', s.requestedHost),
   }
 }
 
@@ -242,6 +244,7 @@ export function buildSpecFromPb(p: PbBuildSpec): BuildSpec {
     // Repeated fields have no presence on the wire: empty is "none", as absent is in the domain.
     ...opt('aggregates', nonEmpty(p.aggregates)?.map((a) => ({ hosts: [...a.hosts], metadata: { ...a.metadata } }))),
     ...opt('tags', nonEmpty(p.tags)?.slice()),
+    ...opt('requestedHost', p.requested_host),
   }
 }
 

@@ -53,6 +53,12 @@ export interface BuildSpec {
    * filters read: each with its hosts and metadata. Absent: none.
    */
   readonly aggregates?: readonly BuildAggregate[]
+  /**
+   * The compute host an admin asked for (compute API 2.74 `host` / `hypervisor_hostname`): the leaf
+   * schedules onto it only, its filters still applying. The API also sets the `target_cell` hint
+   * to the host's cell, so that parents route the build there. Absent: any host.
+   */
+  readonly requestedHost?: string
   /** Server tags given at boot (compute API 2.52): at most 50, each 1-60 characters. Absent: none. */
   readonly tags?: readonly string[]
   readonly createdAt: number
@@ -210,6 +216,7 @@ export const INSTANCE_ACTIONS = [
   'update',
   'set_metadata',
   'set_tags',
+  'diagnostics',
   'list_actions',
 ] as const
 /** One of {@link INSTANCE_ACTIONS}. */

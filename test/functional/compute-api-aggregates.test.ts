@@ -99,6 +99,8 @@ describe('compute API: host aggregates', () => {
 
   it('answers 404, 409 and 403 as Nova does', async () => {
     fault(await agg('GET', '/424242'), 404, 'itemNotFound')
+    fault(await agg('GET', '/-1'), 404, 'itemNotFound')
+    fault(await agg('DELETE', '/-1'), 404, 'itemNotFound')
     fault(await agg('PUT', '/424242', { aggregate: { name: 'x' } }), 404, 'itemNotFound')
     fault(await agg('POST', `/${aggId}/action`, { add_host: { host: 'no-such-host' } }), 404, 'itemNotFound')
     fault(await agg('POST', `/${aggId}/action`, { remove_host: { host: 'r1-dc1-c1' } }), 404, 'itemNotFound')
@@ -110,6 +112,17 @@ describe('compute API: host aggregates', () => {
     fault(await agg('GET', '', undefined, member.session), 403, 'forbidden')
     fault(await agg('POST', '', { aggregate: { name: 'by-member' } }, member.session), 403, 'forbidden')
     expect((await shown()).hosts.sort()).toEqual(R2_HOSTS)
+  })
+
+  it('accepts image pre-caching requests from 2.81 (202), validated', async () => {
+    const img = '11111111-2222-4333-8444-555555555555'
+    const images = (body: unknown, v: string, id: number = aggId): Promise<Reply> => call(admin, 'POST', `${global}/os-aggregates/${id}/images`, body, mv(v))
+    expect((await images({ cache: [{ id: img }] }, '2.81')).status).toBe(202)
+    fault(await images({ cache: [{ id: img }] }, '2.80'), 404, 'itemNotFound')
+    fault(await images({ cache: [] }, '2.81'), 400, 'badRequest')
+    fault(await images({ cache: [{ id: img }, { id: img }] }, '2.81'), 400, 'badRequest')
+    fault(await images({ cache: [{ id: 'x' }] }, '2.81'), 400, 'badRequest')
+    fault(await images({ cache: [{ id: img }] }, '2.81', 424242), 404, 'itemNotFound')
   })
 
   it('deletes an emptied aggregate (200), then it is gone', async () => {

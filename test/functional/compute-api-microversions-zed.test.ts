@@ -70,6 +70,7 @@ describe('compute API: microversions up to 2.93', () => {
     expect(old.body.server['OS-EXT-STS:vm_state']).toBeUndefined()
     const full = await call(member.session, 'PUT', `${nova}/servers/${serverId}`, { server: { name: 'My VM' } }, mv('2.75'))
     expect(full.body.server['OS-EXT-STS:vm_state']).toBe('active')
+    expect(full.body.server.trusted_image_certificates).toBeNull()
     expect(full.body.server['OS-EXT-AZ:availability_zone']).toEqual(expect.any(String))
     const shown = await call(member.session, 'GET', `${nova}/servers/${serverId}`, undefined, mv('2.75'))
     expect(Object.keys(full.body.server).sort()).toEqual(Object.keys(shown.body.server).sort())
@@ -122,5 +123,53 @@ describe('compute API: microversions up to 2.93', () => {
     expect((await specs('2.85', { extra_specs: { 'hw:no_such_thing': '1' } })).status).toBe(200)
     for (const k of ['hw:cpu_policy', 'mycompany:x', 'hw:no_such_thing']) expect((await call(admin, 'DELETE', `${nova}/flavors/1/os-extra_specs/${k}`)).status).toBe(200)
     expect(await stored()).toEqual(before)
+  })
+
+  it('opens the availability_zone, vm_state and user_id filters to non-admins from 2.83', async () => {
+    const names = async (q: string, v: string): Promise<string[]> => (await call(member.session, 'GET', `${nova}/servers?${q}`, undefined, mv(v))).body.servers.map((x: any) => x.name)
+    expect(await names('vm_state=stopped', '2.82')).toEqual(['My VM'])
+    expect(await names('vm_state=stopped', '2.83')).toEqual([])
+    expect(await names('vm_state=active', '2.83')).toEqual(['My VM'])
+    expect(await names('availability_zone=no-such-zone', '2.83')).toEqual([])
+    expect(await names(`user_id=${member.userId}`, '2.83')).toEqual(['My VM'])
+  })
+
+  it('answers the volume attachment API as Nova without a volume service: none attached, volumes not found', async () => {
+    const va = (method: string, path: string, body: unknown, v: string): Promise<Reply> => call(member.session, method, `${nova}/servers/${serverId}/os-volume_attachments${path}`, body, mv(v))
+    const vol = '11111111-2222-4333-8444-555555555555'
+    const list = await va('GET', '', undefined, '2.89')
+    expect(list.status).toBe(200)
+    expect(list.body).toEqual({ volumeAttachments: [] })
+    fault(await va('POST', '', { volumeAttachment: { volumeId: vol, delete_on_termination: true } }, '2.79'), 404, 'itemNotFound')
+    fault(await va('POST', '', { volumeAttachment: { volumeId: vol, delete_on_termination: true } }, '2.78'), 400, 'badRequest')
+    fault(await va('POST', '', { volumeAttachment: { volumeId: 'not-a-uuid' } }, '2.79'), 400, 'badRequest')
+    fault(await va('GET', `/${vol}`, undefined, '2.89'), 404, 'itemNotFound')
+    fault(await va('PUT', `/${vol}`, { volumeAttachment: { volumeId: vol, delete_on_termination: false } }, '2.85'), 404, 'itemNotFound')
+    fault(await va('PUT', `/${vol}`, { volumeAttachment: { volumeId: vol, delete_on_termination: false } }, '2.84'), 400, 'badRequest')
+    fault(await va('DELETE', `/${vol}`, undefined, '2.89'), 404, 'itemNotFound')
+    fault(await call(member.session, 'GET', `${nova}/servers/00000000-0000-4000-8000-000000000000/os-volume_attachments`), 404, 'itemNotFound')
+  })
+
+  it('boots onto the host an admin names from 2.74, refuses others and unknown hosts', async () => {
+    const global = `${fed.api.urls.compute}/v2.1`
+    const boot = (s: Session, server: Record<string, unknown>, v: string): Promise<Reply> =>
+      call(s, 'POST', `${global}/servers`, { server: { name: 'pinned', imageRef, flavorRef: '1', networks: 'none', ...server } }, mv(v))
+    for (const host of ['r2-c3', 'r1-dc2-c2']) {
+      const r = await boot(admin, { host }, '2.74')
+      expect(r.status).toBe(202)
+      const shown = await waitForStatus(admin, global, r.body.server.id, 'ACTIVE')
+      expect(shown['OS-EXT-SRV-ATTR:host']).toBe(host)
+      expect((await call(admin, 'DELETE', `${global}/servers/${r.body.server.id}`)).status).toBe(204)
+    }
+    const node = await boot(admin, { hypervisor_hostname: 'r1-dc1-c4' }, '2.74')
+    expect((await waitForStatus(admin, global, node.body.server.id, 'ACTIVE'))['OS-EXT-SRV-ATTR:hypervisor_hostname']).toBe('r1-dc1-c4')
+    expect((await call(admin, 'DELETE', `${global}/servers/${node.body.server.id}`)).status).toBe(204)
+    const before = await count()
+    fault(await boot(member.session, { host: 'r2-c3' }, '2.74'), 403, 'forbidden')
+    fault(await boot(admin, { host: 'no-such-host' }, '2.74'), 400, 'badRequest')
+    fault(await boot(admin, { host: 'r2-c3' }, '2.73'), 400, 'badRequest')
+    fault(await boot(admin, { host: 'r2-c3', availability_zone: 'region-two-az:r2-c3' }, '2.74'), 400, 'badRequest')
+    fault(await boot(admin, { host: 'bad host!' }, '2.74'), 400, 'badRequest')
+    expect(await count()).toBe(before)
   })
 })

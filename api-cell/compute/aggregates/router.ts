@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type { Request, Response } from 'express'
 import { Router } from 'express'
 import { z } from 'zod'
+import { isUuidLike } from '../../../shared/uuid.js'
 import { InvalidError, NotFoundError, NotImplementedError } from '../../../shared/errors.js'
 import { contextOf } from '../../identity/auth.js'
 import type { Zone } from '../availability-zones/zones.js'
@@ -58,6 +59,8 @@ const metadataBody = z.strictObject({
   metadata: z.record(z.string().regex(/^[a-zA-Z0-9-_:. ]{1,255}$/, 'is not a valid metadata key'), z.string().max(255).nullable()),
 })
 
+const imagesBody = z.strictObject({ cache: z.array(z.strictObject({ id: z.string().refine((v) => isUuidLike(v), "is not a 'uuid'") })).min(1) })
+
 function storedView(a: StoredAggregate, mv: Microversion, full = true): Record<string, unknown> {
   const out: Record<string, unknown> = {
     id: a.id,
@@ -94,7 +97,8 @@ export function aggregatesRouter(d: ComputeDeps, wrap: Wrap): Router {
   }
   const idOf = (req: Request): number => {
     const id = String(req.params['id'])
-    if (!/^\d+$/.test(id)) throw new InvalidError(`Invalid input received: id must be an integer`)
+    // Nova's validate_integer: any integer (a negative one is then simply not found).
+    if (!/^-?\d{1,15}$/.test(id)) throw new InvalidError(`Invalid input received: id must be an integer`)
     return Number(id)
   }
   /** A stored aggregate by id; a zone's id is a 501 (read-only), another a 404. */
@@ -174,6 +178,20 @@ export function aggregatesRouter(d: ComputeDeps, wrap: Wrap): Router {
       await stored(res, id)
       await store.delete(id)
       res.status(200).end()
+    }),
+  )
+  r.post(
+    '/os-aggregates/:id/images',
+    wrap(async (req, res) => {
+      // 2.81 image pre-caching: accepted as Nova accepts it for a virt driver without image
+      // caching (202, nothing cached ahead: hosts fetch an image into their cache at first boot).
+      if (!atLeast(microversionOf(res), '2.81')) throw new NotFoundError('The resource could not be found.')
+      requireAdmin(res, 'compute:aggregates:images')
+      const id = idOf(req)
+      const ids = parseBody(imagesBody, req.body).cache.map((c) => c.id)
+      if (new Set(ids).size !== ids.length) throw new InvalidError('Duplicate images in request')
+      await stored(res, id)
+      res.status(202).end()
     }),
   )
   r.post(

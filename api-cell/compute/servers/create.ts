@@ -2,14 +2,14 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import type { Request, Response } from 'express'
 import { z } from 'zod'
 import type { BuildGroup, BuildSpec } from '../../../shared/cell-link/build-spec.js'
-import { InvalidError } from '../../../shared/errors.js'
+import { ForbiddenError, InvalidError } from '../../../shared/errors.js'
 import { isUuidLike } from '../../../shared/uuid.js'
 import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
 import { aggregatesForBuild } from '../aggregates/aggregate-store.js'
 import { findFlavor, flavorSnapshot } from '../flavors/flavor-store.js'
 import { atLeast, microversionOf } from '../microversion.js'
-import { accessIPv4, accessIPv6, novaHostname, novaMetadata, novaServerDescription, novaServerName, parseBody } from '../parameter-types.js'
+import { accessIPv4, accessIPv6, novaFqdn, novaHostname, novaMetadata, novaServerDescription, novaServerName, parseBody } from '../parameter-types.js'
 import { checkGroupMembers, checkMetadataItems, instancesAllowed, recordCharges } from '../quotas/boot-quota.js'
 import { withQuotaLock } from '../quotas/quota-store.js'
 import type { GroupRow } from '../server-groups/group-store.js'
@@ -41,6 +41,8 @@ const serverSchema = z
     block_device_mapping_v2: z.array(z.unknown()).optional(),
     tags: novaTags.optional(),
     hostname: novaHostname.optional(),
+    host: novaFqdn.optional(),
+    hypervisor_hostname: novaFqdn.optional(),
   })
   .passthrough()
 
@@ -133,7 +135,8 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
   if (image.status !== 'active') throw new InvalidError(`Image ${imageId} is not active.`)
   if (flavor.memory_mb < image.minRam) throw new InvalidError("Flavor's memory is too small for requested image.")
   if (flavor.root_gb > 0 && flavor.root_gb < image.minDisk) throw new InvalidError("Flavor's disk is too small for requested image.")
-  const hints = body['os:scheduler_hints'] ?? body['OS-SCH-HNT:scheduler_hints'] ?? {}
+  const requested = await requestedDestination(d, res, s)
+  const hints = { ...(body['os:scheduler_hints'] ?? body['OS-SCH-HNT:scheduler_hints'] ?? {}), ...(requested === undefined ? {} : { target_cell: requested.cellPath }) }
   const group = await groupOfHints(d, hints, auth)
   const snapshot = await flavorSnapshot(d.db, flavor)
   const aggregates = await aggregatesForBuild(d.db)
@@ -181,6 +184,7 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
         ...(minCount > 1 ? { minCount } : {}),
         ...(s.tags === undefined || s.tags.length === 0 ? {} : { tags: [...new Set(s.tags)] }),
         ...(aggregates.length === 0 ? {} : { aggregates }),
+        ...(requested === undefined ? {} : { requestedHost: requested.host }),
         createdAt: now,
       })
     }
@@ -255,4 +259,25 @@ async function groupOfHints(d: ComputeDeps, hints: Readonly<Record<string, unkno
   const g = await findGroup(d.db, raw, caller)
   if (g === undefined) throw new InvalidError(`Instance group ${raw} could not be found.`)
   return g
+}
+
+/**
+ * 2.74's `host` / `hypervisor_hostname` (admin only, Nova's `compute:servers:create:requested_destination`):
+ * the host (here a host and its node share one name) and the cell that owns it, or Nova's 400 when
+ * no such compute host exists. Not with the `zone:host` form of `availability_zone`.
+ */
+async function requestedDestination(d: ComputeDeps, res: Response, s: { host?: string; hypervisor_hostname?: string; availability_zone?: string }): Promise<{ host: string; cellPath: string } | undefined> {
+  if (s.host === undefined && s.hypervisor_hostname === undefined) return undefined
+  if (!atLeast(microversionOf(res), '2.74')) throw new InvalidError("Invalid input for field/attribute server. Value: Additional properties are not allowed ('host', 'hypervisor_hostname' were unexpected)")
+  if (!authOf(res).isAdmin) throw new ForbiddenError("Policy doesn't allow compute:servers:create:requested_destination to be performed.")
+  if (s.availability_zone?.includes(':') === true) {
+    throw new InvalidError('Both availability_zone with a host and host or hypervisor_hostname are requested; they are mutually exclusive.')
+  }
+  if (s.host !== undefined && s.hypervisor_hostname !== undefined && s.host !== s.hypervisor_hostname) {
+    throw new InvalidError(`Compute host ${s.host} and node ${s.hypervisor_hostname} could not be found.`)
+  }
+  const host = s.host ?? s.hypervisor_hostname ?? ''
+  const m = await d.db.selectFrom('host_mappings').select(['host', 'cell_path']).where('host', '=', host).executeTakeFirst()
+  if (m === undefined) throw new InvalidError(s.host !== undefined ? `Compute host ${host} could not be found.` : `Compute host node ${host} could not be found.`)
+  return { host: m.host, cellPath: m.cell_path }
 }

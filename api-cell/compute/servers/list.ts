@@ -62,7 +62,19 @@ export async function listServers(d: ComputeDeps, req: Request, res: Response, d
   const host = str(q['host'])
   if (host !== undefined && auth.isAdmin) query = query.where('host', '=', host)
   const az = str(q['availability_zone'])
-  if (az !== undefined && auth.isAdmin) query = query.where('availability_zone', '=', az)
+  // From 2.83 these filters are no longer admin-only (Nova ignores them for others before).
+  const openFilters = auth.isAdmin || atLeast(microversionOf(res), '2.83')
+  if (az !== undefined && openFilters) query = query.where('availability_zone', '=', az)
+  if (openFilters) {
+    const userId = str(q['user_id'])
+    if (userId !== undefined) query = query.where('user_id', '=', userId)
+    const vmState = str(q['vm_state'])
+    if (vmState !== undefined) query = query.where('vm_state', '=', vmState)
+    const taskState = str(q['task_state'])
+    if (taskState !== undefined) query = query.where('task_state', '=', taskState)
+    const powerState = str(q['power_state'])
+    if (powerState !== undefined) query = query.where('power_state', '=', /^\d+$/.test(powerState) ? Number(powerState) : -1)
+  }
   const since = str(q['changes-since'])
   if (since !== undefined) {
     const t = ISO_8601.test(since) ? Date.parse(since) : Number.NaN

@@ -17,7 +17,9 @@ import { linkBase } from '../request-scope.js'
 import { groupsOfInstance } from '../server-groups/group-store.js'
 import { actOnInstance } from './instance-act.js'
 import { serverMetadataRouter } from './metadata-routes.js'
+import { serverInfoRouter } from './server-info-routes.js'
 import { serverTagsRouter } from './tag-routes.js'
+import { volumeAttachmentsRouter } from './volume-attachment-routes.js'
 import { canonicalIpv6, createServer } from './create.js'
 import { LIFECYCLE_ACTION_KEYS, lifecycleActionRoute, shelvedImageOf } from './lifecycle-actions.js'
 import { listServers } from './list.js'
@@ -276,6 +278,8 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
   )
   r.use(serverMetadataRouter(d, wrap))
   r.use(serverTagsRouter(d, wrap))
+  r.use(serverInfoRouter(d, wrap))
+  r.use(volumeAttachmentsRouter(d, wrap))
   r.get(
     '/servers/:id/os-instance-actions',
     wrap(async (req, res) => {
@@ -309,6 +313,8 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
             result: e.result,
             ...(isAdmin ? { traceback: null } : {}),
             ...(atLeast(microversionOf(res), '2.62') ? { hostId: '', ...(isAdmin ? { host: e.host ?? '' } : {}) } : {}),
+            // 2.84: the fault message of a failed event; none is recorded apart from the result.
+            ...(atLeast(microversionOf(res), '2.84') ? { details: null } : {}),
           })),
         },
       })

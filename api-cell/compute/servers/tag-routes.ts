@@ -90,16 +90,12 @@ export function serverTagsRouter(d: ComputeDeps, wrap: Wrap): Router {
       const tag = tagParam(req)
       const uuid = String(req.params['id'])
       const before = await tagsOf(res, uuid)
-      if (before.includes(tag)) {
-        // Already there: Nova still checks the state, then answers 204.
-        await change(res, uuid, { add: tag })
-        res.status(204).end()
-        return
-      }
-      if (before.length >= MAX_TAGS) throw new InvalidError(`The number of tags exceeded the per-server limit ${MAX_TAGS}`)
+      const existed = before.includes(tag)
+      if (!existed && before.length >= MAX_TAGS) throw new InvalidError(`The number of tags exceeded the per-server limit ${MAX_TAGS}`)
+      // Already there: Nova still checks the state, then answers 204 (with the Location too).
       await change(res, uuid, { add: tag })
       res.setHeader('Location', `${linkBase(req, res).versioned}/servers/${uuid}/tags/${encodeURIComponent(tag)}`)
-      res.status(201).end()
+      res.status(existed ? 204 : 201).end()
     }),
   )
   r.delete(

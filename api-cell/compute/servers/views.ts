@@ -169,6 +169,8 @@ export function serverDetail(base: LinkBase, r: InstanceRecord, o: ViewOptions):
   if (atLeast(o.mv, '2.16') && o.isAdmin) out['host_status'] = r.host === null ? '' : o.unknown === true ? 'UNKNOWN' : 'UP'
   if (atLeast(o.mv, '2.19')) out['description'] = r.description
   if (atLeast(o.mv, '2.26')) out['tags'] = [...(r.tags ?? [])]
+  // 2.63: no image signature verification here, so never any trusted certificate.
+  if (atLeast(o.mv, '2.63')) out['trusted_image_certificates'] = null
   if (atLeast(o.mv, '2.71') && o.serverGroups !== undefined) out['server_groups'] = [...o.serverGroups]
   if (atLeast(o.mv, '2.73')) out['locked_reason'] = r.locked ? r.lockedReason : null
   if (atLeast(o.mv, '2.90')) out['OS-EXT-SRV-ATTR:hostname'] = r.hostname

@@ -103,6 +103,12 @@ export async function instanceAction(
       return setMetadata(d, ctx, row, req.args ?? {})
     case 'set_tags':
       return setTags(d, ctx, row, req.args ?? {})
+    case 'diagnostics': {
+      // Asked of the compute host that runs the guest (Nova's get_instance_diagnostics).
+      if (row.host === null) throw new ConflictError(`Cannot 'get_diagnostics' instance ${row.uuid} while it is in vm_state ${row.vm_state}`)
+      const info = await d.compute.getInstanceDiagnostics(ctx, row.host, row.uuid)
+      return { diagnostics: { ...info, launchedAt: row.launched_at, configDrive: row.config_drive !== '', flavor: JSON.parse(row.flavor) as unknown } }
+    }
     default:
       throw new InvalidError(`unknown instance action ${req.action}`)
   }

@@ -79,7 +79,12 @@ export async function buildInstance(d: ConductorDeps, ctx: RequestContext, spec:
     }
     return { host: existing.host ?? '' }
   }
-  const hintHosts = await hintHostsOf(d, spec.schedulerHints)
+  const hinted = await hintHostsOf(d, spec.schedulerHints)
+  // 2.74: a requested host narrows the same_host set (an empty intersection leaves no host: NACK).
+  const hintHosts =
+    spec.requestedHost === undefined
+      ? hinted
+      : { ...hinted, sameHost: hinted?.sameHost === undefined ? [spec.requestedHost] : hinted.sameHost.filter((h) => h === spec.requestedHost) }
   const sel = await d.scheduler.selectDestination(ctx, requestSpecOf(spec, hintHosts === undefined ? {} : { hintHosts }))
   const now = Date.now()
   let row

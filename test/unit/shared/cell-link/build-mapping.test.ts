@@ -54,6 +54,7 @@ const full: Required<BuildSpec> = {
   accessIpV6: '2001:db8::1',
   aggregates: [{ hosts: ['h1', 'h2'], metadata: { ssd: 'true', filter_tenant_id: 'p' } }],
   tags: ['web', 'prod'],
+  requestedHost: 'r1-dc1-c2',
   createdAt: 1_765_000_000_123,
 }
 
@@ -148,6 +149,7 @@ const specArb: fc.Arbitrary<BuildSpec> = fc.record(
     accessIpV6: fc.ipV6(),
     aggregates: fc.array(fc.record({ hosts: fc.array(fc.string({ maxLength: 20 }), { maxLength: 3 }), metadata: smallMap }), { minLength: 1, maxLength: 2 }),
     tags: fc.array(fc.string({ minLength: 1, maxLength: 20 }), { minLength: 1, maxLength: 3 }),
+    requestedHost: fc.string({ minLength: 1, maxLength: 20 }),
     createdAt: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
   },
   {
@@ -172,6 +174,7 @@ describe('build protocol mapping', () => {
     delete (bare as { accessIpV6?: unknown }).accessIpV6
     delete (bare as { aggregates?: unknown }).aggregates
     delete (bare as { tags?: unknown }).tags
+    delete (bare as { requestedHost?: unknown }).requestedHost
     const back = roundTrip(bare)
     expect(back).toEqual(bare)
     expect(Object.keys(back).sort()).toEqual(Object.keys(bare).sort())
