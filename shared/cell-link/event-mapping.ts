@@ -11,6 +11,7 @@
 import { InvalidError } from '../errors.js'
 import type { PbBuildSpec } from './build-mapping.js'
 import { buildSpecFromPb, buildSpecToPb } from './build-mapping.js'
+import { checkBuildSpec } from './build-spec-schema.js'
 import type { InstanceEvent, InstanceIndexPayload } from './types.js'
 
 /** `message InstanceIndexPayload` (snake_case; unset optionals absent). */
@@ -104,7 +105,8 @@ export function eventFromPb(e: PbInstanceEvent): InstanceEvent {
     createdAt: p.created_at_ms,
     updatedAt: p.updated_at_ms,
     deleted: p.deleted,
-    ...opt('reschedule', r && { spec: buildSpecFromPb(r.spec!), triedCells: [...r.tried_cells], faults: [...r.faults] }),
+    // The build handed back is checked as a build sent down is: bounds, and the instance it names.
+    ...opt('reschedule', r && { spec: checkBuildSpec({ instanceUuid: e.instance_uuid, spec: buildSpecFromPb(r.spec!) }), triedCells: [...r.tried_cells], faults: [...r.faults] }),
   }
   return { ...head, payload }
 }

@@ -2,6 +2,7 @@ import * as protoLoader from '@grpc/proto-loader'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { PbInstanceEvent } from '../../../../shared/cell-link/event-mapping.js'
+import { buildSpecToPb } from '../../../../shared/cell-link/build-mapping.js'
 import { eventFromPb, eventToPb } from '../../../../shared/cell-link/event-mapping.js'
 import { updateFromPb, updateToPb } from '../../../../shared/cell-link/mapping.js'
 import type { PbCellUpdate } from '../../../../shared/cell-link/proto.js'
@@ -82,6 +83,10 @@ describe('instance event mapping', () => {
   it.each<[string, PbInstanceEvent]>([
     ['no payload at all', { instance_uuid: U1, version: 4, cell_path: 'api!r1!a', payload_json: '', payload: null }],
     ['a build handed back without its spec', { ...eventToPb(handedBack), payload: { ...eventToPb(handedBack).payload!, reschedule: { spec: null, tried_cells: [], faults: [] } } }],
+    [
+      'a build handed back for another instance',
+      { ...eventToPb(handedBack), payload: { ...eventToPb(handedBack).payload!, reschedule: { ...eventToPb(handedBack).payload!.reschedule!, spec: buildSpecToPb(buildSpecFixture()) } } },
+    ],
   ])('refuses an event with %s', (_what, pb) => {
     expect(() => eventFromPb(pb)).toThrow(InvalidError)
   })
