@@ -1,6 +1,6 @@
 /**
  * Least-privilege RabbitMQ permissions for the users of a cell, derived from what each service does
- * on the bus (the layout of amqp-bus.ts: one topic exchange, a durable queue per topic bound by its
+ * on the bus (the layout of amqp-bus.ts: one topic exchange, a quorum queue per topic bound by its
  * name, `<topic>_fanout` exchanges with exclusive server-named queues, direct reply-to).
  *
  * The topology (exchanges, topic queues, bindings) is declared once by the administrator
@@ -92,8 +92,10 @@ export function permissionsFor(usage: BusUsage): AmqpPermissions {
 }
 
 /**
- * Every exchange, queue and binding the services of a cell use: the topic exchange, one durable
- * queue per topic bound with the topic as routing key, and the fanout exchanges of `fanoutTopics`.
+ * Every exchange, queue and binding the services of a cell use: the topic exchange, one work queue
+ * per topic bound with the topic as routing key, and the fanout exchanges of `fanoutTopics` (the
+ * administrator's definitions add the work queues' arguments and the dead-letter queue, see
+ * amqp-queues.ts).
  */
 export function cellTopology(topics: readonly string[], fanoutTopics: readonly string[]): Topology {
   return Object.freeze({

@@ -1,4 +1,5 @@
 import type { Logger } from '../logging.js'
+import { InvalidError } from '../errors.js'
 import type { CellTls } from './cell-tls.js'
 import { GrpcCellClient } from './grpc-client.js'
 import { outsideSubtree } from './rpc-access.js'
@@ -165,7 +166,9 @@ export class ChildWatcher {
       (err) => {
         if (st.cancel !== cancel) return
         st.cancel = undefined
-        if (!this.#stopped) this.#log.debug({ child: st.endpoint.path, err: err?.message }, 'watch stream ended')
+        // An update this cell could not read (event-mapping.ts) is the child's fault: say so.
+        if (err instanceof InvalidError) this.#log.warn({ child: st.endpoint.path, err: err.message }, 'unreadable update from the child: none of it applied, reading again')
+        else if (!this.#stopped) this.#log.debug({ child: st.endpoint.path, err: err?.message }, 'watch stream ended')
         this.#scheduleRetry(st)
       },
     )

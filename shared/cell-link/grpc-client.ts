@@ -161,7 +161,17 @@ export class GrpcCellClient implements CellLink {
       onEnd(err)
     }
     stream.on('data', (pb: any) => {
-      const u = updateFromPb(pb)
+      if (ended) return
+      let u: CellUpdate | undefined
+      try {
+        u = updateFromPb(pb)
+      } catch (err) {
+        // An update it cannot read: none of it is applied (its events come again after the
+        // cursor on the next stream), and the caller hears why.
+        finish(err instanceof Error ? err : new Error(String(err)))
+        stream.cancel()
+        return
+      }
       if (u !== undefined) onUpdate(u)
     })
     stream.on('error', (err: Error) => finish(err))

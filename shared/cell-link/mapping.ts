@@ -1,5 +1,6 @@
 import type { RequestContext } from '../context.js'
 import type { PbCellCapacity, PbCellUpdate, PbContext } from './proto.js'
+import { eventFromPb, eventToPb } from './event-mapping.js'
 import type { CellCapacity, CellUpdate, FlavorFit } from './types.js'
 
 /** Protobuf <-> domain mapping for the cell link. */
@@ -78,31 +79,15 @@ export function capacityFromPb(pb: PbCellCapacity): CellCapacity {
 export function updateToPb(u: CellUpdate): PbCellUpdate {
   if (u.kind === 'capacity') return { capacity: { cells: u.cells.map(capacityToPb) } }
   return {
-    events: {
-      cursor: u.cursor,
-      events: u.events.map((e) => ({
-        instance_uuid: e.instanceUuid,
-        version: e.version,
-        cell_path: e.cellPath,
-        payload_json: JSON.stringify(e.payload),
-      })),
-    },
+    events: { cursor: u.cursor, events: u.events.map(eventToPb) },
   }
 }
 
+/** Throws {@link InvalidError} (from event-mapping.ts) for events it cannot read. */
 export function updateFromPb(pb: PbCellUpdate): CellUpdate | undefined {
   if (pb.kind === 'capacity' && pb.capacity) return { kind: 'capacity', cells: pb.capacity.cells.map(capacityFromPb) }
   if (pb.kind === 'events' && pb.events) {
-    return {
-      kind: 'events',
-      cursor: pb.events.cursor,
-      events: pb.events.events.map((e) => ({
-        instanceUuid: e.instance_uuid,
-        version: e.version,
-        cellPath: e.cell_path,
-        payload: JSON.parse(e.payload_json),
-      })),
-    }
+    return { kind: 'events', cursor: pb.events.cursor, events: pb.events.events.map(eventFromPb) }
   }
   return undefined
 }

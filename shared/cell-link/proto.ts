@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
+import type { PbInstanceEvent } from './event-mapping.js'
 import { join } from 'node:path'
 import { packageRoot } from '../paths.js'
 
@@ -54,12 +55,7 @@ export interface PbCellCapacity {
   generated_at_ms: number
   aggregate: boolean
 }
-export interface PbInstanceEvent {
-  instance_uuid: string
-  version: number
-  cell_path: string
-  payload_json: string
-}
+/** `message CellUpdate`; its events are mapped in event-mapping.ts. */
 export interface PbCellUpdate {
   kind?: 'capacity' | 'events'
   capacity?: { cells: PbCellCapacity[] }

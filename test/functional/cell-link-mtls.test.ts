@@ -347,6 +347,30 @@ describe('cell link: mutual TLS and the access table', () => {
       await watcher.stop()
     }
   })
+  it('a parent applies nothing of an update it cannot read, and hears why', async () => {
+    // A build handed back up for another instance than the event's: refused at the parent's boundary.
+    const bad = event(SELF, U1)
+    streamed = [
+      {
+        kind: 'events',
+        events: [event(SELF, 'first-vm'), { ...bad, payload: { ...bad.payload, deleted: true, reschedule: { spec: specOf(U2), triedCells: [SELF], faults: ['x'] } } }],
+        cursor: 2,
+      },
+    ]
+    const client = new GrpcCellClient({ address, childPath: SELF, tls: CellTls.open({ dir: pki, refreshMs: 100 }, PARENT) })
+    const received: CellUpdate[] = []
+    try {
+      const ended = await new Promise<Error | undefined>((resolve) => {
+        client.watch({ parentPath: PARENT, cursor: 0, flavors: [] }, (u) => received.push(u), resolve)
+      })
+      expect(ended?.message).toMatch(/names another instance/)
+      expect(received).toEqual([])
+    } finally {
+      streamed = []
+      client.close()
+    }
+  })
+
   it("presents a renewed certificate on the parent's next connection, without a restart", async () => {
     const tls = CellTls.open({ dir: pki, refreshMs: 50 }, PARENT)
     const child = cellIdentityFiles(pki, SELF)

@@ -74,8 +74,8 @@ function protoFields(message: string): string[] {
   return t.type.field.map((f) => f.name)
 }
 
-// Key names the wire can carry as map keys and struct fields: an own property named `__proto__`
-// is lost in protobufjs's decoding, so the arbitraries leave it out.
+// A scheduler hint named `__proto__` does not survive the trip (a known gap, e.g. `{"__proto__":
+// null}` comes back without it), so the arbitraries leave that key out.
 const key = fc.string({ maxLength: 12 }).filter((k) => k !== '__proto__')
 const smallMap = fc.dictionary(key, fc.string({ maxLength: 20 }), { maxKeys: 4 })
 const count = fc.integer({ min: 0, max: 1_000_000_000 })
