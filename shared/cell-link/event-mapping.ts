@@ -30,6 +30,7 @@ export interface PbInstanceIndexPayload {
   created_at_ms: number
   updated_at_ms: number
   deleted: boolean
+  tags: string[]
   reschedule?: { spec: PbBuildSpec | null; tried_cells: string[]; faults: string[] }
 }
 
@@ -69,6 +70,7 @@ export function eventToPb(e: InstanceEvent): PbInstanceEvent {
       created_at_ms: p.createdAt,
       updated_at_ms: p.updatedAt,
       deleted: p.deleted,
+      tags: [...(p.tags ?? [])],
       ...opt(
         'reschedule',
         p.reschedule && { spec: buildSpecToPb(p.reschedule.spec), tried_cells: [...p.reschedule.triedCells], faults: [...p.reschedule.faults] },
@@ -105,6 +107,8 @@ export function eventFromPb(e: PbInstanceEvent): InstanceEvent {
     createdAt: p.created_at_ms,
     updatedAt: p.updated_at_ms,
     deleted: p.deleted,
+    // A typed payload comes from a cell that knows tags: empty means none (the index clears them).
+    tags: [...(p.tags ?? [])],
     // The build handed back is checked as a build sent down is: bounds, and the instance it names.
     ...opt('reschedule', r && { spec: checkBuildSpec({ instanceUuid: e.instance_uuid, spec: buildSpecFromPb(r.spec!) }), triedCells: [...r.tried_cells], faults: [...r.faults] }),
   }

@@ -33,6 +33,7 @@ const plain: InstanceEvent = {
     createdAt: 1_765_000_000_000,
     updatedAt: 1_765_000_000_500,
     deleted: false,
+    tags: ['web'],
   },
 }
 /** The last event of a leaf that gave the build up, every field set. */
