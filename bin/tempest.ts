@@ -29,6 +29,10 @@ export const DEFAULT_REGEX =
     'servers\\.test_server_tags',
     'admin\\.test_(aggregates|aggregates_negative|simple_tenant_usage|simple_tenant_usage_negative|instance_usage_audit_log|instance_usage_audit_log_negative|server_external_events|server_diagnostics|server_diagnostics_negative)',
     // --- issue 11 (API surface and admin APIs): end ---
+    // --- issue 11 (lifecycle within a cell): resize, migrations, shelve, snapshots, rescue, console output ---
+    'servers\\.test_(server_rescue|server_rescue_negative)',
+    'images\\.test_(images_oneserver|images_oneserver_negative|images|images_negative)',
+    'admin\\.test_(migrations|live_migration|live_migration_negative|servers_on_multinodes)',
     'admin\\.test_(hypervisor|hypervisor_negative|services|services_negative|availability_zone|availability_zone_negative|flavors|flavors_access|flavors_access_negative|flavors_extra_specs|flavors_extra_specs_negative|flavors_microversions|quotas|quotas_negative|keypairs_v210|servers|servers_negative|create_server|delete_server)',
   ].join('|') +
   ')'
@@ -96,24 +100,24 @@ fixed_network_name =
 [compute-feature-enabled]
 disk_config = False
 change_password = False
-console_output = False
-resize = False
+console_output = True
+resize = True
 pause = True
 suspend = True
-shelve = False
+shelve = True
 shelve_migrate = False
-cold_migration = False
-live_migration = False
+cold_migration = True
+live_migration = True
 metadata_service = False
 vnc_console = False
 spice_console = False
 serial_console = False
-rescue = False
+rescue = True
 stable_rescue = False
 enable_instance_password = True
 xenapi_apis = True
 interface_attach = False
-snapshot = False
+snapshot = True
 personality = False
 config_drive = False
 swap_volume = False
