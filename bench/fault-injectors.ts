@@ -192,6 +192,38 @@ async function listedDown(ctx: FaultContext, region: string): Promise<boolean> {
 }
 
 /**
+ * Resolves when a reply names `region` down, with requests sent every 200 ms without waiting for the
+ * previous one (a request in flight can wait on the not-yet-down region until its deadline; the
+ * federation's knowledge shows in the first reply that names it, whichever request it answers).
+ */
+function whenListedDown(ctx: FaultContext, region: string) {
+  return (timeoutMs = 120_000): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const end = Date.now() + timeoutMs
+      let done = false
+      const tick = (): void => {
+        if (done) return
+        if (Date.now() > end) {
+          done = true
+          reject(new Error(`${region} not listed down within ${timeoutMs} ms`))
+          return
+        }
+        listedDown(ctx, region).then(
+          (down) => {
+            if (down && !done) {
+              done = true
+              resolve()
+            }
+          },
+          () => undefined,
+        )
+        setTimeout(tick, 200)
+      }
+      tick()
+    })
+}
+
+/**
  * Region two's processes SIGSTOPped (hung, not crashed) for `holdMs`: noticed once the API names it
  * in `X-Federation-Cells-Down` on /os-hypervisors. `end` (SIGCONT) also times its return:
  * `backMs`, from SIGCONT to the header no longer naming it.
@@ -208,7 +240,7 @@ export function regionStop(holdMs = 20_000, region = 'api!region-two'): FaultSce
       const extra: Record<string, number> = {}
       return {
         extra,
-        detected: poll(`region-stop: ${region} listed down`, () => listedDown(ctx, region)),
+        detected: whenListedDown(ctx, region),
         end: async () => {
           await sleep(Math.max(0, stoppedAt + holdMs - Date.now()))
           for (const p of pids) process.kill(p, 'SIGCONT')

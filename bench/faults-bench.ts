@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { packageRoot } from '../shared/paths.js'
 import type { Census, Federation } from './exactly-once.js'
-import { acceptedIds, bootBurst, census, convergedNow, DEPLOY_LEAVES, mysql, slug } from './exactly-once.js'
+import { acceptedIds, bootBurst, census, convergedNow, DEPLOY_LEAVES, leafStates, mysql, slug } from './exactly-once.js'
 import type { FaultScenario } from './fault-injectors.js'
 import { FAULTS } from './fault-injectors.js'
 import { call, endpoint, login, waitFor } from './os-client.js'
@@ -91,6 +91,7 @@ async function runScenario(fed: ProductionFederation, under: Federation, s: Faul
   f[`${p}detectionMs`] = detectedMs ?? `not within ${DETECT_LIMIT_MS}`
   f[`${p}convergenceMs`] = convergedMs ?? `not within ${CONVERGE_LIMIT_MS}`
   for (const [k, v] of Object.entries(injected.extra)) f[`${p}${k}`] = v
+  f[`${p}placed`] = placement(under, ids)
   return f
 }
 
@@ -102,6 +103,14 @@ async function settledCensus(under: Federation, ids: readonly string[]): Promise
     if (r.status === 200) shown.set(id, r.body.server)
   }
   return census(under, ids, shown)
+}
+
+/** Where the accepted builds live now, per leaf (e.g. `dc1 7, dc2 6, region-two 7`). */
+function placement(under: Federation, ids: readonly string[]): string {
+  const wanted = new Set(ids)
+  return [...leafStates(under)]
+    .map(([leaf, m]) => `${leaf.split('!').pop() ?? leaf} ${[...m.keys()].filter((u) => wanted.has(u)).length}`)
+    .join(', ')
 }
 
 function inLeaves(under: Federation, name: string): number {
