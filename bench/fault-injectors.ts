@@ -156,6 +156,19 @@ function dbConnections(prefix: string): Array<{ id: number; db: string }> {
     })
 }
 
+/** KILLs every MariaDB connection of the federation (its schemas start with `prefix`); those it killed. */
+export function killFederationConnections(prefix: string): Array<{ id: number; db: string }> {
+  const killed = dbConnections(prefix)
+  for (const c of killed) {
+    try {
+      mysql(`KILL ${c.id}`)
+    } catch {
+      // already gone
+    }
+  }
+  return killed
+}
+
 /**
  * Every MariaDB connection of the federation KILLed: noticed once the API cell's schema and every
  * leaf's schema has a new connection again (the pools reconnected).
@@ -164,14 +177,7 @@ export const dbKill: FaultScenario = {
   name: 'db-kill',
   when: 'mid',
   inject: async (ctx) => {
-    const killed = dbConnections(ctx.fed.prefix)
-    for (const c of killed) {
-      try {
-        mysql(`KILL ${c.id}`)
-      } catch {
-        // already gone
-      }
-    }
+    const killed = killFederationConnections(ctx.fed.prefix)
     const top = Math.max(0, ...killed.map((c) => c.id))
     const schemas = [`${ctx.fed.prefix}_api`, ...DEPLOY_LEAVES.map((l) => `${ctx.fed.prefix}_${slug(l)}`)]
     return {

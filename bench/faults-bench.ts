@@ -52,11 +52,17 @@ export async function benchFaults(names: readonly string[] = process.argv.slice(
 
 /** One scenario: burst, fault, detection and convergence timed from the injection, census. */
 async function runScenario(fed: ProductionFederation, under: Federation, s: FaultScenario): Promise<Figures> {
-  const replies = bootBurst(under, s.name, BURST)
+  const start = Date.now()
+  let answeredAt = 0
+  const replies = bootBurst(under, s.name, BURST).then((r) => {
+    answeredAt = Date.now()
+    return r
+  })
   if (s.when === 'mid') await sleep(150)
   if (s.when === 'after') await replies
   if (s.when === 'in-leaf') await waitFor('a build of the burst in a leaf', async () => (inLeaves(under, s.name) > 0 ? true : undefined), 60_000)
   const t0 = Date.now()
+  const inLeavesAtInjection = inLeaves(under, s.name)
   const injected = await s.inject({ fed, under })
   const detection = injected.detected(DETECT_LIMIT_MS).then(
     () => Date.now() - t0,
@@ -92,6 +98,10 @@ async function runScenario(fed: ProductionFederation, under: Federation, s: Faul
   f[`${p}convergenceMs`] = convergedMs ?? `not within ${CONVERGE_LIMIT_MS}`
   for (const [k, v] of Object.entries(injected.extra)) f[`${p}${k}`] = v
   f[`${p}placed`] = placement(under, ids)
+  // Where in the burst the fault struck: its builds already in a leaf, and when its boots were answered.
+  f[`${p}inLeavesAtInjection`] = inLeavesAtInjection
+  f[`${p}injectedAfterBurstStartMs`] = t0 - start
+  f[`${p}burstAnsweredAfterStartMs`] = answeredAt - start
   return f
 }
 
