@@ -134,3 +134,13 @@ export async function convergedNow(f: Federation, accepted: readonly string[]): 
   }
   return census(f, accepted, byId)
 }
+
+/** How many builds of the burst `name` (servers `name-N`) each leaf holds, deleted or not. */
+export function burstInLeaves(f: Federation, name: string): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const leaf of f.leaves) {
+    const rows = mysql(`SELECT uuid FROM \`${f.prefix}_${slug(leaf)}\`.instances WHERE name LIKE '${name}-%'`)
+    out.set(leaf, rows.split('\n').filter((l) => l.trim() !== '').length)
+  }
+  return out
+}

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Federation } from './exactly-once.js'
-import { DEPLOY_LEAVES, mysql, slug } from './exactly-once.js'
+import { burstInLeaves, DEPLOY_LEAVES, mysql, slug } from './exactly-once.js'
 import { call, waitFor } from './os-client.js'
 import type { ProductionFederation } from './production-rig.js'
 
@@ -18,11 +18,19 @@ export interface Injected {
   end(): Promise<void>
   /** Figures the fault adds (e.g. the region's return time), in ms, filled by `end`. */
   readonly extra: Record<string, number>
+  /** What the fault hit (a process, a region, the broker), for the report. */
+  readonly target: string
+  /** The processes it killed or stopped. */
+  readonly victims: readonly number[]
+  /** When the fault struck (Date.now()): detection and convergence are counted from it. */
+  readonly at: number
 }
 
 export interface FaultContext {
   readonly fed: ProductionFederation
   readonly under: Federation
+  /** The burst's name: its servers are `BURST-N`. */
+  readonly burst: string
 }
 
 /** A fault scenario: when in the burst it strikes, and the injector. */
@@ -78,16 +86,26 @@ export function federationVhosts(fed: ProductionFederation): string[] {
  * kill -9 of one supervised process (`parts` pick it), noticed once the supervisor's new process
  * for the same role serves: `serving(pid)` says when.
  */
-function killRestarted(name: string, when: FaultScenario['when'], parts: string[], serving: (ctx: FaultContext, pid: number) => Promise<boolean> | boolean): FaultScenario {
+function killRestarted(
+  name: string,
+  when: FaultScenario['when'],
+  which: (ctx: FaultContext) => Promise<string[]> | string[],
+  serving: (ctx: FaultContext, pid: number) => Promise<boolean> | boolean,
+): FaultScenario {
   return {
     name,
     when,
     inject: async (ctx) => {
+      const parts = await which(ctx)
       const [victim] = ctx.fed.pids(...parts)
       if (victim === undefined) throw new Error(`no process ${parts.join(' ')}`)
+      const at = Date.now()
       process.kill(victim, 'SIGKILL')
       return {
+        at,
         extra: {},
+        target: parts.join(' ').trim(),
+        victims: [victim],
         end: none,
         detected: poll(`${name}: the restarted process serving`, async () => {
           for (const p of ctx.fed.pids(...parts).filter((x) => x !== victim)) if (await serving(ctx, p)) return true
@@ -98,19 +116,34 @@ function killRestarted(name: string, when: FaultScenario['when'], parts: string[
   }
 }
 
-/** The intermediate cell's agent: back when its new process listens (gRPC) again. */
-export const agentKill = killRestarted('agent-kill', 'mid', ['--role agent', '--cell api!region-one '], (_ctx, pid) => listening(pid).length > 0)
+/** The leaf holding the burst's first build to reach one (waits for it): where the burst goes. */
+export async function burstLeaf(ctx: FaultContext): Promise<string> {
+  return waitFor(
+    `a build of ${ctx.burst} in a leaf`,
+    async () => [...burstInLeaves(ctx.under, ctx.burst)].find(([, n]) => n > 0)?.[0],
+    60_000,
+  )
+}
 
-/** A leaf's conductor: back when its new process holds a broker connection (its consumer). */
-export const conductorKill = killRestarted('conductor-kill', 'mid', ['--role conductor', '--cell api!region-two '], (ctx, pid) =>
-  [...brokerConnections(ctx.fed).values()].includes(pid),
+/** The intermediate cell's agent (region one's): back when its new process listens (gRPC) again. */
+export const agentKill = killRestarted('agent-kill', 'mid', () => ['--role agent', '--cell api!region-one '], (_ctx, pid) => listening(pid).length > 0)
+
+/**
+ * The conductor of the leaf the burst goes to (once its first build is there, the rest queued or on
+ * the way): back when its new process holds a broker connection (its consumer).
+ */
+export const conductorKill = killRestarted(
+  'conductor-kill',
+  'mid',
+  async (ctx) => ['--role conductor', `--cell ${await burstLeaf(ctx)} `],
+  (ctx, pid) => [...brokerConnections(ctx.fed).values()].includes(pid),
 )
 
 /** The API process right after accepting: back when the new one answers `GET /servers`. */
 export const apiKill = killRestarted(
   'api-kill',
   'after',
-  ['api-cell/main.js'],
+  () => ['api-cell/main.js'],
   async (ctx) => (await call(ctx.under.admin, 'GET', `${ctx.under.computeUrl}/servers`).catch(() => undefined))?.status === 200,
 )
 
@@ -120,8 +153,10 @@ export const brokerClose: FaultScenario = {
   when: 'mid',
   inject: async (ctx) => {
     const before = brokerConnections(ctx.fed)
-    for (const v of federationVhosts(ctx.fed)) execFileSync('rabbitmqctl', ['-q', 'close_all_connections', '--vhost', v, 'fault injected'], { encoding: 'utf8' })
-    return { extra: {}, end: none, detected: poll('broker-close: every process reconnected', () => reconnected(ctx.fed, before)) }
+    const vhosts = federationVhosts(ctx.fed)
+    const at = Date.now()
+    for (const v of vhosts) execFileSync('rabbitmqctl', ['-q', 'close_all_connections', '--vhost', v, 'fault injected'], { encoding: 'utf8' })
+    return { extra: {}, at, target: 'every connection of the vhosts', victims: [], end: none, detected: poll('broker-close: every process reconnected', () => reconnected(ctx.fed, before)) }
   },
 }
 
@@ -135,13 +170,14 @@ export const brokerRestart: FaultScenario = {
   when: 'in-leaf',
   inject: async (ctx) => {
     const before = brokerConnections(ctx.fed)
+    const at = Date.now()
     execFileSync('rabbitmqctl', ['-q', 'stop_app'], { encoding: 'utf8' })
     try {
       await sleep(1000)
     } finally {
       execFileSync('rabbitmqctl', ['-q', 'start_app'], { encoding: 'utf8' })
     }
-    return { extra: {}, end: none, detected: poll('broker-restart: every process reconnected', () => reconnected(ctx.fed, before)) }
+    return { extra: {}, at, target: 'rabbitmqctl stop_app, 1 s, start_app', victims: [], end: none, detected: poll('broker-restart: every process reconnected', () => reconnected(ctx.fed, before)) }
   },
 }
 
@@ -177,11 +213,15 @@ export const dbKill: FaultScenario = {
   name: 'db-kill',
   when: 'mid',
   inject: async (ctx) => {
+    const at = Date.now()
     const killed = killFederationConnections(ctx.fed.prefix)
     const top = Math.max(0, ...killed.map((c) => c.id))
     const schemas = [`${ctx.fed.prefix}_api`, ...DEPLOY_LEAVES.map((l) => `${ctx.fed.prefix}_${slug(l)}`)]
     return {
+      at,
       extra: { killedConnections: killed.length },
+      target: 'every MariaDB connection of the federation',
+      victims: [],
       end: none,
       detected: poll('db-kill: the pools reconnected', () => {
         const fresh = new Set(dbConnections(ctx.fed.prefix).filter((c) => c.id > top).map((c) => c.db))
@@ -230,22 +270,27 @@ function whenListedDown(ctx: FaultContext, region: string) {
 }
 
 /**
- * Region two's processes SIGSTOPped (hung, not crashed) for `holdMs`: noticed once the API names it
- * in `X-Federation-Cells-Down` on /os-hypervisors. `end` (SIGCONT) also times its return:
- * `backMs`, from SIGCONT to the header no longer naming it.
+ * The processes of the region the burst goes to (once its first build is in a leaf) SIGSTOPped
+ * (hung, not crashed) for `holdMs`: noticed once the API names it in `X-Federation-Cells-Down` on
+ * /os-hypervisors. `end` (SIGCONT) also times its return: `backMs`, from SIGCONT to the header no
+ * longer naming it.
  */
-export function regionStop(holdMs = 20_000, region = 'api!region-two'): FaultScenario {
+export function regionStop(holdMs = 20_000): FaultScenario {
   return {
     name: 'region-stop',
     when: 'mid',
     inject: async (ctx) => {
+      const region = (await burstLeaf(ctx)).split('!').slice(0, 2).join('!')
       const pids = ctx.fed.pids(`--cell ${region}`)
       if (pids.length === 0) throw new Error(`no process of ${region}`)
-      for (const p of pids) process.kill(p, 'SIGSTOP')
       const stoppedAt = Date.now()
+      for (const p of pids) process.kill(p, 'SIGSTOP')
       const extra: Record<string, number> = {}
       return {
+        at: stoppedAt,
         extra,
+        target: `every process of ${region}`,
+        victims: pids,
         detected: whenListedDown(ctx, region),
         end: async () => {
           await sleep(Math.max(0, stoppedAt + holdMs - Date.now()))

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { packageRoot } from '../shared/paths.js'
 import type { Census, Federation } from './exactly-once.js'
-import { acceptedIds, bootBurst, census, convergedNow, DEPLOY_LEAVES, leafStates, mysql, slug } from './exactly-once.js'
+import { acceptedIds, bootBurst, burstInLeaves, census, convergedNow, DEPLOY_LEAVES, leafStates } from './exactly-once.js'
 import type { FaultScenario } from './fault-injectors.js'
 import { FAULTS } from './fault-injectors.js'
 import { call, endpoint, login, waitFor } from './os-client.js'
@@ -41,6 +41,7 @@ export async function benchFaults(names: readonly string[] = process.argv.slice(
     if (quota.status !== 200) throw new Error(`quota: ${quota.status}`)
     for (const s of chosen) {
       process.stdout.write(`  ${s.name}...\n`)
+      for (const k of Object.keys(out)) if (k.startsWith(`${s.name}.`)) delete out[k]
       Object.assign(out, await runScenario(fed, under, s))
     }
   } finally {
@@ -61,9 +62,9 @@ async function runScenario(fed: ProductionFederation, under: Federation, s: Faul
   if (s.when === 'mid') await sleep(150)
   if (s.when === 'after') await replies
   if (s.when === 'in-leaf') await waitFor('a build of the burst in a leaf', async () => (inLeaves(under, s.name) > 0 ? true : undefined), 60_000)
-  const t0 = Date.now()
+  const injected = await s.inject({ fed, under, burst: s.name })
+  const t0 = injected.at
   const inLeavesAtInjection = inLeaves(under, s.name)
-  const injected = await s.inject({ fed, under })
   const detection = injected.detected(DETECT_LIMIT_MS).then(
     () => Date.now() - t0,
     () => undefined,
@@ -96,6 +97,7 @@ async function runScenario(fed: ProductionFederation, under: Federation, s: Faul
   f[`${p}lost`] = c.lost
   f[`${p}detectionMs`] = detectedMs ?? `not within ${DETECT_LIMIT_MS}`
   f[`${p}convergenceMs`] = convergedMs ?? `not within ${CONVERGE_LIMIT_MS}`
+  f[`${p}target`] = injected.target
   for (const [k, v] of Object.entries(injected.extra)) f[`${p}${k}`] = v
   f[`${p}placed`] = placement(under, ids)
   // Where in the burst the fault struck: its builds already in a leaf, and when its boots were answered.
@@ -123,15 +125,7 @@ function placement(under: Federation, ids: readonly string[]): string {
     .join(', ')
 }
 
-function inLeaves(under: Federation, name: string): number {
-  let n = 0
-  for (const leaf of under.leaves) {
-    n += mysql(`SELECT uuid FROM \`${under.prefix}_${slug(leaf)}\`.instances WHERE name LIKE '${name}-%'`)
-      .split('\n')
-      .filter((l) => l.trim() !== '').length
-  }
-  return n
-}
+const inLeaves = (under: Federation, name: string): number => [...burstInLeaves(under, name).values()].reduce((a, b) => a + b, 0)
 
 /** The figures of the last run (scenarios not re-run keep them). */
 function previous(): Figures {
