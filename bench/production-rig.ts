@@ -138,9 +138,26 @@ export async function startProduction(opts: ProductionOptions = {}): Promise<Pro
 export async function dropFederation(prefix: string): Promise<void> {
   const schemas = execFileSync('mysql', ['-h127.0.0.1', '-uroot', '-N', '-e', `SHOW DATABASES LIKE '${prefix}\\_%'`], { encoding: 'utf8' })
   for (const s of schemas.split('\n').filter((x) => x !== '')) await dropMysqlSchema(`mysql://root@127.0.0.1:3306/${s}`)
-  const vhosts = execFileSync('rabbitmqctl', ['-q', 'list_vhosts'], { encoding: 'utf8' })
-  for (const v of vhosts.split('\n').filter((x) => x.startsWith(`${prefix}.`))) await deleteVhost(v)
-  // The per-service broker users and database accounts the supervisor created.
-  await deleteUsers((await listUsers()).filter((u) => u.startsWith(`${prefix}.`)))
   await dropSchemaUsers(ADMIN_DB, await listSchemaUsers(ADMIN_DB, `${prefix}_`))
+  // The broker is shared: another run's broker-restart scenario may have it stopped for a few
+  // seconds (`rabbit` app not running); try again rather than leave vhosts and users behind.
+  await brokerRetrying(async () => {
+    const vhosts = execFileSync('rabbitmqctl', ['-q', 'list_vhosts'], { encoding: 'utf8' })
+    for (const v of vhosts.split('\n').filter((x) => x.startsWith(`${prefix}.`))) await deleteVhost(v)
+    // The per-service broker users the supervisor created.
+    await deleteUsers((await listUsers()).filter((u) => u.startsWith(`${prefix}.`)))
+  })
+}
+
+async function brokerRetrying(fn: () => Promise<void>, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      await fn()
+      return
+    } catch (err) {
+      if (Date.now() > end) throw err
+      await new Promise((r) => setTimeout(r, 2000))
+    }
+  }
 }
