@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
+import { promisify } from 'node:util'
 import type { Reply, Session } from './os-client.js'
 import { call, waitFor } from './os-client.js'
 
@@ -11,6 +12,13 @@ import { call, waitFor } from './os-client.js'
 
 /** Runs one query as the test machine's MariaDB administrator (root ns), tab-separated rows. */
 export const mysql = (q: string): string => execFileSync('mysql', ['-h127.0.0.1', '-uroot', '-N', '-e', q], { encoding: 'utf8' })
+
+/**
+ * {@link mysql} without blocking the event loop: for polls that run while a burst's requests are in
+ * flight (a blocked loop delays their writes onto keep-alive sockets the server may close meanwhile).
+ */
+export const mysqlAsync = async (q: string): Promise<string> =>
+  (await promisify(execFile)('mysql', ['-h127.0.0.1', '-uroot', '-N', '-e', q], { encoding: 'utf8' })).stdout
 
 /** A cell path as its schema name's suffix (cellEndpoints in shared/config/federation.ts). */
 export const slug = (path: string): string => path.replace(/!/g, '__').replace(/-/g, '_')
@@ -136,10 +144,10 @@ export async function convergedNow(f: Federation, accepted: readonly string[]): 
 }
 
 /** How many builds of the burst `name` (servers `name-N`) each leaf holds, deleted or not. */
-export function burstInLeaves(f: Federation, name: string): Map<string, number> {
+export async function burstInLeaves(f: Federation, name: string): Promise<Map<string, number>> {
   const out = new Map<string, number>()
   for (const leaf of f.leaves) {
-    const rows = mysql(`SELECT uuid FROM \`${f.prefix}_${slug(leaf)}\`.instances WHERE name LIKE '${name}-%'`)
+    const rows = await mysqlAsync(`SELECT uuid FROM \`${f.prefix}_${slug(leaf)}\`.instances WHERE name LIKE '${name}-%'`)
     out.set(leaf, rows.split('\n').filter((l) => l.trim() !== '').length)
   }
   return out

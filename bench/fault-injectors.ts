@@ -120,7 +120,7 @@ function killRestarted(
 export async function burstLeaf(ctx: FaultContext): Promise<string> {
   return waitFor(
     `a build of ${ctx.burst} in a leaf`,
-    async () => [...burstInLeaves(ctx.under, ctx.burst)].find(([, n]) => n > 0)?.[0],
+    async () => [...(await burstInLeaves(ctx.under, ctx.burst))].find(([, n]) => n > 0)?.[0],
     60_000,
   )
 }

@@ -61,10 +61,10 @@ async function runScenario(fed: ProductionFederation, under: Federation, s: Faul
   })
   if (s.when === 'mid') await sleep(150)
   if (s.when === 'after') await replies
-  if (s.when === 'in-leaf') await waitFor('a build of the burst in a leaf', async () => (inLeaves(under, s.name) > 0 ? true : undefined), 60_000)
+  if (s.when === 'in-leaf') await waitFor('a build of the burst in a leaf', async () => ((await inLeaves(under, s.name)) > 0 ? true : undefined), 60_000)
   const injected = await s.inject({ fed, under, burst: s.name })
   const t0 = injected.at
-  const inLeavesAtInjection = inLeaves(under, s.name)
+  const inLeavesAtInjection = await inLeaves(under, s.name)
   const detection = injected.detected(DETECT_LIMIT_MS).then(
     () => Date.now() - t0,
     () => undefined,
@@ -125,7 +125,7 @@ function placement(under: Federation, ids: readonly string[]): string {
     .join(', ')
 }
 
-const inLeaves = (under: Federation, name: string): number => [...burstInLeaves(under, name).values()].reduce((a, b) => a + b, 0)
+const inLeaves = async (under: Federation, name: string): Promise<number> => [...(await burstInLeaves(under, name)).values()].reduce((a, b) => a + b, 0)
 
 /** The figures of the last run (scenarios not re-run keep them). */
 function previous(): Figures {
