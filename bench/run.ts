@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench -- NAME`: runs one benchmark (scheduler, bus, virt, boot, converge, detection, sites, move; `all` runs each), prints its
+ * `npm run bench -- NAME`: runs one benchmark (scheduler, bus, virt, boot, converge, detection, sites, move, faults; `all` runs each), prints its
  * figures, writes them to `bench/results/NAME.json` with a description of the machine, and rewrites
  * `bench/RESULTS.md` from every results file and `bench/NOTES.md` (`summary` only rewrites it).
  * Benchmarks print; tests never assert on time.
@@ -15,6 +15,7 @@ import { benchBoot } from './boot-bench.js'
 import { benchBus } from './bus-bench.js'
 import { benchConverge } from './converge-bench.js'
 import { benchDetection } from './detection-bench.js'
+import { benchFaults, faultTable } from './faults-bench.js'
 import { benchMove } from './move-bench.js'
 import { benchClaims, benchTreeDecisions } from './placement-bench.js'
 import { benchSites } from './sites-bench.js'
@@ -35,6 +36,7 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<Figures>>> = {
   move: () => benchMove(),
   // Needs root and iproute2 (network namespaces): one namespace per site.
   sites: () => benchSites(),
+  faults: () => benchFaults(),
 }
 
 /**
@@ -105,6 +107,8 @@ function writeSummary(dir: string): void {
     lines.push('| figure | value |', '|---|---|')
     for (const [k, v] of Object.entries(r.figures)) lines.push(`| ${k} | ${v} |`)
     lines.push('')
+    // The fault scenarios again, one row per fault (the table issue #9's closing note asks for).
+    if (r.name === 'faults') lines.push(...faultTable(r.figures), '')
   }
   const notes = join(dir, 'NOTES.md')
   if (existsSync(notes)) lines.push(readFileSync(notes, 'utf8').trim(), '')

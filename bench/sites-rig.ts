@@ -1,15 +1,13 @@
 import type { ChildProcess } from 'node:child_process'
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
-import { deleteUsers, deleteVhost, listUsers } from '../shared/bus/amqp-admin.js'
-import { dropMysqlSchema } from '../shared/db/database.js'
-import { dropSchemaUsers, listSchemaUsers } from '../shared/db/mysql-admin.js'
 import { packageRoot } from '../shared/paths.js'
 import type { NetSites, StarLayout } from './net-sites.js'
 import { createStar, starAddress } from './net-sites.js'
+import { dropFederation } from './production-rig.js'
 import type { RelayRoute } from './site-relay.js'
 
 /**
@@ -50,21 +48,6 @@ export const SITES_LAYOUT: StarLayout = { hub: 'api', spokes: ['region-one', 're
 
 const MYSQL = { host: '127.0.0.1', port: 3306 }
 const AMQP = { host: '127.0.0.1', port: 5672 }
-const ADMIN_DB = 'mysql://root@127.0.0.1:3306'
-
-/**
- * Drops what a production federation with schema and vhost prefix `prefix` created on the shared
- * servers: its schemas, vhosts, per-service broker users and database accounts.
- */
-export async function dropFederation(prefix: string): Promise<void> {
-  const schemas = execFileSync('mysql', ['-h127.0.0.1', '-uroot', '-N', '-e', `SHOW DATABASES LIKE '${prefix}\\_%'`], { encoding: 'utf8' })
-  for (const s of schemas.split('\n').filter((x) => x !== '')) await dropMysqlSchema(`mysql://root@127.0.0.1:3306/${s}`)
-  const vhosts = execFileSync('rabbitmqctl', ['-q', 'list_vhosts'], { encoding: 'utf8' })
-  for (const v of vhosts.split('\n').filter((x) => x.startsWith(`${prefix}.`))) await deleteVhost(v)
-  // The per-service broker users and database accounts the supervisor created.
-  await deleteUsers((await listUsers()).filter((u) => u.startsWith(`${prefix}.`)))
-  await dropSchemaUsers(ADMIN_DB, await listSchemaUsers(ADMIN_DB, `${prefix}_`))
-}
 
 /** Starts the sites and waits until the API answers and both regions report across their links. */
 export async function startSites(layout: StarLayout = SITES_LAYOUT, env: NodeJS.ProcessEnv = process.env): Promise<SitesRig> {

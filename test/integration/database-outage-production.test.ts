@@ -1,28 +1,11 @@
-import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { killFederationConnections } from '../../bench/fault-injectors.js'
 import type { ProductionFederation } from '../helpers/production.js'
 import { startProduction } from '../helpers/production.js'
 import type { Reply, Session } from '../helpers/os-client.js'
 import { call, endpoint, login, waitFor } from '../helpers/os-client.js'
 import type { TcpProxy } from '../helpers/tcp-proxy.js'
 import { startTcpProxy } from '../helpers/tcp-proxy.js'
-
-const mysql = (q: string): string => execFileSync('mysql', ['-h127.0.0.1', '-uroot', '-N', '-e', q], { encoding: 'utf8' })
-
-/** KILLs every MariaDB connection of the federation (its schemas start with its prefix). */
-function killFederationConnections(prefix: string): number {
-  const ids = mysql(`SELECT ID FROM information_schema.PROCESSLIST WHERE DB LIKE '${prefix}\\_%'`)
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-  for (const id of ids) {
-    try {
-      mysql(`KILL ${id}`)
-    } catch {
-      // already gone
-    }
-  }
-  return ids.length
-}
 
 /**
  * Issue #9 (5): MariaDB connections killed mid-burst, then the database away and back. The APIs
@@ -73,7 +56,7 @@ describe('production federation through database faults', () => {
     for (let wave = 0; wave < 4; wave += 1) {
       for (let i = 0; i < 6; i += 1) boots.push(call(admin, 'POST', `${url}/servers`, { server: { name: `kill-${wave}-${i}`, imageRef, flavorRef: '1' } }))
       await new Promise((r) => setTimeout(r, 100))
-      killed += killFederationConnections(fed.prefix)
+      killed += killFederationConnections(fed.prefix).length
     }
     const replies = await Promise.all(boots)
     expect(killed).toBeGreaterThan(0)

@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process'
+import type { FaultScenario } from '../../bench/fault-injectors.js'
+import { agentKill, apiKill, brokerClose, brokerRestart, conductorKill, federationVhosts } from '../../bench/fault-injectors.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Federation } from '../helpers/exactly-once.js'
 import { burst as burstOf, checkInvariants as invariantsOf, DEPLOY_LEAVES, mysql, reportCensus, settle as settleOf, slug } from '../helpers/exactly-once.js'
@@ -15,6 +17,8 @@ import { call, endpoint, login, waitFor } from '../helpers/os-client.js'
  * - no instance lives in two cells;
  * - no instance lives in a leaf that the API shows as ERROR or does not show;
  * - the index converges on the leaves.
+ * The injectors are bench/fault-injectors.ts, which `npm run bench -- faults` times (detection and
+ * convergence; no timing is asserted here).
  */
 describe('production federation: exactly once across faults', () => {
   let fed: ProductionFederation
@@ -29,6 +33,8 @@ describe('production federation: exactly once across faults', () => {
     reportCensus(fault, c)
     return c
   }
+
+  const inject = (s: FaultScenario, burstName: string): ReturnType<FaultScenario['inject']> => s.inject({ fed, under: under(), burst: burstName })
 
   beforeAll(async () => {
     fed = await startProduction()
@@ -48,10 +54,11 @@ describe('production federation: exactly once across faults', () => {
     expect(agent).toBeDefined()
     const accepted = burst('agent-kill', 20)
     await new Promise((r) => setTimeout(r, 150))
-    process.kill(agent as number, 'SIGKILL')
+    const injected = await inject(agentKill, 'agent-kill')
     const ids = await accepted
     expect(ids.length).toBe(20)
-    await waitFor('the agent restarted', async () => (fed.pids('--role agent', '--cell api!region-one ').some((p) => p !== agent) ? true : undefined), 60_000)
+    await injected.detected(60_000)
+    expect(fed.pids('--role agent', '--cell api!region-one ')).not.toContain(agent)
     const { error } = await checkInvariants('agent-kill', ids, await settle(ids))
     // The region was away for seconds, well within the placement deadline: nothing needed to fail.
     expect(error).toBe(0)
@@ -60,23 +67,23 @@ describe('production federation: exactly once across faults', () => {
   it("the broker closes every connection of the cells mid-burst: nothing lost, nothing doubled", async () => {
     const accepted = burst('broker-close', 20)
     await new Promise((r) => setTimeout(r, 150))
-    const vhosts = execFileSync('rabbitmqctl', ['-q', 'list_vhosts'], { encoding: 'utf8' })
-      .split('\n')
-      .filter((v) => v.startsWith(`${fed.prefix}.`))
-    expect(vhosts.length).toBeGreaterThan(2)
-    for (const v of vhosts) execFileSync('rabbitmqctl', ['-q', 'close_all_connections', '--vhost', v, 'fault test'], { encoding: 'utf8' })
+    expect(federationVhosts(fed).length).toBeGreaterThan(2)
+    const injected = await inject(brokerClose, 'broker-close')
     const ids = await accepted
+    await injected.detected(60_000)
     const { active, error } = await checkInvariants('broker-close', ids, await settle(ids))
     expect(active + error).toBe(ids.length)
   })
 
   it('a leaf conductor killed mid-burst: its queued builds are taken up by the restarted one', async () => {
-    const [conductor] = fed.pids('--role conductor', '--cell api!region-two ')
-    expect(conductor).toBeDefined()
     const accepted = burst('conductor-kill', 20)
     await new Promise((r) => setTimeout(r, 150))
-    process.kill(conductor as number, 'SIGKILL')
+    // The conductor of the leaf the burst goes to, once its first build is there.
+    const injected = await inject(conductorKill, 'conductor-kill')
+    expect(injected.victims.length).toBe(1)
     const ids = await accepted
+    await injected.detected(60_000)
+    for (const v of injected.victims) expect(fed.pids('--role conductor')).not.toContain(v)
     const { error } = await checkInvariants('conductor-kill', ids, await settle(ids))
     expect(error).toBe(0)
   })
@@ -85,17 +92,15 @@ describe('production federation: exactly once across faults', () => {
     const [api] = fed.pids('api-cell/main.js')
     expect(api).toBeDefined()
     const ids = await burst('api-kill', 20)
-    process.kill(api as number, 'SIGKILL')
-    await waitFor('the API back', async () => (fed.pids('api-cell/main.js').some((p) => p !== api) ? true : undefined), 60_000)
+    await (await inject(apiKill, 'api-kill')).detected(60_000)
+    expect(fed.pids('api-cell/main.js')).not.toContain(api)
     const { error } = await checkInvariants('api-kill', ids, await settle(ids))
     expect(error).toBe(0)
   })
 
   it('RabbitMQ restarted mid-burst (stop_app, start_app): the builds queued in quorum queues survive, none accepted is lost or doubled', async () => {
     // What must survive a restart sits in quorum queues: every cell's conductor queue is one.
-    const vhosts = execFileSync('rabbitmqctl', ['-q', 'list_vhosts'], { encoding: 'utf8' })
-      .split('\n')
-      .filter((v) => v.startsWith(`${fed.prefix}.`))
+    const vhosts = federationVhosts(fed)
     expect(vhosts.length).toBeGreaterThan(2)
     for (const v of vhosts) {
       const queues = execFileSync('rabbitmqctl', ['-q', 'list_queues', '-p', v, 'name', 'type', '--no-table-headers'], { encoding: 'utf8' })
@@ -117,14 +122,11 @@ describe('production federation: exactly once across faults', () => {
     const accepted = burst('broker-restart', 20)
     // Mid-burst by construction: the broker goes once the first build of the burst reached a leaf.
     await waitFor('a build of the burst in a leaf', async () => (inLeaves().total > 0 ? true : undefined), 60_000)
-    execFileSync('rabbitmqctl', ['-q', 'stop_app'], { encoding: 'utf8' })
     const atStop = inLeaves()
-    try {
-      await new Promise((r) => setTimeout(r, 1000))
-    } finally {
-      execFileSync('rabbitmqctl', ['-q', 'start_app'], { encoding: 'utf8' })
-    }
+    // stop_app, a second away, start_app (bench/fault-injectors.ts).
+    const injected = await inject(brokerRestart, 'broker-restart')
     const ids = await accepted
+    await injected.detected(60_000)
     expect(ids.length).toBeGreaterThan(0)
     process.stdout.write(`fault broker-restart: in leaves at the stop ${atStop.total} (${atStop.building} building)\n`)
     const { active, error } = await checkInvariants('broker-restart', ids, await settle(ids))
