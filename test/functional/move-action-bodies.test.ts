@@ -9,7 +9,8 @@ import { mv } from '../helpers/project-user.js'
 /**
  * What Tempest sends for the move actions and rebuild, answered as Nova does (issue 11): the
  * bodies `{"migrate": {}}` (before 2.56), `{"confirmResize": {}}` and `{"revertResize": {}}`, which
- * Nova's schemas let through, and the 2.75 rebuild answer, without `OS-EXT-SRV-ATTR:user_data`.
+ * Nova's schemas let through, the 2.75 rebuild answer, without `OS-EXT-SRV-ATTR:user_data`, and
+ * the os-migrations list with Nova's keys only.
  */
 describe('move action bodies and the 2.75 rebuild answer, as Tempest sends and reads them', () => {
   let cfg: FederationConfig
@@ -80,5 +81,13 @@ describe('move action bodies and the 2.75 rebuild answer, as Tempest sends and r
     expect(Object.keys(rebuilt.body.server)).not.toContain('OS-EXT-SRV-ATTR:user_data')
     expect(Object.keys(rebuilt.body.server)).toContain('user_data')
     expect(rebuilt.body.server['OS-EXT-SRV-ATTR:hostname']).toBeTypeOf('string')
+  })
+
+  it('lists migrations at 2.1 with exactly the keys of Nova (and of Tempest\'s schema)', async () => {
+    const res = await call(admin, 'GET', `${r2}/os-migrations`, undefined, mv('2.1'))
+    expect(res.status).toBe(200)
+    expect(res.body.migrations.length).toBeGreaterThanOrEqual(2)
+    const nova = ['id', 'status', 'instance_uuid', 'source_node', 'source_compute', 'dest_node', 'dest_compute', 'dest_host', 'old_instance_type_id', 'new_instance_type_id', 'created_at', 'updated_at']
+    for (const m of res.body.migrations) expect(Object.keys(m).sort()).toEqual([...nova].sort())
   })
 })
