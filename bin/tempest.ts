@@ -42,7 +42,15 @@ export const DEFAULT_REGEX =
  * the resetNetwork test that `xenapi_apis = True` (the only switch for Tempest's writable server
  * metadata tests) also enables: the action was removed with XenAPI, Nova Zed refuses it too.
  */
-export const DEFAULT_EXCLUDE = '(SecurityGroup|security_group|test_reset_network_inject_network_info)'
+export const DEFAULT_EXCLUDE =
+  '(SecurityGroup|security_group|test_reset_network_inject_network_info' +
+  // --- tfix2 (issue 11, lifecycle tests): begin ---
+  // Live migration with a Neutron trunk port and subport: the test creates a trunk through Neutron's
+  // trunk API on the tenant network (none here, neutron = False); `requires_ext` does not skip it
+  // since [network-feature-enabled] api_extensions defaults to 'all'. We have no Neutron trunks.
+  '|admin\\.test_live_migration\\.(LiveMigrationTest|LiveAutoBlockMigrationV225Test)\\.test_live_migration_with_trunk' +
+  // --- tfix2: end ---
+  ')'
 
 const USAGE = `Usage: npm run tempest -- [--regex RE] [--concurrency N] [--workspace DIR]
 

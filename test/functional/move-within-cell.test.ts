@@ -165,7 +165,7 @@ describe('moves within a cell: resize, confirm, revert, cold migration, evacuate
     const target = HOSTS.find((h) => h !== source) ?? ''
     expect((await action(member.session, server.id, { migrate: null })).status).toBe(404)
     expect((await action(admin, server.id, { migrate: { host: 'no-such-host' } })).status).toBe(400)
-    expect((await action(admin, server.id, { migrate: { host: target } }, '2.55')).status).toBe(400)
+    // Before 2.56 Nova does not validate the body (a host there is ignored): move-action-bodies.test.ts.
     expect((await action(admin, server.id, { migrate: { host: target } })).status).toBe(202)
     const moved = await waitForStatus(admin, r2, server.id, 'VERIFY_RESIZE')
     expect(moved['OS-EXT-SRV-ATTR:host']).toBe(target)

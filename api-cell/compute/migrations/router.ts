@@ -71,7 +71,10 @@ async function gather(d: ComputeDeps, ctx: RequestContext, region: string | null
   return per.flat()
 }
 
-/** Nova's view of one migration for microversion `mv` (nova/api/openstack/compute/migrations.py). */
+/**
+ * Nova's view of one migration for microversion `mv` (nova/api/openstack/compute/migrations.py):
+ * exactly Nova's keys, since Tempest's schemas forbid any other (a migration's region is the cell's).
+ */
 function view(m: Migration, mv: Microversion, flavorIds: ReadonlyMap<string, number>): Record<string, unknown> {
   return {
     id: m.id,
@@ -84,8 +87,6 @@ function view(m: Migration, mv: Microversion, flavorIds: ReadonlyMap<string, num
     dest_host: '',
     old_instance_type_id: flavorIds.get(m.oldFlavorId) ?? null,
     new_instance_type_id: flavorIds.get(m.newFlavorId) ?? null,
-    source_region: null,
-    dest_region: null,
     created_at: novaTime(m.createdAt),
     updated_at: novaTime(m.updatedAt),
     ...(atLeast(mv, '2.23') ? { migration_type: m.migrationType } : {}),

@@ -260,7 +260,7 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
         if (rebuild.name !== undefined) {
           await d.db.updateTable('instance_index').set({ name: rebuild.name, image_ref: image.id }).where('uuid', '=', uuid).execute()
         }
-        const view = serverDetail(linkBase(req, res), record, { mv: microversionOf(res), isAdmin: a.isAdmin, basic: true, ...(await groupsView(microversionOf(res), uuid)) })
+        const view = serverDetail(linkBase(req, res), record, { mv: microversionOf(res), isAdmin: a.isAdmin, basic: true, rebuild: true, ...(await groupsView(microversionOf(res), uuid)) })
         const mvr = microversionOf(res)
         res.status(202).json({
           server: {

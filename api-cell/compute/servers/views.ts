@@ -76,6 +76,11 @@ export interface ViewOptions {
   /** Only the core fields, as Nova answers `PUT /servers/{id}` and rebuild. */
   readonly basic?: boolean
   /**
+   * A rebuild's answer: never `OS-EXT-SRV-ATTR:user_data` (Nova's `show_user_data=False`), since it
+   * carries `user_data` from 2.57 already; Tempest's 2.75 rebuild schema rejects the extended key.
+   */
+  readonly rebuild?: boolean
+  /**
    * The server's groups (at most one). From 2.71 show, update and rebuild carry `server_groups`;
    * list detail never does (Tempest's list schema rejects the key), so leave this out there.
    */
@@ -163,7 +168,7 @@ export function serverDetail(base: LinkBase, r: InstanceRecord, o: ViewOptions):
     out['OS-EXT-SRV-ATTR:kernel_id'] = ''
     out['OS-EXT-SRV-ATTR:ramdisk_id'] = ''
     out['OS-EXT-SRV-ATTR:root_device_name'] = '/dev/vda'
-    out['OS-EXT-SRV-ATTR:user_data'] = r.userData
+    if (o.rebuild !== true) out['OS-EXT-SRV-ATTR:user_data'] = r.userData
   }
   if (atLeast(o.mv, '2.9')) out['locked'] = r.locked
   if (atLeast(o.mv, '2.16') && o.isAdmin) out['host_status'] = r.host === null ? '' : o.unknown === true ? 'UNKNOWN' : 'UP'
