@@ -116,6 +116,9 @@ shelve = True
 shelve_migrate = False
 cold_migration = True
 live_migration = True
+block_migration_for_live_migration = True
+# Hosts in different cells cannot take each other's guests (Nova's multi-cell jobs set this too).
+can_migrate_between_any_hosts = False
 metadata_service = False
 vnc_console = False
 spice_console = False
