@@ -68,6 +68,18 @@ describe('compute API image proxy', () => {
     await idle()
   })
 
+  it('createImage metadata overrides Nova’s own properties (image_type), as Tempest’s test_create_delete_image expects', async () => {
+    const res = await call(alice.session, 'POST', `${nova}/servers/${id}/action`, { createImage: { name: 'typed', metadata: { image_type: 'test' } } }, mv('2.1'))
+    expect(res.status).toBe(202)
+    const imageId = (res.headers.get('location') ?? '').split('/').pop() ?? ''
+    const img = await waitFor('image ACTIVE', async () => {
+      const r = await show(imageId)
+      return r.body.image?.status === 'ACTIVE' ? r.body.image : undefined
+    })
+    expect(img.metadata).toMatchObject({ image_type: 'test', instance_uuid: id })
+    await idle()
+  })
+
   it('is gone from 2.36 on, and another project’s image is 404 to show and to delete', async () => {
     const imageId = await snapshot('proxy-private')
     await idle()
