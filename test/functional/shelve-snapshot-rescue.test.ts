@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Federation } from '../../bin/embedded.js'
 import type { FederationConfig } from '../../shared/config/federation.js'
+import { TEST_GUEST_CONSOLE } from '../../child-cell/compute/virt/driver.js'
 import { embeddedConfig, removeDir, startFederation } from '../helpers/embedded.js'
 import type { Session } from '../helpers/os-client.js'
 import { call, endpoint, login, waitFor, waitForStatus } from '../helpers/os-client.js'
@@ -140,11 +141,14 @@ describe('embedded federation: snapshot, backup, shelve, rescue, console output'
     await settle('ACTIVE')
   })
 
-  it('os-getConsoleOutput answers what the console log holds (empty on the test driver) through the cell', async () => {
+  it('os-getConsoleOutput answers the console log (the test driver guest’s fixed boot log) through the cell, `length` lines as Nova counts them', async () => {
     const res = await action({ 'os-getConsoleOutput': { length: 50 } })
     expect(res.status).toBe(200)
-    expect(res.body).toEqual({ output: '' })
-    expect((await action({ 'os-getConsoleOutput': {} })).body).toEqual({ output: '' })
+    expect(res.body).toEqual({ output: TEST_GUEST_CONSOLE })
+    expect((await action({ 'os-getConsoleOutput': {} })).body).toEqual({ output: TEST_GUEST_CONSOLE })
+    // Tempest's test_get_console_output: length 3 splits into exactly 3 lines.
+    const three = (await action({ 'os-getConsoleOutput': { length: 3 } })).body.output as string
+    expect(three.split('\n')).toHaveLength(3)
     expect((await action({ 'os-getConsoleOutput': { length: 'many' } })).status).toBe(400)
     expect((await action({ 'os-getConsoleOutput': { length: -2 } })).status).toBe(400)
   })
