@@ -336,6 +336,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
         locator: new InstanceLocator({ db: api.db, tree, cell0 }),
         images: imageLookup,
         snapshots: snapshotImages(images, signer, SNAPSHOT_URL_TTL_MS),
+        imageProxy: { get: (ctx, id) => images.get(ctx, id), delete: (ctx, id) => images.delete(ctx, id), publicUrl: urls.image },
         log: a.log.child({ service: 'compute-api' }),
         regions: a.regions,
       },

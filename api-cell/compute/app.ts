@@ -14,6 +14,7 @@ import type { ComputeDeps } from './deps.js'
 import { computeErrorHandler } from './faults.js'
 import { flavorsRouter } from './flavors/router.js'
 import { hypervisorsRouter } from './hypervisors/router.js'
+import { imagesProxyRouter } from './images/router.js'
 import { keypairsRouter } from './keypairs/router.js'
 import { MAX_VERSION, MIN_VERSION, microversionMiddleware } from './microversion.js'
 import { limitsRouter } from './quotas/limits-router.js'
@@ -114,6 +115,7 @@ export function computeApp(d: ComputeDeps, tokens: TokenService): express.Expres
       v.use(externalEventsRouter(d, wrap))
       v.use(auditLogRouter(d, wrap))
       v.use(tenantUsageRouter(d, wrap))
+      v.use(imagesProxyRouter(d, wrap))
       v.use((_req, _res, next) => next(new NotFoundError('The resource could not be found.')))
       return v
     }

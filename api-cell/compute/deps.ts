@@ -3,6 +3,8 @@ import type { Logger } from '../../shared/logging.js'
 import type { Cell0Store } from '../cells/cell0.js'
 import type { CellTree } from '../cells/cell-tree.js'
 import type { ComputeTables } from '../db/compute-schema.js'
+import type { RequestContext } from '../../shared/context.js'
+import type { Image } from '../image/image-model.js'
 import type { SnapshotImages } from '../image/snapshot-images.js'
 import type { BuildDispatcher } from '../scheduler/build-dispatcher.js'
 import type { InstanceLocator } from './servers/locator.js'
@@ -42,4 +44,14 @@ export interface ComputeDeps {
   readonly regions: readonly string[]
   /** Snapshot images (createImage, createBackup, shelve); without it those actions are 400. */
   readonly snapshots?: SnapshotImages
+  /** The image service behind Nova's image proxy (`/images/{id}`, up to 2.35); without it those are 404. */
+  readonly imageProxy?: ImageProxy
+}
+
+/** What Nova's image proxy reaches of the image service, as the caller. */
+export interface ImageProxy {
+  get(ctx: RequestContext, id: string): Promise<Image>
+  delete(ctx: RequestContext, id: string): Promise<void>
+  /** The image service's public URL (the `alternate` link). */
+  readonly publicUrl: string
 }

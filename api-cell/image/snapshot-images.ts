@@ -42,15 +42,17 @@ export interface SnapshotImages {
 export function snapshotImages(images: ImageService, signer: FileUrlSigner, ttlMs: number, clock: () => number = Date.now): SnapshotImages {
   return {
     async create(ctx, req) {
+      // As Nova's create_image: the request's metadata overrides instance_uuid, user_id and
+      // image_type (Tempest snapshots with `image_type: test`); backup_type is the action's.
       const image = await images.create(ctx, {
+        base_image_ref: req.baseImageRef,
+        instance_uuid: req.instanceUuid,
+        image_type: req.kind,
+        ...(ctx.userId === undefined ? {} : { user_id: ctx.userId }),
         ...req.metadata,
         name: req.name,
         container_format: 'bare',
         disk_format: 'qcow2',
-        instance_uuid: req.instanceUuid,
-        base_image_ref: req.baseImageRef,
-        image_type: req.kind,
-        ...(ctx.userId === undefined ? {} : { user_id: ctx.userId }),
         ...(req.backupType === undefined ? {} : { backup_type: req.backupType }),
       })
       const urls = signer.signedUploadUrls(image.id, clock() + ttlMs, req.rotation === undefined ? {} : { rotate: req.rotation })

@@ -64,21 +64,20 @@ export async function lifecycleActionRoute(d: ComputeDeps, act: ActFn, req: Requ
       res.status(202).end()
       return
     }
+    // shelve, shelveOffload and unrescue take any value (Nova's schemas are `{}`; Tempest sends `{}`).
     case 'shelve': {
-      if (value !== null) throw new InvalidError("Invalid input for field/attribute shelve. Value: must be null")
       const inst = await record()
       await withSnapshot(d, res, inst, { name: `${inst.name}-shelved`, kind: 'snapshot' }, (upload) => act(res, uuid, 'shelve', { upload }))
       res.status(202).end()
       return
     }
     case 'shelveOffload':
-      if (value !== null) throw new InvalidError('Invalid input for field/attribute shelveOffload. Value: must be null')
       if (!a.isAdmin) throw new ForbiddenError("Policy doesn't allow os_compute_api:os-shelve:shelve_offload to be performed.")
       await act(res, uuid, 'shelve_offload', {})
       res.status(202).end()
       return
     case 'unshelve': {
-      const body = atLeast(mv, '2.91') ? parseBody(unshelve291, value) : atLeast(mv, '2.77') ? parseBody(unshelve277, value) : parseBody(z.null(), value)
+      const body = atLeast(mv, '2.91') ? parseBody(unshelve291, value) : atLeast(mv, '2.77') ? parseBody(unshelve277, value) : null // before 2.77 Nova ignores the value
       const host = body !== null && 'host' in body ? body.host : undefined
       if (host !== undefined && !a.isAdmin) throw new ForbiddenError("Policy doesn't allow os_compute_api:os-shelve:unshelve_to_host to be performed.")
       const inst = await record()
@@ -112,7 +111,6 @@ export async function lifecycleActionRoute(d: ComputeDeps, act: ActFn, req: Requ
       return
     }
     case 'unrescue':
-      if (value !== null) throw new InvalidError('Invalid input for field/attribute unrescue. Value: must be null')
       await act(res, uuid, 'unrescue', {})
       res.status(202).end()
       return

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ConflictError, InvalidError } from '../../../shared/errors.js'
 import { ensurePrivateDirAsync, PRIVATE_FILE_MODE } from '../../../shared/fs/private-files.js'
-import { InstanceNotFoundError, lastLines, POWER_STATES } from './driver.js'
+import { InstanceNotFoundError, lastLines, POWER_STATES, TEST_GUEST_CONSOLE } from './driver.js'
 import type { ComputeDriver, DiskFormat, GuestMigration, HostResources, InstanceInfo, PowerState, RescueArgs, SpawnArgs } from './driver.js'
 import { domainXml, rescueXml, UUID, validateSpawnArgs } from './libvirt-domain-xml.js'
 import { loadLibvirt } from './libvirt-binding.js'
@@ -308,7 +308,7 @@ export class LibvirtDriver implements ComputeDriver {
     const id = uuid.toLowerCase()
     await this.#find(id)
     const text = await readFile(this.#consoleLog(id), 'utf8').catch((err: unknown) => {
-      if ((err as { code?: unknown }).code === 'ENOENT') return ''
+      if ((err as { code?: unknown }).code === 'ENOENT') return this.#isTest ? TEST_GUEST_CONSOLE : ''
       throw err
     })
     return lastLines(text, maxLines)
