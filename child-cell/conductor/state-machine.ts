@@ -78,7 +78,6 @@ export function beginAction(
   }
   if (!rule.from.includes(current.vmState as VmState)) throw conflict(action, current)
   if (rule.taskStates !== 'any' && !rule.taskStates.includes(current.taskState)) throw conflict(action, current)
-  if (action === 'delete' && current.taskState === 'deleting') throw conflict(action, current)
   if (action === 'reboot') return opts.hard === true ? 'rebooting_hard' : 'rebooting'
   return rule.taskState
 }

@@ -135,6 +135,9 @@ async function powerAction(
   action: PowerAction,
   args: { type?: string; imageRef?: string; image?: unknown; name?: string; metadata?: Record<string, string>; accessIPv4?: string; accessIPv6?: string; description?: string | null; hostname?: string; user_data?: string | null; key_name?: string | null; key_data?: string | null },
 ): Promise<unknown> {
+  // A delete asked again while one is under way is accepted, as Nova accepts it (its delete has no
+  // task-state check), and changes nothing: the first one finishes the job.
+  if (action === 'delete' && row.task_state === 'deleting') return d.store.toRecord(row)
   const hard = action === 'reboot' && String(args.type ?? 'SOFT').toUpperCase() === 'HARD'
   const taskState = beginAction(action, { vmState: row.vm_state, taskState: row.task_state }, { hard })
   const rebuild =

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { ConductorDeps } from '../../../../child-cell/conductor/deps.js'
 import { InstanceStore } from '../../../../child-cell/conductor/instance-store.js'
+import { instanceAction } from '../../../../child-cell/conductor/operations/actions.js'
 import { recoverStuckMoves } from '../../../../child-cell/conductor/operations/move-recovery.js'
 import { startMove } from '../../../../child-cell/conductor/operations/move.js'
 import { claimResources } from '../../../../child-cell/db/claims.js'
@@ -26,7 +27,7 @@ const SMALL = { ...TINY, id: '2', name: 'm1.small', memoryMb: 2048 }
  * claim removed, the source's guest running again. The hosts are a stub that records the steps
  * asked of them (the spawn on the target never answers: the conductor "stopped" while waiting).
  */
-describe('recovering a move its conductor left half done', () => {
+describe('conductor: a move its conductor left half done is recovered; a repeated delete is accepted', () => {
   let dir: string
   let database: Database<CellSchema>
   let d: ConductorDeps
@@ -60,6 +61,10 @@ describe('recovering a move its conductor left half done', () => {
           steps.push(`${method}@${host}`)
           if (method === 'move_finish_target') return new Promise(() => undefined)
           return Promise.resolve(method === 'move_cleanup' ? null : { powerState: method === 'move_prepare_source' ? 4 : 1 })
+        },
+        terminateInstance: (_ctx: RequestContext, host: string) => {
+          steps.push(`terminate@${host}`)
+          return Promise.resolve()
         },
       },
     } as unknown as ConductorDeps
@@ -123,5 +128,17 @@ describe('recovering a move its conductor left half done', () => {
     expect(await memoryUsed(nodes.b)).toBe(2048)
     // A different request while this one runs is refused: one move at a time.
     await expect(startMove(d, ctx, await d.store.get(uuid), 'resize', { flavor: SMALL }, false)).rejects.toThrow(/Cannot 'resize'/)
+  })
+
+  it('accepts a delete asked again while one is under way (as Nova does) and changes nothing', async () => {
+    const uuid = await instanceOnA()
+    await instanceAction(d, ctx, { uuid, action: 'delete', args: {}, isAdmin: false })
+    const deleting = await d.store.get(uuid)
+    expect(deleting.task_state).toBe('deleting')
+    expect(steps).toEqual(['terminate@a'])
+    // The second delete: no 409, no second terminate, the row as the first one left it.
+    await expect(instanceAction(d, ctx, { uuid, action: 'delete', args: {}, isAdmin: false })).resolves.toMatchObject({ uuid })
+    expect(steps).toEqual(['terminate@a'])
+    expect((await d.store.get(uuid)).version).toBe(deleting.version)
   })
 })
