@@ -1,14 +1,16 @@
 import { createHash } from 'node:crypto'
-import { access, open, readFile, rm, statfs, writeFile } from 'node:fs/promises'
+import { access, open, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ConflictError, InvalidError } from '../../../shared/errors.js'
 import { ensurePrivateDirAsync, PRIVATE_FILE_MODE } from '../../../shared/fs/private-files.js'
 import { InstanceNotFoundError, lastLines, POWER_STATES, TEST_GUEST_CONSOLE } from './driver.js'
-import type { ComputeDriver, DiskFormat, GuestMigration, HostResources, InstanceInfo, PowerState, RescueArgs, SpawnArgs } from './driver.js'
+import type { ComputeDriver, DiskFormat, GuestMigration, HostResources, InstanceInfo, RescueArgs, SpawnArgs } from './driver.js'
 import { domainXml, rescueXml, UUID, validateSpawnArgs } from './libvirt-domain-xml.js'
 import { loadLibvirt } from './libvirt-binding.js'
+import type { GuestState } from './libvirt-support.js'
+import { conflict, fileExists, fileSystemGb, ignoreNotRunning, isNotFound, normaliseArch, rethrow, TO_POWER_STATE, VIR } from './libvirt-support.js'
 import type { LibvirtDomain as Domain, LibvirtHypervisor as Hypervisor } from './libvirt-binding.js'
 
 /** How to reach the hypervisor, and where this host keeps guest files. */
@@ -38,24 +40,6 @@ export interface LibvirtDriverArgs {
   /** How long a graceful shutdown (power off, soft reboot) may take before a hard stop. Default 60 s. */
   readonly shutdownTimeoutMs?: number
 }
-
-/** libvirt's virDomainState numbers. */
-const VIR = { NOSTATE: 0, RUNNING: 1, BLOCKED: 2, PAUSED: 3, SHUTDOWN: 4, SHUTOFF: 5, CRASHED: 6, PMSUSPENDED: 7 } as const
-
-/** Nova's LIBVIRT_POWER_STATE: SHUTDOWN (being shut down) and SHUTOFF both read as SHUTDOWN. */
-const TO_POWER_STATE: Readonly<Record<number, PowerState>> = {
-  [VIR.NOSTATE]: POWER_STATES.NOSTATE,
-  [VIR.RUNNING]: POWER_STATES.RUNNING,
-  [VIR.BLOCKED]: POWER_STATES.RUNNING,
-  [VIR.PAUSED]: POWER_STATES.PAUSED,
-  [VIR.SHUTDOWN]: POWER_STATES.SHUTDOWN,
-  [VIR.SHUTOFF]: POWER_STATES.SHUTDOWN,
-  [VIR.CRASHED]: POWER_STATES.CRASHED,
-  [VIR.PMSUSPENDED]: POWER_STATES.SUSPENDED,
-}
-
-/** Guest states the power operations distinguish (the table in driver.ts), plus `other` (crashed, PM-suspended). */
-type GuestState = 'running' | 'paused' | 'shutoff' | 'suspended' | 'other'
 
 const DEFAULT_TEST_DISK_GB = 1000
 /** libvirt's test driver answers virConnectGetVersion with 2; the binding does not expose the call. */
@@ -471,47 +455,4 @@ export class LibvirtDriver implements ComputeDriver {
       if (this.#locks.get(uuid) === tail) this.#locks.delete(uuid)
     }
   }
-}
-
-function conflict(operation: string, uuid: string, state: GuestState): ConflictError {
-  return new ConflictError(`cannot ${operation} instance ${uuid} while it is ${state}`, { uuid, state })
-}
-
-/** The binding rejects with libvirt's message only (code -1), so "not found" is recognised by text. */
-function isNotFound(err: unknown): boolean {
-  return err instanceof Error && /^Domain not found/i.test(err.message)
-}
-
-function rethrow(uuid: string, err: unknown): never {
-  if (isNotFound(err)) throw new InstanceNotFoundError(uuid, err)
-  throw err
-}
-
-/** Stopping a guest that stopped on its own meanwhile is not an error. */
-async function ignoreNotRunning(p: Promise<void>): Promise<void> {
-  try {
-    await p
-  } catch (err) {
-    if (!(err instanceof Error && /not running/i.test(err.message))) throw err
-  }
-}
-
-
-/** libvirt's node "model" is the machine name (`uname -m`); anything else falls back to Node's view. */
-function normaliseArch(model: string): string {
-  if (/^(x86_64|i686|aarch64|armv7l|ppc64le|ppc64|s390x|riscv64)$/.test(model)) return model
-  const byNode: Readonly<Record<string, string>> = { x64: 'x86_64', arm64: 'aarch64', ia32: 'i686', ppc64: 'ppc64le', s390x: 's390x' }
-  return byNode[process.arch] ?? process.arch
-}
-
-function fileExists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  )
-}
-
-async function fileSystemGb(path: string): Promise<number> {
-  const fs = await statfs(path)
-  return Math.floor((fs.blocks * fs.bsize) / 1024 ** 3)
 }
