@@ -57,9 +57,14 @@ async function run(key: string, value: unknown, opts: { mv: string; admin?: bool
 }
 
 describe('unshelve by microversion', () => {
+  it.each(['2.1', '2.76'])('at %s ignores the body, as Nova has no unshelve schema before 2.77', async (mv) => {
+    const { sent, reply } = await run('unshelve', { availability_zone: 'az1' }, { mv, admin: true })
+    expect(reply.status).toBe(202)
+    expect(sent).toHaveLength(1)
+    expect(sent[0]?.args).not.toHaveProperty('availabilityZone')
+  })
+
   it.each([
-    ['2.1', { availability_zone: 'az1' }],
-    ['2.76', { availability_zone: 'az1' }],
     ['2.77', { availability_zone: null }],
     ['2.77', { host: 'h1' }],
     ['2.91', { availability_zone: 'az1', extra: 1 }],
