@@ -125,17 +125,7 @@ export async function releaseResources(tx: Transaction<CellSchema>, instanceUuid
   if (alloc === undefined) return false
   const del = await tx.deleteFrom('allocations').where('instance_uuid', '=', instanceUuid).executeTakeFirst()
   if (Number(del.numDeletedRows) !== 1) return false
-  await tx
-    .updateTable('compute_nodes')
-    .set({
-      memory_mb_used: sql`memory_mb_used - ${alloc.memory_mb}`,
-      vcpus_used: sql`vcpus_used - ${alloc.vcpus}`,
-      local_gb_used: sql`local_gb_used - ${alloc.disk_gb}`,
-      running_vms: sql`running_vms - 1`,
-      generation: sql`generation + 1`,
-    })
-    .where('id', '=', alloc.node_id)
-    .execute()
+  await giveBack(tx, alloc)
   return true
 }
 
@@ -150,19 +140,24 @@ export async function adoptMoveClaim(tx: Transaction<CellSchema>, migrationUuid:
   const alloc = await tx.selectFrom('allocations').selectAll().where('instance_uuid', '=', instanceUuid).executeTakeFirst()
   if (alloc !== undefined) {
     await tx.deleteFrom('allocations').where('instance_uuid', '=', instanceUuid).execute()
-    await tx
-      .updateTable('compute_nodes')
-      .set({
-        memory_mb_used: sql`memory_mb_used - ${alloc.memory_mb}`,
-        vcpus_used: sql`vcpus_used - ${alloc.vcpus}`,
-        local_gb_used: sql`local_gb_used - ${alloc.disk_gb}`,
-        running_vms: sql`running_vms - 1`,
-        generation: sql`generation + 1`,
-      })
-      .where('id', '=', alloc.node_id)
-      .execute()
+    await giveBack(tx, alloc)
   }
   await tx.updateTable('allocations').set({ instance_uuid: instanceUuid }).where('instance_uuid', '=', migrationUuid).execute()
+}
+
+/** The node's usage without a deleted allocation's resources (and one guest fewer). */
+async function giveBack(tx: Transaction<CellSchema>, alloc: { memory_mb: number; vcpus: number; disk_gb: number; node_id: number }): Promise<void> {
+  await tx
+    .updateTable('compute_nodes')
+    .set({
+      memory_mb_used: sql`memory_mb_used - ${alloc.memory_mb}`,
+      vcpus_used: sql`vcpus_used - ${alloc.vcpus}`,
+      local_gb_used: sql`local_gb_used - ${alloc.disk_gb}`,
+      running_vms: sql`running_vms - 1`,
+      generation: sql`generation + 1`,
+    })
+    .where('id', '=', alloc.node_id)
+    .execute()
 }
 
 async function releaseGroupSlot(tx: Transaction<CellSchema>, instanceUuid: string): Promise<void> {

@@ -1,6 +1,5 @@
-import { isAbsolute } from 'node:path'
 import { ConflictError, InvalidError } from '../../../shared/errors.js'
-import { DISK_FORMATS, InstanceNotFoundError, lastLines, POWER_STATES } from './driver.js'
+import { InstanceNotFoundError, lastLines, POWER_STATES, UUID, validateSpawnArgs } from './driver.js'
 import type { ComputeDriver, GuestMigration, HostResources, InstanceInfo, PowerState, RescueArgs, SpawnArgs } from './driver.js'
 
 /** What a {@link FakeDriver} host has. Only the three capacities are required. */
@@ -35,7 +34,6 @@ interface FakeGuest {
   readonly vcpus: number
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /**
  * An in-memory hypervisor, after Nova's `fake.FakeDriver`: guests are records, power operations
@@ -236,16 +234,3 @@ export class FakeDriver implements ComputeDriver {
   }
 }
 
-function validateSpawnArgs(args: SpawnArgs): void {
-  if (!UUID.test(args.uuid)) throw new InvalidError(`invalid instance uuid ${JSON.stringify(args.uuid)}`)
-  if (!Number.isInteger(args.memoryMb) || args.memoryMb < 1) throw new InvalidError('memoryMb must be a whole number >= 1')
-  if (!Number.isInteger(args.vcpus) || args.vcpus < 1) throw new InvalidError('vcpus must be a whole number >= 1')
-  if (!Number.isInteger(args.rootGb) || args.rootGb < 0) throw new InvalidError('rootGb must be a whole number >= 0')
-  // The disk itself is ignored (no hypervisor reads it), but its arguments follow the contract.
-  if (args.diskPath !== undefined && (typeof args.diskPath !== 'string' || !isAbsolute(args.diskPath))) {
-    throw new InvalidError('diskPath must be an absolute path')
-  }
-  if (args.diskFormat !== undefined && !(DISK_FORMATS as readonly string[]).includes(args.diskFormat)) {
-    throw new InvalidError(`diskFormat must be one of ${DISK_FORMATS.join(', ')}`)
-  }
-}

@@ -1,10 +1,5 @@
-import { isAbsolute } from 'node:path'
-import { InvalidError } from '../../../shared/errors.js'
-import { DISK_FORMATS } from './driver.js'
 import type { DiskFormat, RescueArgs, SpawnArgs } from './driver.js'
 
-/** Our instance UUIDs. */
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** Marks a rescue definition (libvirt keeps `<description>` as given). */
 export const RESCUE_MARK = 'federation-rescue'
@@ -47,18 +42,6 @@ export function domainXml(
   ].join('')
 }
 
-export function validateSpawnArgs(args: SpawnArgs): void {
-  if (!UUID.test(args.uuid)) throw new InvalidError(`invalid instance uuid ${JSON.stringify(args.uuid)}`)
-  if (!Number.isInteger(args.memoryMb) || args.memoryMb < 1) throw new InvalidError('memoryMb must be a whole number >= 1')
-  if (!Number.isInteger(args.vcpus) || args.vcpus < 1) throw new InvalidError('vcpus must be a whole number >= 1')
-  if (!Number.isInteger(args.rootGb) || args.rootGb < 0) throw new InvalidError('rootGb must be a whole number >= 0')
-  if (args.diskPath !== undefined && (typeof args.diskPath !== 'string' || !isAbsolute(args.diskPath))) {
-    throw new InvalidError('diskPath must be an absolute path')
-  }
-  if (args.diskFormat !== undefined && !(DISK_FORMATS as readonly string[]).includes(args.diskFormat)) {
-    throw new InvalidError(`diskFormat must be one of ${DISK_FORMATS.join(', ')}`)
-  }
-}
 
 
 /**
