@@ -1,5 +1,6 @@
 import type { InstanceRecord } from '../../../shared/cell-link/build-spec.js'
 import type { RequestContext } from '../../../shared/context.js'
+import { ConflictError } from '../../../shared/errors.js'
 import type { ComputeContext } from '../manager.js'
 import type { SpawnArgs } from '../virt/driver.js'
 import { POWER_STATES } from '../virt/driver.js'
@@ -15,7 +16,13 @@ export async function spawnInstance(c: ComputeContext, ctx: RequestContext, inst
   try {
     const existing = await c.driver.listInstances()
     if (!existing.includes(inst.uuid)) {
-      await c.driver.spawn({ ...spawnArgsOf(inst), ...(await prepareDisk(c, inst)) })
+      try {
+        await c.driver.spawn({ ...spawnArgsOf(inst), ...(await prepareDisk(c, inst)) })
+      } catch (err) {
+        // A concurrent attempt of this very build (a re-cast while the first one was still
+        // spawning) created the guest first: report it as it is; never destroy it, never fail it.
+        if (!(err instanceof ConflictError && (await c.driver.listInstances()).includes(inst.uuid))) throw err
+      }
     }
     const info = await c.driver.getInfo(inst.uuid)
     await c.conductor.instanceUpdate(ctx, {
