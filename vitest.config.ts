@@ -2,8 +2,8 @@ import { configDefaults, defineConfig } from 'vitest/config'
 
 /**
  * The separate-sites rehearsal (issue #9, part 8) fails as it stands: after region-one's link comes
- * back, two builds of the burst end up in two cells (the mapped copy wins and the other is deleted,
- * but a duplicate existed). Its cause is not found yet (see the issue), so it is left out of
+ * back, two builds of the burst that a leaf built are mapped by the API to another cell, the leaf's
+ * copies are deleted and they never settle. Its cause is not found yet (see the issue), so it is left out of
  * `npm test` until it is fixed, and run on its own with `REHEARSE_SITES=1 npx vitest run
  * test/integration/separate-sites.test.ts` (root and iproute2 needed).
  */
