@@ -6,7 +6,7 @@
  * (floors.ts) and each latency's ratio to its floor. `BENCH_THROUGHPUT_ONLY=embedded|production`
  * runs one mode.
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,6 +14,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { startEmbeddedFederation } from '../bin/embedded.js'
 import { federationConfig } from '../shared/config/federation.js'
 import { createLogger } from '../shared/logging.js'
+import { packageRoot } from '../shared/paths.js'
 import { measureFloors, quantile } from './floors.js'
 import type { Floors } from './floors.js'
 import { login } from './os-client.js'
@@ -200,8 +201,19 @@ function processRss(): Figures {
   return { 'process.MB': Math.round(process.memoryUsage().rss / 2 ** 20) }
 }
 
-/** Embedded mode: one process (API, every cell, SQLite, in-process bus, gRPC between cells). */
-export async function throughputEmbedded(size: ThroughputSize): Promise<Figures> {
+/** `BENCH_THROUGHPUT_WORKERS`: API worker processes (`--workers`), default 1. */
+function apiWorkers(): number {
+  const n = Number(process.env['BENCH_THROUGHPUT_WORKERS'] ?? '1')
+  return Number.isInteger(n) && n >= 1 ? n : 1
+}
+
+/**
+ * Embedded mode: one process (API, every cell, SQLite, in-process bus, gRPC between cells); with
+ * `workers` > 1, `npm start -- --workers N` in a child process (cells in the primary, the API in
+ * N workers).
+ */
+export async function throughputEmbedded(size: ThroughputSize, workers = 1): Promise<Figures> {
+  if (workers > 1) return embeddedWorkers(size, workers)
   const dir = mkdtempSync(join(tmpdir(), 'bench-throughput-'))
   process.env['ADMIN_PASSWORD'] = 'bench-pw'
   process.env['LOG_LEVEL'] ??= 'silent'
@@ -231,6 +243,43 @@ export async function throughputEmbedded(size: ThroughputSize): Promise<Figures>
   }
 }
 
+/** `npm start -- --workers N` as a child process, measured like the in-process federation. */
+async function embeddedWorkers(size: ThroughputSize, workers: number): Promise<Figures> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-throughput-'))
+  const prefix = `throughput_${Math.random().toString(36).slice(2, 8)}`
+  const base = 20000 + Math.floor(Math.random() * 12000)
+  const child = spawn(
+    process.execPath,
+    [join(packageRoot(), 'dist', 'bin', 'federation.js'), '--workers', String(workers), '--state-dir', join(dir, 'state'), '--name-prefix', prefix,
+      '--identity-port', String(base), '--compute-port', String(base + 1), '--image-port', String(base + 2)],
+    { env: { ...process.env, ADMIN_PASSWORD: 'bench-pw', LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] },
+  )
+  const label = `embedded.workers${workers}`
+  try {
+    const identity = `http://127.0.0.1:${base}`
+    const end = Date.now() + 300_000
+    for (;;) {
+      if (child.exitCode !== null) throw new Error('npm start --workers exited')
+      if (await fetch(`${identity}/v3`).then((r) => r.status === 200, () => false)) break
+      if (Date.now() > end) throw new Error('npm start --workers did not start')
+      await sleep(250)
+    }
+    const floors = await measureFloors('embedded', dir, size.floorCalls)
+    const c = await connect(identity, `http://127.0.0.1:${base + 1}/v2.1`, 'bench-pw')
+    const rss = (): Figures => productionRss(prefix, child.pid)
+    const before = prefixed(`${label}.rss.start`, rss())
+    const f = await scenario(label, c, size, rss)
+    return { ...prefixed(`${label}.floor`, floors), ...before, ...f, ...ratios(label, f, floors) }
+  } finally {
+    if (child.exitCode === null) {
+      const exited = new Promise<void>((r) => child.once('exit', () => r()))
+      child.kill('SIGTERM')
+      await exited
+    }
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 /** RSS of every process of the production federation `prefix`, summed per role, in MB. */
 function productionRss(prefix: string, supervisorPid: number | undefined): Figures {
   const ps = execFileSync('ps', ['-eo', 'pid=,rss=,args='], { encoding: 'utf8' })
@@ -240,7 +289,7 @@ function productionRss(prefix: string, supervisorPid: number | undefined): Figur
     const m = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line)
     if (m === null || !m[3]?.includes(`--name-prefix ${prefix}`)) continue
     const mb = Number(m[2]) / 1024
-    const role = Number(m[1]) === supervisorPid ? 'supervisor' : (/--role (\S+)/.exec(m[3])?.[1] ?? (m[3].includes('api-cell') ? 'api' : 'other'))
+    const role = Number(m[1]) === supervisorPid ? 'supervisor' : (/--role (\S+)/.exec(m[3])?.[1] ?? (m[3].includes('api-cell') || m[3].includes('federation.js') ? 'api' : 'other'))
     out[role] = (out[role] ?? 0) + mb
     out[`${role}.processes`] = (out[`${role}.processes`] ?? 0) + 1
     total += mb
@@ -249,16 +298,17 @@ function productionRss(prefix: string, supervisorPid: number | undefined): Figur
 }
 
 /** Production mode: deploy/regions as separate processes over MariaDB and RabbitMQ. */
-export async function throughputProduction(size: ThroughputSize): Promise<Figures> {
+export async function throughputProduction(size: ThroughputSize, workers = 1): Promise<Figures> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-throughput-prod-'))
-  const fed = await startProduction()
+  const fed = await startProduction({ ...(workers > 1 ? { args: ['--workers', String(workers)] } : {}), namePrefix: `throughput_${Math.random().toString(36).slice(2, 8)}` })
   try {
     const floors = await measureFloors('production', dir, size.floorCalls)
     const c = await connect(fed.identityUrl, fed.computeUrl, 'secret-admin-pw')
     const rss = (): Figures => productionRss(fed.prefix, fed.supervisor.pid)
-    const before = prefixed('production.rss.start', rss())
-    const f = await scenario('production', c, size, rss)
-    return { ...prefixed('production.floor', floors), ...before, ...f, ...ratios('production', f, floors) }
+    const label = workers > 1 ? `production.workers${workers}` : 'production'
+    const before = prefixed(`${label}.rss.start`, rss())
+    const f = await scenario(label, c, size, rss)
+    return { ...prefixed(`${label}.floor`, floors), ...before, ...f, ...ratios(label, f, floors) }
   } finally {
     await fed.stop()
     rmSync(dir, { recursive: true, force: true })
@@ -269,7 +319,7 @@ export async function throughputProduction(size: ThroughputSize): Promise<Figure
 export async function benchThroughput(size: ThroughputSize = FULL): Promise<Figures> {
   const only = process.env['BENCH_THROUGHPUT_ONLY']
   return {
-    ...(only === 'production' ? {} : await throughputEmbedded(size)),
-    ...(only === 'embedded' ? {} : await throughputProduction(size)),
+    ...(only === 'production' ? {} : await throughputEmbedded(size, apiWorkers())),
+    ...(only === 'embedded' ? {} : await throughputProduction(size, apiWorkers())),
   }
 }

@@ -6,7 +6,7 @@ import type { ComputeTables } from '../db/compute-schema.js'
 import type { RequestContext } from '../../shared/context.js'
 import type { Image } from '../image/image-model.js'
 import type { SnapshotImages } from '../image/snapshot-images.js'
-import type { BuildDispatcher } from '../scheduler/build-dispatcher.js'
+import type { BuildQueue } from '../scheduler/build-dispatcher.js'
 import type { InstanceLocator } from './servers/locator.js'
 
 /** An image as the compute API needs it for a boot. */
@@ -36,7 +36,8 @@ export interface ComputeDeps {
   readonly db: Kysely<ComputeTables>
   readonly tree: CellTree
   readonly cell0: Cell0Store
-  readonly dispatcher: BuildDispatcher
+  /** Accepted builds go here (the dispatcher, or a forwarder to the API worker that dispatches). */
+  readonly dispatcher: BuildQueue
   readonly locator: InstanceLocator
   readonly images: ImageLookup
   readonly log: Logger
