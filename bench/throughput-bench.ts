@@ -103,10 +103,14 @@ async function scenario(label: string, c: Client, size: ThroughputSize, rss: () 
   const ids: string[] = []
   const multi = async (n: number, name: string): Promise<void> => {
     const t0 = performance.now()
+    const cpu0 = process.cpuUsage()
     await post(c, name, n)
     const r = await untilActive(c, `^${name}-`, n, t0, size.pollMs)
+    const cpu = process.cpuUsage(cpu0)
     ids.push(...r.ids)
     out[`${label}.multi${n}.serversPerSecond`] = perSecond(n, r.ms)
+    // In-process federation: the CPU it spent per server (far less at the mercy of the machine's load than time).
+    if (label === 'embedded') out[`${label}.multi${n}.cpuMsPerServer`] = Math.round(((cpu.user + cpu.system) / 1000 / n) * 100) / 100
   }
   await multi(size.multiA, 'tpa')
   // One server at a time: the POST's answer, and POST -> ACTIVE seen on GET /servers/{id} every ms.
@@ -266,7 +270,7 @@ async function embeddedWorkers(size: ThroughputSize, workers: number): Promise<F
     }
     const floors = await measureFloors('embedded', dir, size.floorCalls)
     const c = await connect(identity, `http://127.0.0.1:${base + 1}/v2.1`, 'bench-pw')
-    const rss = (): Figures => productionRss(prefix, child.pid)
+    const rss = (): Figures => productionRss(prefix, child.pid, 'cells')
     const before = prefixed(`${label}.rss.start`, rss())
     const f = await scenario(label, c, size, rss)
     return { ...prefixed(`${label}.floor`, floors), ...before, ...f, ...ratios(label, f, floors) }
@@ -280,8 +284,8 @@ async function embeddedWorkers(size: ThroughputSize, workers: number): Promise<F
   }
 }
 
-/** RSS of every process of the production federation `prefix`, summed per role, in MB. */
-function productionRss(prefix: string, supervisorPid: number | undefined): Figures {
+/** RSS of every process of the federation `prefix`, summed per role (`primaryRole`: the process `supervisorPid`), in MB. */
+function productionRss(prefix: string, supervisorPid: number | undefined, primaryRole = 'supervisor'): Figures {
   const ps = execFileSync('ps', ['-eo', 'pid=,rss=,args='], { encoding: 'utf8' })
   const out: Record<string, number> = {}
   let total = 0
@@ -289,7 +293,7 @@ function productionRss(prefix: string, supervisorPid: number | undefined): Figur
     const m = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line)
     if (m === null || !m[3]?.includes(`--name-prefix ${prefix}`)) continue
     const mb = Number(m[2]) / 1024
-    const role = Number(m[1]) === supervisorPid ? 'supervisor' : (/--role (\S+)/.exec(m[3])?.[1] ?? (m[3].includes('api-cell') || m[3].includes('federation.js') ? 'api' : 'other'))
+    const role = Number(m[1]) === supervisorPid ? primaryRole : (/--role (\S+)/.exec(m[3])?.[1] ?? (m[3].includes('api-cell') || m[3].includes('federation.js') ? 'api' : 'other'))
     out[role] = (out[role] ?? 0) + mb
     out[`${role}.processes`] = (out[`${role}.processes`] ?? 0) + 1
     total += mb
