@@ -11,7 +11,7 @@ import type { CellTree } from '../cells/cell-tree.js'
 import type { ComputeTables } from '../db/compute-schema.js'
 import { placeAcrossChildren } from '../../shared/cell-link/placement.js'
 import { recordInCell0 } from './cell0-record.js'
-import { KeyedQueue } from './group-queue.js'
+import { KeyedQueue } from '../../shared/keyed-queue.js'
 import type { PlaceOutcome, Placer } from './reservation.js'
 import { placeReservation } from './reservation.js'
 
@@ -55,7 +55,7 @@ const MAX_REMEMBERED_GROUPS = 10_000
  *
  * - A build a leaf could not spawn comes back as a build request with `retry` (see
  *   reschedule-intake.ts) and goes down again, avoiding the cells that failed it.
- * - Builds of one server group are placed one after the other (see group-queue.ts), each with
+ * - Builds of one server group are placed one after the other (see shared/keyed-queue.ts), each with
  *   the members' hosts as they are at that moment.
  * - Multi-create places its first `min_count` instances all or nothing (see reservation.ts).
  */
