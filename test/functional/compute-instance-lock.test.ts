@@ -1,25 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { ComputeManager, instanceKeyOf } from '../../child-cell/compute/manager.js'
+import { instanceKeyOf } from '../../child-cell/compute/manager.js'
 import { ComputeApi } from '../../child-cell/compute/rpc-api.js'
-import { FakeDriver } from '../../child-cell/compute/virt/fake-driver.js'
-import { ConductorManager } from '../../child-cell/conductor/manager.js'
+import type { FakeDriver } from '../../child-cell/compute/virt/fake-driver.js'
+import type { ConductorManager } from '../../child-cell/conductor/manager.js'
 import { buildInstance } from '../../child-cell/conductor/operations/build.js'
 import { ConductorApi } from '../../child-cell/conductor/rpc-api.js'
-import { cellMigrations } from '../../child-cell/db/migrations.js'
-import type { CellSchema } from '../../child-cell/db/schema.js'
-import { SchedulerManager } from '../../child-cell/scheduler/manager.js'
-import { hostPluginsOf } from '../../child-cell/scheduler/plugins.js'
 import { principalName } from '../../shared/bus/caller.js'
-import { InProcessBus } from '../../shared/bus/in-process-bus.js'
-import { DEFAULT_SCHEDULER_CONFIG } from '../../shared/config/scheduler-config.js'
 import { systemContext } from '../../shared/context.js'
-import type { Database } from '../../shared/db/database.js'
-import { migrateToLatest, openDatabase } from '../../shared/db/database.js'
-import { createLogger } from '../../shared/logging.js'
 import { buildSpecFixture } from '../helpers/build-spec.js'
+import type { LeafCell } from '../helpers/leaf-cell.js'
+import { startLeafCell } from '../helpers/leaf-cell.js'
 import { waitFor } from '../helpers/os-client.js'
 
 const CELL = 'api!r!leaf'
@@ -34,14 +24,13 @@ const HOSTS = ['host-a', 'host-b'] as const
  * counts, in the driver, how many operations of one instance overlap: never more than one.
  */
 describe('compute: one operation at a time per instance', () => {
-  let dir: string
-  let database: Database<CellSchema>
-  let bus: InProcessBus
+  let cell: LeafCell
+  let database: LeafCell['database']
+  let bus: LeafCell['bus']
   let conductor: ConductorManager
-  const drivers = new Map<string, FakeDriver>()
+  let drivers: LeafCell['drivers']
   /** Most operations of one instance seen at once on one host, by host and instance. */
   const overlap = new Map<string, number>()
-  const stops: Array<() => Promise<void>> = []
 
   const instance = (uuid: string) => database.db.selectFrom('instances').selectAll().where('uuid', '=', uuid).executeTakeFirst()
   const asConductor = () => bus.as(principalName(CELL, 'conductor'))
@@ -70,47 +59,14 @@ describe('compute: one operation at a time per instance', () => {
   }
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'instance-lock-'))
-    database = await openDatabase<CellSchema>(`sqlite:${join(dir, 'cell.db')}`)
-    await migrateToLatest(database.db, cellMigrations)
-    bus = new InProcessBus()
-    const log = createLogger('test')
-    conductor = new ConductorManager({ db: database.db, bus: asConductor(), cellPath: CELL, serviceDownMs: 60_000, log, maxBuildAttempts: 2 })
-    await conductor.start()
-    stops.push(() => conductor.stop())
-    const scheduler = new SchedulerManager({
-      db: database.db,
-      bus: bus.as(principalName(CELL, 'scheduler')),
-      log,
-      settings: { ...hostPluginsOf(DEFAULT_SCHEDULER_CONFIG), hostSubsetSize: 1, serviceDownMs: 60_000, maxClaimRounds: 3 },
-    })
-    await scheduler.start()
-    stops.push(() => scheduler.stop())
-    for (const host of HOSTS) {
-      const driver = new FakeDriver({ resources: { vcpus: 8, memoryMb: host === 'host-a' ? 16384 : 8192, localGb: 100 } })
-      drivers.set(host, driver)
-      const compute = new ComputeManager({
-        bus: bus.as(principalName(CELL, 'compute', [host])),
-        driver,
-        log,
-        settings: {
-          host, hostIp: '127.0.0.1', availabilityZone: 'nova', cpuAllocationRatio: 1, ramAllocationRatio: 1, diskAllocationRatio: 1,
-          reservedHostMemoryMb: 0, reservedHostDiskGb: 0, reportIntervalMs: 60_000, resumeGuestsStateOnHostBoot: true,
-        },
-      })
-      await compute.start()
-      stops.push(() => compute.stop())
-      slowAndCounted(host, driver, 80)
-    }
+    cell = await startLeafCell({ cellPath: CELL, hosts: [['host-a', 16384], ['host-b', 8192]], maxBuildAttempts: 2 })
+    ;({ database, bus, conductor, drivers } = cell)
+    for (const [host, driver] of drivers) slowAndCounted(host, driver, 80)
   })
 
   afterEach(async () => {
-    for (const s of stops.splice(0).reverse()) await s()
-    await bus.close()
-    drivers.clear()
+    await cell.stop()
     overlap.clear()
-    await database.close()
-    rmSync(dir, { recursive: true, force: true })
   })
 
   it('a build asked three times while spawning: the attempts run one after the other, one guest, ACTIVE', async () => {
