@@ -107,6 +107,37 @@ describe('embedded federation: unshelve into another cell', () => {
     expect((await recordIn('api!region-two', id)).deleted).toBe(true)
   })
 
+  it('while a move is in flight, the new copy speaks for the instance and is no orphan; once the move is gone, it would be', async () => {
+    const nova = endpoint(alice.session, 'compute', 'region-two')
+    const res = await call(alice.session, 'POST', `${nova}/servers`, { server: { name: 'copy', imageRef: cirros, flavorRef: '1' } })
+    const id = res.body.server.id as string
+    await settle(id, 'ACTIVE')
+    // The API's view half-way through a move from dc1 into region-two: mapped to dc1 still.
+    await fed.api.db.updateTable('instance_mappings').set({ cell_path: 'api!region-one!dc1' }).where('instance_uuid', '=', id).execute()
+    await fed.api.db
+      .insertInto('unshelve_moves')
+      .values({ instance_uuid: id, source_cell: 'api!region-one!dc1', target_cell: 'api!region-two', target_host: null, step: 'placing', ranked: '[]', spec: '{}', created_at: Date.now() })
+      .execute()
+    const lockAndWait = async (action: 'lock' | 'unlock') => {
+      const v0 = (await indexRow(id)).version
+      await fed.api.tree.clientFor('api!region-two').instanceAction(systemContext(10_000), { cellPath: 'api!region-two', instanceUuid: id, action, args: {} })
+      return v0
+    }
+    for (const action of ['lock', 'unlock'] as const) {
+      // Each event of the copy is applied (not dropped as foreign); a second action on the copy
+      // finds it alive, so the first event did not have it deleted as an orphan.
+      const v0 = await lockAndWait(action)
+      await waitFor('the copy’s event applied', async () => ((await indexRow(id)).version > v0 ? true : undefined))
+    }
+    await fed.api.tree.reconcile()
+    // Neither the events nor anti-entropy deleted the copy.
+    expect(await recordIn('api!region-two', id)).toMatchObject({ deleted: false, taskState: null, locked: false })
+    // Without the move, the same copy is an orphan (the mapping names another cell) and goes.
+    await fed.api.db.deleteFrom('unshelve_moves').where('instance_uuid', '=', id).execute()
+    await lockAndWait('lock')
+    await waitFor('the orphan deleted', async () => ((await recordIn('api!region-two', id)).deleted === true ? true : undefined))
+  })
+
   it('unknown availability zone or host, or a host outside the zone: 400, and nothing changes', async () => {
     const { id, cell } = await offloadedServer('stays', 'region-one')
     const before = await indexRow(id)
