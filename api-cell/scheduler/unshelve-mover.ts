@@ -99,9 +99,13 @@ export class UnshelveMover {
     this.#track(ctx, plan.instanceUuid)
   }
 
-  /** Whether a move of `uuid` is under way (other actions wait for it). */
+  /**
+   * Whether a move of `uuid` is under way and the API must refuse other actions: until the mapping
+   * has moved. While the source's record is dropped, the instance already lives in its new cell.
+   */
   async inFlight(uuid: string): Promise<boolean> {
-    return (await this.#d.db.selectFrom('unshelve_moves').select('instance_uuid').where('instance_uuid', '=', uuid).executeTakeFirst()) !== undefined
+    const row = await this.#d.db.selectFrom('unshelve_moves').select('step').where('instance_uuid', '=', uuid).executeTakeFirst()
+    return row !== undefined && row.step !== 'dropping'
   }
 
   /** Re-drives every move recorded before a restart. */
@@ -129,7 +133,8 @@ export class UnshelveMover {
       .catch((err: unknown) => {
         this.#running.delete(uuid)
         if (this.#closed) return
-        const delay = Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** attempt)
+        // A guest still spawning is looked at again soon; a failing step backs off further.
+        const delay = Math.min(err instanceof NotYet ? 2000 : MAX_RETRY_DELAY_MS, 250 * 2 ** attempt)
         if (!(err instanceof NotYet)) this.#d.log.warn({ requestId: ctx.requestId, instance: uuid, err: String(err), retryInMs: delay }, 'unshelve move: step failed, trying again')
         const timer = setTimeout(() => {
           this.#retries.delete(timer)

@@ -197,6 +197,8 @@ describe('UnshelveMover (an unshelve into another cell as a saga kept in the API
     await mover.run(systemContext(), UUID).catch(() => undefined)
     expect(discarded).toEqual([])
     expect((await state(db)).moves.map((m) => m.step)).toEqual(['dropping'])
+    // The mapping has moved: the instance takes actions in its new cell already.
+    expect(await mover.inFlight(UUID)).toBe(false)
     await db.updateTable('instance_index').set({ vm_state: 'active', task_state: null }).execute()
     await mover.run(systemContext(), UUID)
     expect(discarded).toEqual([SHELVED_IMAGE])
