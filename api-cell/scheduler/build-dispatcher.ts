@@ -178,6 +178,15 @@ export class BuildDispatcher implements Placer {
     })
   }
 
+  /**
+   * The regions a build of `spec` may go to, best first, by the cell filters and weighers every
+   * build goes through (an unshelve into another cell is placed with them too).
+   */
+  rankRegions(ctx: RequestContext, spec: BuildSpec, region: string | null, triedCells: readonly string[]): string[] {
+    const req = cellBuildRequestOf(spec, { triedCells: [...triedCells], isAdmin: ctx.roles?.includes('admin') ?? false })
+    return this.#s.rank(this.#tree.regionAggregates(region), req).ranked.map((c) => c.path)
+  }
+
   /** The pending build specs among `uuids` (those still waiting for a cell). */
   async buildSpecs(uuids: readonly string[]): Promise<BuildSpec[]> {
     if (uuids.length === 0) return []
