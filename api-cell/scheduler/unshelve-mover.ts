@@ -236,7 +236,8 @@ export class UnshelveMover {
    * The source's offloaded record goes only once the new copy has settled (ACTIVE, or ERROR
    * wherever a reschedule took it), so the instance is never left without a record. A copy that
    * failed to spawn and was handed back up before the mapping moved (its event then was not the
-   * instance's own) is found gone in its cell: the move is undone, the instance stays offloaded.
+   * instance's own) is found gone in its cell, and a copy in ERROR there is deleted: either way
+   * the move is undone and the instance stays offloaded in its cell.
    */
   async #drop(ctx: RequestContext, row: Row): Promise<void> {
     const uuid = row.instance_uuid
@@ -251,8 +252,18 @@ export class UnshelveMover {
       // Still spawning, or a reschedule is taking the build to yet another cell.
       throw new NotYet('the new guest has not settled yet')
     }
+    if (idx?.vm_state === 'error' && mapping?.cell_path === row.target_cell && row.target_cell !== null) {
+      // The copy ended in ERROR in its cell: back to the offloaded record, then the copy goes (its
+      // events are foreign from the undo on, so they cannot make the instance look deleted).
+      await this.#undo(ctx, row)
+      await this.#deleteIn(ctx, row.target_cell, uuid).catch((err: unknown) =>
+        this.#d.log.warn({ requestId: ctx.requestId, instance: uuid, cell: row.target_cell, err: String(err) }, 'unshelve: the failed copy was not deleted yet (anti-entropy removes it as an orphan)'),
+      )
+      return
+    }
     await this.#deleteIn(ctx, row.source_cell, uuid)
     const spec = JSON.parse(row.spec) as BuildSpec
+    // An instance a reschedule left in ERROR elsewhere (cell0) keeps its shelved image.
     if (this.#d.discardImage !== undefined && idx?.vm_state !== 'error') await this.#d.discardImage(spec.image.id, uuid)
     await this.#d.db.deleteFrom('unshelve_moves').where('instance_uuid', '=', uuid).execute()
     this.#d.log.info({ requestId: ctx.requestId, instance: uuid, from: row.source_cell, to: mapping?.cell_path }, 'unshelve: moved to another cell')

@@ -224,6 +224,25 @@ describe('UnshelveMover (an unshelve into another cell as a saga kept in the API
     expect(r1.actions).toEqual([])
   })
 
+  it('a copy that ended in ERROR in its cell is undone, then deleted there; the shelved image is kept', async () => {
+    const discarded: string[] = []
+    const r1 = new FakeLink([])
+    r1.records.set(SOURCE, [sourceRecord])
+    const r3 = new FakeLink([])
+    const { db, mover } = await setup({ 'api!r1': r1, 'api!r3': r3 }, { discarded })
+    await db.updateTable('instance_mappings').set({ cell_path: 'api!r3!x' }).execute()
+    await db.updateTable('instance_index').set({ vm_state: 'error', task_state: null, cell_path: 'api!r3!x', version: 10 }).execute()
+    await db
+      .insertInto('unshelve_moves')
+      .values({ instance_uuid: UUID, source_cell: SOURCE, target_cell: 'api!r3!x', target_host: 'h3', step: 'dropping', ranked: '["api!r3"]', spec: JSON.stringify(spec), created_at: 1 })
+      .execute()
+    await mover.run(systemContext(), UUID)
+    expect(await state(db)).toEqual({ mapping: SOURCE, index: { cell_path: SOURCE, host: null, region: 'r1', task_state: null }, moves: [] })
+    expect(r3.actions).toEqual([{ cellPath: 'api!r3!x', instanceUuid: UUID, action: 'delete', args: {} }])
+    expect(r1.actions).toEqual([])
+    expect(discarded).toEqual([])
+  })
+
   it('deletes the shelved image only once the new guest has settled', async () => {
     const discarded: string[] = []
     const r1 = new FakeLink([])
