@@ -34,6 +34,12 @@ export interface UnshelvePlan {
   readonly ranked: readonly string[]
   /** The build: same uuid, `image` the shelved snapshot, `unshelveImageRef` the instance's image. */
   readonly spec: BuildSpec
+  /**
+   * The unshelve's arguments in the source cell, sent there when every other cell refused: that
+   * cell tries its own hosts and records the fault and the action's error if it cannot either.
+   * Absent: the instance just stays offloaded.
+   */
+  readonly fallback?: Readonly<Record<string, unknown>>
 }
 
 type Row = UnshelveMovesTable
@@ -90,6 +96,7 @@ export class UnshelveMover {
             step: 'placing',
             ranked: JSON.stringify(plan.ranked),
             spec: JSON.stringify(plan.spec),
+            fallback: plan.fallback === undefined ? null : JSON.stringify(plan.fallback),
             created_at: Date.now(),
           })
           .execute()
@@ -203,7 +210,14 @@ export class UnshelveMover {
         await tx.deleteFrom('unshelve_moves').where('instance_uuid', '=', uuid).execute()
         await tx.updateTable('instance_index').set({ task_state: null }).where('uuid', '=', uuid).where('task_state', '=', 'unshelving').execute()
       })
-      this.#d.log.warn({ requestId: ctx.requestId, instance: uuid, reasons: out.reasons }, 'unshelve: no cell could take the instance; it stays SHELVED_OFFLOADED')
+      this.#d.log.warn({ requestId: ctx.requestId, instance: uuid, reasons: out.reasons }, 'unshelve: no other cell could take the instance')
+      if (row.fallback !== null && row.fallback !== undefined) {
+        const source = row.source_cell
+        await this.#d
+          .clientFor(source)
+          .instanceAction({ ...ctx, deadline: Date.now() + 30_000 }, { cellPath: source, instanceUuid: uuid, action: 'unshelve', args: JSON.parse(row.fallback) as Record<string, unknown> })
+          .catch((err: unknown) => this.#d.log.warn({ requestId: ctx.requestId, instance: uuid, err: String(err) }, 'unshelve in its own cell refused; it stays SHELVED_OFFLOADED'))
+      }
       return false
     }
     await this.#d.db

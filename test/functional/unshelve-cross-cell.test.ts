@@ -227,6 +227,31 @@ describe('embedded federation: unshelve into another cell', () => {
     expect((await recordIn(cell, id)).deleted).toBe(true)
   })
 
+  it('every other region refuses: the instance is unshelved in its own cell after all', async () => {
+    const { id, cell } = await offloadedServer('stays-home', 'region-one')
+    const tree = fed.api.tree
+    const real = tree.clientFor.bind(tree)
+    const realReports = tree.reports.bind(tree)
+    let refused = 0
+    tree.reports = () => realReports().map((c) => (c.path === cell ? { ...c, flavorFits: {} } : c))
+    tree.clientFor = (path: string) =>
+      withBuild(real(path), async () => {
+        refused += 1
+        return { accepted: false as const, reason: 'full' }
+      })
+    try {
+      expect((await call(alice.session, 'POST', `${global}/servers/${id}/action`, { unshelve: null }, mv('2.77'))).status).toBe(202)
+      await settle(id, 'ACTIVE')
+    } finally {
+      tree.clientFor = real
+      tree.reports = realReports
+    }
+    expect(refused).toBeGreaterThan(0)
+    expect((await mapping(id)).cell_path).toBe(cell)
+    expect(await moves()).toEqual([])
+    expect((await recordIn(cell, id)).deleted).toBe(false)
+  })
+
   it('unknown availability zone or host, or a host outside the zone: 400, and nothing changes', async () => {
     const { id, cell } = await offloadedServer('stays', 'region-one')
     const before = await indexRow(id)

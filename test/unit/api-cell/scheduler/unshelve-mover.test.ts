@@ -151,13 +151,24 @@ describe('UnshelveMover (an unshelve into another cell as a saga kept in the API
     expect((await state(db)).mapping).toBe('api!r2!y')
   })
 
-  it('refused everywhere: nothing moves, the instance stays where it was, idle', async () => {
+  it('refused everywhere: nothing moves; the instance’s own cell is asked to unshelve it (and records the fault if it cannot)', async () => {
+    const r1 = new FakeLink([])
+    const r2 = new FakeLink([{ accepted: false, reason: 'full' }])
+    const { db, mover } = await setup({ 'api!r1': r1, 'api!r2': r2 })
+    const fallback = { availabilityZone: 'r2-az', discardUrl: 'http://image/discard' }
+    await mover.start(systemContext(), { ...plan(['api!r2']), fallback })
+    await mover.drain()
+    expect(await state(db)).toEqual({ mapping: SOURCE, index: { cell_path: SOURCE, host: null, region: 'r1', task_state: null }, moves: [] })
+    expect(r1.actions).toEqual([{ cellPath: SOURCE, instanceUuid: UUID, action: 'unshelve', args: fallback }])
+  })
+
+  it('refused everywhere without a fallback: nothing is sent anywhere', async () => {
     const r1 = new FakeLink([])
     const r2 = new FakeLink([{ accepted: false, reason: 'full' }])
     const { db, mover } = await setup({ 'api!r1': r1, 'api!r2': r2 })
     await mover.start(systemContext(), plan(['api!r2']))
     await mover.drain()
-    expect(await state(db)).toEqual({ mapping: SOURCE, index: { cell_path: SOURCE, host: null, region: 'r1', task_state: null }, moves: [] })
+    expect((await state(db)).mapping).toBe(SOURCE)
     expect(r1.actions).toEqual([])
   })
 
