@@ -135,6 +135,11 @@ describe('embedded federation: unshelve into another cell', () => {
       .insertInto('unshelve_moves')
       .values({ instance_uuid: id, source_cell: 'api!region-one!dc1', target_cell: 'api!region-two', target_host: null, step: 'placing', ranked: '[]', spec: '{}', created_at: Date.now() })
       .execute()
+    // Until the mapping moves, other actions are 409 (another project's server is still a 404).
+    expect((await call(alice.session, 'POST', `${global}/servers/${id}/action`, { 'os-stop': null })).status).toBe(409)
+    expect((await call(alice.session, 'DELETE', `${global}/servers/${id}`)).status).toBe(409)
+    const bob = await createProjectUser(fed.api.urls.identity, admin, 'bob-unshelve')
+    expect((await call(bob.session, 'POST', `${global}/servers/${id}/action`, { 'os-stop': null })).status).toBe(404)
     const lockAndWait = async (action: 'lock' | 'unlock') => {
       const v0 = (await indexRow(id)).version
       await fed.api.tree.clientFor('api!region-two').instanceAction(systemContext(10_000), { cellPath: 'api!region-two', instanceUuid: id, action, args: {} })

@@ -185,8 +185,10 @@ export async function shelvedImageOf(d: ComputeDeps, res: Response, uuid: string
  * 409 while an unshelve into another cell moves the instance (api-cell/scheduler/unshelve-mover.ts):
  * its cell does not know yet, so the API refuses other actions, as Nova's task state `unshelving` does.
  */
-export async function refuseWhileMoving(d: ComputeDeps, uuid: string, action: string): Promise<void> {
-  if (d.unshelveMover !== undefined && (await d.unshelveMover.inFlight(uuid))) {
-    throw new ConflictError(`Cannot '${action}' instance ${uuid} while it is in task_state unshelving`)
-  }
+export async function refuseWhileMoving(d: ComputeDeps, res: Response, uuid: string, action: string): Promise<void> {
+  if (d.unshelveMover === undefined || !(await d.unshelveMover.inFlight(uuid))) return
+  // Another project's server stays a 404, whatever it is doing.
+  const a = authOf(res)
+  await d.locator.mapping({ projectId: a.projectId, isAdmin: a.isAdmin }, uuid)
+  throw new ConflictError(`Cannot '${action}' instance ${uuid} while it is in task_state unshelving`)
 }
