@@ -253,6 +253,7 @@ export const computeMigrations: Readonly<Record<string, Migration>> = {
         .addColumn('step', 'varchar(16)', (c) => c.notNull())
         .addColumn('ranked', 'text', (c) => c.notNull())
         .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('fallback', 'text')
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .execute()
       await widenTextColumns(db, [{ table: 'unshelve_moves', column: 'spec', notNull: true }])

@@ -80,6 +80,8 @@ export interface UnshelveMovesTable {
   ranked: string
   /** The BuildSpec sent to the target cell, as JSON. */
   spec: string
+  /** The unshelve's arguments for the source cell if every other cell refuses (JSON), or null. */
+  fallback?: string | null
   created_at: number
 }
 

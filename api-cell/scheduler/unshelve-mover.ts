@@ -1,11 +1,13 @@
 import type { Kysely } from 'kysely'
-import type { BuildSpec } from '../../shared/cell-link/build-spec.js'
+import { indexPayloadOf } from '../../shared/cell-link/anti-entropy.js'
+import type { BuildSpec, InstanceRecord } from '../../shared/cell-link/build-spec.js'
 import { placeAcrossChildren } from '../../shared/cell-link/placement.js'
 import type { CellLink } from '../../shared/cell-link/types.js'
 import type { RequestContext } from '../../shared/context.js'
 import { AppError, ConflictError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/logging.js'
 import { isDuplicateKey } from '../../shared/db/database.js'
+import { indexRow } from '../cells/index-repair.js'
 import { moveMapping } from '../cells/mapping-move.js'
 import type { ComputeTables, UnshelveMovesTable } from '../db/compute-schema.js'
 
@@ -32,6 +34,12 @@ export interface UnshelvePlan {
   readonly ranked: readonly string[]
   /** The build: same uuid, `image` the shelved snapshot, `unshelveImageRef` the instance's image. */
   readonly spec: BuildSpec
+  /**
+   * The unshelve's arguments in the source cell, sent there when every other cell refused: that
+   * cell tries its own hosts and records the fault and the action's error if it cannot either.
+   * Absent: the instance just stays offloaded.
+   */
+  readonly fallback?: Readonly<Record<string, unknown>>
 }
 
 type Row = UnshelveMovesTable
@@ -51,8 +59,9 @@ class NotYet extends Error {}
  *    row goes and the instance stays SHELVED_OFFLOADED where it was.
  * 2. `moving`: the instance mapping and the index row move to the target cell in one transaction
  *    (mapping-move.ts). Deleted meanwhile: the new copy is deleted instead.
- * 3. `dropping`: the source cell deletes its offloaded record (its events are foreign by then),
- *    then, once the new guest has settled, the shelved image is deleted and the row goes.
+ * 3. `dropping`: once the new guest has settled, the source cell deletes its offloaded record
+ *    (its events are foreign by then), the shelved image is deleted and the row goes. A copy
+ *    that failed to spawn is undone instead: the instance stays offloaded where it was.
  *
  * Every step is idempotent; a failed step is retried with back-off, and {@link resumePending}
  * re-drives every row at API start, so a crash at any point resumes where it stopped. While the row
@@ -87,6 +96,7 @@ export class UnshelveMover {
             step: 'placing',
             ranked: JSON.stringify(plan.ranked),
             spec: JSON.stringify(plan.spec),
+            fallback: plan.fallback === undefined ? null : JSON.stringify(plan.fallback),
             created_at: Date.now(),
           })
           .execute()
@@ -200,7 +210,14 @@ export class UnshelveMover {
         await tx.deleteFrom('unshelve_moves').where('instance_uuid', '=', uuid).execute()
         await tx.updateTable('instance_index').set({ task_state: null }).where('uuid', '=', uuid).where('task_state', '=', 'unshelving').execute()
       })
-      this.#d.log.warn({ requestId: ctx.requestId, instance: uuid, reasons: out.reasons }, 'unshelve: no cell could take the instance; it stays SHELVED_OFFLOADED')
+      this.#d.log.warn({ requestId: ctx.requestId, instance: uuid, reasons: out.reasons }, 'unshelve: no other cell could take the instance')
+      if (row.fallback !== null && row.fallback !== undefined) {
+        const source = row.source_cell
+        await this.#d
+          .clientFor(source)
+          .instanceAction({ ...ctx, deadline: Date.now() + 30_000 }, { cellPath: source, instanceUuid: uuid, action: 'unshelve', args: JSON.parse(row.fallback) as Record<string, unknown> })
+          .catch((err: unknown) => this.#d.log.warn({ requestId: ctx.requestId, instance: uuid, err: String(err) }, 'unshelve in its own cell refused; it stays SHELVED_OFFLOADED'))
+      }
       return false
     }
     await this.#d.db
@@ -229,19 +246,67 @@ export class UnshelveMover {
     return false
   }
 
+  /**
+   * The source's offloaded record goes only once the new copy has settled (ACTIVE, or ERROR
+   * wherever a reschedule took it), so the instance is never left without a record. A copy that
+   * failed to spawn and was handed back up before the mapping moved (its event then was not the
+   * instance's own) is found gone in its cell, and a copy in ERROR there is deleted: either way
+   * the move is undone and the instance stays offloaded in its cell.
+   */
   async #drop(ctx: RequestContext, row: Row): Promise<void> {
     const uuid = row.instance_uuid
+    const mapping = await this.#d.db.selectFrom('instance_mappings').select('cell_path').where('instance_uuid', '=', uuid).executeTakeFirst()
+    const idx = await this.#d.db.selectFrom('instance_index').select(['vm_state', 'task_state']).where('uuid', '=', uuid).executeTakeFirst()
+    const settled = idx === undefined || idx.vm_state === 'deleted' || (idx.task_state === null && idx.vm_state !== 'building' && idx.vm_state !== 'shelved_offloaded')
+    if (!settled) {
+      if (mapping?.cell_path === row.target_cell && row.target_cell !== null && !(await this.#liveIn(ctx, row.target_cell, uuid))) {
+        await this.#undo(ctx, row)
+        return
+      }
+      // Still spawning, or a reschedule is taking the build to yet another cell.
+      throw new NotYet('the new guest has not settled yet')
+    }
+    if (idx?.vm_state === 'error' && mapping?.cell_path === row.target_cell && row.target_cell !== null) {
+      // The copy ended in ERROR in its cell: back to the offloaded record, then the copy goes (its
+      // events are foreign from the undo on, so they cannot make the instance look deleted).
+      await this.#undo(ctx, row)
+      await this.#deleteIn(ctx, row.target_cell, uuid).catch((err: unknown) =>
+        this.#d.log.warn({ requestId: ctx.requestId, instance: uuid, cell: row.target_cell, err: String(err) }, 'unshelve: the failed copy was not deleted yet (anti-entropy removes it as an orphan)'),
+      )
+      return
+    }
     await this.#deleteIn(ctx, row.source_cell, uuid)
     const spec = JSON.parse(row.spec) as BuildSpec
-    if (this.#d.discardImage !== undefined) {
-      // The new guest may still be fetching the shelved image: delete it once the guest settled.
-      const idx = await this.#d.db.selectFrom('instance_index').select(['vm_state', 'task_state', 'cell_path']).where('uuid', '=', uuid).executeTakeFirst()
-      const settled = idx === undefined || idx.vm_state === 'deleted' || (idx.task_state === null && idx.vm_state !== 'building' && idx.vm_state !== 'shelved_offloaded')
-      if (!settled) throw new NotYet('the new guest has not settled yet')
-      if (idx?.vm_state !== 'error') await this.#d.discardImage(spec.image.id, uuid)
-    }
+    // An instance a reschedule left in ERROR elsewhere (cell0) keeps its shelved image.
+    if (this.#d.discardImage !== undefined && idx?.vm_state !== 'error') await this.#d.discardImage(spec.image.id, uuid)
     await this.#d.db.deleteFrom('unshelve_moves').where('instance_uuid', '=', uuid).execute()
-    this.#d.log.info({ requestId: ctx.requestId, instance: uuid, from: row.source_cell, to: row.target_cell }, 'unshelve: moved to another cell')
+    this.#d.log.info({ requestId: ctx.requestId, instance: uuid, from: row.source_cell, to: mapping?.cell_path }, 'unshelve: moved to another cell')
+  }
+
+  /** Whether `cellPath` holds a live (not deleted) record of `uuid`. */
+  async #liveIn(ctx: RequestContext, cellPath: string, uuid: string): Promise<boolean> {
+    const found = (await this.#d.clientFor(cellPath).getInstances({ ...ctx, deadline: Date.now() + 30_000 }, { cellPath, uuids: [uuid] })) as InstanceRecord[]
+    return found.some((r) => r.uuid === uuid && !r.deleted)
+  }
+
+  /**
+   * The new copy is gone (its spawn failed everywhere in its cell): the mapping goes back to the
+   * source, whose offloaded record was kept, and the index shows that record again (the failed
+   * copy's events, foreign from now on, are dropped; anti-entropy skips a build handed back up).
+   */
+  async #undo(ctx: RequestContext, row: Row): Promise<void> {
+    const uuid = row.instance_uuid
+    const source = row.source_cell
+    const found = (await this.#d.clientFor(source).getInstances({ ...ctx, deadline: Date.now() + 30_000 }, { cellPath: source, uuids: [uuid] })) as InstanceRecord[]
+    const rec = found.find((r) => r.uuid === uuid)
+    await this.#d.db.transaction().execute(async (tx) => {
+      const back = await moveMapping(tx, { instanceUuid: uuid, fromCell: row.target_cell ?? '', toCell: source, host: null })
+      if (rec !== undefined && back === 'moved') {
+        await tx.updateTable('instance_index').set(indexRow(indexPayloadOf(rec), source, source.split('!')[1] ?? null, rec.version)).where('uuid', '=', uuid).execute()
+      }
+      await tx.deleteFrom('unshelve_moves').where('instance_uuid', '=', uuid).execute()
+    })
+    this.#d.log.error({ requestId: ctx.requestId, instance: uuid, source, target: row.target_cell }, 'unshelve: the new copy failed to spawn; the instance stays offloaded in its cell')
   }
 
   /** Deletes the instance's record in `cellPath`; one already gone counts as deleted. */

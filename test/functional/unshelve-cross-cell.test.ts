@@ -1,12 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Federation } from '../../bin/embedded.js'
 import type { FederationConfig } from '../../shared/config/federation.js'
+import type { CellLink } from '../../shared/cell-link/types.js'
 import { systemContext } from '../../shared/context.js'
 import { embeddedConfig, removeDir, startFederation } from '../helpers/embedded.js'
 import type { Session } from '../helpers/os-client.js'
 import { call, endpoint, login, waitFor } from '../helpers/os-client.js'
 import type { ProjectUser } from '../helpers/project-user.js'
 import { createProjectUser, mv } from '../helpers/project-user.js'
+
+/** `client` with its `build` replaced (the other methods still reach the real client). */
+function withBuild<T extends CellLink>(client: T, build: CellLink['build']): T {
+  return new Proxy(client, {
+    get: (target, prop) => {
+      if (prop === 'build') return build
+      const v: unknown = Reflect.get(target, prop, target)
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
+    },
+  })
+}
 
 /**
  * Unshelve of a SHELVED_OFFLOADED server into another cell or region (api-cell/scheduler/
@@ -35,6 +47,11 @@ describe('embedded federation: unshelve into another cell', () => {
   const recordIn = async (cellPath: string, id: string): Promise<any> =>
     ((await fed.api.tree.clientFor(cellPath).getInstances(systemContext(10_000), { cellPath, uuids: [id] })) as any[])[0]
 
+  /** Whether `host`'s hypervisor has a guest of `id`. */
+  const runsOn = async (host: string, id: string): Promise<boolean> => {
+    const driver = fed.driverOf(host)
+    return driver === undefined ? false : driver.getInfo(id).then(() => true, () => false)
+  }
   /** Boots a server through `region`'s endpoint and shelves it until it is offloaded. */
   const offloadedServer = async (name: string, region: string): Promise<{ id: string; cell: string; shelvedImage: string }> => {
     const nova = endpoint(alice.session, 'compute', region)
@@ -78,7 +95,7 @@ describe('embedded federation: unshelve into another cell', () => {
     expect((await mapping(id)).cell_path).toBe('api!region-two')
     expect((await indexRow(id)).cell_path).toBe('api!region-two')
     // The guest runs on its new host, from the shelved snapshot.
-    expect(fed.driverOf(full['OS-EXT-SRV-ATTR:host'])?.getInfo(id)).toBeDefined()
+    expect(await runsOn(full['OS-EXT-SRV-ATTR:host'], id)).toBe(true)
     await waitFor('the move is over', async () => ((await moves()).length === 0 ? true : undefined))
     expect((await recordIn(cell, id)).deleted).toBe(true)
     expect((await recordIn('api!region-two', id)).deleted).toBe(false)
@@ -118,6 +135,11 @@ describe('embedded federation: unshelve into another cell', () => {
       .insertInto('unshelve_moves')
       .values({ instance_uuid: id, source_cell: 'api!region-one!dc1', target_cell: 'api!region-two', target_host: null, step: 'placing', ranked: '[]', spec: '{}', created_at: Date.now() })
       .execute()
+    // Until the mapping moves, other actions are 409 (another project's server is still a 404).
+    expect((await call(alice.session, 'POST', `${global}/servers/${id}/action`, { 'os-stop': null })).status).toBe(409)
+    expect((await call(alice.session, 'DELETE', `${global}/servers/${id}`)).status).toBe(409)
+    const bob = await createProjectUser(fed.api.urls.identity, admin, 'bob-unshelve')
+    expect((await call(bob.session, 'POST', `${global}/servers/${id}/action`, { 'os-stop': null })).status).toBe(404)
     const lockAndWait = async (action: 'lock' | 'unlock') => {
       const v0 = (await indexRow(id)).version
       await fed.api.tree.clientFor('api!region-two').instanceAction(systemContext(10_000), { cellPath: 'api!region-two', instanceUuid: id, action, args: {} })
@@ -136,6 +158,103 @@ describe('embedded federation: unshelve into another cell', () => {
     await fed.api.db.deleteFrom('unshelve_moves').where('instance_uuid', '=', id).execute()
     await lockAndWait('lock')
     await waitFor('the orphan deleted', async () => ((await recordIn('api!region-two', id)).deleted === true ? true : undefined))
+  })
+
+  it('a lost answer (outcome unknown) asks the same cell again: one copy, no duplicate', async () => {
+    const { id, cell } = await offloadedServer('lost-answer', 'region-one')
+    const tree = fed.api.tree
+    const real = tree.clientFor.bind(tree)
+    let builds = 0
+    // The region places the instance, then the answer is lost on the way back, twice.
+    tree.clientFor = (path: string) => {
+      const client = real(path)
+      if (path !== 'api!region-two') return client
+      return withBuild(client, async (...args) => {
+        builds += 1
+        const out = await client.build(...args)
+        if (builds <= 2) {
+          // Lost once the guest runs (a re-ask while the first spawn is still under way races it in
+          // the compute host: not what this test is about).
+          await waitFor('the copy running', async () => ((await recordIn('api!region-two', id))?.vmState === 'active' ? true : undefined))
+          throw new Error('connection reset: the answer was lost')
+        }
+        return out
+      })
+    }
+    try {
+      expect((await call(alice.session, 'POST', `${global}/servers/${id}/action`, { unshelve: { availability_zone: 'region-two-az' } }, mv('2.77'))).status).toBe(202)
+      await settle(id, 'ACTIVE')
+      await waitFor('the move is over', async () => ((await moves()).length === 0 ? true : undefined))
+    } finally {
+      tree.clientFor = real
+    }
+    expect(builds).toBe(3)
+    expect((await mapping(id)).cell_path).toBe('api!region-two')
+    expect((await recordIn('api!region-two', id)).deleted).toBe(false)
+    expect((await recordIn(cell, id)).deleted).toBe(true)
+    // One guest, on one host.
+    const all = ['r1-dc1-c1', 'r1-dc1-c2', 'r1-dc1-c3', 'r1-dc1-c4', 'r1-dc2-c1', 'r1-dc2-c2', 'r1-dc2-c3', 'r1-dc2-c4', 'r2-c1', 'r2-c2', 'r2-c3', 'r2-c4']
+    const running: string[] = []
+    for (const h of all) if (await runsOn(h, id)) running.push(h)
+    expect(running).toHaveLength(1)
+    expect(running[0]).toMatch(/^r2-c/)
+  })
+
+  it('the region asked first refuses: the build goes to the next one', async () => {
+    const { id, cell } = await offloadedServer('refused-first', 'region-one')
+    const tree = fed.api.tree
+    const real = tree.clientFor.bind(tree)
+    const realReports = tree.reports.bind(tree)
+    const asked: string[] = []
+    // The owner cell reports no room for the flavor, so the global scheduler ranks the regions.
+    tree.reports = () => realReports().map((c) => (c.path === cell ? { ...c, flavorFits: {} } : c))
+    tree.clientFor = (path: string) => {
+      const client = real(path)
+      return withBuild(client, async (...args) => {
+        asked.push(path)
+        if (asked.length === 1) return { accepted: false as const, reason: 'no room after all' }
+        return client.build(...args)
+      })
+    }
+    try {
+      expect((await call(alice.session, 'POST', `${global}/servers/${id}/action`, { unshelve: null }, mv('2.77'))).status).toBe(202)
+      await settle(id, 'ACTIVE')
+      await waitFor('the move is over', async () => ((await moves()).length === 0 ? true : undefined))
+    } finally {
+      tree.clientFor = real
+      tree.reports = realReports
+    }
+    expect(asked).toHaveLength(2)
+    expect(asked[1]).not.toBe(asked[0])
+    const landed = (await mapping(id)).cell_path ?? ''
+    expect(landed.startsWith(asked[1] ?? '-')).toBe(true)
+    expect(landed).not.toBe(cell)
+    expect((await recordIn(cell, id)).deleted).toBe(true)
+  })
+
+  it('every other region refuses: the instance is unshelved in its own cell after all', async () => {
+    const { id, cell } = await offloadedServer('stays-home', 'region-one')
+    const tree = fed.api.tree
+    const real = tree.clientFor.bind(tree)
+    const realReports = tree.reports.bind(tree)
+    let refused = 0
+    tree.reports = () => realReports().map((c) => (c.path === cell ? { ...c, flavorFits: {} } : c))
+    tree.clientFor = (path: string) =>
+      withBuild(real(path), async () => {
+        refused += 1
+        return { accepted: false as const, reason: 'full' }
+      })
+    try {
+      expect((await call(alice.session, 'POST', `${global}/servers/${id}/action`, { unshelve: null }, mv('2.77'))).status).toBe(202)
+      await settle(id, 'ACTIVE')
+    } finally {
+      tree.clientFor = real
+      tree.reports = realReports
+    }
+    expect(refused).toBeGreaterThan(0)
+    expect((await mapping(id)).cell_path).toBe(cell)
+    expect(await moves()).toEqual([])
+    expect((await recordIn(cell, id)).deleted).toBe(false)
   })
 
   it('unknown availability zone or host, or a host outside the zone: 400, and nothing changes', async () => {

@@ -98,7 +98,9 @@ export async function moveAction(d: ComputeDeps, act: Act, req: Request, res: Re
       adminOnly(res, 'os_compute_api:os-migrate-server:migrate_live')
       const schema = !atLeast(mv, '2.25') ? liveV21 : atLeast(mv, '2.30') && !atLeast(mv, '2.68') ? liveV230 : liveV225
       const body = parseBody(schema, value)
-      await act(res, uuid, 'live_migrate', { migrationUuid: randomUUID(), ...(typeof body.host === 'string' ? { host: body.host } : {}) })
+      // From 2.34 Nova's pre-checks run after the 202: no valid host shows as a migration in error.
+      const asyncPrechecks = atLeast(mv, '2.34')
+      await act(res, uuid, 'live_migrate', { migrationUuid: randomUUID(), ...(typeof body.host === 'string' ? { host: body.host } : {}), ...(asyncPrechecks ? { asyncPrechecks } : {}) })
       res.status(202).end()
       return
     }

@@ -97,7 +97,8 @@ async function begin(d: ConductorDeps, ctx: RequestContext, row: Row, action: Li
  * Unshelve of an offloaded instance: a new scheduling decision in this cell (with a claim), then a
  * spawn from the shelved image. Nothing fits: the instance stays SHELVED_OFFLOADED with a fault
  * and the action records the error (the API already answered 202, as Nova does).
- * Cross-cell unshelve would hand the build up the tree here instead (as reschedule.ts does).
+ * Whether the instance stays in this cell at all is the API cell's choice: an unshelve into another
+ * cell never reaches here (api-cell/scheduler/unshelve-mover.ts builds it there by uuid).
  */
 async function unshelveOffloaded(d: ConductorDeps, ctx: RequestContext, row: Row, taskState: string, args: Record<string, unknown>): Promise<unknown> {
   const record = d.store.toRecord(row)

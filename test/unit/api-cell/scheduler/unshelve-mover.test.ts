@@ -37,6 +37,14 @@ const spec: BuildSpec = {
   createdAt: 1,
 }
 
+/** The source cell's offloaded record. */
+const sourceRecord = {
+  uuid: UUID, name: 'vm', hostname: 'vm', projectId: 'p', userId: 'u', cellPath: SOURCE, host: null, node: null, availabilityZone: 'a', flavor: spec.flavor,
+  imageRef: 'cirros', vmState: 'shelved_offloaded', taskState: null, powerState: 0, keyName: null, metadata: {}, userData: null, description: null,
+  reservationId: 'r-1', launchIndex: 0, locked: false, lockedBy: null, lockedReason: null, configDrive: '', accessIpV4: null, accessIpV6: null, fault: null,
+  version: 7, launchedAt: 1, terminatedAt: null, createdAt: 1, updatedAt: 2, deleted: false, shelvedImageId: SHELVED_IMAGE,
+}
+
 /** A region link whose build answers are scripted, one per call (the last repeats). */
 class FakeLink implements CellLink {
   readonly builds: BuildCall[] = []
@@ -55,7 +63,9 @@ class FakeLink implements CellLink {
     return null
   }
   readonly gone = new Set<string>()
-  getInstances = async (): Promise<unknown[]> => []
+  /** The records each cell behind this link holds (a live copy everywhere unless listed). */
+  readonly records = new Map<string, unknown[]>()
+  getInstances = async (_ctx: unknown, args: { cellPath: string }): Promise<unknown[]> => this.records.get(args.cellPath) ?? [{ uuid: UUID, deleted: false }]
   listHosts = async (): Promise<unknown[]> => []
   cellAdmin = async (): Promise<unknown> => null
   ackEvents = async (): Promise<void> => undefined
@@ -114,7 +124,17 @@ describe('UnshelveMover (an unshelve into another cell as a saga kept in the API
     // The source is never a candidate; the spec goes down as planned, same uuid.
     expect(r3.builds[0]?.triedCells).toEqual([SOURCE, 'api!r2'])
     expect(r3.builds[0]?.spec.instanceUuid).toBe(UUID)
-    expect(await state(db)).toEqual({ mapping: 'api!r3!x', index: { cell_path: 'api!r3!x', host: 'h3', region: 'r3', task_state: 'unshelving' }, moves: [] })
+    const moved = await state(db)
+    expect({ ...moved, moves: moved.moves.map((m) => m.step) }).toEqual({
+      mapping: 'api!r3!x',
+      index: { cell_path: 'api!r3!x', host: 'h3', region: 'r3', task_state: 'unshelving' },
+      moves: ['dropping'],
+    })
+    // The source keeps its record until the new copy runs.
+    expect(r1.actions).toEqual([])
+    await db.updateTable('instance_index').set({ vm_state: 'active', task_state: null }).execute()
+    await mover.run(systemContext(), UUID)
+    expect((await state(db)).moves).toEqual([])
     expect(r1.actions).toEqual([{ cellPath: SOURCE, instanceUuid: UUID, action: 'delete', args: {} }])
     expect(r3.actions).toEqual([])
   })
@@ -131,13 +151,24 @@ describe('UnshelveMover (an unshelve into another cell as a saga kept in the API
     expect((await state(db)).mapping).toBe('api!r2!y')
   })
 
-  it('refused everywhere: nothing moves, the instance stays where it was, idle', async () => {
+  it('refused everywhere: nothing moves; the instance’s own cell is asked to unshelve it (and records the fault if it cannot)', async () => {
+    const r1 = new FakeLink([])
+    const r2 = new FakeLink([{ accepted: false, reason: 'full' }])
+    const { db, mover } = await setup({ 'api!r1': r1, 'api!r2': r2 })
+    const fallback = { availabilityZone: 'r2-az', discardUrl: 'http://image/discard' }
+    await mover.start(systemContext(), { ...plan(['api!r2']), fallback })
+    await mover.drain()
+    expect(await state(db)).toEqual({ mapping: SOURCE, index: { cell_path: SOURCE, host: null, region: 'r1', task_state: null }, moves: [] })
+    expect(r1.actions).toEqual([{ cellPath: SOURCE, instanceUuid: UUID, action: 'unshelve', args: fallback }])
+  })
+
+  it('refused everywhere without a fallback: nothing is sent anywhere', async () => {
     const r1 = new FakeLink([])
     const r2 = new FakeLink([{ accepted: false, reason: 'full' }])
     const { db, mover } = await setup({ 'api!r1': r1, 'api!r2': r2 })
     await mover.start(systemContext(), plan(['api!r2']))
     await mover.drain()
-    expect(await state(db)).toEqual({ mapping: SOURCE, index: { cell_path: SOURCE, host: null, region: 'r1', task_state: null }, moves: [] })
+    expect((await state(db)).mapping).toBe(SOURCE)
     expect(r1.actions).toEqual([])
   })
 
@@ -159,6 +190,7 @@ describe('UnshelveMover (an unshelve into another cell as a saga kept in the API
       .insertInto('unshelve_moves')
       .values({ instance_uuid: UUID, source_cell: SOURCE, target_cell: 'api!r3!x', target_host: 'h3', step: 'moving', ranked: '["api!r3"]', spec: JSON.stringify(spec), created_at: 1 })
       .execute()
+    await db.updateTable('instance_index').set({ vm_state: 'active', task_state: null }).execute()
     expect(await mover.resumePending(systemContext())).toBe(1)
     await mover.drain()
     // No build again; the source's record already gone counts as dropped.
@@ -181,6 +213,45 @@ describe('UnshelveMover (an unshelve into another cell as a saga kept in the API
     expect(r3.actions).toEqual([{ cellPath: 'api!r3!x', instanceUuid: UUID, action: 'delete', args: {} }])
     expect(r1.actions).toEqual([])
     expect(await state(db)).toMatchObject({ mapping: SOURCE, moves: [] })
+  })
+
+  it('a copy that failed to spawn after its placement is undone: mapping and index back at the source, whose record stays', async () => {
+    const r1 = new FakeLink([])
+    r1.records.set(SOURCE, [sourceRecord])
+    const r3 = new FakeLink([{ accepted: true, cellPath: 'api!r3!x', host: 'h3' }])
+    // The target handed the build back up (deleted there in ERROR) before the mapping moved.
+    r3.records.set('api!r3!x', [{ uuid: UUID, deleted: true, vmState: 'error' }])
+    const { db, mover } = await setup({ 'api!r1': r1, 'api!r3': r3 })
+    await db
+      .insertInto('unshelve_moves')
+      .values({ instance_uuid: UUID, source_cell: SOURCE, target_cell: null, target_host: null, step: 'placing', ranked: '["api!r3"]', spec: JSON.stringify(spec), created_at: 1 })
+      .execute()
+    // The failed copy's first events had been applied (building there).
+    await db.updateTable('instance_index').set({ vm_state: 'building', task_state: 'spawning', cell_path: 'api!r3!x', version: 9 }).execute()
+    await mover.run(systemContext(), UUID)
+    expect(await state(db)).toEqual({ mapping: SOURCE, index: { cell_path: SOURCE, host: null, region: 'r1', task_state: null }, moves: [] })
+    const idx = await db.selectFrom('instance_index').select(['vm_state', 'version']).executeTakeFirstOrThrow()
+    expect(idx).toEqual({ vm_state: 'shelved_offloaded', version: 7 })
+    expect(r1.actions).toEqual([])
+  })
+
+  it('a copy that ended in ERROR in its cell is undone, then deleted there; the shelved image is kept', async () => {
+    const discarded: string[] = []
+    const r1 = new FakeLink([])
+    r1.records.set(SOURCE, [sourceRecord])
+    const r3 = new FakeLink([])
+    const { db, mover } = await setup({ 'api!r1': r1, 'api!r3': r3 }, { discarded })
+    await db.updateTable('instance_mappings').set({ cell_path: 'api!r3!x' }).execute()
+    await db.updateTable('instance_index').set({ vm_state: 'error', task_state: null, cell_path: 'api!r3!x', version: 10 }).execute()
+    await db
+      .insertInto('unshelve_moves')
+      .values({ instance_uuid: UUID, source_cell: SOURCE, target_cell: 'api!r3!x', target_host: 'h3', step: 'dropping', ranked: '["api!r3"]', spec: JSON.stringify(spec), created_at: 1 })
+      .execute()
+    await mover.run(systemContext(), UUID)
+    expect(await state(db)).toEqual({ mapping: SOURCE, index: { cell_path: SOURCE, host: null, region: 'r1', task_state: null }, moves: [] })
+    expect(r3.actions).toEqual([{ cellPath: 'api!r3!x', instanceUuid: UUID, action: 'delete', args: {} }])
+    expect(r1.actions).toEqual([])
+    expect(discarded).toEqual([])
   })
 
   it('deletes the shelved image only once the new guest has settled', async () => {
