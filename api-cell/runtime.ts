@@ -45,6 +45,9 @@ import { ImageService } from './image/store.js'
 import { ADMIN_API_PREFIX, adminRouter, isAdminRequestLine } from './admin/admin-router.js'
 import { syncDisabledFlags } from './admin/disabled-sync.js'
 import { BuildDispatcher } from './scheduler/build-dispatcher.js'
+import { CrossCellMoves } from './compute/cross-cell/saga.js'
+import type { CrossCellRule } from './compute/cross-cell/targets.js'
+import { targetRanker } from './compute/cross-cell/targets.js'
 import { groupMembersLookup } from './scheduler/group-members.js'
 
 /** One cell of the tree as the API cell registers it. */
@@ -82,6 +85,8 @@ export interface ApiRuntimeArgs {
   readonly placementDeadlineMs?: number
   /** Cell filters and weighers of the global scheduler (default: the built-in lists). */
   readonly scheduler?: SchedulerConfig
+  /** Who may have a resize or cold migration fall back to another cell (default `nobody`, as Nova). */
+  readonly crossCellRule?: CrossCellRule
   /** Where the API cell finds its certificate (cell path `api`) for mutual TLS to the regions. */
   readonly pki: PkiSettings
   readonly log: Logger
@@ -94,6 +99,8 @@ export interface ApiRuntime {
   readonly computeUrls: Readonly<Record<string, string>>
   readonly tree: CellTree
   readonly dispatcher: BuildDispatcher
+  /** Cross-cell moves (cellctl cell drain and tests wait on them). */
+  readonly crossCell: CrossCellMoves
   readonly db: Kysely<ApiSchema>
   stop(): Promise<void>
 }
@@ -243,6 +250,13 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     stops.push(async () => clearInterval(settingsTimer))
     const unobserve = observeCellCapacity(() => tree.reports())
     stops.push(async () => unobserve())
+    const cellRanker = createCellRanker({
+      ...cellPluginsOf(a.scheduler ?? DEFAULT_SCHEDULER_CONFIG),
+      settingsOf: (path) => settings.get(path),
+    })
+    // Cross-cell cold migrations and resizes: sagas driven from here, resumed below after a restart.
+    const crossCellMoves = new CrossCellMoves({ db: api.db, tree, log: a.log.child({ service: 'cross-cell' }) })
+    stops.push(() => crossCellMoves.stop())
     const dispatcher = new BuildDispatcher({
       db: api.db,
       tree,
@@ -251,10 +265,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
       settings: {
         maxCellAttempts: a.maxCellAttempts,
         ...(a.placementDeadlineMs === undefined ? {} : { placementDeadlineMs: a.placementDeadlineMs }),
-        rank: createCellRanker({
-          ...cellPluginsOf(a.scheduler ?? DEFAULT_SCHEDULER_CONFIG),
-          settingsOf: (path) => settings.get(path),
-        }),
+        rank: cellRanker,
         groupMembers: groupMembersLookup(api.db),
       },
     })
@@ -339,6 +350,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
         imageProxy: { get: (ctx, id) => images.get(ctx, id), delete: (ctx, id) => images.delete(ctx, id), publicUrl: urls.image },
         log: a.log.child({ service: 'compute-api' }),
         regions: a.regions,
+        crossCell: { moves: crossCellMoves, targets: targetRanker(() => tree.reports(), cellRanker), rule: a.crossCellRule ?? 'nobody' },
       },
       tokens,
     )
@@ -364,8 +376,10 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     if (!(await tree.waitForCapacity(15_000))) a.log.warn('not every region reported capacity yet: builds may wait in cell0')
     const pending = await dispatcher.resumePending(systemContext())
     if (pending > 0) a.log.info({ pending }, 're-driving builds accepted before a restart')
+    const sagas = await crossCellMoves.resumeAll()
+    if (sagas > 0) a.log.info({ sagas }, 'resuming cross-cell moves started before a restart')
     a.log.info({ urls, api: API_PATH }, 'API cell serving')
-    return { urls, computeUrls, tree, dispatcher, db: api.db, stop: cleanup }
+    return { urls, computeUrls, tree, dispatcher, crossCell: crossCellMoves, db: api.db, stop: cleanup }
   } catch (err) {
     await cleanup()
     throw err

@@ -123,6 +123,7 @@ export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger
       antiEntropyIntervalMs: cfg.timing.antiEntropyIntervalMs,
       maxCellAttempts: cfg.scheduler.maxCellAttempts,
       scheduler: cfg.scheduler,
+      crossCellRule: cfg.crossCellResize,
       pki: cfg.pki,
       log: log.child({ cell: 'api' }),
     })

@@ -15,6 +15,7 @@ import type { ComputeTables } from '../db/compute-schema.js'
 import { CELL0_PATH } from './cell0.js'
 import { splitOwnedEvents } from './event-ownership.js'
 import { differingRows, indexRow, repairIndexRows } from './index-repair.js'
+import { sagaCells } from '../compute/cross-cell/saga-store.js'
 import { takeBackBuild } from './reschedule-intake.js'
 
 /** The API cell's path. */
@@ -241,8 +242,11 @@ export class CellTree {
       .where('instance_uuid', 'in', [...new Set(live.map((e) => e.instanceUuid))])
       .execute()
     const mapped = new Map(mappings.map((m) => [m.instance_uuid, m.cell_path]))
+    // A cross-cell move holds two copies on purpose (source and target) until it ends: neither is an orphan.
+    const moving = await sagaCells(this.#db, [...new Set(live.map((e) => e.instanceUuid))])
     for (const ev of live) {
       const cell = mapped.get(ev.instanceUuid)
+      if (moving.get(ev.instanceUuid)?.has(ev.cellPath) === true) continue
       if (cell !== undefined && cell !== null && cell !== ev.cellPath) orphans.set(ev.instanceUuid, ev.cellPath)
     }
     return orphans
