@@ -131,7 +131,7 @@ export interface InstanceIndexTable {
  */
 export interface LegacyIdsTable {
   id: Generated<number>
-  /** `hypervisor`, `service` or `aggregate`. */
+  /** `hypervisor`, `service`, `aggregate` or `migration` (a cross-cell move). */
   kind: string
   /** The compute node or service uuid, or the zone name. */
   ref: string
