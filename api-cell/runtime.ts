@@ -257,6 +257,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     // Cross-cell cold migrations and resizes: sagas driven from here, resumed below after a restart.
     const crossCellMoves = new CrossCellMoves({ db: api.db, tree, log: a.log.child({ service: 'cross-cell' }) })
     stops.push(() => crossCellMoves.stop())
+    const crossCellTargets = targetRanker(() => tree.reports(), cellRanker)
     const dispatcher = new BuildDispatcher({
       db: api.db,
       tree,
@@ -350,7 +351,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
         imageProxy: { get: (ctx, id) => images.get(ctx, id), delete: (ctx, id) => images.delete(ctx, id), publicUrl: urls.image },
         log: a.log.child({ service: 'compute-api' }),
         regions: a.regions,
-        crossCell: { moves: crossCellMoves, targets: targetRanker(() => tree.reports(), cellRanker), rule: a.crossCellRule ?? 'nobody' },
+        crossCell: { moves: crossCellMoves, targets: crossCellTargets, rule: a.crossCellRule ?? 'nobody' },
       },
       tokens,
     )
@@ -361,6 +362,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
       cell0DatabaseUrl: a.cell0DatabaseUrl,
       refreshSettings,
       log: a.log.child({ service: 'cell-admin' }),
+      crossCell: { moves: crossCellMoves, targets: crossCellTargets },
     }
     const stopDisabledSync = syncDisabledFlags(adminDeps)
     stops.push(async () => stopDisabledSync())

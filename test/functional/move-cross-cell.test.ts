@@ -195,4 +195,41 @@ describe('moves across cells and regions', () => {
     expect((await show(server.id))['OS-EXT-SRV-ATTR:host']).toBe('r1-dc2-c1')
     expect(await where(server.id)).toEqual({ mapping: R1_DC2, index: R1_DC2 })
   })
+  it('drains a cell: disabled for builds, every instance moved out and confirmed, the cell left empty', async () => {
+    const dc1 = 'api!region-one!dc1'
+    const ids: string[] = []
+    for (const name of ['drain-a', 'drain-b']) {
+      const res = await call(member.session, 'POST', `${r1}/servers`, { server: { name, imageRef, flavorRef: '1', availability_zone: 'dc1' } })
+      expect(res.status).toBe(202)
+      ids.push(res.body.server.id)
+    }
+    for (const id of ids) await waitForStatus(member.session, api, id, 'ACTIVE')
+    for (const id of ids) expect((await where(id)).mapping).toBe(dc1)
+    const admin_ = `${fed.api.urls.compute}/cell-admin/v1/cells/${encodeURIComponent(dc1)}`
+    const started = await call(admin, 'POST', `${admin_}/drain`, {})
+    expect(started.status).toBe(202)
+    expect(started.body.drain.failed).toEqual([])
+    expect(started.body.drain.total).toBeGreaterThanOrEqual(2)
+    const done = await waitFor(
+      'drain done',
+      async () => {
+        const p = await call(admin, 'GET', `${admin_}/drain?since=${started.body.drain.started_at}`)
+        return p.body.drain.moving === 0 ? p.body.drain : undefined
+      },
+      60_000,
+    )
+    expect(done).toMatchObject({ remaining: 0, failed: [] })
+    expect(done.moved).toBe(started.body.drain.total)
+    for (const id of ids) {
+      const s = await waitForStatus(member.session, api, id, 'ACTIVE')
+      expect(s.id).toBe(id)
+      expect((await where(id)).mapping).not.toBe(dc1)
+    }
+    expect(await guestsOf(ids[0] ?? '', R1_HOSTS.filter((h) => h.startsWith('r1-dc1')))).toEqual([])
+    const cell = await call(admin, 'GET', admin_)
+    expect(cell.body.cell.state).toBe('disabled')
+    // A bad path is a 4xx, nothing started.
+    expect((await call(admin, 'POST', `${fed.api.urls.compute}/cell-admin/v1/cells/cell0/drain`, {})).status).toBe(400)
+    expect((await call(member.session, 'POST', `${admin_}/drain`, {})).status).toBe(403)
+  })
 })
