@@ -80,6 +80,10 @@ describe('moves across cells and regions', () => {
     expect(resized.id).toBe(server.id)
     expect(resized['OS-EXT-SRV-ATTR:host']).toBe('r2-c2')
     expect(await where(server.id)).toEqual({ mapping: R2, index: R2 })
+    // Anti-entropy and orphan removal leave both copies of a move under way alone.
+    await fed.api.tree.reconcile()
+    await new Promise((r) => setTimeout(r, 700))
+    expect(await where(server.id)).toEqual({ mapping: R2, index: R2 })
     // Until confirm the source keeps its (stopped) copy; the target runs the new one.
     expect(await guestsOf(server.id, ['r2-c2'])).toEqual(['r2-c2'])
     expect(await guestsOf(server.id, R1_HOSTS)).toEqual([source])
@@ -231,5 +235,16 @@ describe('moves across cells and regions', () => {
     // A bad path is a 4xx, nothing started.
     expect((await call(admin, 'POST', `${fed.api.urls.compute}/cell-admin/v1/cells/cell0/drain`, {})).status).toBe(400)
     expect((await call(member.session, 'POST', `${admin_}/drain`, {})).status).toBe(403)
+  })
+  it('deleting a server in VERIFY_RESIZE after a cross-cell move removes both copies', async () => {
+    const server = await boot(r2, 'short-lived')
+    const source = (await guestsOf(server.id, R2_HOSTS))[0]
+    expect(source).toBeDefined()
+    expect((await action(admin, server.id, { migrate: { host: 'r1-dc2-c2' } })).status).toBe(202)
+    await waitForStatus(admin, api, server.id, 'VERIFY_RESIZE')
+    expect((await call(member.session, 'DELETE', `${api}/servers/${server.id}`)).status).toBe(204)
+    await waitFor('saga ended', async () => ((await saga(server.id)).status === 'error' ? true : undefined))
+    await waitFor('both guests gone', async () => ((await guestsOf(server.id, [...R2_HOSTS, 'r1-dc2-c2'])).length === 0 ? true : undefined))
+    await waitFor('server gone', async () => ((await call(member.session, 'GET', `${api}/servers/${server.id}`)).status === 404 ? true : undefined))
   })
 })

@@ -11,7 +11,7 @@ export type SagaRow = Selectable<CrossCellMigrationsTable>
 export const FINAL_STATUSES: readonly string[] = ['confirmed', 'reverted', 'error']
 
 /** Statuses in which a cell may hold a second copy of the instance (anti-entropy must leave it alone). */
-export const IN_FLIGHT_STATUSES: readonly string[] = ['pre-migrating', 'preparing', 'migrating', 'post-migrating', 'finished', 'confirming', 'reverting', 'compensating']
+export const IN_FLIGHT_STATUSES: readonly string[] = ['pre-migrating', 'preparing', 'migrating', 'post-migrating', 'finished', 'confirming', 'reverting', 'compensating', 'abandoning']
 
 type Db = Kysely<ComputeTables> | Transaction<ComputeTables>
 
@@ -88,7 +88,7 @@ export interface CrossCellMigrationView {
 /** The status Nova would show for a saga step. */
 function novaStatus(s: string): string {
   if (s === 'preparing') return 'pre-migrating'
-  if (s === 'compensating') return 'error'
+  if (s === 'compensating' || s === 'abandoning') return 'error'
   return s
 }
 

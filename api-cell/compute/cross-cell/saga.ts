@@ -128,6 +128,14 @@ export class CrossCellMoves {
     this.#kick(m.uuid, ctx.requestId)
   }
 
+  /**
+   * The instance was deleted in VERIFY_RESIZE (its target copy, which the mapping names): the
+   * source copy goes too, in the background, and the move ends in `error`.
+   */
+  async abandon(ctx: RequestContext, m: SagaRow): Promise<void> {
+    if (await setStatus(this.#db, m.uuid, 'finished', 'abandoning', { message: 'the instance was deleted before confirm or revert' })) this.#kick(m.uuid, ctx.requestId)
+  }
+
   /** Resumes every unfinished saga (API start-up). Returns how many. */
   async resumeAll(): Promise<number> {
     const rows = await this.#db.selectFrom('cross_cell_migrations').select('uuid').where('status', 'not in', [...FINAL_STATUSES, 'finished']).execute()
@@ -262,6 +270,11 @@ export class CrossCellMoves {
               await this.#chargeOld(tx, m)
             }
           })
+          break
+        }
+        case 'abandoning': {
+          await this.#askDone(ctx, m.source_cell, inst, 'xcell_source_drop', {})
+          await setStatus(this.#db, uuid, m.status, 'error')
           break
         }
         case 'compensating': {
