@@ -251,6 +251,8 @@ export const computeMigrations: Readonly<Record<string, Migration>> = {
         .createTable('cross_cell_migrations')
         .addColumn('uuid', 'varchar(36)', (c) => c.primaryKey())
         .addColumn('instance_uuid', 'varchar(36)', (c) => c.notNull())
+        // The instance's uuid while the move is unfinished, null after: at most one move at a time.
+        .addColumn('active_instance', 'varchar(36)', (c) => c.unique())
         .addColumn('migration_type', 'varchar(32)', (c) => c.notNull())
         .addColumn('status', 'varchar(32)', (c) => c.notNull())
         .addColumn('source_cell', 'varchar(255)', (c) => c.notNull())

@@ -253,6 +253,8 @@ export interface AggregateMetadataTable {
 export interface CrossCellMigrationsTable {
   uuid: string
   instance_uuid: string
+  /** `instance_uuid` while the move is unfinished, null after (unique: one move at a time per instance). */
+  active_instance: string | null
   /** `migration` (cold migration) or `resize`. */
   migration_type: string
   /** The saga's step (Nova's migration statuses, plus `preparing` and `compensating`). */

@@ -41,7 +41,7 @@ export async function sagaCells(db: Db, uuids: readonly string[]): Promise<Map<s
 export async function setStatus(db: Db, uuid: string, from: string, to: string, set: Partial<Omit<SagaRow, 'uuid' | 'status'>> = {}): Promise<boolean> {
   const res = await db
     .updateTable('cross_cell_migrations')
-    .set({ ...set, status: to, updated_at: Date.now() })
+    .set({ ...set, status: to, updated_at: Date.now(), ...(FINAL_STATUSES.includes(to) ? { active_instance: null } : {}) })
     .where('uuid', '=', uuid)
     .where('status', '=', from)
     .executeTakeFirst()

@@ -5,6 +5,7 @@ import type { FlavorSnapshot, InstanceRecord } from '../../../shared/cell-link/b
 import { outcomeOfError } from '../../../shared/cell-link/placement.js'
 import type { RequestContext } from '../../../shared/context.js'
 import { systemContext } from '../../../shared/context.js'
+import { isDuplicateKey } from '../../../shared/db/database.js'
 import { ConflictError, InvalidError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/logging.js'
 import type { CellTree } from '../../cells/cell-tree.js'
@@ -19,6 +20,9 @@ export type TargetRanker = (flavor: FlavorSnapshot, exclude: readonly string[]) 
 type Answer<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string }
 
 class SagaStopped extends Error {}
+
+/** Pause before a saga whose step failed unexpectedly (not a cell's answer) is driven again. */
+const RESUME_AFTER_ERROR_MS = 5000
 
 /** What starts a cross-cell move. */
 export interface StartArgs {
@@ -74,11 +78,12 @@ export class CrossCellMoves {
     const uuid = randomUUID()
     const now = Date.now()
     const ids = { project_id: ctx.projectId ?? '', user_id: ctx.userId ?? '' }
-    await this.#db
+    const insert = this.#db
       .insertInto('cross_cell_migrations')
       .values({
         uuid,
         instance_uuid: a.uuid,
+        active_instance: a.uuid,
         migration_type: a.kind,
         status: 'pre-migrating',
         source_cell: a.sourceCell,
@@ -99,7 +104,13 @@ export class CrossCellMoves {
         updated_at: now,
         ...ids,
       })
-      .execute()
+    try {
+      await insert.execute()
+    } catch (err) {
+      // A concurrent request started a move of the same instance first.
+      if (isDuplicateKey(err)) throw new ConflictError(`Instance ${a.uuid} is already moving to another cell`)
+      throw err
+    }
     try {
       const begun = await this.#tree.clientFor(a.sourceCell).instanceAction(ctx, { cellPath: a.sourceCell, instanceUuid: a.uuid, action: 'xcell_source_begin', args: { kind: a.kind } })
       await this.#begun(uuid, begun)
@@ -116,14 +127,21 @@ export class CrossCellMoves {
 
   /** Confirms a move in VERIFY_RESIZE: answered once the target copy is the instance again; the source copy goes in the background. */
   async confirm(ctx: RequestContext, m: SagaRow): Promise<FlavorSnapshot> {
+    this.#targetUp(m, 'confirmResize')
     if (!(await setStatus(this.#db, m.uuid, 'finished', 'confirming'))) throw new ConflictError(`Migration ${m.uuid} changed concurrently`)
-    await this.#confirmTarget(ctx, { ...m, status: 'confirming' })
     this.#kick(m.uuid, ctx.requestId)
     return JSON.parse(m.new_flavor) as FlavorSnapshot
   }
 
+  /** Nova's 409 for an action on an instance whose cell is down, as for any other action. */
+  #targetUp(m: SagaRow, action: string): void {
+    const cell = m.target_cell ?? ''
+    if (this.#tree.isDown(cell)) throw new ConflictError(`Cannot '${action}' instance ${m.instance_uuid}: its cell ${cell} is down (status UNKNOWN)`)
+  }
+
   /** Reverts a move in VERIFY_RESIZE (in the background: the target copy goes, the source runs again, the mapping moves back). */
   async revert(ctx: RequestContext, m: SagaRow): Promise<void> {
+    this.#targetUp(m, 'revertResize')
     if (!(await setStatus(this.#db, m.uuid, 'finished', 'reverting'))) throw new ConflictError(`Migration ${m.uuid} changed concurrently`)
     this.#kick(m.uuid, ctx.requestId)
   }
@@ -158,10 +176,19 @@ export class CrossCellMoves {
   #kick(uuid: string, requestId: string): void {
     if (this.#running.has(uuid) || this.#stopped) return
     const run = this.#drive(uuid, { ...systemContext(), requestId })
-      .catch((err: unknown) => {
-        if (!(err instanceof SagaStopped)) this.#log.error({ migration: uuid, err: String(err) }, 'cross-cell move: the saga stopped on an error')
+      .then(
+        () => false,
+        (err: unknown) => {
+          if (err instanceof SagaStopped) return false
+          this.#log.error({ migration: uuid, err: String(err) }, 'cross-cell move: a step failed unexpectedly; resuming soon')
+          return true
+        },
+      )
+      .then((again) => {
+        this.#running.delete(uuid)
+        // A database hiccup, say: the step is durable, so the saga simply resumes from it.
+        if (again) setTimeout(() => this.#kick(uuid, requestId), RESUME_AFTER_ERROR_MS).unref()
       })
-      .finally(() => this.#running.delete(uuid))
     this.#running.set(uuid, run)
   }
 
