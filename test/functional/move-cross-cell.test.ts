@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Federation } from '../../bin/embedded.js'
 import type { FederationConfig } from '../../shared/config/federation.js'
+import { CrossCellMoves } from '../../api-cell/compute/cross-cell/saga.js'
+import { systemContext } from '../../shared/context.js'
+import { createLogger } from '../../shared/logging.js'
 import { embeddedConfig, removeDir, startFederation } from '../helpers/embedded.js'
 import type { Session } from '../helpers/os-client.js'
 import { call, endpoint, login, waitFor, waitForStatus } from '../helpers/os-client.js'
@@ -246,5 +249,25 @@ describe('moves across cells and regions', () => {
     await waitFor('saga ended', async () => ((await saga(server.id)).status === 'error' ? true : undefined))
     await waitFor('both guests gone', async () => ((await guestsOf(server.id, [...R2_HOSTS, 'r1-dc2-c2'])).length === 0 ? true : undefined))
     await waitFor('server gone', async () => ((await call(member.session, 'GET', `${api}/servers/${server.id}`)).status === 404 ? true : undefined))
+  })
+  // Last: it stops the API's own saga driver, as an API process that stops would.
+  it('an API restart resumes an unfinished move from its last step', async () => {
+    const server = await boot(r1, 'resumed')
+    await fed.stopCell(R2)
+    expect((await action(admin, server.id, { migrate: { host: 'r2-c3' } })).status).toBe(202)
+    await waitFor('saga preparing', async () => ((await saga(server.id)).status === 'preparing' ? true : undefined))
+    await fed.api.crossCell.stop()
+    await fed.restartCell(R2)
+    const restarted = new CrossCellMoves({ db: fed.api.db, tree: fed.api.tree, log: createLogger('test') })
+    try {
+      expect(await restarted.resumeAll()).toBe(1)
+      await waitForStatus(admin, api, server.id, 'VERIFY_RESIZE', 60_000)
+      expect(await where(server.id)).toEqual({ mapping: R2, index: R2 })
+      await restarted.confirm(systemContext(), await saga(server.id))
+      await waitFor('saga confirmed', async () => ((await saga(server.id)).status === 'confirmed' ? true : undefined), 60_000)
+      expect(await guestsOf(server.id, [...R1_HOSTS, ...R2_HOSTS])).toEqual(['r2-c3'])
+    } finally {
+      await restarted.stop()
+    }
   })
 })
