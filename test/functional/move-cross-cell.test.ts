@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process'
+import { resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Federation } from '../../bin/embedded.js'
 import type { FederationConfig } from '../../shared/config/federation.js'
@@ -10,6 +12,8 @@ import { call, endpoint, login, waitFor, waitForStatus } from '../helpers/os-cli
 import type { ProjectUser } from '../helpers/project-user.js'
 import { createProjectUser, mv } from '../helpers/project-user.js'
 
+/** The built cellctl (npm run build), as test/e2e/cellctl.test.ts runs it. */
+const CELLCTL = resolve(import.meta.dirname, '../../dist/bin/cellctl.js')
 const R1_DC2 = 'api!region-one!dc2'
 const R2 = 'api!region-two'
 const R1_HOSTS = ['r1-dc1-c1', 'r1-dc1-c2', 'r1-dc1-c3', 'r1-dc1-c4', 'r1-dc2-c1', 'r1-dc2-c2', 'r1-dc2-c3', 'r1-dc2-c4']
@@ -235,6 +239,13 @@ describe('moves across cells and regions', () => {
     expect(await guestsOf(ids[0] ?? '', R1_HOSTS.filter((h) => h.startsWith('r1-dc1')))).toEqual([])
     const cell = await call(admin, 'GET', admin_)
     expect(cell.body.cell.state).toBe('disabled')
+    // cellctl on the drained cell: nothing left to move, exit 0.
+    const cli = await new Promise<{ code: number; stdout: string }>((resolve) => {
+      const env = { PATH: process.env['PATH'] ?? '', OS_CLIENT_CONFIG_FILE: fed.cloudsYaml, OS_CLOUD: 'federation' }
+      execFile(process.execPath, [CELLCTL, 'cell', 'drain', dc1, '--wait', '--format', 'json'], { env }, (err, stdout) => resolve({ code: err === null ? 0 : Number(err.code ?? 1), stdout }))
+    })
+    expect(cli.code).toBe(0)
+    expect(JSON.parse(cli.stdout).drain).toMatchObject({ cell: dc1, remaining: 0, moving: 0, failed: [] })
     // A bad path is a 4xx, nothing started.
     expect((await call(admin, 'POST', `${fed.api.urls.compute}/cell-admin/v1/cells/cell0/drain`, {})).status).toBe(400)
     expect((await call(member.session, 'POST', `${admin_}/drain`, {})).status).toBe(403)
