@@ -3,6 +3,7 @@ import type { FlavorSnapshot, InstanceRecord } from '../../../shared/cell-link/b
 import { AppError, ConflictError } from '../../../shared/errors.js'
 import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps, CrossCell } from '../deps.js'
+import { regionOf } from '../request-scope.js'
 import { inFlightSaga } from './saga-store.js'
 import { cellOfHost, crossCellAllowed } from './targets.js'
 
@@ -57,7 +58,9 @@ async function startCrossCell(
   const found = await d.locator.get(contextOf(res), { projectId: auth.projectId, isAdmin: auth.isAdmin }, uuid)
   const current: InstanceRecord = found.record
   const flavor = a.flavor ?? current.flavor
-  const targets = a.targets ?? x.targets(flavor, [sourceCell])
+  // A region's endpoint schedules into its region only; an admin's named host goes where it is.
+  const region = regionOf(res)
+  const targets = a.targets ?? x.targets(flavor, [sourceCell]).filter((c) => region === null || c.startsWith(`api!${region}!`) || c === `api!${region}`)
   await x.moves.start(contextOf(res), {
     uuid,
     kind: a.kind,

@@ -66,6 +66,13 @@ export async function moveMapping(tx: Transaction<ComputeTables>, record: Instan
     .execute()
 }
 
+/** Points the mapping and the index row's cell at `cellPath` when that cell's record is not at hand. */
+export async function moveCellOnly(tx: Transaction<ComputeTables>, uuid: string, cellPath: string): Promise<void> {
+  const region = regionOf(cellPath)
+  await tx.updateTable('instance_mappings').set({ cell_path: cellPath, region }).where('instance_uuid', '=', uuid).execute()
+  await tx.updateTable('instance_index').set({ cell_path: cellPath, region }).where('uuid', '=', uuid).execute()
+}
+
 /** A migration record of the compute API's views (os-migrations, servers/{id}/migrations). */
 export interface CrossCellMigrationView {
   readonly uuid: string

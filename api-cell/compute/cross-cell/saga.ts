@@ -11,7 +11,7 @@ import type { Logger } from '../../../shared/logging.js'
 import type { CellTree } from '../../cells/cell-tree.js'
 import type { ComputeTables } from '../../db/compute-schema.js'
 import type { SagaRow } from './saga-store.js'
-import { FINAL_STATUSES, inFlightSaga, moveMapping, setStatus } from './saga-store.js'
+import { FINAL_STATUSES, inFlightSaga, moveCellOnly, moveMapping, setStatus } from './saga-store.js'
 
 /** Picks target cells for a flavor, best first (the global scheduler's cell filters and weighers over leaf reports). */
 export type TargetRanker = (flavor: FlavorSnapshot, exclude: readonly string[]) => string[]
@@ -293,7 +293,9 @@ export class CrossCellMoves {
           const back = await this.#askDone(ctx, m.source_cell, inst, 'xcell_source_restore', {})
           await this.#db.transaction().execute(async (tx) => {
             if (await setStatus(tx, uuid, m.status, 'reverted')) {
+              // Without the source's record, the cell alone moves back: anti-entropy rewrites the row from the source.
               if (back !== undefined) await moveMapping(tx, back as InstanceRecord, m.source_cell)
+              else await moveCellOnly(tx, inst, m.source_cell)
               await this.#chargeOld(tx, m)
             }
           })
