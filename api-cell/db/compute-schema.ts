@@ -271,7 +271,7 @@ export interface CrossCellMigrationsTable {
   old_flavor: string
   new_flavor: string
   previous_vm_state: string
-  /** The source's record and key data, as the target needs them (JSON). */
+  /** The source's record, key data and instance actions, as the target needs them (JSON). */
   instance: string
   /** Target cells still to try should the current one refuse, best first (JSON array). */
   tried_cells: string

@@ -109,7 +109,12 @@ describe('moves across cells and regions', () => {
     const m = list.body.migrations.find((x: any) => x.instance_uuid === server.id)
     expect(m).toMatchObject({ status: 'confirmed', migration_type: 'migration', dest_compute: 'r2-c2', source_compute: source })
     const actions = await call(admin, 'GET', `${api}/servers/${server.id}/os-instance-actions`)
-    expect(actions.body.instanceActions.map((a: any) => a.action)).toContain('migrate')
+    // The actions came along from the source cell (create), with the move's and the confirm's.
+    expect(actions.body.instanceActions.map((a: any) => a.action).sort()).toEqual(['confirmResize', 'create', 'migrate'])
+    const migrateAction = actions.body.instanceActions.find((a: any) => a.action === 'migrate')
+    const detail = await call(admin, 'GET', `${api}/servers/${server.id}/os-instance-actions/${migrateAction.request_id}`, undefined, mv('2.51'))
+    expect(detail.body.instanceAction.events.map((e: any) => e.event)).toEqual(expect.arrayContaining(['conductor_migrate_server', 'compute_prep_snapshot_based_resize_at_dest']))
+    expect(detail.body.instanceAction.events.every((e: any) => e.result === 'Success')).toBe(true)
   })
 
   it('resizes to another cell when its own has no valid host, and confirm keeps the new flavor', async () => {

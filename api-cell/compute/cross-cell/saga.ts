@@ -193,9 +193,9 @@ export class CrossCellMoves {
   }
 
   async #begun(uuid: string, answer: unknown): Promise<void> {
-    const { record, keyData } = answer as { record: InstanceRecord; keyData: string | null }
+    const { record, keyData, actions } = answer as { record: InstanceRecord; keyData: string | null; actions?: unknown }
     await setStatus(this.#db, uuid, 'pre-migrating', 'preparing', {
-      instance: JSON.stringify({ record, keyData }),
+      instance: JSON.stringify({ record, keyData, actions: Array.isArray(actions) ? actions : [] }),
       source_host: record.host ?? '',
       source_node: record.node ?? record.host ?? '',
       previous_vm_state: record.vmState,
@@ -249,8 +249,8 @@ export class CrossCellMoves {
           break
         }
         case 'preparing': {
-          const { record, keyData } = JSON.parse(m.instance) as { record: InstanceRecord; keyData: string | null }
-          const args = { instance: record, keyData, flavor: JSON.parse(m.new_flavor) as unknown, kind: m.migration_type === 'resize' ? 'resize' : 'migrate', ...(m.requested_host === null ? {} : { host: m.requested_host }) }
+          const { record, keyData, actions } = JSON.parse(m.instance) as { record: InstanceRecord; keyData: string | null; actions?: unknown }
+          const args = { instance: record, keyData, actions: actions ?? [], flavor: JSON.parse(m.new_flavor) as unknown, kind: m.migration_type === 'resize' ? 'resize' : 'migrate', ...(m.requested_host === null ? {} : { host: m.requested_host }) }
           const out = await this.#ask<{ host: string; node: string }>(ctx, target, inst, 'xcell_target_prepare', args)
           if (out.ok) {
             await setStatus(this.#db, uuid, m.status, 'migrating', { dest_host: out.value.host, dest_node: out.value.node })

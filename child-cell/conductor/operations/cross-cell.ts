@@ -5,7 +5,8 @@ import { InvalidError, NotFoundError } from '../../../shared/errors.js'
 import { releaseResources } from '../../db/claims.js'
 import type { InstancesTable } from '../../db/schema.js'
 import type { ConductorDeps } from '../deps.js'
-import { finishAction, recordAction } from './actions-log.js'
+import { finishAction, listActions, recordAction } from './actions-log.js'
+import { copyActions } from './cross-cell-actions.js'
 import { flavorArg } from './migrations-store.js'
 import { stateConflict } from './move.js'
 
@@ -80,7 +81,7 @@ export async function crossCellAction(d: ConductorDeps, ctx: RequestContext, uui
 async function sourceBegin(d: ConductorDeps, ctx: RequestContext, uuid: string, args: Record<string, unknown>): Promise<unknown> {
   const row = await d.store.get(uuid)
   const kind = args['kind'] === 'resize' ? 'resize' : 'migrate'
-  if (SOURCE_MARKED.has(row.task_state ?? '')) return { record: d.store.toRecord(row), keyData: row.key_data }
+  if (SOURCE_MARKED.has(row.task_state ?? '')) return { record: d.store.toRecord(row), keyData: row.key_data, actions: await listActions(d.db, uuid) }
   if (!['active', 'stopped'].includes(row.vm_state) || row.task_state !== null || row.host === null) throw stateConflict(kind, row)
   const marked = await d.db.transaction().execute(async (tx) => {
     const r = await d.store.change(tx, uuid, { task_state: 'resize_prep' }, { version: row.version })
@@ -89,7 +90,7 @@ async function sourceBegin(d: ConductorDeps, ctx: RequestContext, uuid: string, 
     return r
   })
   outboxChanged(d, ctx)
-  return { record: d.store.toRecord(marked), keyData: marked.key_data }
+  return { record: d.store.toRecord(marked), keyData: marked.key_data, actions: await listActions(d.db, uuid) }
 }
 
 /** Source, step 3: the guest stops (kept with its disk until confirm or revert). Idempotent. */
@@ -183,7 +184,13 @@ async function targetPrepare(d: ConductorDeps, ctx: RequestContext, uuid: string
   }
   const now = Date.now()
   await d.db.transaction().execute(async (tx) => {
-    if (existing !== undefined) await tx.deleteFrom('instances').where('uuid', '=', uuid).where('deleted', '=', 1).execute()
+    if (existing !== undefined) {
+      // An earlier stay of the instance in this cell: its row and actions give way to the copy's.
+      await tx.deleteFrom('instances').where('uuid', '=', uuid).where('deleted', '=', 1).execute()
+      const old = await tx.selectFrom('instance_actions').select('id').where('instance_uuid', '=', uuid).execute()
+      if (old.length > 0) await tx.deleteFrom('instance_action_events').where('action_id', 'in', old.map((a) => a.id)).execute()
+      await tx.deleteFrom('instance_actions').where('instance_uuid', '=', uuid).execute()
+    }
     await d.store.insert(
       tx,
       {
@@ -226,7 +233,12 @@ async function targetPrepare(d: ConductorDeps, ctx: RequestContext, uuid: string
       },
       r.version,
     )
-    await recordAction(tx, ctx, { uuid, action: typeof args['kind'] === 'string' ? args['kind'] : 'migrate', projectId: r.projectId, userId: r.userId, event: 'compute_prep_snapshot_based_resize_at_dest', host: sel.host })
+    // The instance's actions come along (as Nova copies them to the target cell); the move's own
+    // action, still open, gets this cell's event.
+    const event = { event: 'compute_prep_snapshot_based_resize_at_dest', host: sel.host }
+    if (!(await copyActions(tx, uuid, args['actions'], event))) {
+      await recordAction(tx, ctx, { uuid, action: typeof args['kind'] === 'string' ? args['kind'] : 'migrate', projectId: r.projectId, userId: r.userId, ...event })
+    }
   })
   d.log.info({ requestId: ctx.requestId, instance: uuid, host: sel.host }, 'cross-cell move: target copy prepared')
   outboxChanged(d, ctx)
