@@ -56,7 +56,7 @@ export const regionOf = (cellPath: string): string | null => cellPath.split('!')
  * (its version included, whatever the old cell's was), in the caller's transaction: the mapping
  * and the index move together, and the new cell's later events apply over the row.
  */
-export async function moveMapping(tx: Transaction<ComputeTables>, record: InstanceRecord, cellPath: string): Promise<void> {
+export async function switchMapping(tx: Transaction<ComputeTables>, record: InstanceRecord, cellPath: string): Promise<void> {
   const region = regionOf(cellPath)
   await tx.updateTable('instance_mappings').set({ cell_path: cellPath, region }).where('instance_uuid', '=', record.uuid).execute()
   await tx
@@ -67,7 +67,7 @@ export async function moveMapping(tx: Transaction<ComputeTables>, record: Instan
 }
 
 /** Points the mapping and the index row's cell at `cellPath` when that cell's record is not at hand. */
-export async function moveCellOnly(tx: Transaction<ComputeTables>, uuid: string, cellPath: string): Promise<void> {
+export async function switchCellOnly(tx: Transaction<ComputeTables>, uuid: string, cellPath: string): Promise<void> {
   const region = regionOf(cellPath)
   await tx.updateTable('instance_mappings').set({ cell_path: cellPath, region }).where('instance_uuid', '=', uuid).execute()
   await tx.updateTable('instance_index').set({ cell_path: cellPath, region }).where('uuid', '=', uuid).execute()

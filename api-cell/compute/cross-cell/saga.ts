@@ -11,7 +11,7 @@ import type { Logger } from '../../../shared/logging.js'
 import type { CellTree } from '../../cells/cell-tree.js'
 import type { ComputeTables } from '../../db/compute-schema.js'
 import type { SagaRow } from './saga-store.js'
-import { FINAL_STATUSES, inFlightSaga, moveCellOnly, moveMapping, setStatus } from './saga-store.js'
+import { FINAL_STATUSES, inFlightSaga, switchCellOnly, switchMapping, setStatus } from './saga-store.js'
 
 /** Picks target cells for a flavor, best first (the global scheduler's cell filters and weighers over leaf reports). */
 export type TargetRanker = (flavor: FlavorSnapshot, exclude: readonly string[]) => string[]
@@ -275,7 +275,7 @@ export class CrossCellMoves {
             break
           }
           await this.#db.transaction().execute(async (tx) => {
-            if (await setStatus(tx, uuid, m.status, m.auto_confirm === 1 ? 'confirming' : 'finished')) await moveMapping(tx, out.value, target)
+            if (await setStatus(tx, uuid, m.status, m.auto_confirm === 1 ? 'confirming' : 'finished')) await switchMapping(tx, out.value, target)
           })
           this.#log.info({ requestId: ctx.requestId, instance: inst, source: m.source_cell, target }, 'cross-cell move: the instance is in its target cell (VERIFY_RESIZE)')
           if (m.auto_confirm === 1) await this.#confirmTarget(ctx, { ...m, status: 'confirming' })
@@ -294,8 +294,8 @@ export class CrossCellMoves {
           await this.#db.transaction().execute(async (tx) => {
             if (await setStatus(tx, uuid, m.status, 'reverted')) {
               // Without the source's record, the cell alone moves back: anti-entropy rewrites the row from the source.
-              if (back !== undefined) await moveMapping(tx, back as InstanceRecord, m.source_cell)
-              else await moveCellOnly(tx, inst, m.source_cell)
+              if (back !== undefined) await switchMapping(tx, back as InstanceRecord, m.source_cell)
+              else await switchCellOnly(tx, inst, m.source_cell)
               await this.#chargeOld(tx, m)
             }
           })
