@@ -37,6 +37,7 @@ async function main(): Promise<void> {
     antiEntropyIntervalMs: cfg.timing.antiEntropyIntervalMs,
     maxCellAttempts: cfg.scheduler.maxCellAttempts,
     scheduler: cfg.scheduler,
+    crossCellRule: cfg.crossCellResize,
     pki: cfg.pki,
     log,
   })

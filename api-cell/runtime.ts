@@ -45,6 +45,9 @@ import { ImageService } from './image/store.js'
 import { ADMIN_API_PREFIX, adminRouter, isAdminRequestLine } from './admin/admin-router.js'
 import { syncDisabledFlags } from './admin/disabled-sync.js'
 import { BuildDispatcher } from './scheduler/build-dispatcher.js'
+import { CrossCellMoves } from './compute/cross-cell/saga.js'
+import type { CrossCellRule } from './compute/cross-cell/targets.js'
+import { targetRanker } from './compute/cross-cell/targets.js'
 import { UnshelveMover } from './scheduler/unshelve-mover.js'
 import { groupMembersLookup } from './scheduler/group-members.js'
 
@@ -83,6 +86,8 @@ export interface ApiRuntimeArgs {
   readonly placementDeadlineMs?: number
   /** Cell filters and weighers of the global scheduler (default: the built-in lists). */
   readonly scheduler?: SchedulerConfig
+  /** Who may have a resize or cold migration fall back to another cell (default `nobody`, as Nova). */
+  readonly crossCellRule?: CrossCellRule
   /** Where the API cell finds its certificate (cell path `api`) for mutual TLS to the regions. */
   readonly pki: PkiSettings
   readonly log: Logger
@@ -95,6 +100,8 @@ export interface ApiRuntime {
   readonly computeUrls: Readonly<Record<string, string>>
   readonly tree: CellTree
   readonly dispatcher: BuildDispatcher
+  /** Cross-cell moves (cellctl cell drain and tests wait on them). */
+  readonly crossCell: CrossCellMoves
   readonly db: Kysely<ApiSchema>
   stop(): Promise<void>
 }
@@ -244,6 +251,14 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     stops.push(async () => clearInterval(settingsTimer))
     const unobserve = observeCellCapacity(() => tree.reports())
     stops.push(async () => unobserve())
+    const cellRanker = createCellRanker({
+      ...cellPluginsOf(a.scheduler ?? DEFAULT_SCHEDULER_CONFIG),
+      settingsOf: (path) => settings.get(path),
+    })
+    // Cross-cell cold migrations and resizes: sagas driven from here, resumed below after a restart.
+    const crossCellMoves = new CrossCellMoves({ db: api.db, tree, log: a.log.child({ service: 'cross-cell' }) })
+    stops.push(() => crossCellMoves.stop())
+    const crossCellTargets = targetRanker(() => tree.reports(), cellRanker)
     const dispatcher = new BuildDispatcher({
       db: api.db,
       tree,
@@ -252,10 +267,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
       settings: {
         maxCellAttempts: a.maxCellAttempts,
         ...(a.placementDeadlineMs === undefined ? {} : { placementDeadlineMs: a.placementDeadlineMs }),
-        rank: createCellRanker({
-          ...cellPluginsOf(a.scheduler ?? DEFAULT_SCHEDULER_CONFIG),
-          settingsOf: (path) => settings.get(path),
-        }),
+        rank: cellRanker,
         groupMembers: groupMembersLookup(api.db),
       },
     })
@@ -351,6 +363,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
         imageProxy: { get: (ctx, id) => images.get(ctx, id), delete: (ctx, id) => images.delete(ctx, id), publicUrl: urls.image },
         log: a.log.child({ service: 'compute-api' }),
         regions: a.regions,
+        crossCell: { moves: crossCellMoves, targets: crossCellTargets, rule: a.crossCellRule ?? 'nobody' },
       },
       tokens,
     )
@@ -361,6 +374,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
       cell0DatabaseUrl: a.cell0DatabaseUrl,
       refreshSettings,
       log: a.log.child({ service: 'cell-admin' }),
+      crossCell: { moves: crossCellMoves, targets: crossCellTargets },
     }
     const stopDisabledSync = syncDisabledFlags(adminDeps)
     stops.push(async () => stopDisabledSync())
@@ -376,11 +390,13 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     if (!(await tree.waitForCapacity(15_000))) a.log.warn('not every region reported capacity yet: builds may wait in cell0')
     const pending = await dispatcher.resumePending(systemContext())
     if (pending > 0) a.log.info({ pending }, 're-driving builds accepted before a restart')
+    const sagas = await crossCellMoves.resumeAll()
+    if (sagas > 0) a.log.info({ sagas }, 'resuming cross-cell moves started before a restart')
     // Unshelves into another cell cut short by a restart resume at the step they reached.
     const moves = await unshelveMover.resumePending(systemContext())
     if (moves > 0) a.log.info({ moves }, 'resuming unshelves into another cell')
     a.log.info({ urls, api: API_PATH }, 'API cell serving')
-    return { urls, computeUrls, tree, dispatcher, db: api.db, stop: cleanup }
+    return { urls, computeUrls, tree, dispatcher, crossCell: crossCellMoves, db: api.db, stop: cleanup }
   } catch (err) {
     await cleanup()
     throw err

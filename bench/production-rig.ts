@@ -60,11 +60,13 @@ export interface ProductionOptions {
   readonly regions?: Readonly<Record<string, string>>
   /** More flags for the supervisor (and so for every process), e.g. `--scheduler-workers 2`. */
   readonly args?: readonly string[]
+  /** Start of the schema and vhost names (default `fedtest`), e.g. a branch's name; a random part follows. */
+  readonly namePrefix?: string
 }
 
 export async function startProduction(opts: ProductionOptions = {}): Promise<ProductionFederation> {
   const dir = mkdtempSync(join(tmpdir(), 'fedprod-'))
-  const prefix = `fedtest_${rand()}`
+  const prefix = `${opts.namePrefix ?? 'fedtest'}_${rand()}`
   // Below the kernel's ephemeral range (32768+), where outgoing connections would collide.
   const base = 20000 + Math.floor(Math.random() * 12000)
   const ports = { identity: base, compute: base + 1, image: base + 2, grpc: base + 10 }

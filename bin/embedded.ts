@@ -26,6 +26,8 @@ export interface Federation {
   restartCompute(host: string): Promise<void>
   /** Stops one cell's services (fault tests). */
   stopCell(path: string): Promise<void>
+  /** Starts a cell stopped by {@link Federation.stopCell} again, on the same gRPC port (a cell that comes back). */
+  restartCell(path: string): Promise<void>
   stop(): Promise<void>
 }
 
@@ -84,15 +86,14 @@ export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger
   if (issued.length > 0) log.info({ pki: cfg.pki.dir, issued }, 'issued cell certificates')
   const running = new Map<string, CellRuntime>()
   const ports = new Map<string, number>()
-  const startTree = async (c: CellConfig): Promise<void> => {
-    for (const child of c.children) await startTree(child)
+  const startOne = async (c: CellConfig, listen?: string): Promise<void> => {
     const ep = cellEndpoints(cfg, c)
     const rt = await startCell({
       cell: c,
       roles: ['conductor', 'scheduler', 'compute', 'agent'],
       databaseUrl: ep.databaseUrl,
       transportUrl: ep.transportUrl,
-      listenAddress: ep.grpcAddress,
+      listenAddress: listen ?? ep.grpcAddress,
       children: c.children.map((ch) => ({ path: ch.path, address: `${cfg.host}:${ports.get(ch.path) ?? 0}` })),
       driver,
       stateDir: join(cfg.stateDir, 'cells', c.path.replace(/!/g, '.')),
@@ -104,6 +105,10 @@ export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger
     })
     running.set(c.path, rt)
     ports.set(c.path, rt.agentPort)
+  }
+  const startTree = async (c: CellConfig): Promise<void> => {
+    for (const child of c.children) await startTree(child)
+    await startOne(c)
   }
   try {
     for (const region of cfg.regions) await startTree(region)
@@ -123,6 +128,7 @@ export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger
       antiEntropyIntervalMs: cfg.timing.antiEntropyIntervalMs,
       maxCellAttempts: cfg.scheduler.maxCellAttempts,
       scheduler: cfg.scheduler,
+      crossCellRule: cfg.crossCellResize,
       pki: cfg.pki,
       log: log.child({ cell: 'api' }),
     })
@@ -147,6 +153,11 @@ export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger
       stopCell: async (path) => {
         await running.get(path)?.stop()
         running.delete(path)
+      },
+      restartCell: async (path) => {
+        const c = allCells(cfg.regions).find((x) => x.path === path)
+        if (c === undefined || running.has(path)) throw new Error(`no stopped cell ${path}`)
+        await startOne(c, `${cfg.host}:${ports.get(path) ?? 0}`)
       },
       stop: async () => {
         await api.stop()

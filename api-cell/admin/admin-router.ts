@@ -9,6 +9,7 @@ import type { TokenService } from '../identity/tokens.js'
 import { capacityView } from './capacity-view.js'
 import { createCell, setCellDisabled, updateCell } from './cell-changes.js'
 import { deleteCell } from './cell-delete.js'
+import { drainCell, drainProgress } from './cell-drain.js'
 import { listCellViews, showCellView } from './cell-reads.js'
 import { nestCells } from './cell-views.js'
 import { mapCell0 } from './cell0-mapping.js'
@@ -114,6 +115,13 @@ export function adminRouter(d: AdminDeps, tokens: TokenService): Router {
     const force = req.query['force']
     if (force !== undefined && force !== 'true' && force !== 'false') throw new InvalidError('Invalid force query: must be true or false')
     return deleteCell(d, ctx(res), pathParam(req), force === 'true')
+  })
+
+  route('post', '/cells/:path/drain', 'cells:drain', async (req, res) => ({ drain: await drainCell(d, ctx(res), pathParam(req)) }), 202)
+  route('get', '/cells/:path/drain', 'cells:drain', async (req) => {
+    const since = Number(req.query['since'] ?? 0)
+    if (!Number.isInteger(since) || since < 0) throw new InvalidError('Invalid since query: must be a time in ms since the epoch')
+    return { drain: await drainProgress(d, pathParam(req), since) }
   })
 
   route('get', '/hosts', 'hosts:list', async (req, res) => listHosts(d, ctx(res), queryCell(req)))

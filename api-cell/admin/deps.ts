@@ -3,6 +3,7 @@ import type { Logger } from '../../shared/logging.js'
 import type { Cell0Store } from '../cells/cell0.js'
 import type { CellTree } from '../cells/cell-tree.js'
 import type { ComputeTables } from '../db/compute-schema.js'
+import type { CrossCell } from '../compute/deps.js'
 
 /** What the cell administration API works with. */
 export interface AdminDeps {
@@ -17,4 +18,6 @@ export interface AdminDeps {
    */
   readonly refreshSettings: () => Promise<void>
   readonly log: Logger
+  /** Cross-cell moves, for `cell drain` (without them a drain is a 501). */
+  readonly crossCell?: Pick<CrossCell, 'moves' | 'targets'>
 }

@@ -9,6 +9,8 @@ import type { SnapshotImages } from '../image/snapshot-images.js'
 import type { BuildDispatcher } from '../scheduler/build-dispatcher.js'
 import type { UnshelveMover } from '../scheduler/unshelve-mover.js'
 import type { InstanceLocator } from './servers/locator.js'
+import type { CrossCellMoves, TargetRanker } from './cross-cell/saga.js'
+import type { CrossCellRule } from './cross-cell/targets.js'
 
 /** An image as the compute API needs it for a boot. */
 export interface BootImage {
@@ -52,6 +54,17 @@ export interface ComputeDeps {
   readonly unshelveMover?: UnshelveMover
   /** The image service behind Nova's image proxy (`/images/{id}`, up to 2.35); without it those are 404. */
   readonly imageProxy?: ImageProxy
+  /** Cross-cell cold migration and resize; without it moves stay within the instance's cell. */
+  readonly crossCell?: CrossCell
+}
+
+/** What cross-cell moves need (see cross-cell/saga.ts). */
+export interface CrossCell {
+  readonly moves: CrossCellMoves
+  /** Target cells for a flavor, best first. */
+  readonly targets: TargetRanker
+  /** Who may have a move fall back to another cell when its own has no valid host. */
+  readonly rule: CrossCellRule
 }
 
 /** What Nova's image proxy reaches of the image service, as the caller. */

@@ -26,6 +26,7 @@ export interface ComputeTables {
   aggregates: AggregatesTable
   aggregate_hosts: AggregateHostsTable
   aggregate_metadata: AggregateMetadataTable
+  cross_cell_migrations: CrossCellMigrationsTable
 }
 
 export interface CellsTable {
@@ -152,7 +153,7 @@ export interface InstanceIndexTable {
  */
 export interface LegacyIdsTable {
   id: Generated<number>
-  /** `hypervisor`, `service` or `aggregate`. */
+  /** `hypervisor`, `service`, `aggregate` or `migration` (a cross-cell move). */
   kind: string
   /** The compute node or service uuid, or the zone name. */
   ref: string
@@ -264,4 +265,43 @@ export interface AggregateMetadataTable {
   aggregate_uuid: string
   key: string
   value: string
+}
+
+/**
+ * A cold migration or resize from one cell to another, driven by the API cell as a saga
+ * (api-cell/compute/cross-cell/saga.ts): one row per move, its step in `status`, so that a
+ * restarted API resumes it where it was.
+ */
+export interface CrossCellMigrationsTable {
+  uuid: string
+  instance_uuid: string
+  /** `instance_uuid` while the move is unfinished, null after (unique: one move at a time per instance). */
+  active_instance: string | null
+  /** `migration` (cold migration) or `resize`. */
+  migration_type: string
+  /** The saga's step (Nova's migration statuses, plus `preparing` and `compensating`). */
+  status: string
+  source_cell: string
+  /** Null until a target cell is chosen. */
+  target_cell: string | null
+  source_host: string
+  source_node: string
+  dest_host: string | null
+  dest_node: string | null
+  /** A host an admin named (migrate 2.56): only that one may take the instance. */
+  requested_host: string | null
+  old_flavor: string
+  new_flavor: string
+  previous_vm_state: string
+  /** The source's record, key data and instance actions, as the target needs them (JSON). */
+  instance: string
+  /** Target cells still to try should the current one refuse, best first (JSON array). */
+  tried_cells: string
+  /** 1: confirmed as soon as it reaches VERIFY_RESIZE (cellctl cell drain). */
+  auto_confirm: number
+  message: string | null
+  project_id: string
+  user_id: string
+  created_at: number
+  updated_at: number
 }

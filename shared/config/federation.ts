@@ -68,6 +68,8 @@ export interface FederationConfig {
   }
   /** Filters, weighers, attempts and workers (see `scheduler-config.ts`). */
   readonly scheduler: SchedulerConfig
+  /** Who may have a resize or cold migration fall back to another cell (`FEDERATION_CROSS_CELL_RESIZE`). */
+  readonly crossCellResize: CrossCellRule
   /**
    * The federation PKI (mutual TLS on every cell link): `STATE_DIR/pki`, and how often running
    * processes look for renewed certificates (`FEDERATION_CERT_REFRESH_MS`, default 5000).
@@ -135,7 +137,10 @@ Environment:
   FEDERATION_SHELVED_OFFLOAD_TIME  seconds a shelved instance keeps its host before it is
                                  offloaded: 0 at once (default), -1 never (Nova's shelved_offload_time)
   FEDERATION_CERT_REFRESH_MS     how often running cells look for renewed certificates in
-                                 STATE_DIR/pki (default 5000)`
+                                 STATE_DIR/pki (default 5000)
+  FEDERATION_CROSS_CELL_RESIZE   who may have a resize or cold migration go to another cell when
+                                 the instance's cell has no valid host: nobody (default, as Nova's
+                                 compute:servers:resize:cross_cell), admin or any`
 
 function int(name: string, v: string | undefined, def: number): number {
   if (v === undefined) return def
@@ -197,12 +202,27 @@ export function federationConfig(mode: 'embedded' | 'production', values: Record
       buildTimeoutMs: num('FEDERATION_BUILD_TIMEOUT_MS', 600_000),
       shelvedOffloadTimeS: shelvedOffloadTime(env['FEDERATION_SHELVED_OFFLOAD_TIME']),
     },
+    crossCellResize: crossCellRuleOf(env['FEDERATION_CROSS_CELL_RESIZE']),
     scheduler: loadSchedulerConfig({
       path: s('scheduler-config') ?? (env['FEDERATION_SCHEDULER_CONFIG'] || undefined),
       fallbackPath: resolve(packageRoot(), 'deploy', 'scheduler.yaml'),
       ...(s('scheduler-workers') === undefined ? {} : { workers: workers(s('scheduler-workers') as string) }),
     }),
   })
+}
+
+/**
+ * Who may have a resize or cold migration go to another cell when the instance's own cell has no
+ * valid host (Nova's `compute:servers:resize:cross_cell`, whose default is nobody). An admin naming
+ * a host in another cell (migrate 2.56) and `cellctl cell drain` move across cells whatever it says.
+ */
+export type CrossCellRule = 'nobody' | 'admin' | 'any'
+
+/** `FEDERATION_CROSS_CELL_RESIZE`: nobody (default), admin or any. */
+export function crossCellRuleOf(raw: string | undefined): CrossCellRule {
+  if (raw === undefined || raw === '') return 'nobody'
+  if (raw === 'nobody' || raw === 'admin' || raw === 'any') return raw
+  throw new Error('FEDERATION_CROSS_CELL_RESIZE must be nobody, admin or any')
 }
 
 /** `FEDERATION_SHELVED_OFFLOAD_TIME`: a whole number of seconds >= -1; default 0 (Nova's). */

@@ -323,6 +323,17 @@ describe('the real openstack CLI against an embedded federation', () => {
     expect(typed.map((m: any) => m.Type).sort()).toEqual(['live-migration', 'migration', 'resize', 'resize'])
   }, 240_000)
 
+  it('migrates a server across regions to a named host, keeping its id', async () => {
+    await os('--os-compute-api-version', '2.56', 'server', 'migrate', '--host', 'r2-c1', '--wait', vm1.id)
+    await waitStatus(vm1.id, 'VERIFY_RESIZE', 'federation')
+    await os('server', 'resize', 'confirm', vm1.id)
+    const moved = await waitStatus(vm1.id, 'ACTIVE', 'federation')
+    expect(moved.id).toBe(vm1.id)
+    const shown = await osJson('--os-region-name', 'region-two', 'server', 'show', 'vm1')
+    expect(shown).toMatchObject({ id: vm1.id, 'OS-EXT-SRV-ATTR:host': 'r2-c1', status: 'ACTIVE' })
+    expect((await osJson('--os-region-name', 'region-one', 'server', 'list')).map((x: any) => x.ID)).not.toContain(vm1.id)
+  }, 120_000)
+
   it('deletes the servers with --wait', async () => {
     await Promise.all([os('server', 'delete', '--wait', 'vm1'), os('--os-region-name', 'region-two', 'server', 'delete', '--wait', 'vm2')])
     const [all, r2] = await Promise.all([osJson('server', 'list', '--all-projects'), osJson('--os-region-name', 'region-two', 'server', 'list')])

@@ -24,6 +24,7 @@ import { canonicalIpv6, createServer } from './create.js'
 import { LIFECYCLE_ACTION_KEYS, lifecycleActionRoute, refuseWhileMoving, shelvedImageOf } from './lifecycle-actions.js'
 import { listServers } from './list.js'
 import { MOVE_ACTIONS, moveAction } from './move-actions.js'
+import { inFlightSaga } from '../cross-cell/saga-store.js'
 import { serverDetail } from './views.js'
 
 type Wrap = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: (e: unknown) => void) => void
@@ -177,8 +178,15 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
       if (fresh.cell_path === null) throw new ConflictError(`Instance ${uuid} is being scheduled, try again`)
       if (d.tree.isDown(fresh.cell_path)) throw new ConflictError(`Cannot 'delete' instance ${uuid}: its cell ${fresh.cell_path} is down (status UNKNOWN)`)
       await refuseWhileMoving(d, res, uuid, 'delete')
+      // A move across cells holds a copy in two cells: deleting is refused while it is between
+      // steps (it ends soon, or is resumed); in VERIFY_RESIZE the other copy is removed after.
+      const moving = await inFlightSaga(d.db, uuid)
+      if (moving !== undefined && moving.status !== 'finished') {
+        throw new ConflictError(`Cannot 'delete' instance ${uuid} while its move to another cell is in status ${moving.status}, try again`)
+      }
       const shelvedImage = await shelvedImageOf(d, res, uuid)
       await d.tree.clientFor(fresh.cell_path).instanceAction(contextOf(res), { cellPath: fresh.cell_path, instanceUuid: uuid, action: 'delete', args: {} })
+      if (moving !== undefined) await d.crossCell?.moves.abandon(contextOf(res), moving)
       if (shelvedImage !== undefined) await d.snapshots?.discard(shelvedImage, uuid).catch(() => undefined)
       res.status(204).end()
     }),

@@ -14,6 +14,7 @@ import { startEvacuation, startMove } from './move.js'
 import { abandonMoves, confirmMove, revertMove } from './move-finish.js'
 import { setTags } from './tags.js'
 import { consoleOutput, lifecycleAction } from './lifecycle.js'
+import { CROSS_CELL_ACTIONS, crossCellAction } from './cross-cell.js'
 
 const UNLOCKED_ACTIONS = new Set(['lock', 'unlock', 'update', 'console_output', 'snapshot', 'backup'])
 
@@ -48,6 +49,8 @@ export async function instanceAction(
     await d.store.get(req.uuid, { withDeleted: true })
     return listActions(d.db, req.uuid)
   }
+  // The API cell's cross-cell move steps: the target's instance does not exist yet at prepare.
+  if (CROSS_CELL_ACTIONS.has(req.action)) return crossCellAction(d, ctx, req.uuid, req.action, req.args)
   const row = await d.store.get(req.uuid)
   // Nova checks the lock on changes only: reading the console or taking an image is allowed.
   if (row.locked === 1 && !req.isAdmin && !UNLOCKED_ACTIONS.has(req.action)) {
