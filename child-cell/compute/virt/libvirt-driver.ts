@@ -6,8 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { ConflictError, InvalidError } from '../../../shared/errors.js'
 import { ensurePrivateDirAsync, PRIVATE_FILE_MODE } from '../../../shared/fs/private-files.js'
 import { InstanceNotFoundError, lastLines, POWER_STATES, TEST_GUEST_CONSOLE, UUID, validateSpawnArgs } from './driver.js'
-import type { ComputeDriver, DiskFormat, GuestMigration, HostResources, InstanceInfo, RescueArgs, SpawnArgs } from './driver.js'
-import { domainXml, rescueXml } from './libvirt-domain-xml.js'
+import type { ComputeDriver, ConsoleAddress, ConsoleKind, DiskFormat, GuestMigration, HostResources, InstanceInfo, RescueArgs, SpawnArgs } from './driver.js'
+import { consoleAddressOf, domainXml, rescueXml } from './libvirt-domain-xml.js'
 import { loadLibvirt } from './libvirt-binding.js'
 import type { GuestState } from './libvirt-support.js'
 import { conflict, fileExists, fileSystemGb, ignoreNotRunning, isNotFound, normaliseArch, rethrow, TO_POWER_STATE, VIR } from './libvirt-support.js'
@@ -296,6 +296,11 @@ export class LibvirtDriver implements ComputeDriver {
       throw err
     })
     return lastLines(text, maxLines)
+  }
+
+  async getConsole(uuid: string, kind: ConsoleKind): Promise<ConsoleAddress> {
+    const domain = await this.#find(uuid.toLowerCase())
+    return consoleAddressOf(await this.#hypervisor().domainGetXMLDesc(domain), kind)
   }
 
   async listInstances(): Promise<string[]> {
