@@ -7,6 +7,7 @@ import type { RequestContext } from '../../shared/context.js'
 import type { Image } from '../image/image-model.js'
 import type { SnapshotImages } from '../image/snapshot-images.js'
 import type { BuildDispatcher } from '../scheduler/build-dispatcher.js'
+import type { ConsoleService } from './servers/console-routes.js'
 import type { InstanceLocator } from './servers/locator.js'
 
 /** An image as the compute API needs it for a boot. */
@@ -46,6 +47,8 @@ export interface ComputeDeps {
   readonly snapshots?: SnapshotImages
   /** The image service behind Nova's image proxy (`/images/{id}`, up to 2.35); without it those are 404. */
   readonly imageProxy?: ImageProxy
+  /** Remote consoles (tokens and each region's proxy); without it every console request is 400. */
+  readonly consoles?: ConsoleService
 }
 
 /** What Nova's image proxy reaches of the image service, as the caller. */
