@@ -332,4 +332,25 @@ describe('the real openstack CLI against an embedded federation', () => {
     expect(gone.code).toBe(1)
     expect(gone.stderr).toContain(`No server with a name or ID of '${vm1.id}' exists.`)
   })
+
+  it('console url show: a noVNC URL of the region’s console proxy with a token, at 2.1 (os-getVNCConsole) and 2.6 (remote-consoles)', async () => {
+    const r2 = ['--os-region-name', 'region-two']
+    await osJson(...r2, 'server', 'create', '--image', 'cirros', '--flavor', 'm1.tiny', '--wait', 'vm-console')
+    const proxy = fed.api.consoleUrls['region-two']
+    expect(proxy).toBeDefined()
+    const old = await osJson(...r2, 'console', 'url', 'show', 'vm-console')
+    expect(old.type).toBe('novnc')
+    expect(old.url.startsWith(`${proxy}/vnc_auto.html?path=%3Ftoken%3D`)).toBe(true)
+    const v26 = await osJson(...r2, '--os-compute-api-version', '2.6', 'console', 'url', 'show', '--novnc', 'vm-console')
+    expect(v26).toMatchObject({ protocol: 'vnc', type: 'novnc' })
+    expect(v26.url.startsWith(`${proxy}/vnc_auto.html?path=%3Ftoken%3D`)).toBe(true)
+    expect(v26.url).not.toBe(old.url)
+    // The page a browser opens first.
+    expect((await fetch(v26.url)).status).toBe(200)
+    // No SPICE display on these guests: Nova's 400, which the CLI reports.
+    const spice = await run(fed.cloudsYaml, 'federation', [...r2, 'console', 'url', 'show', '--spice', 'vm-console'])
+    expect(spice.code).toBe(1)
+    expect(spice.stderr).toContain('Unavailable console type spice')
+    await os(...r2, 'server', 'delete', '--wait', 'vm-console')
+  }, 120_000)
 })
