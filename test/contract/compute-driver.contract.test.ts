@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -218,6 +219,18 @@ describe.each(implementations)('ComputeDriver contract: $name', (impl) => {
     expect(Object.keys(vnc).sort()).toEqual(['host', 'port'])
     expect(vnc.host).toBe('127.0.0.1')
     expect(Number.isInteger(vnc.port) && vnc.port >= 5900 && vnc.port < 65536).toBe(true)
+    if (driver.name === 'libvirt') {
+      // The test driver's guests declare their host's stand-in display, which speaks RFB.
+      const banner = await new Promise<string>((resolve, reject) => {
+        const s = connect(vnc)
+        s.once('data', (d) => {
+          resolve(d.toString())
+          s.destroy()
+        })
+        s.once('error', reject)
+      })
+      expect(banner).toBe('RFB 003.008\n')
+    }
     await driver.reboot(args.uuid, true)
     expect(await driver.getConsole(args.uuid, 'vnc')).toEqual(vnc)
     await expect(driver.getConsole(args.uuid, 'spice')).rejects.toBeInstanceOf(ConsoleUnavailableError)

@@ -7,16 +7,16 @@ export const RESCUE_MARK = 'federation-rescue'
 
 /** The domain definition: only what a guest needs to start; Nova's config builder is much larger. */
 export function domainXml(
-  args: SpawnArgs & { type: 'test' | 'kvm' | 'qemu'; disk: { path: string; format: DiskFormat } | undefined; consoleLog: string | undefined; vncListen?: string },
+  args: SpawnArgs & { type: 'test' | 'kvm' | 'qemu'; disk: { path: string; format: DiskFormat } | undefined; consoleLog: string | undefined; vncListen?: string; vncPort?: number },
 ): string {
   const devices: string[] = []
   // A VNC display, as Nova's libvirt driver gives every guest with `[vnc] enabled`: qemu picks a
-  // free port (autoport); libvirt's test driver picks none, so it gets one made from the uuid (no
-  // display listens there: the console proxy's tests stand a server in).
+  // free port (autoport); libvirt's test driver picks none, so it gets `vncPort` (the host's
+  // stand-in display, test-display.ts) or, without one, a port made from the uuid.
   const listen = xmlEscape(args.vncListen ?? '127.0.0.1')
   devices.push(
     args.type === 'test'
-      ? `<graphics type='vnc' port='${testVncPort(args.uuid)}' autoport='no' listen='${listen}'/>`
+      ? `<graphics type='vnc' port='${args.vncPort ?? testVncPort(args.uuid)}' autoport='no' listen='${listen}'/>`
       : `<graphics type='vnc' autoport='yes' listen='${listen}'/>`,
   )
   if (args.disk !== undefined) {
