@@ -76,10 +76,13 @@ function credentialsOf(req: IncomingMessage): { token: string | undefined; insta
 
 const STATUS_TEXT: Readonly<Record<number, string>> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 502: 'Bad Gateway' }
 
-/** Answers a refused upgrade with a plain HTTP response and closes the socket. */
+/**
+ * Answers a refused upgrade with a bodiless HTTP response, the reason in `X-Console-Error`, and
+ * closes the socket. No body: a client that reads on as if upgraded (Tempest's WebSocket) must
+ * find nothing, as from websockify closing on a bad token.
+ */
 function refuse(socket: Duplex, status: number, reason: string): void {
-  const body = `${reason}\n`
-  socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nX-Console-Error: ${reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`)
 }
 
 /** Connects TCP to the guest's console; rejects when nothing listens there. */
@@ -99,7 +102,8 @@ function dial(target: ConsoleTarget): Promise<Socket> {
  * serves a page; a WebSocket upgrade on any path (`/websockify`, or `/?token=...` as noVNC builds
  * it from the URL's `path`) is authorised with its token (from the query or the `token` cookie),
  * which is used up, then bridged byte for byte to the guest's console over TCP. A refused token is
- * answered with its HTTP status before any upgrade, and nothing is connected.
+ * answered with its HTTP status (the reason in `X-Console-Error`) before any upgrade, and nothing
+ * is connected.
  */
 export async function startConsoleProxy(a: ConsoleProxyArgs): Promise<ConsoleProxy> {
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false })

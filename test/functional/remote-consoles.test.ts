@@ -44,7 +44,7 @@ function websocketUrl(consoleUrl: string): string {
   return `ws://${u.host}/${path.startsWith('?') ? `websockify${path}` : path}`
 }
 
-type Outcome = { opened: true; first: string; echo: string } | { opened: false; status: number; body: string }
+type Outcome = { opened: true; first: string; echo: string } | { opened: false; status: number; reason: string; body: string }
 
 /** Connects like noVNC does, reads the first message, sends one and reads its echo. */
 function openConsole(url: string): Promise<Outcome> {
@@ -54,7 +54,7 @@ function openConsole(url: string): Promise<Outcome> {
     ws.on('unexpected-response', (_req, res) => {
       let body = ''
       res.on('data', (b: Buffer) => (body += b.toString()))
-      res.on('end', () => resolve({ opened: false, status: res.statusCode ?? 0, body }))
+      res.on('end', () => resolve({ opened: false, status: res.statusCode ?? 0, reason: String(res.headers['x-console-error'] ?? ''), body }))
     })
     ws.on('message', (data: Buffer) => {
       got.push(data.toString())
@@ -143,7 +143,7 @@ describe('embedded federation: remote consoles through the region console proxy'
     expect((await openConsole(websocketUrl(url))).opened).toBe(true)
     const before = display.connections()
     const again = await openConsole(websocketUrl(url))
-    expect(again).toMatchObject({ opened: false, status: 401 })
+    expect(again).toMatchObject({ opened: false, status: 401, reason: expect.stringContaining('already used') })
     expect(display.connections()).toBe(before)
   })
 
@@ -152,7 +152,8 @@ describe('embedded federation: remote consoles through the region console proxy'
     const hash = createHash('sha256').update(tokenOf(url)).digest('hex')
     await fed.api.db.updateTable('console_auth_tokens').set({ expires_at: Date.now() - 1000 }).where('token_hash', '=', hash).execute()
     const before = display.connections()
-    expect(await openConsole(websocketUrl(url))).toMatchObject({ opened: false, status: 401, body: expect.stringContaining('expired') })
+    // The reason is in a header; no body, which a client reading on as if upgraded would take for frames.
+    expect(await openConsole(websocketUrl(url))).toMatchObject({ opened: false, status: 401, reason: expect.stringContaining('expired'), body: '' })
     const proxy = fed.api.consoleUrls['region-one']?.replace('http', 'ws')
     expect(await openConsole(`${proxy}/websockify?token=bad${tokenOf(await vnc())}`)).toMatchObject({ opened: false, status: 400 })
     expect(await openConsole(`${proxy}/websockify`)).toMatchObject({ opened: false, status: 400 })
