@@ -129,6 +129,14 @@ export class ConsoleTokens {
     return token
   }
 
+  /**
+   * Forgets every token of an instance (Nova's clean_console_auths_for_instance): called when the
+   * instance is deleted, so that no URL handed out before reaches whatever listens there next.
+   */
+  async forgetInstance(instanceUuid: string): Promise<void> {
+    await this.#db.deleteFrom('console_auth_tokens').where('instance_uuid', '=', instanceUuid).execute()
+  }
+
   /** The binding of a valid (well-formed, known, unexpired, unused) token, without using it. */
   async peek(token: string): Promise<ConsoleGrant | ConsoleRefusal> {
     if (!TOKEN_SHAPE.test(token)) return 'malformed'

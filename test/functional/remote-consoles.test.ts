@@ -221,4 +221,13 @@ describe('embedded federation: remote consoles through the region console proxy'
     expect((await openConsole(websocketUrl(url))).opened).toBe(true)
     expect((await call(admin, 'GET', `${nova}/os-console-auth-tokens/${token}`, undefined, mv('2.31'))).status).toBe(404)
   })
+
+  it('deleting the server forgets its console tokens: a URL handed out before opens nothing (401)', async () => {
+    const url = await vnc()
+    expect((await call(alice.session, 'DELETE', `${nova}/servers/${id}`)).status).toBe(204)
+    const before = display.connections()
+    expect(await openConsole(websocketUrl(url))).toMatchObject({ opened: false, status: 401, reason: expect.stringContaining('Invalid') })
+    expect((await call(admin, 'GET', `${nova}/os-console-auth-tokens/${tokenOf(url)}`, undefined, mv('2.31'))).status).toBe(404)
+    expect(display.connections()).toBe(before)
+  })
 })

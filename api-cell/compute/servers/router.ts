@@ -176,6 +176,8 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
       if (d.tree.isDown(fresh.cell_path)) throw new ConflictError(`Cannot 'delete' instance ${uuid}: its cell ${fresh.cell_path} is down (status UNKNOWN)`)
       const shelvedImage = await shelvedImageOf(d, res, uuid)
       await d.tree.clientFor(fresh.cell_path).instanceAction(contextOf(res), { cellPath: fresh.cell_path, instanceUuid: uuid, action: 'delete', args: {} })
+      // Console URLs handed out for it open nothing any more (Nova cleans its console tokens too).
+      await d.consoles?.tokens.forgetInstance(uuid)
       if (shelvedImage !== undefined) await d.snapshots?.discard(shelvedImage, uuid).catch(() => undefined)
       res.status(204).end()
     }),
