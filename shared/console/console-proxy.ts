@@ -43,7 +43,7 @@ export interface ConsoleProxy {
 }
 
 /**
- * The page at `/vnc_auto.html` (and `/vnc.html`): a stand-in for noVNC's own page, which is not
+ * The page at `/vnc_auto.html` (and `/vnc.html`, `/spice_auto.html`): a stand-in for noVNC's page, which is not
  * shipped here. It names noVNC and where the WebSocket is, so clients and Tempest's check of the
  * page find what they look for; point a noVNC client at this proxy to see the display.
  */
@@ -60,6 +60,9 @@ const PAGE = `<!DOCTYPE html>
 </body>
 </html>
 `
+
+/** Where clients open the page: noVNC's pages and spice-html5's. */
+const PAGES = new Set(['/vnc_auto.html', '/vnc.html', '/vnc_lite.html', '/spice_auto.html'])
 
 /** The token and instance of an upgrade: query string first, then noVNC's old `token` cookie. */
 function credentialsOf(req: IncomingMessage): { token: string | undefined; instanceUuid: string | undefined } {
@@ -109,7 +112,7 @@ export async function startConsoleProxy(a: ConsoleProxyArgs): Promise<ConsolePro
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false })
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://proxy.invalid').pathname
-    if ((req.method === 'GET' || req.method === 'HEAD') && (path === '/vnc_auto.html' || path === '/vnc.html' || path === '/vnc_lite.html')) {
+    if ((req.method === 'GET' || req.method === 'HEAD') && PAGES.has(path)) {
       res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(PAGE) })
       res.end(req.method === 'HEAD' ? undefined : PAGE)
       return
