@@ -30,9 +30,13 @@ export interface ConsoleTables {
   console_auth_tokens: ConsoleAuthTokensTable
 }
 
-/** The API database's console table (portable across SQLite and MySQL; run with the API migrations). */
+/**
+ * The API database's console table (portable across SQLite and MySQL; run with the API migrations).
+ * Its name sorts after every API migration before it (`image_0001_initial` is last): Kysely refuses
+ * a new migration that sorts before one already run, so an existing database could not upgrade.
+ */
 export const consoleMigrations: Readonly<Record<string, Migration>> = {
-  compute_0100_console_auth_tokens: {
+  z_console_0001_auth_tokens: {
     async up(db: Kysely<any>) {
       await db.schema
         .createTable('console_auth_tokens')

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ConsoleTokens, consoleMigrations } from '../../../../api-cell/consoles/console-tokens.js'
+import { API_MIGRATIONS } from '../../../../api-cell/runtime.js'
 import type { Database } from '../../../../shared/db/database.js'
 import { migrateToLatest, openDatabase } from '../../../../shared/db/database.js'
 
@@ -70,5 +71,18 @@ describe('console tokens (API database)', () => {
     now += 1_200_001
     await tokens.issue(REQ)
     expect(await tokens.peek(old)).toBe('unknown')
+  })
+
+  it('an API database migrated before console tokens existed upgrades: the console migration sorts after every other', async () => {
+    const old = await openDatabase<any>('sqlite::memory:')
+    try {
+      const before = Object.fromEntries(Object.entries(API_MIGRATIONS).filter(([name]) => !(name in consoleMigrations)))
+      await migrateToLatest(old.db, before)
+      await migrateToLatest(old.db, API_MIGRATIONS)
+      const t = await new ConsoleTokens({ db: old.db, ttlMs: 1000 }).issue(REQ)
+      expect(t).toHaveLength(43)
+    } finally {
+      await old.close()
+    }
   })
 })
