@@ -29,6 +29,7 @@ async function main(): Promise<void> {
     host: cfg.host,
     publicHost: cfg.publicHost,
     ports: cfg.ports,
+    console: cfg.console,
     regions: cfg.regions.map((r) => r.name),
     cells: cellRegistrations(cfg),
     adminPassword: adminPasswordFor(cfg),

@@ -28,6 +28,8 @@ import { faultBody } from './compute/faults.js'
 import type { ImageLookup } from './compute/deps.js'
 import { seedFlavors } from './compute/flavors/flavor-store.js'
 import { InstanceLocator } from './compute/servers/locator.js'
+import { consoleMigrations } from './consoles/console-tokens.js'
+import { startRegionConsoleProxies } from './consoles/region-proxies.js'
 import { computeMigrations } from './db/compute-migrations.js'
 import type { ApiSchema } from './db/schema.js'
 import { authMiddleware } from './identity/auth.js'
@@ -72,6 +74,11 @@ export interface ApiRuntimeArgs {
   readonly stateDir: string
   readonly host: string
   readonly ports: { readonly identity: number; readonly compute: number; readonly image: number }
+  /**
+   * Remote consoles: one console proxy per region, the first on `port` and the next ones after it
+   * (0: free ports), tokens valid `tokenTtlMs`. Absent: no proxies, console requests are 400.
+   */
+  readonly console?: { readonly port: number; readonly tokenTtlMs: number }
   /** The advertised host in URLs (default: `host`). */
   readonly publicHost?: string
   readonly regions: readonly string[]
@@ -98,6 +105,8 @@ export interface ApiRuntime {
   readonly urls: { readonly identity: string; readonly compute: string; readonly image: string }
   /** Compute endpoint per Keystone region: the federation-wide region (global `/v2.1`) first. */
   readonly computeUrls: Readonly<Record<string, string>>
+  /** The console proxy of each region (`http://host:port`); empty without consoles. */
+  readonly consoleUrls: Readonly<Record<string, string>>
   readonly tree: CellTree
   readonly dispatcher: BuildDispatcher
   /** Cross-cell moves (cellctl cell drain and tests wait on them). */
@@ -107,7 +116,7 @@ export interface ApiRuntime {
 }
 
 /** Every migration of the API database (identity, image, compute), as `cellctl db sync --api` runs them too. */
-export const API_MIGRATIONS = { ...identityMigrations, ...imageMigrations, ...computeMigrations }
+export const API_MIGRATIONS = { ...identityMigrations, ...imageMigrations, ...computeMigrations, ...consoleMigrations }
 
 /** The token signing key, kept in the state directory so tokens survive a restart. */
 function tokenSecret(stateDir: string): Buffer {
@@ -297,6 +306,8 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
       [FEDERATION_REGION]: `${urls.compute}/v2.1`,
       ...Object.fromEntries(a.regions.map((r) => [r, `${urls.compute}/regions/${r}/v2.1`])),
     }
+    const consoles = a.console === undefined ? undefined : await startRegionConsoleProxies({ db: api.db, host: a.host, publicHost: host, regions: a.regions, ...a.console, log: a.log.child({ service: 'console-proxy' }) })
+    if (consoles !== undefined) stops.push(() => consoles.close())
     const signer = new FileUrlSigner({ key: fileUrlKey(secret), publicUrl: urls.image })
     const snapshots = snapshotImages(images, signer, SNAPSHOT_URL_TTL_MS)
     const unshelveMover = new UnshelveMover({
@@ -364,6 +375,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
         log: a.log.child({ service: 'compute-api' }),
         regions: a.regions,
         crossCell: { moves: crossCellMoves, targets: crossCellTargets, rule: a.crossCellRule ?? 'nobody' },
+        ...(consoles === undefined ? {} : { consoles: consoles.service }),
       },
       tokens,
     )
@@ -395,8 +407,8 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     // Unshelves into another cell cut short by a restart resume at the step they reached.
     const moves = await unshelveMover.resumePending(systemContext())
     if (moves > 0) a.log.info({ moves }, 'resuming unshelves into another cell')
-    a.log.info({ urls, api: API_PATH }, 'API cell serving')
-    return { urls, computeUrls, tree, dispatcher, crossCell: crossCellMoves, db: api.db, stop: cleanup }
+    a.log.info({ urls, consoles: consoles?.urls, api: API_PATH }, 'API cell serving')
+    return { urls, computeUrls, consoleUrls: consoles?.urls ?? {}, tree, dispatcher, crossCell: crossCellMoves, db: api.db, stop: cleanup }
   } catch (err) {
     await cleanup()
     throw err

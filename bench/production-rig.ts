@@ -84,6 +84,9 @@ export async function startProduction(opts: ProductionOptions = {}): Promise<Pro
     String(ports.compute),
     '--image-port',
     String(ports.image),
+    // The regions' console proxies (one port each), clear of other rigs running beside this one.
+    '--console-port',
+    String(base + 3),
     '--grpc-base-port',
     String(ports.grpc),
     ...(opts.args ?? []),

@@ -120,6 +120,7 @@ export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger
       host: cfg.host,
       publicHost: cfg.publicHost,
       ports: cfg.ports,
+      console: cfg.console,
       regions: cfg.regions.map((r) => r.name),
       cells: cellRegistrations(cfg, (c) => `${cfg.host}:${ports.get(c.path) ?? 0}`),
       adminPassword,

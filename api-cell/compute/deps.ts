@@ -8,6 +8,7 @@ import type { Image } from '../image/image-model.js'
 import type { SnapshotImages } from '../image/snapshot-images.js'
 import type { BuildDispatcher } from '../scheduler/build-dispatcher.js'
 import type { UnshelveMover } from '../scheduler/unshelve-mover.js'
+import type { ConsoleService } from './servers/console-routes.js'
 import type { InstanceLocator } from './servers/locator.js'
 import type { CrossCellMoves, TargetRanker } from './cross-cell/saga.js'
 import type { CrossCellRule } from './cross-cell/targets.js'
@@ -56,6 +57,8 @@ export interface ComputeDeps {
   readonly imageProxy?: ImageProxy
   /** Cross-cell cold migration and resize; without it moves stay within the instance's cell. */
   readonly crossCell?: CrossCell
+  /** Remote consoles (tokens and each region's proxy); without it every console request is 400. */
+  readonly consoles?: ConsoleService
 }
 
 /** What cross-cell moves need (see cross-cell/saga.ts). */

@@ -10,8 +10,8 @@ import type { Logger } from '../../shared/logging.js'
 import { ConductorApi } from '../conductor/rpc-api.js'
 import type { ImageCache } from './image-cache.js'
 import { computeTopic } from './rpc-api.js'
-import type { ComputeDriver, GuestMigration } from './virt/driver.js'
-import { POWER_STATES } from './virt/driver.js'
+import type { ComputeDriver, ConsoleKind, GuestMigration } from './virt/driver.js'
+import { CONSOLE_KINDS, ConsoleUnavailableError, POWER_STATES } from './virt/driver.js'
 import { liveMigrationSource, liveMigrationTarget, moveCleanup, moveFinishRevert, moveFinishTarget, movePrepareSource } from './operations/move.js'
 import { powerAction, type PowerActionArgs } from './operations/power.js'
 import { rescueInstance, unrescueInstance } from './operations/rescue.js'
@@ -112,6 +112,11 @@ export class ComputeManager {
       unrescue_instance: (ctx, a: { uuid: string; taskState: string }) => unrescueInstance(this.#c, ctx, a),
       // Read from the guest's console log on this host; answered through the conductor, never stored.
       get_console_output: (_ctx, a: { uuid: string; length?: number }) => this.#c.driver.getConsoleOutput(a.uuid, a.length),
+      // The console's address from the guest's definition on this host (Nova's get_vnc_console).
+      get_console: (_ctx, a: { uuid: string; kind: ConsoleKind }) => {
+        if (!(CONSOLE_KINDS as readonly string[]).includes(a.kind)) return Promise.reject(new ConsoleUnavailableError(String(a.kind)))
+        return this.#c.driver.getConsole(a.uuid, a.kind)
+      },
       get_instance_diagnostics: async (_ctx, a: { uuid: string }) => ({ ...(await this.#c.driver.getInfo(a.uuid)), driver: this.#c.driver.name }),
     }
   }

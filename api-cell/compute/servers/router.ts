@@ -21,6 +21,7 @@ import { serverInfoRouter } from './server-info-routes.js'
 import { serverTagsRouter } from './tag-routes.js'
 import { volumeAttachmentsRouter } from './volume-attachment-routes.js'
 import { canonicalIpv6, createServer } from './create.js'
+import { CONSOLE_ACTION_KEYS, consoleActionRoute, consolesRouter } from './console-routes.js'
 import { LIFECYCLE_ACTION_KEYS, lifecycleActionRoute, refuseWhileMoving, shelvedImageOf } from './lifecycle-actions.js'
 import { listServers } from './list.js'
 import { MOVE_ACTIONS, moveAction } from './move-actions.js'
@@ -46,14 +47,11 @@ const ACTIONS: Readonly<Record<string, string>> = {
 }
 
 /**
- * Real Nova actions this federation does not offer (no Neutron, no consoles, no migrations...):
+ * Real Nova actions this federation does not offer (no Neutron, no soft delete...):
  * the server is still looked up first, so a missing one is a 404 as in Nova, then 400 / 409.
  */
 const UNSUPPORTED_ACTIONS = new Set([
   'restore',
-  'os-getVNCConsole',
-  'os-getSPICEConsole',
-  'os-getSerialConsole',
   'changePassword',
   'addSecurityGroup',
   'removeSecurityGroup',
@@ -187,6 +185,8 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
       const shelvedImage = await shelvedImageOf(d, res, uuid)
       await d.tree.clientFor(fresh.cell_path).instanceAction(contextOf(res), { cellPath: fresh.cell_path, instanceUuid: uuid, action: 'delete', args: {} })
       if (moving !== undefined) await d.crossCell?.moves.abandon(contextOf(res), moving)
+      // Console URLs handed out for it open nothing any more (Nova cleans its console tokens too).
+      await d.consoles?.tokens.forgetInstance(uuid)
       if (shelvedImage !== undefined) await d.snapshots?.discard(shelvedImage, uuid).catch(() => undefined)
       res.status(204).end()
     }),
@@ -202,6 +202,10 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
       if (key !== undefined) await refuseWhileMoving(d, res, uuid, key)
       if (keys.length === 1 && key !== undefined && LIFECYCLE_ACTION_KEYS.has(key)) {
         await lifecycleActionRoute(d, act, req, res, uuid, key, (body as Record<string, unknown>)[key])
+        return
+      }
+      if (keys.length === 1 && key !== undefined && CONSOLE_ACTION_KEYS.has(key)) {
+        await consoleActionRoute(d, res, uuid, key, (body as Record<string, unknown>)[key])
         return
       }
       if (keys.length === 1 && key !== undefined && UNSUPPORTED_ACTIONS.has(key)) {
@@ -290,6 +294,7 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
   r.use(serverTagsRouter(d, wrap))
   r.use(serverInfoRouter(d, wrap))
   r.use(volumeAttachmentsRouter(d, wrap))
+  r.use(consolesRouter(d, wrap))
   r.get(
     '/servers/:id/os-instance-actions',
     wrap(async (req, res) => {
