@@ -3,6 +3,7 @@ import type { Logger } from '../../shared/logging.js'
 import type { Cell0Store } from '../cells/cell0.js'
 import type { CellTree } from '../cells/cell-tree.js'
 import type { ComputeTables } from '../db/compute-schema.js'
+import type { BuildLog } from '../scheduler/build-log.js'
 
 /** What the cell administration API works with. */
 export interface AdminDeps {
@@ -17,4 +18,6 @@ export interface AdminDeps {
    */
   readonly refreshSettings: () => Promise<void>
   readonly log: Logger
+  /** The global scheduler's latest builds (`GET /builds`); absent: that list is empty. */
+  readonly builds?: BuildLog
 }
