@@ -21,7 +21,8 @@ const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
 export function dashboardAssetsDir(): string | undefined {
   const here = dirname(fileURLToPath(import.meta.url))
   const candidates = [resolve(here, '../../dashboard'), resolve(here, '../../dist/dashboard')]
-  return candidates.find((d) => existsSync(join(d, 'index.html')))
+  // The source directory (`dashboard/`, reached from source) has an index.html too, but no bundle.
+  return candidates.find((d) => existsSync(join(d, 'index.html')) && existsSync(join(d, 'assets')))
 }
 
 /**
