@@ -22,8 +22,8 @@ export interface OutboxView {
  * error of the request: it answers with `error` set, so a page showing many cells still renders.
  */
 export async function outboxView(d: AdminDeps, ctx: RequestContext, path: string): Promise<OutboxView> {
-  await cellRow(d.db, path)
   if (path === CELL0_PATH) throw new InvalidError('cell0 has no outbox: it is written by the API cell itself.')
+  await cellRow(d.db, path)
   try {
     const r = (await askCell(d.tree, ctx, path, 'outbox_stats', {})) as { pending?: unknown; oldestCreatedAt?: unknown } | null
     const pending = typeof r?.pending === 'number' ? r.pending : 0
