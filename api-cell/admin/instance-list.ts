@@ -64,7 +64,7 @@ const like = (column: 'name' | 'cell_path', pattern: string) => sql<boolean>`${s
  * after `marker` (Nova's marker semantics: a marker that is not found is a 400). Deleted instances
  * are left out. Filters: `name` (substring), `status` (Nova's), `cell` (its subtree), `host`.
  */
-export async function listInstances(db: Kysely<ComputeTables>, tree: CellTree, q: InstanceQuery): Promise<InstancePage> {
+export async function listInstances(db: Kysely<ComputeTables>, tree: Pick<CellTree, 'isDown'>, q: InstanceQuery): Promise<InstancePage> {
   const limit = q.limit ?? 50
   let sel = db
     .selectFrom('instance_index')
