@@ -104,6 +104,21 @@ describe('admin API reads for the dashboard', () => {
     expect((await call(admin, 'GET', `${api}/builds?cell=api!nowhere`)).status).toBe(404)
   })
 
+  it('lists a build no cell could take as an error, with the reasons from the tree', async () => {
+    const compute = endpoint(admin, 'compute', 'federation')
+    const flavor = await call(admin, 'POST', `${compute}/flavors`, { flavor: { name: 'dashboard-huge', ram: 512, vcpus: 1, disk: 1_000_000 } })
+    expect(flavor.status).toBe(200)
+    const imageRef = (await call(admin, 'GET', `${endpoint(admin, 'image', 'region-one')}/v2/images?name=cirros`)).body.images[0].id
+    const res = await call(admin, 'POST', `${compute}/servers`, { server: { name: 'dash-huge', imageRef, flavorRef: flavor.body.flavor.id } })
+    expect(res.status).toBe(202)
+    await waitForStatus(admin, compute, res.body.server.id, 'ERROR')
+    const latest = (await call(admin, 'GET', `${api}/builds?limit=1`)).body.builds[0]
+    expect(latest).toMatchObject({ instance_uuid: res.body.server.id, outcome: 'error', cell_path: 'cell0', host: null })
+    expect(latest.reasons.join('; ')).toMatch(/api!region-(one|two)/)
+    const listed = (await call(admin, 'GET', `${api}/instances?name=dash-huge`)).body.instances
+    expect(listed).toMatchObject([{ uuid: res.body.server.id, status: 'ERROR', cell_path: 'cell0' }])
+  })
+
   it("answers a cell's outbox lag from the cell, and 400 for cell0, 404 for an unknown cell", async () => {
     const res = await call(admin, 'GET', `${api}/cells/api!region-one!dc1/outbox`)
     expect(res.status).toBe(200)
