@@ -97,8 +97,7 @@ describe('operator dashboard in headless chromium', () => {
     await expect(leaf.locator(':scope > .facts').textContent()).resolves.toMatch(/Hosts up\s*4 \/ 4/)
     const meters = leaf.locator(':scope > .bars [role="meter"]')
     expect(await meters.count()).toBe(3)
-    expect(await meters.first().getAttribute('aria-valuetext')).toMatch(/GiB \(\d+%\)/)
-    await page.screenshot({ path: join(SHOTS, 'dashboard-tree.png'), fullPage: true })
+    expect(await meters.first().getAttribute('aria-valuetext')).toMatch(/GiB taken \(\d+%\)/)
 
     await leaf.locator('a.cell-name').first().click()
     await page.getByRole('heading', { name: `Cell ${LEAF}` }).waitFor(WAIT)
@@ -113,6 +112,7 @@ describe('operator dashboard in headless chromium', () => {
     await page.getByRole('link', { name: 'Cell tree' }).first().click()
     await cellHead(page, LEAF).locator('.badge', { hasText: 'disabled' }).waitFor(WAIT)
     await expect(cellHead(page, LEAF).textContent()).resolves.toContain('power work')
+    await page.screenshot({ path: join(SHOTS, 'dashboard-tree.png'), fullPage: true })
 
     await page.goto(`${base}/dashboard/#/cell/${LEAF}`)
     await page.getByRole('button', { name: 'Enable cell' }).click()

@@ -60,7 +60,8 @@ export function TreeView(props: { session: Session }) {
     <section aria-labelledby="tree-title">
       <h1 id="tree-title">Cell tree</h1>
       <p class="hint">
-        Capacity is used / total with allocation ratios and reserves applied, from each cell's latest report (a parent's figures cover its subtree).
+        Bars: capacity taken / total, allocation ratios and reserves applied, from each cell's latest report. A parent's figures cover its subtree, where a
+        disabled or down cell counts as taken (no build can use it).
       </p>
       <Failure error={tree.error} what="the cell tree" />
       {tree.data !== undefined && (
