@@ -164,7 +164,7 @@ describe('operator dashboard in headless chromium', () => {
   it('gives a non-admin no disable button, and the admin API refuses the disable too', async () => {
     const page = await context.newPage()
     await logIn(page, 'dashboard-viewer', 'pw-dashboard-viewer', 'dashboard-viewer')
-    await page.getByRole('alert').filter({ hasText: /Policy doesn't allow cells:list/ }).waitFor(WAIT)
+    await page.getByRole('alert').filter({ hasText: /Policy doesn't allow cells:list.*needs the admin role/ }).waitFor(WAIT)
     await page.goto(`${base}/dashboard/#/cell/${LEAF}`)
     await page.getByRole('alert').filter({ hasText: /cells:show/ }).waitFor(WAIT)
     expect(await page.getByRole('button', { name: /Disable cell|Enable cell/ }).count()).toBe(0)

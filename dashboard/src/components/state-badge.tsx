@@ -1,3 +1,5 @@
+import { ApiError } from '../api.js'
+
 /** A cell's or host's state as a word (never colour alone). */
 export function StateBadge(props: { state: string }) {
   return <span class={`badge badge-${props.state}`}>{props.state}</span>
@@ -11,12 +13,14 @@ export function age(s: number | null): string {
   return `${Math.floor(s / 3600)} h ago`
 }
 
-/** A message for a failed read, with the API's own words. */
+/** A message for a failed read, with the API's own words (and what a 403 means here). */
 export function Failure(props: { error: Error | undefined; what: string }) {
   if (props.error === undefined) return null
+  const forbidden = props.error instanceof ApiError && props.error.status === 403
   return (
     <p class="error" role="alert">
       Could not read {props.what}: {props.error.message}
+      {forbidden && ' The cell administration API needs the admin role.'}
     </p>
   )
 }
