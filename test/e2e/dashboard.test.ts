@@ -118,6 +118,17 @@ describe('operator dashboard in headless chromium', () => {
     await page.getByRole('button', { name: 'Enable cell' }).click()
     await page.getByRole('button', { name: 'Disable cell' }).waitFor(WAIT)
     expect((await call(admin, 'GET', `${base}/cell-admin/v1/cells/${LEAF}`)).body.cell.state).toBe('up')
+
+    // Live: the tree, left open, follows a change made elsewhere (here through the API) without a reload.
+    await page.getByRole('link', { name: 'Cell tree' }).first().click()
+    await cellHead(page, LEAF).locator('.badge', { hasText: 'up' }).waitFor(WAIT)
+    const reloads: string[] = []
+    page.on('framenavigated', (f) => reloads.push(f.url()))
+    expect((await call(admin, 'POST', `${base}/cell-admin/v1/cells/${LEAF}/disable`, { reason: 'changed elsewhere' })).status).toBe(200)
+    await cellHead(page, LEAF).getByText('disabled: changed elsewhere').waitFor(WAIT)
+    expect((await call(admin, 'POST', `${base}/cell-admin/v1/cells/${LEAF}/enable`, {})).status).toBe(200)
+    await cellHead(page, LEAF).locator('.badge', { hasText: 'up' }).waitFor(WAIT)
+    expect(reloads).toEqual([])
     await page.close()
   })
 
