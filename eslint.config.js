@@ -30,10 +30,10 @@ export default tseslint.config(
     },
   },
   {
-    // Plain Node scripts of CI (run before the dependencies are installed).
-    files: ['.ci/**/*.mjs'],
+    // Plain Node scripts: CI's (run before the dependencies are installed) and the dashboard's build.
+    files: ['.ci/**/*.mjs', 'dashboard/*.mjs'],
     languageOptions: {
-      globals: { process: 'readonly', fetch: 'readonly', console: 'readonly', setTimeout: 'readonly' },
+      globals: { process: 'readonly', fetch: 'readonly', console: 'readonly', setTimeout: 'readonly', URL: 'readonly' },
     },
   },
   {
