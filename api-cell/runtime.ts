@@ -47,6 +47,7 @@ import { DASHBOARD_PREFIX, dashboardRouter } from './dashboard/dashboard-router.
 import { BuildLog } from './scheduler/build-log.js'
 import { syncDisabledFlags } from './admin/disabled-sync.js'
 import { BuildDispatcher } from './scheduler/build-dispatcher.js'
+import { UnshelveMover } from './scheduler/unshelve-mover.js'
 import { groupMembersLookup } from './scheduler/group-members.js'
 
 /** One cell of the tree as the API cell registers it. */
@@ -289,6 +290,16 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
       ...Object.fromEntries(a.regions.map((r) => [r, `${urls.compute}/regions/${r}/v2.1`])),
     }
     const signer = new FileUrlSigner({ key: fileUrlKey(secret), publicUrl: urls.image })
+    const snapshots = snapshotImages(images, signer, SNAPSHOT_URL_TTL_MS)
+    const unshelveMover = new UnshelveMover({
+      db: api.db,
+      clientFor: (path) => tree.clientFor(path),
+      log: a.log.child({ service: 'unshelve-mover' }),
+      discardImage: (imageId, uuid) => snapshots.discard(imageId, uuid),
+      maxCellAttempts: a.maxCellAttempts,
+      ...(a.placementDeadlineMs === undefined ? {} : { placementDeadlineMs: a.placementDeadlineMs }),
+    })
+    stops.push(() => unshelveMover.drain())
     const imageLookup: ImageLookup = async (caller, id) => {
       try {
         const img = await images.get({ requestId: 'lookup', projectId: caller.projectId, userId: caller.userId, roles: caller.roles }, id)
@@ -339,7 +350,8 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
         dispatcher,
         locator: new InstanceLocator({ db: api.db, tree, cell0 }),
         images: imageLookup,
-        snapshots: snapshotImages(images, signer, SNAPSHOT_URL_TTL_MS),
+        snapshots,
+        unshelveMover,
         imageProxy: { get: (ctx, id) => images.get(ctx, id), delete: (ctx, id) => images.delete(ctx, id), publicUrl: urls.image },
         log: a.log.child({ service: 'compute-api' }),
         regions: a.regions,
@@ -374,6 +386,9 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     if (!(await tree.waitForCapacity(15_000))) a.log.warn('not every region reported capacity yet: builds may wait in cell0')
     const pending = await dispatcher.resumePending(systemContext())
     if (pending > 0) a.log.info({ pending }, 're-driving builds accepted before a restart')
+    // Unshelves into another cell cut short by a restart resume at the step they reached.
+    const moves = await unshelveMover.resumePending(systemContext())
+    if (moves > 0) a.log.info({ moves }, 'resuming unshelves into another cell')
     a.log.info({ urls, api: API_PATH }, 'API cell serving')
     return { urls, computeUrls, tree, dispatcher, db: api.db, stop: cleanup }
   } catch (err) {

@@ -48,12 +48,6 @@ export const DEFAULT_EXCLUDE =
   // trunk API on the tenant network (none here, neutron = False); `requires_ext` does not skip it
   // since [network-feature-enabled] api_extensions defaults to 'all'. We have no Neutron trunks.
   '|admin\\.test_live_migration\\.(LiveMigrationTest|LiveAutoBlockMigrationV225Test)\\.test_live_migration_with_trunk' +
-  // Unshelve to a host of another child cell: Tempest's get_host_other_than picks any enabled
-  // compute host, here one in another cell (r1-dc1-* for an instance of r1-dc2-*). Nova moves a
-  // shelved instance to any host of its (single) cell; our unshelve schedules inside the
-  // instance's cell only (no cross-cell unshelve yet), so the cell's conductor finds no host
-  // (SameHostFilter) and the instance stays SHELVED_OFFLOADED with a fault.
-  '|UnshelveToHostMultiNodesTest\\.test_unshelve_to_specific_host' +
   ')'
 
 const USAGE = `Usage: npm run tempest -- [--regex RE] [--concurrency N] [--workspace DIR]

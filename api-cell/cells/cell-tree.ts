@@ -14,6 +14,7 @@ import type { Logger } from '../../shared/logging.js'
 import type { ComputeTables } from '../db/compute-schema.js'
 import { CELL0_PATH } from './cell0.js'
 import { splitOwnedEvents } from './event-ownership.js'
+import { fromMoveTarget, moveTargets } from './moves-in-flight.js'
 import { differingRows, indexRow, repairIndexRows } from './index-repair.js'
 import { takeBackBuild } from './reschedule-intake.js'
 
@@ -241,9 +242,11 @@ export class CellTree {
       .where('instance_uuid', 'in', [...new Set(live.map((e) => e.instanceUuid))])
       .execute()
     const mapped = new Map(mappings.map((m) => [m.instance_uuid, m.cell_path]))
+    // The copy a cross-cell move is building is no orphan while the move is in flight.
+    const targets = await moveTargets(this.#db, [...mapped.keys()])
     for (const ev of live) {
       const cell = mapped.get(ev.instanceUuid)
-      if (cell !== undefined && cell !== null && cell !== ev.cellPath) orphans.set(ev.instanceUuid, ev.cellPath)
+      if (cell !== undefined && cell !== null && cell !== ev.cellPath && !fromMoveTarget(ev, targets)) orphans.set(ev.instanceUuid, ev.cellPath)
     }
     return orphans
   }

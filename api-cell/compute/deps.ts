@@ -7,6 +7,7 @@ import type { RequestContext } from '../../shared/context.js'
 import type { Image } from '../image/image-model.js'
 import type { SnapshotImages } from '../image/snapshot-images.js'
 import type { BuildDispatcher } from '../scheduler/build-dispatcher.js'
+import type { UnshelveMover } from '../scheduler/unshelve-mover.js'
 import type { InstanceLocator } from './servers/locator.js'
 
 /** An image as the compute API needs it for a boot. */
@@ -44,6 +45,11 @@ export interface ComputeDeps {
   readonly regions: readonly string[]
   /** Snapshot images (createImage, createBackup, shelve); without it those actions are 400. */
   readonly snapshots?: SnapshotImages
+  /**
+   * Unshelves into another cell (a saga kept in the API DB); without it an offloaded instance is
+   * unshelved in its own cell only.
+   */
+  readonly unshelveMover?: UnshelveMover
   /** The image service behind Nova's image proxy (`/images/{id}`, up to 2.35); without it those are 404. */
   readonly imageProxy?: ImageProxy
 }

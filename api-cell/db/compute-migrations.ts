@@ -238,6 +238,26 @@ export const computeMigrations: Readonly<Record<string, Migration>> = {
         .execute()
     },
   },
+  /**
+   * Unshelves into another cell under way (api-cell/scheduler/unshelve-mover.ts): one row per
+   * instance, its step persisted so that an API restart resumes the move where it stopped.
+   */
+  compute_0011_unshelve_moves: {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('unshelve_moves')
+        .addColumn('instance_uuid', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('source_cell', 'varchar(255)', (c) => c.notNull())
+        .addColumn('target_cell', 'varchar(255)')
+        .addColumn('target_host', 'varchar(255)')
+        .addColumn('step', 'varchar(16)', (c) => c.notNull())
+        .addColumn('ranked', 'text', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute()
+      await widenTextColumns(db, [{ table: 'unshelve_moves', column: 'spec', notNull: true }])
+    },
+  },
   /** Server tags in the instance index (a JSON array), for the 2.26 list filters. */
   compute_0009_instance_tags: {
     async up(db: Kysely<any>) {

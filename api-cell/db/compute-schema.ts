@@ -10,6 +10,7 @@ export interface ComputeTables {
   host_mappings: HostMappingsTable
   instance_mappings: InstanceMappingsTable
   build_requests: BuildRequestsTable
+  unshelve_moves: UnshelveMovesTable
   flavors: FlavorsTable
   flavor_extra_specs: FlavorExtraSpecsTable
   instance_index: InstanceIndexTable
@@ -60,6 +61,25 @@ export interface InstanceMappingsTable {
   user_id: string
   region: string | null
   queued_for_delete: number
+  created_at: number
+}
+
+/**
+ * An unshelve into another cell under way (one per instance). `step`: `placing` (the build is
+ * being sent to `ranked` cells; `target_cell` is the one last sent to without a definite answer),
+ * `moving` (placed on `target_cell`: the mapping and the index move next), `dropping` (the source
+ * cell's offloaded record is deleted next). The row goes once the move is over or refused.
+ */
+export interface UnshelveMovesTable {
+  instance_uuid: string
+  source_cell: string
+  target_cell: string | null
+  target_host: string | null
+  step: 'placing' | 'moving' | 'dropping'
+  /** The regions to try, best first (JSON array of cell paths). */
+  ranked: string
+  /** The BuildSpec sent to the target cell, as JSON. */
+  spec: string
   created_at: number
 }
 

@@ -13,8 +13,8 @@ import type { ComputeTables } from '../db/compute-schema.js'
 import { outcomeOfError, placeAcrossChildren } from '../../shared/cell-link/placement.js'
 import type { BuildLog } from './build-log.js'
 import { recordInCell0 } from './cell0-record.js'
-import { KeyedQueue } from './group-queue.js'
-import type { PlaceOutcome, Placer } from './reservation.js'
+import { KeyedQueue } from '../../shared/keyed-queue.js'
+import type { Cell0Cause, PlaceOutcome, Placer } from './reservation.js'
 import { placeReservation } from './reservation.js'
 
 /** Settings of the global scheduler. */
@@ -57,7 +57,7 @@ const MAX_REMEMBERED_GROUPS = 10_000
  *
  * - A build a leaf could not spawn comes back as a build request with `retry` (see
  *   reschedule-intake.ts) and goes down again, avoiding the cells that failed it.
- * - Builds of one server group are placed one after the other (see group-queue.ts), each with
+ * - Builds of one server group are placed one after the other (see shared/keyed-queue.ts), each with
  *   the members' hosts as they are at that moment.
  * - Multi-create places its first `min_count` instances all or nothing (see reservation.ts).
  */
@@ -163,7 +163,7 @@ export class BuildDispatcher implements Placer {
     const out = await this.place(ctx, uuid)
     // Unknown at the deadline: cell0 too. Should the cell have placed it after all, the cell0
     // record wins and that copy is deleted when its first event arrives (CellTree.applyEvents).
-    if (out.kind === 'refused' || out.kind === 'unknown') await this.toCell0(ctx, uuid, out.reasons)
+    if (out.kind === 'refused' || out.kind === 'unknown') await this.toCell0(ctx, uuid, out.reasons, { attempt: out.attempt })
   }
 
   /**
@@ -181,6 +181,15 @@ export class BuildDispatcher implements Placer {
       if (br === undefined) return GONE
       return this.#placeOnce(ctx, await this.#withCurrentMembers(br.spec), br)
     })
+  }
+
+  /**
+   * The regions a build of `spec` may go to, best first, by the cell filters and weighers every
+   * build goes through (an unshelve into another cell is placed with them too).
+   */
+  rankRegions(ctx: RequestContext, spec: BuildSpec, region: string | null, triedCells: readonly string[]): string[] {
+    const req = cellBuildRequestOf(spec, { triedCells: [...triedCells], isAdmin: ctx.roles?.includes('admin') ?? false })
+    return this.#s.rank(this.#tree.regionAggregates(region), req).ranked.map((c) => c.path)
   }
 
   /** The pending build specs among `uuids` (those still waiting for a cell). */
@@ -234,7 +243,7 @@ export class BuildDispatcher implements Placer {
       }
       return kept ? { kind: 'placed', cellPath: out.cellPath, host: out.host } : GONE
     }
-    return { ...out, reasons: [...reasons, ...out.reasons] }
+    return { ...out, reasons: [...reasons, ...out.reasons], attempt: spec.retry?.attempt ?? 0 }
   }
 
   /**
@@ -314,10 +323,15 @@ export class BuildDispatcher implements Placer {
   /**
    * Records the build in cell0, in ERROR with a fault made of `reasons`. With `placed`, the
    * instance had been placed and is taken back (a multi-create rolled back): its cell is told to
-   * delete it after cell0 owns it. A build deleted meanwhile is left alone.
+   * delete it after cell0 owns it. A build deleted meanwhile is left alone, and so is one a newer
+   * attempt took over (a leaf handed it back while this attempt was still waiting on an answer).
    */
-  async toCell0(ctx: RequestContext, uuid: string, reasons: readonly string[], placed?: { readonly cellPath: string; readonly spec: BuildSpec }): Promise<void> {
-    const recorded = await recordInCell0({ db: this.#db, cell0: this.#cell0 }, { uuid, reasons, ...(placed === undefined ? {} : { spec: placed.spec }) })
+  async toCell0(ctx: RequestContext, uuid: string, reasons: readonly string[], cause: Cell0Cause): Promise<void> {
+    const placed = 'placed' in cause ? cause.placed : undefined
+    const recorded = await recordInCell0(
+      { db: this.#db, cell0: this.#cell0 },
+      { uuid, reasons, ...(placed === undefined ? { attempt: (cause as { attempt: number }).attempt } : { spec: placed.spec }) },
+    )
     if (!recorded) return
     recordBuild('cell0')
     this.#builds?.ended(uuid, { outcome: 'error', cellPath: CELL0_PATH, host: null, reasons })

@@ -21,7 +21,7 @@ import { serverInfoRouter } from './server-info-routes.js'
 import { serverTagsRouter } from './tag-routes.js'
 import { volumeAttachmentsRouter } from './volume-attachment-routes.js'
 import { canonicalIpv6, createServer } from './create.js'
-import { LIFECYCLE_ACTION_KEYS, lifecycleActionRoute, shelvedImageOf } from './lifecycle-actions.js'
+import { LIFECYCLE_ACTION_KEYS, lifecycleActionRoute, refuseWhileMoving, shelvedImageOf } from './lifecycle-actions.js'
 import { listServers } from './list.js'
 import { MOVE_ACTIONS, moveAction } from './move-actions.js'
 import { serverDetail } from './views.js'
@@ -176,6 +176,7 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
       }
       if (fresh.cell_path === null) throw new ConflictError(`Instance ${uuid} is being scheduled, try again`)
       if (d.tree.isDown(fresh.cell_path)) throw new ConflictError(`Cannot 'delete' instance ${uuid}: its cell ${fresh.cell_path} is down (status UNKNOWN)`)
+      await refuseWhileMoving(d, uuid, 'delete')
       const shelvedImage = await shelvedImageOf(d, res, uuid)
       await d.tree.clientFor(fresh.cell_path).instanceAction(contextOf(res), { cellPath: fresh.cell_path, instanceUuid: uuid, action: 'delete', args: {} })
       if (shelvedImage !== undefined) await d.snapshots?.discard(shelvedImage, uuid).catch(() => undefined)
@@ -190,6 +191,7 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
       const keys = Object.keys(body)
       const key = keys[0]
       const uuid = String(req.params['id'])
+      if (key !== undefined) await refuseWhileMoving(d, uuid, key)
       if (keys.length === 1 && key !== undefined && LIFECYCLE_ACTION_KEYS.has(key)) {
         await lifecycleActionRoute(d, act, req, res, uuid, key, (body as Record<string, unknown>)[key])
         return
