@@ -45,6 +45,8 @@ import { imageMigrations } from './image/migrations.js'
 import { imageRouter } from './image/router.js'
 import { ImageService } from './image/store.js'
 import { ADMIN_API_PREFIX, adminRouter, isAdminRequestLine } from './admin/admin-router.js'
+import { DASHBOARD_PREFIX, dashboardRouter } from './dashboard/dashboard-router.js'
+import { BuildLog } from './scheduler/build-log.js'
 import { syncDisabledFlags } from './admin/disabled-sync.js'
 import { BuildDispatcher } from './scheduler/build-dispatcher.js'
 import { CrossCellMoves } from './compute/cross-cell/saga.js'
@@ -268,7 +270,9 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     const crossCellMoves = new CrossCellMoves({ db: api.db, tree, log: a.log.child({ service: 'cross-cell' }) })
     stops.push(() => crossCellMoves.stop())
     const crossCellTargets = targetRanker(() => tree.reports(), cellRanker)
+    const builds = new BuildLog()
     const dispatcher = new BuildDispatcher({
+      builds,
       db: api.db,
       tree,
       cell0,
@@ -385,6 +389,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
       cell0,
       cell0DatabaseUrl: a.cell0DatabaseUrl,
       refreshSettings,
+      builds,
       log: a.log.child({ service: 'cell-admin' }),
       crossCell: { moves: crossCellMoves, targets: crossCellTargets },
     }
@@ -394,6 +399,11 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     const computeListener = express()
     computeListener.disable('x-powered-by')
     computeListener.use(ADMIN_API_PREFIX, adminRouter(adminDeps, tokens))
+    // The operator dashboard: static files whose script reads the APIs above with a token got from
+    // the identity API, also served here under /identity (as devstack does) so the page needs no
+    // cross-origin request.
+    computeListener.use(DASHBOARD_PREFIX, dashboardRouter())
+    computeListener.use('/identity', identity)
     computeListener.use(compute)
     const access = a.log.child({ service: 'access' })
     servers.identity.on('request', observeHttp({ listener: 'identity', handler: identity, log: access }))

@@ -7,6 +7,7 @@ import { authMiddleware, authOf, contextOf, requestIdOf } from '../identity/auth
 import { toHttpFailure } from '../identity/http-errors.js'
 import type { TokenService } from '../identity/tokens.js'
 import { capacityView } from './capacity-view.js'
+import { buildLimit, outboxView, recentBuilds } from './cell-activity.js'
 import { createCell, setCellDisabled, updateCell } from './cell-changes.js'
 import { deleteCell } from './cell-delete.js'
 import { drainCell, drainProgress } from './cell-drain.js'
@@ -15,6 +16,7 @@ import { nestCells } from './cell-views.js'
 import { mapCell0 } from './cell0-mapping.js'
 import type { AdminDeps } from './deps.js'
 import { deleteHost, discoverHosts, listHosts } from './host-operations.js'
+import { listInstances, parseInstanceQuery } from './instance-list.js'
 import { verifyInstance } from './instance-verify.js'
 import type { AdminPolicyRule } from './policy.js'
 import { authorizeAdmin } from './policy.js'
@@ -81,6 +83,7 @@ export function adminRouter(d: AdminDeps, tokens: TokenService): Router {
 
   route('get', '/cells', 'cells:list', async () => ({ cells: await listCellViews(d.db, d.tree) }))
   route('get', '/cells/tree', 'cells:list', async () => ({ tree: nestCells(await listCellViews(d.db, d.tree)) }))
+  route('get', '/cells/:path/outbox', 'cells:outbox', async (req, res) => ({ outbox: await outboxView(d, ctx(res), pathParam(req)) }))
   route('get', '/cells/:path', 'cells:show', async (req) => ({ cell: await showCellView(d.db, d.tree, pathParam(req)) }))
   route(
     'post',
@@ -140,6 +143,8 @@ export function adminRouter(d: AdminDeps, tokens: TokenService): Router {
     const { database_url } = parseInput(mapCell0Body, req.body, 'request body')
     return mapCell0(d, ctx(res), database_url)
   })
+  route('get', '/builds', 'builds:list', async (req) => recentBuilds(d, queryCell(req), buildLimit(req.query['limit'])))
+  route('get', '/instances', 'instances:list', async (req) => listInstances(d.db, d.tree, parseInstanceQuery(req.query as Record<string, unknown>)))
   route('get', '/capacity', 'capacity:show', async (req) => {
     const flavor = req.query['flavor']
     return capacityView(d.db, d.tree, typeof flavor === 'string' && flavor !== '' ? flavor : null)

@@ -4,6 +4,7 @@ import type { Cell0Store } from '../cells/cell0.js'
 import type { CellTree } from '../cells/cell-tree.js'
 import type { ComputeTables } from '../db/compute-schema.js'
 import type { CrossCell } from '../compute/deps.js'
+import type { BuildLog } from '../scheduler/build-log.js'
 
 /** What the cell administration API works with. */
 export interface AdminDeps {
@@ -20,4 +21,6 @@ export interface AdminDeps {
   readonly log: Logger
   /** Cross-cell moves, for `cell drain` (without them a drain is a 501). */
   readonly crossCell?: Pick<CrossCell, 'moves' | 'targets'>
+  /** The global scheduler's latest builds (`GET /builds`); absent: that list is empty. */
+  readonly builds?: BuildLog
 }

@@ -16,6 +16,9 @@ export const ADMIN_POLICY_RULES = [
   'instances:verify',
   'cell0:map',
   'capacity:show',
+  'cells:outbox',
+  'builds:list',
+  'instances:list',
 ] as const
 /** One of {@link ADMIN_POLICY_RULES}. */
 export type AdminPolicyRule = (typeof ADMIN_POLICY_RULES)[number]
@@ -41,6 +44,9 @@ export const ADMIN_POLICY: Readonly<Record<AdminPolicyRule, readonly string[]>> 
   'instances:verify': ADMIN,
   'cell0:map': ADMIN,
   'capacity:show': ADMIN,
+  'cells:outbox': ADMIN,
+  'builds:list': ADMIN,
+  'instances:list': ADMIN,
 })
 
 /** Throws {@link ForbiddenError} (403) unless the caller holds a role `rule` accepts. */

@@ -1,15 +1,17 @@
 import type { Kysely } from 'kysely'
 import type { BuildGroup, BuildSpec } from '../../shared/cell-link/build-spec.js'
-import type { CellCapacity } from '../../shared/cell-link/types.js'
+import type { CellCapacity, CellLink } from '../../shared/cell-link/types.js'
 import type { RequestContext } from '../../shared/context.js'
 import type { Logger } from '../../shared/logging.js'
 import { recordBuild } from '../../shared/metrics/cell-metrics.js'
 import type { CellBuildRequest, CellRanking } from '../../shared/scheduling/cell-ranking.js'
 import { cellBuildRequestOf } from '../../shared/scheduling/cell-ranking.js'
 import type { Cell0Store } from '../cells/cell0.js'
+import { CELL0_PATH } from '../cells/cell0.js'
 import type { CellTree } from '../cells/cell-tree.js'
 import type { ComputeTables } from '../db/compute-schema.js'
-import { placeAcrossChildren } from '../../shared/cell-link/placement.js'
+import { outcomeOfError, placeAcrossChildren } from '../../shared/cell-link/placement.js'
+import type { BuildLog } from './build-log.js'
 import { recordInCell0 } from './cell0-record.js'
 import { KeyedQueue } from '../../shared/keyed-queue.js'
 import type { Cell0Cause, PlaceOutcome, Placer } from './reservation.js'
@@ -65,6 +67,7 @@ export class BuildDispatcher implements Placer {
   readonly #cell0: Cell0Store
   readonly #s: DispatcherSettings
   readonly #log: Logger
+  readonly #builds: BuildLog | undefined
   readonly #inflight = new Set<Promise<void>>()
   readonly #retries = new Set<NodeJS.Timeout>()
   #closed = false
@@ -72,7 +75,9 @@ export class BuildDispatcher implements Placer {
   /** Members this dispatcher placed, per group, while no `groupMembers` lookup is configured. */
   readonly #placedMembers = new Map<string, Map<string, { host: string; cellPath: string }>>()
 
-  constructor(args: { db: Kysely<ComputeTables>; tree: CellTree; cell0: Cell0Store; settings: DispatcherSettings; log: Logger }) {
+  /** `builds`: where the outcome of each build (and who refused it) is noted for the admin API. */
+  constructor(args: { db: Kysely<ComputeTables>; tree: CellTree; cell0: Cell0Store; settings: DispatcherSettings; log: Logger; builds?: BuildLog }) {
+    this.#builds = args.builds
     this.#db = args.db
     this.#tree = args.tree
     this.#cell0 = args.cell0
@@ -218,7 +223,7 @@ export class BuildDispatcher implements Placer {
       maxAttempts: this.#s.maxCellAttempts,
       clientFor: (path) => {
         try {
-          return this.#tree.clientFor(path)
+          return this.#noteRefusals(uuid, path, this.#tree.clientFor(path))
         } catch {
           return undefined
         }
@@ -232,7 +237,10 @@ export class BuildDispatcher implements Placer {
     if (out.kind === 'placed') {
       const kept = await this.#placed(ctx, spec, out.cellPath, out.host)
       this.#log.info({ requestId: ctx.requestId, instance: uuid, cell: out.cellPath, host: out.host, attempt: spec.retry?.attempt ?? 0 }, 'build placed')
-      if (kept) recordBuild('placed', started)
+      if (kept) {
+        recordBuild('placed', started)
+        this.#builds?.ended(uuid, { outcome: 'placed', cellPath: out.cellPath, host: out.host })
+      }
       return kept ? { kind: 'placed', cellPath: out.cellPath, host: out.host } : GONE
     }
     return { ...out, reasons: [...reasons, ...out.reasons], attempt: spec.retry?.attempt ?? 0 }
@@ -274,6 +282,23 @@ export class BuildDispatcher implements Placer {
     return false
   }
 
+  /** `client`, whose build refusals (NACKs) are noted in the build log. Only `build` is called by the placement. */
+  #noteRefusals(uuid: string, path: string, client: CellLink): CellLink {
+    const builds = this.#builds
+    if (builds === undefined) return client
+    const build: CellLink['build'] = async (ctx, call) => {
+      try {
+        const out = await client.build(ctx, call)
+        if (!out.accepted) builds.refused(uuid, path, out.reason)
+        return out
+      } catch (err) {
+        if (outcomeOfError(err) === 'refused') builds.refused(uuid, path, err instanceof Error ? err.message : String(err))
+        throw err
+      }
+    }
+    return Object.assign(Object.create(client) as CellLink, { build })
+  }
+
   /** The spec with its group's members as they are now (hosts placed since the request came in). */
   async #withCurrentMembers(spec: BuildSpec): Promise<BuildSpec> {
     const group = spec.group
@@ -309,6 +334,7 @@ export class BuildDispatcher implements Placer {
     )
     if (!recorded) return
     recordBuild('cell0')
+    this.#builds?.ended(uuid, { outcome: 'error', cellPath: CELL0_PATH, host: null, reasons })
     this.#log.warn({ requestId: ctx.requestId, instance: uuid, reasons }, 'no cell could take the build: recorded in cell0')
     if (placed === undefined) return
     await this.#tree
