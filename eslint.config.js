@@ -7,7 +7,7 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: {
       parserOptions: { project: './tsconfig.eslint.json', tsconfigRootDir: import.meta.dirname },
     },
@@ -23,10 +23,17 @@ export default tseslint.config(
     },
   },
   {
-    // Plain Node scripts of CI (run before the dependencies are installed).
-    files: ['.ci/**/*.mjs'],
+    // The dashboard's browser code has its own project (DOM, JSX with Preact).
+    files: ['dashboard/**/*.ts', 'dashboard/**/*.tsx'],
     languageOptions: {
-      globals: { process: 'readonly', fetch: 'readonly', console: 'readonly', setTimeout: 'readonly' },
+      parserOptions: { project: './dashboard/tsconfig.json', tsconfigRootDir: import.meta.dirname },
+    },
+  },
+  {
+    // Plain Node scripts: CI's (run before the dependencies are installed) and the dashboard's build.
+    files: ['.ci/**/*.mjs', 'dashboard/*.mjs'],
+    languageOptions: {
+      globals: { process: 'readonly', fetch: 'readonly', console: 'readonly', setTimeout: 'readonly', URL: 'readonly' },
     },
   },
   {

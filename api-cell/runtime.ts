@@ -28,6 +28,8 @@ import { faultBody } from './compute/faults.js'
 import type { ImageLookup } from './compute/deps.js'
 import { seedFlavors } from './compute/flavors/flavor-store.js'
 import { InstanceLocator } from './compute/servers/locator.js'
+import { consoleMigrations } from './consoles/console-tokens.js'
+import { startRegionConsoleProxies } from './consoles/region-proxies.js'
 import { computeMigrations } from './db/compute-migrations.js'
 import type { ApiSchema } from './db/schema.js'
 import { authMiddleware } from './identity/auth.js'
@@ -43,9 +45,15 @@ import { imageMigrations } from './image/migrations.js'
 import { imageRouter } from './image/router.js'
 import { ImageService } from './image/store.js'
 import { ADMIN_API_PREFIX, adminRouter, isAdminRequestLine } from './admin/admin-router.js'
+import { DASHBOARD_PREFIX, dashboardRouter } from './dashboard/dashboard-router.js'
+import { BuildLog } from './scheduler/build-log.js'
 import { syncDisabledFlags } from './admin/disabled-sync.js'
 import type { BuildQueue } from './scheduler/build-dispatcher.js'
 import { BuildDispatcher } from './scheduler/build-dispatcher.js'
+import { CrossCellMoves } from './compute/cross-cell/saga.js'
+import type { CrossCellRule } from './compute/cross-cell/targets.js'
+import { targetRanker } from './compute/cross-cell/targets.js'
+import { UnshelveMover } from './scheduler/unshelve-mover.js'
 import { groupMembersLookup } from './scheduler/group-members.js'
 
 /** One cell of the tree as the API cell registers it. */
@@ -69,6 +77,11 @@ export interface ApiRuntimeArgs {
   readonly stateDir: string
   readonly host: string
   readonly ports: { readonly identity: number; readonly compute: number; readonly image: number }
+  /**
+   * Remote consoles: one console proxy per region, the first on `port` and the next ones after it
+   * (0: free ports), tokens valid `tokenTtlMs`. Absent: no proxies, console requests are 400.
+   */
+  readonly console?: { readonly port: number; readonly tokenTtlMs: number }
   /** The advertised host in URLs (default: `host`). */
   readonly publicHost?: string
   readonly regions: readonly string[]
@@ -83,6 +96,8 @@ export interface ApiRuntimeArgs {
   readonly placementDeadlineMs?: number
   /** Cell filters and weighers of the global scheduler (default: the built-in lists). */
   readonly scheduler?: SchedulerConfig
+  /** Who may have a resize or cold migration fall back to another cell (default `nobody`, as Nova). */
+  readonly crossCellRule?: CrossCellRule
   /** Where the API cell finds its certificate (cell path `api`) for mutual TLS to the regions. */
   readonly pki: PkiSettings
   readonly log: Logger
@@ -98,14 +113,18 @@ export interface ApiRuntime {
   readonly urls: { readonly identity: string; readonly compute: string; readonly image: string }
   /** Compute endpoint per Keystone region: the federation-wide region (global `/v2.1`) first. */
   readonly computeUrls: Readonly<Record<string, string>>
+  /** The console proxy of each region (`http://host:port`); empty without consoles. */
+  readonly consoleUrls: Readonly<Record<string, string>>
   readonly tree: CellTree
   readonly dispatcher: BuildDispatcher
+  /** Cross-cell moves (cellctl cell drain and tests wait on them). */
+  readonly crossCell: CrossCellMoves
   readonly db: Kysely<ApiSchema>
   stop(): Promise<void>
 }
 
 /** Every migration of the API database (identity, image, compute), as `cellctl db sync --api` runs them too. */
-export const API_MIGRATIONS = { ...identityMigrations, ...imageMigrations, ...computeMigrations }
+export const API_MIGRATIONS = { ...identityMigrations, ...imageMigrations, ...computeMigrations, ...consoleMigrations }
 
 /** The token signing key, kept in the state directory so tokens survive a restart. */
 function tokenSecret(stateDir: string): Buffer {
@@ -270,7 +289,17 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     stops.push(async () => clearInterval(settingsTimer))
     const unobserve = observeCellCapacity(() => tree.reports())
     stops.push(async () => unobserve())
+    const cellRanker = createCellRanker({
+      ...cellPluginsOf(a.scheduler ?? DEFAULT_SCHEDULER_CONFIG),
+      settingsOf: (path) => settings.get(path),
+    })
+    // Cross-cell cold migrations and resizes: sagas driven from here, resumed below after a restart.
+    const crossCellMoves = new CrossCellMoves({ db: api.db, tree, log: a.log.child({ service: 'cross-cell' }) })
+    stops.push(() => crossCellMoves.stop())
+    const crossCellTargets = targetRanker(() => tree.reports(), cellRanker)
+    const builds = new BuildLog()
     const dispatcher = new BuildDispatcher({
+      builds,
       db: api.db,
       tree,
       cell0,
@@ -278,10 +307,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
       settings: {
         maxCellAttempts: a.maxCellAttempts,
         ...(a.placementDeadlineMs === undefined ? {} : { placementDeadlineMs: a.placementDeadlineMs }),
-        rank: createCellRanker({
-          ...cellPluginsOf(a.scheduler ?? DEFAULT_SCHEDULER_CONFIG),
-          settingsOf: (path) => settings.get(path),
-        }),
+        rank: cellRanker,
         groupMembers: groupMembersLookup(api.db),
       },
     })
@@ -312,7 +338,19 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
       [FEDERATION_REGION]: `${urls.compute}/v2.1`,
       ...Object.fromEntries(a.regions.map((r) => [r, `${urls.compute}/regions/${r}/v2.1`])),
     }
+    const consoles = a.console === undefined ? undefined : await startRegionConsoleProxies({ db: api.db, host: a.host, publicHost: host, regions: a.regions, ...a.console, log: a.log.child({ service: 'console-proxy' }) })
+    if (consoles !== undefined) stops.push(() => consoles.close())
     const signer = new FileUrlSigner({ key: fileUrlKey(secret), publicUrl: urls.image })
+    const snapshots = snapshotImages(images, signer, SNAPSHOT_URL_TTL_MS)
+    const unshelveMover = new UnshelveMover({
+      db: api.db,
+      clientFor: (path) => tree.clientFor(path),
+      log: a.log.child({ service: 'unshelve-mover' }),
+      discardImage: (imageId, uuid) => snapshots.discard(imageId, uuid),
+      maxCellAttempts: a.maxCellAttempts,
+      ...(a.placementDeadlineMs === undefined ? {} : { placementDeadlineMs: a.placementDeadlineMs }),
+    })
+    stops.push(() => unshelveMover.drain())
     const imageLookup: ImageLookup = async (caller, id) => {
       try {
         const img = await images.get({ requestId: 'lookup', projectId: caller.projectId, userId: caller.userId, roles: caller.roles }, id)
@@ -360,13 +398,17 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
         db: api.db,
         tree,
         cell0,
-        dispatcher: queue,
+        dispatcher,
+        builds: queue,
         locator: new InstanceLocator({ db: api.db, tree, cell0 }),
         images: imageLookup,
-        snapshots: snapshotImages(images, signer, SNAPSHOT_URL_TTL_MS),
+        snapshots,
+        unshelveMover,
         imageProxy: { get: (ctx, id) => images.get(ctx, id), delete: (ctx, id) => images.delete(ctx, id), publicUrl: urls.image },
         log: a.log.child({ service: 'compute-api' }),
         regions: a.regions,
+        crossCell: { moves: crossCellMoves, targets: crossCellTargets, rule: a.crossCellRule ?? 'nobody' },
+        ...(consoles === undefined ? {} : { consoles: consoles.service }),
       },
       tokens,
     )
@@ -376,7 +418,9 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
       cell0,
       cell0DatabaseUrl: a.cell0DatabaseUrl,
       refreshSettings,
+      builds,
       log: a.log.child({ service: 'cell-admin' }),
+      crossCell: { moves: crossCellMoves, targets: crossCellTargets },
     }
     const stopDisabledSync = syncDisabledFlags(adminDeps)
     stops.push(async () => stopDisabledSync())
@@ -384,6 +428,11 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     const computeListener = express()
     computeListener.disable('x-powered-by')
     computeListener.use(ADMIN_API_PREFIX, adminRouter(adminDeps, tokens))
+    // The operator dashboard: static files whose script reads the APIs above with a token got from
+    // the identity API, also served here under /identity (as devstack does) so the page needs no
+    // cross-origin request.
+    computeListener.use(DASHBOARD_PREFIX, dashboardRouter())
+    computeListener.use('/identity', identity)
     computeListener.use(compute)
     const access = a.log.child({ service: 'access' })
     serve(servers.identity, observeHttp({ listener: 'identity', handler: identity, log: access }))
@@ -393,8 +442,13 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     // Only the process that dispatches re-drives: two dispatchers of one build could both place it.
     const pending = a.forwardBuilds === undefined ? await dispatcher.resumePending(systemContext()) : 0
     if (pending > 0) a.log.info({ pending }, 're-driving builds accepted before a restart')
-    a.log.info({ urls, api: API_PATH }, 'API cell serving')
-    return { urls, computeUrls, tree, dispatcher, db: api.db, stop: cleanup }
+    const sagas = await crossCellMoves.resumeAll()
+    if (sagas > 0) a.log.info({ sagas }, 'resuming cross-cell moves started before a restart')
+    // Unshelves into another cell cut short by a restart resume at the step they reached.
+    const moves = await unshelveMover.resumePending(systemContext())
+    if (moves > 0) a.log.info({ moves }, 'resuming unshelves into another cell')
+    a.log.info({ urls, consoles: consoles?.urls, api: API_PATH }, 'API cell serving')
+    return { urls, computeUrls, consoleUrls: consoles?.urls ?? {}, tree, dispatcher, crossCell: crossCellMoves, db: api.db, stop: cleanup }
   } catch (err) {
     await cleanup()
     throw err

@@ -60,13 +60,13 @@ export interface ProductionOptions {
   readonly regions?: Readonly<Record<string, string>>
   /** More flags for the supervisor (and so for every process), e.g. `--scheduler-workers 2`. */
   readonly args?: readonly string[]
-  /** Prefix of its schemas, vhosts and users (default `fedtest_<random>`); keep it unique per run. */
+  /** Start of the schema and vhost names (default `fedtest`), e.g. a branch's name; a random part follows. */
   readonly namePrefix?: string
 }
 
 export async function startProduction(opts: ProductionOptions = {}): Promise<ProductionFederation> {
   const dir = mkdtempSync(join(tmpdir(), 'fedprod-'))
-  const prefix = opts.namePrefix ?? `fedtest_${rand()}`
+  const prefix = `${opts.namePrefix ?? 'fedtest'}_${rand()}`
   // Below the kernel's ephemeral range (32768+), where outgoing connections would collide.
   const base = 20000 + Math.floor(Math.random() * 12000)
   const ports = { identity: base, compute: base + 1, image: base + 2, grpc: base + 10 }
@@ -84,6 +84,9 @@ export async function startProduction(opts: ProductionOptions = {}): Promise<Pro
     String(ports.compute),
     '--image-port',
     String(ports.image),
+    // The regions' console proxies (one port each), clear of other rigs running beside this one.
+    '--console-port',
+    String(base + 3),
     '--grpc-base-port',
     String(ports.grpc),
     ...(opts.args ?? []),

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench -- NAME`: runs one benchmark (scheduler, bus, virt, boot, converge, detection, sites, move, faults, throughput; `all` runs each), prints its
+ * `npm run bench -- NAME`: runs one benchmark (scheduler, bus, virt, boot, converge, detection, sites, move, faults, dashboard, throughput; `all` runs each), prints its
  * figures, writes them to `bench/results/NAME.json` with a description of the machine, and rewrites
  * `bench/RESULTS.md` from every results file and `bench/NOTES.md` (`summary` only rewrites it).
  * Benchmarks print; tests never assert on time.
@@ -14,6 +14,7 @@ import { packageRoot } from '../shared/paths.js'
 import { benchBoot } from './boot-bench.js'
 import { benchBus } from './bus-bench.js'
 import { benchConverge } from './converge-bench.js'
+import { benchDashboard } from './dashboard-bench.js'
 import { benchDetection } from './detection-bench.js'
 import { benchFaults, faultTable } from './faults-bench.js'
 import { benchMove } from './move-bench.js'
@@ -38,6 +39,8 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<Figures>>> = {
   // Needs root and iproute2 (network namespaces): one namespace per site.
   sites: () => benchSites(),
   faults: () => benchFaults(),
+  // The dashboard's server list over 100,000 servers (SQLite index).
+  dashboard: () => benchDashboard(),
   // Issue #12's table: multi-create, sequential boots, listings, deletes, RSS, in both modes.
   throughput: () => benchThroughput(),
 }

@@ -118,13 +118,13 @@ export async function startSites(layout: StarLayout = SITES_LAYOUT, env: NodeJS.
     for (const s of layout.spokes) sites.push(watch(`site ${s}`, n.spawnIn(s, [process.execPath, ...args, '--setup', 'skip', '--only', `api!${s}`], procEnv)))
     const identityUrl = `http://127.0.0.1:${ports.identity}`
     const computeUrl = `http://127.0.0.1:${ports.compute}/v2.1`
-    await until('the API site', 60_000, async () => {
+    await until('the API site', 180_000, async () => {
       for (const c of sites) if (c.exitCode !== null) throw new Error('a site exited')
       return (await fetch(`${identityUrl}/v3`, { signal: AbortSignal.timeout(5000) })).status === 200
     })
     const { token } = await adminToken(identityUrl)
     // Both regions report across their links: a host of each is listed, no cell down.
-    await until('both regions in service', 60_000, async () => {
+    await until('both regions in service', 180_000, async () => {
       const r = await fetch(`${computeUrl}/os-hypervisors`, { headers: { 'x-auth-token': token }, signal: AbortSignal.timeout(5000) })
       const body = (await r.json()) as { hypervisors?: Array<{ hypervisor_hostname: string }> }
       const names = (body.hypervisors ?? []).map((h) => h.hypervisor_hostname)

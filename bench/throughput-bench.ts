@@ -304,7 +304,7 @@ function productionRss(prefix: string, supervisorPid: number | undefined, primar
 /** Production mode: deploy/regions as separate processes over MariaDB and RabbitMQ. */
 export async function throughputProduction(size: ThroughputSize, workers = 1): Promise<Figures> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-throughput-prod-'))
-  const fed = await startProduction({ ...(workers > 1 ? { args: ['--workers', String(workers)] } : {}), namePrefix: `throughput_${Math.random().toString(36).slice(2, 8)}` })
+  const fed = await startProduction({ ...(workers > 1 ? { args: ['--workers', String(workers)] } : {}), namePrefix: 'throughput' })
   try {
     const floors = await measureFloors('production', dir, size.floorCalls)
     const c = await connect(fed.identityUrl, fed.computeUrl, 'secret-admin-pw')

@@ -26,6 +26,8 @@ export interface Federation {
   restartCompute(host: string): Promise<void>
   /** Stops one cell's services (fault tests). */
   stopCell(path: string): Promise<void>
+  /** Starts a cell stopped by {@link Federation.stopCell} again, on the same gRPC port (a cell that comes back). */
+  restartCell(path: string): Promise<void>
   stop(): Promise<void>
 }
 
@@ -74,6 +76,8 @@ export interface EmbeddedCells {
   readonly running: Map<string, CellRuntime>
   /** The gRPC port of each cell's agent, by cell path. */
   readonly ports: ReadonlyMap<string, number>
+  /** Starts one cell (again), listening on `listen` (default: its configured address). */
+  startOne(c: CellConfig, listen?: string): Promise<void>
   stop(): Promise<void>
 }
 
@@ -92,15 +96,14 @@ export async function startEmbeddedCells(cfg: FederationConfig, log: Logger): Pr
   if (issued.length > 0) log.info({ pki: cfg.pki.dir, issued }, 'issued cell certificates')
   const running = new Map<string, CellRuntime>()
   const ports = new Map<string, number>()
-  const startTree = async (c: CellConfig): Promise<void> => {
-    for (const child of c.children) await startTree(child)
+  const startOne = async (c: CellConfig, listen?: string): Promise<void> => {
     const ep = cellEndpoints(cfg, c)
     const rt = await startCell({
       cell: c,
       roles: ['conductor', 'scheduler', 'compute', 'agent'],
       databaseUrl: ep.databaseUrl,
       transportUrl: ep.transportUrl,
-      listenAddress: ep.grpcAddress,
+      listenAddress: listen ?? ep.grpcAddress,
       children: c.children.map((ch) => ({ path: ch.path, address: `${cfg.host}:${ports.get(ch.path) ?? 0}` })),
       driver,
       stateDir: join(cfg.stateDir, 'cells', c.path.replace(/!/g, '.')),
@@ -113,6 +116,10 @@ export async function startEmbeddedCells(cfg: FederationConfig, log: Logger): Pr
     running.set(c.path, rt)
     ports.set(c.path, rt.agentPort)
   }
+  const startTree = async (c: CellConfig): Promise<void> => {
+    for (const child of c.children) await startTree(child)
+    await startOne(c)
+  }
   const stop = async (): Promise<void> => {
     for (const rt of [...running.values()].reverse()) await rt.stop().catch(() => undefined)
     running.clear()
@@ -123,7 +130,7 @@ export async function startEmbeddedCells(cfg: FederationConfig, log: Logger): Pr
     await stop()
     throw err
   }
-  return { driver, running, ports, stop }
+  return { driver, running, ports, startOne, stop }
 }
 
 /** What the embedded API cell is started with, its cells' agents at `ports`. */
@@ -136,6 +143,7 @@ export function embeddedApiArgs(cfg: FederationConfig, ports: ReadonlyMap<string
     host: cfg.host,
     publicHost: cfg.publicHost,
     ports: cfg.ports,
+    console: cfg.console,
     regions: cfg.regions.map((r) => r.name),
     cells: cellRegistrations(cfg, (c) => `${cfg.host}:${ports.get(c.path) ?? 0}`),
     adminPassword: adminPasswordFor(cfg),
@@ -144,6 +152,7 @@ export function embeddedApiArgs(cfg: FederationConfig, ports: ReadonlyMap<string
     antiEntropyIntervalMs: cfg.timing.antiEntropyIntervalMs,
     maxCellAttempts: cfg.scheduler.maxCellAttempts,
     scheduler: cfg.scheduler,
+    crossCellRule: cfg.crossCellResize,
     pki: cfg.pki,
     log: log.child({ cell: 'api' }),
   }
@@ -155,10 +164,10 @@ export function embeddedApiArgs(cfg: FederationConfig, ports: ReadonlyMap<string
  */
 export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger): Promise<Federation> {
   const cells = await startEmbeddedCells(cfg, log)
-  const { driver, running } = cells
+  const { driver, running, ports } = cells
   const adminPassword = adminPasswordFor(cfg)
   try {
-    const api = await startApi(embeddedApiArgs(cfg, cells.ports, log))
+    const api = await startApi(embeddedApiArgs(cfg, ports, log))
     const cloudsYaml = writeCloudsYaml(cfg, api.urls.identity, adminPassword)
     return {
       api,
@@ -180,6 +189,11 @@ export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger
       stopCell: async (path) => {
         await running.get(path)?.stop()
         running.delete(path)
+      },
+      restartCell: async (path) => {
+        const c = allCells(cfg.regions).find((x) => x.path === path)
+        if (c === undefined || running.has(path)) throw new Error(`no stopped cell ${path}`)
+        await cells.startOne(c, `${cfg.host}:${ports.get(path) ?? 0}`)
       },
       stop: async () => {
         await api.stop()

@@ -44,6 +44,8 @@ async function main(): Promise<void> {
     `  identity: ${fed.api.urls.identity}/v3`,
     ...Object.entries(fed.api.computeUrls).map(([r, u], i) => `  ${i === 0 ? 'compute: ' : '         '} ${u} (region ${r}${r === FEDERATION_REGION ? ': every region' : ''})`),
     `  image:    ${fed.api.urls.image}`,
+    ...Object.entries(fed.api.consoleUrls).map(([r, u], i) => `  ${i === 0 ? 'consoles:' : '         '} ${u} (console proxy of region ${r})`),
+    `  dashboard: ${fed.api.urls.compute}/dashboard/`,
     `  admin:    user admin, project admin, domain Default, password ${adminPasswordHint(cfg)}`,
     `  clouds.yaml: ${fed.cloudsYaml} (cloud "federation")`,
     ...(metrics === undefined ? [] : [`  metrics:  http://${cfg.host}:${metrics.port}/metrics`]),

@@ -280,6 +280,7 @@ async function main(): Promise<void> {
       ...(only.api
         ? [
             `  identity: ${identity}/v3   compute: http://${cfg.publicHost}:${cfg.ports.compute}/v2.1   image: http://${cfg.publicHost}:${cfg.ports.image}`,
+            `  dashboard: http://${cfg.publicHost}:${cfg.ports.compute}/dashboard/`,
             `  admin: user admin, project admin, domain Default, password ${adminPasswordHint(cfg)}`,
             `  clouds.yaml: ${clouds ?? ''} (cloud "federation")`,
           ]

@@ -31,6 +31,8 @@ export const DEFAULT_REGEX =
     // --- issue 11 (API surface and admin APIs): end ---
     // --- issue 11 (lifecycle within a cell): resize, migrations, shelve, snapshots, rescue, console output ---
     'servers\\.test_(server_rescue|server_rescue_negative)',
+    // --- issue 11 (remote consoles): noVNC through the region's console proxy ---
+    'servers\\.test_novnc',
     'images\\.test_(images_oneserver|images_oneserver_negative|images|images_negative)',
     'admin\\.test_(migrations|live_migration|live_migration_negative|servers_on_multinodes)',
     'admin\\.test_(hypervisor|hypervisor_negative|services|services_negative|availability_zone|availability_zone_negative|flavors|flavors_access|flavors_access_negative|flavors_extra_specs|flavors_extra_specs_negative|flavors_microversions|quotas|quotas_negative|keypairs_v210|servers|servers_negative|create_server|delete_server)',
@@ -48,12 +50,6 @@ export const DEFAULT_EXCLUDE =
   // trunk API on the tenant network (none here, neutron = False); `requires_ext` does not skip it
   // since [network-feature-enabled] api_extensions defaults to 'all'. We have no Neutron trunks.
   '|admin\\.test_live_migration\\.(LiveMigrationTest|LiveAutoBlockMigrationV225Test)\\.test_live_migration_with_trunk' +
-  // Unshelve to a host of another child cell: Tempest's get_host_other_than picks any enabled
-  // compute host, here one in another cell (r1-dc1-* for an instance of r1-dc2-*). Nova moves a
-  // shelved instance to any host of its (single) cell; our unshelve schedules inside the
-  // instance's cell only (no cross-cell unshelve yet), so the cell's conductor finds no host
-  // (SameHostFilter) and the instance stays SHELVED_OFFLOADED with a fault.
-  '|UnshelveToHostMultiNodesTest\\.test_unshelve_to_specific_host' +
   ')'
 
 const USAGE = `Usage: npm run tempest -- [--regex RE] [--concurrency N] [--workspace DIR]
@@ -125,7 +121,8 @@ block_migration_for_live_migration = True
 # Hosts in different cells cannot take each other's guests (Nova's multi-cell jobs set this too).
 can_migrate_between_any_hosts = False
 metadata_service = False
-vnc_console = False
+# noVNC consoles through each region's console proxy (test-driver hosts run a stand-in display).
+vnc_console = True
 spice_console = False
 serial_console = False
 rescue = True

@@ -7,13 +7,16 @@ import { authMiddleware, authOf, contextOf, requestIdOf } from '../identity/auth
 import { toHttpFailure } from '../identity/http-errors.js'
 import type { TokenService } from '../identity/tokens.js'
 import { capacityView } from './capacity-view.js'
+import { buildLimit, outboxView, recentBuilds } from './cell-activity.js'
 import { createCell, setCellDisabled, updateCell } from './cell-changes.js'
 import { deleteCell } from './cell-delete.js'
+import { drainCell, drainProgress } from './cell-drain.js'
 import { listCellViews, showCellView } from './cell-reads.js'
 import { nestCells } from './cell-views.js'
 import { mapCell0 } from './cell0-mapping.js'
 import type { AdminDeps } from './deps.js'
 import { deleteHost, discoverHosts, listHosts } from './host-operations.js'
+import { listInstances, parseInstanceQuery } from './instance-list.js'
 import { verifyInstance } from './instance-verify.js'
 import type { AdminPolicyRule } from './policy.js'
 import { authorizeAdmin } from './policy.js'
@@ -80,6 +83,7 @@ export function adminRouter(d: AdminDeps, tokens: TokenService): Router {
 
   route('get', '/cells', 'cells:list', async () => ({ cells: await listCellViews(d.db, d.tree) }))
   route('get', '/cells/tree', 'cells:list', async () => ({ tree: nestCells(await listCellViews(d.db, d.tree)) }))
+  route('get', '/cells/:path/outbox', 'cells:outbox', async (req, res) => ({ outbox: await outboxView(d, ctx(res), pathParam(req)) }))
   route('get', '/cells/:path', 'cells:show', async (req) => ({ cell: await showCellView(d.db, d.tree, pathParam(req)) }))
   route(
     'post',
@@ -116,6 +120,13 @@ export function adminRouter(d: AdminDeps, tokens: TokenService): Router {
     return deleteCell(d, ctx(res), pathParam(req), force === 'true')
   })
 
+  route('post', '/cells/:path/drain', 'cells:drain', async (req, res) => ({ drain: await drainCell(d, ctx(res), pathParam(req)) }), 202)
+  route('get', '/cells/:path/drain', 'cells:drain', async (req) => {
+    const since = Number(req.query['since'] ?? 0)
+    if (!Number.isInteger(since) || since < 0) throw new InvalidError('Invalid since query: must be a time in ms since the epoch')
+    return { drain: await drainProgress(d, pathParam(req), since) }
+  })
+
   route('get', '/hosts', 'hosts:list', async (req, res) => listHosts(d, ctx(res), queryCell(req)))
   route('post', '/hosts/discover', 'hosts:discover', async (req, res) => {
     const { cell } = parseInput(discoverBody, req.body, 'request body')
@@ -132,6 +143,8 @@ export function adminRouter(d: AdminDeps, tokens: TokenService): Router {
     const { database_url } = parseInput(mapCell0Body, req.body, 'request body')
     return mapCell0(d, ctx(res), database_url)
   })
+  route('get', '/builds', 'builds:list', async (req) => recentBuilds(d, queryCell(req), buildLimit(req.query['limit'])))
+  route('get', '/instances', 'instances:list', async (req) => listInstances(d.db, d.tree, parseInstanceQuery(req.query as Record<string, unknown>)))
   route('get', '/capacity', 'capacity:show', async (req) => {
     const flavor = req.query['flavor']
     return capacityView(d.db, d.tree, typeof flavor === 'string' && flavor !== '' ? flavor : null)

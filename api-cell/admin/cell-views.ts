@@ -30,6 +30,10 @@ export interface CellView {
   readonly free_ram_mb: number
   readonly free_vcpus: number
   readonly free_disk_gb: number
+  /** Totals the free figures are out of (allocation ratios and reserves applied), for used/total bars. */
+  readonly total_ram_mb: number
+  readonly total_vcpus: number
+  readonly total_disk_gb: number
   /** Seconds since the cell generated its latest report; null when it never reported. */
   readonly report_age_s: number | null
   /** Hosts the API maps to this very cell (host_mappings). */
@@ -81,6 +85,9 @@ export function cellView(row: Selectable<CellsTable>, inputs: ViewInputs): CellV
     free_ram_mb: Math.floor(report?.ramFreeMb ?? 0),
     free_vcpus: round1(report?.vcpusFree ?? 0),
     free_disk_gb: Math.floor(report?.diskFreeGb ?? 0),
+    total_ram_mb: Math.floor(report?.ramTotalMb ?? 0),
+    total_vcpus: round1(report?.vcpusTotal ?? 0),
+    total_disk_gb: Math.floor(report?.diskTotalGb ?? 0),
     report_age_s: age,
     mapped_hosts: inputs.mappedHosts.get(row.path) ?? 0,
     created_at: new Date(row.created_at).toISOString(),

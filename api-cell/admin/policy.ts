@@ -9,12 +9,16 @@ export const ADMIN_POLICY_RULES = [
   'cells:update',
   'cells:disable',
   'cells:delete',
+  'cells:drain',
   'hosts:list',
   'hosts:discover',
   'hosts:delete',
   'instances:verify',
   'cell0:map',
   'capacity:show',
+  'cells:outbox',
+  'builds:list',
+  'instances:list',
 ] as const
 /** One of {@link ADMIN_POLICY_RULES}. */
 export type AdminPolicyRule = (typeof ADMIN_POLICY_RULES)[number]
@@ -33,12 +37,16 @@ export const ADMIN_POLICY: Readonly<Record<AdminPolicyRule, readonly string[]>> 
   'cells:update': ADMIN,
   'cells:disable': ADMIN,
   'cells:delete': ADMIN,
+  'cells:drain': ADMIN,
   'hosts:list': ADMIN,
   'hosts:discover': ADMIN,
   'hosts:delete': ADMIN,
   'instances:verify': ADMIN,
   'cell0:map': ADMIN,
   'capacity:show': ADMIN,
+  'cells:outbox': ADMIN,
+  'builds:list': ADMIN,
+  'instances:list': ADMIN,
 })
 
 /** Throws {@link ForbiddenError} (403) unless the caller holds a role `rule` accepts. */

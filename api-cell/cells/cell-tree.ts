@@ -14,7 +14,9 @@ import type { Logger } from '../../shared/logging.js'
 import type { ComputeTables } from '../db/compute-schema.js'
 import { CELL0_PATH } from './cell0.js'
 import { splitOwnedEvents } from './event-ownership.js'
+import { fromMoveTarget, moveTargets } from './moves-in-flight.js'
 import { differingRows, indexRow, repairIndexRows } from './index-repair.js'
+import { sagaCells } from '../compute/cross-cell/saga-store.js'
 import { takeBackBuild } from './reschedule-intake.js'
 
 /** The API cell's path. */
@@ -241,9 +243,15 @@ export class CellTree {
       .where('instance_uuid', 'in', [...new Set(live.map((e) => e.instanceUuid))])
       .execute()
     const mapped = new Map(mappings.map((m) => [m.instance_uuid, m.cell_path]))
+    // Neither copy of a move in flight is an orphan: the source and target of a cold migration or
+    // resize across cells (cross_cell_migrations), the copy an unshelve is building (unshelve_moves).
+    const uuids = [...mapped.keys()]
+    const moving = await sagaCells(this.#db, uuids)
+    const targets = await moveTargets(this.#db, uuids)
     for (const ev of live) {
       const cell = mapped.get(ev.instanceUuid)
-      if (cell !== undefined && cell !== null && cell !== ev.cellPath) orphans.set(ev.instanceUuid, ev.cellPath)
+      if (moving.get(ev.instanceUuid)?.has(ev.cellPath) === true) continue
+      if (cell !== undefined && cell !== null && cell !== ev.cellPath && !fromMoveTarget(ev, targets)) orphans.set(ev.instanceUuid, ev.cellPath)
     }
     return orphans
   }

@@ -9,17 +9,20 @@ import { CELL0_PATH } from './cell0.js'
 
 /**
  * Of one page of a region's versions, those whose index row is missing, older, or newer than the
- * leaf at the same cell (corrupt). Rows recorded in cell0 are final and never differ.
+ * leaf at the same cell (corrupt). Rows recorded in cell0 are final and never differ. A version
+ * reported by a cell the instance mapping does not name is another cell's copy (the source or
+ * target of a cross-cell move, or a stale copy): it never rewrites the index, whatever its number.
  */
 export async function differingRows(db: Kysely<ComputeTables>, page: readonly InstanceVersion[]): Promise<InstanceVersion[]> {
   if (page.length === 0) return []
-  const rows = await db
-    .selectFrom('instance_index')
-    .select(['uuid', 'version', 'cell_path'])
-    .where('uuid', 'in', page.map((v) => v.uuid))
-    .execute()
+  const uuids = page.map((v) => v.uuid)
+  const rows = await db.selectFrom('instance_index').select(['uuid', 'version', 'cell_path']).where('uuid', 'in', uuids).execute()
+  const mappings = await db.selectFrom('instance_mappings').select(['instance_uuid', 'cell_path']).where('instance_uuid', 'in', uuids).execute()
+  const mapped = new Map(mappings.map((m) => [m.instance_uuid, m.cell_path]))
   const known = new Map(rows.map((r) => [r.uuid, r]))
   return page.filter((v) => {
+    const cell = mapped.get(v.uuid)
+    if (cell !== undefined && cell !== null && cell !== v.cellPath) return false
     const r = known.get(v.uuid)
     if (r === undefined) return true
     if (r.cell_path === CELL0_PATH) return false

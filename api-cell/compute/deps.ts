@@ -6,8 +6,12 @@ import type { ComputeTables } from '../db/compute-schema.js'
 import type { RequestContext } from '../../shared/context.js'
 import type { Image } from '../image/image-model.js'
 import type { SnapshotImages } from '../image/snapshot-images.js'
-import type { BuildQueue } from '../scheduler/build-dispatcher.js'
+import type { BuildDispatcher, BuildQueue } from '../scheduler/build-dispatcher.js'
+import type { UnshelveMover } from '../scheduler/unshelve-mover.js'
+import type { ConsoleService } from './servers/console-routes.js'
 import type { InstanceLocator } from './servers/locator.js'
+import type { CrossCellMoves, TargetRanker } from './cross-cell/saga.js'
+import type { CrossCellRule } from './cross-cell/targets.js'
 
 /** An image as the compute API needs it for a boot. */
 export interface BootImage {
@@ -36,8 +40,10 @@ export interface ComputeDeps {
   readonly db: Kysely<ComputeTables>
   readonly tree: CellTree
   readonly cell0: Cell0Store
+  /** The global scheduler (its ranking of regions; builds go to {@link ComputeDeps.builds}). */
+  readonly dispatcher: BuildDispatcher
   /** Accepted builds go here (the dispatcher, or a forwarder to the API worker that dispatches). */
-  readonly dispatcher: BuildQueue
+  readonly builds: BuildQueue
   readonly locator: InstanceLocator
   readonly images: ImageLookup
   readonly log: Logger
@@ -45,8 +51,26 @@ export interface ComputeDeps {
   readonly regions: readonly string[]
   /** Snapshot images (createImage, createBackup, shelve); without it those actions are 400. */
   readonly snapshots?: SnapshotImages
+  /**
+   * Unshelves into another cell (a saga kept in the API DB); without it an offloaded instance is
+   * unshelved in its own cell only.
+   */
+  readonly unshelveMover?: UnshelveMover
   /** The image service behind Nova's image proxy (`/images/{id}`, up to 2.35); without it those are 404. */
   readonly imageProxy?: ImageProxy
+  /** Cross-cell cold migration and resize; without it moves stay within the instance's cell. */
+  readonly crossCell?: CrossCell
+  /** Remote consoles (tokens and each region's proxy); without it every console request is 400. */
+  readonly consoles?: ConsoleService
+}
+
+/** What cross-cell moves need (see cross-cell/saga.ts). */
+export interface CrossCell {
+  readonly moves: CrossCellMoves
+  /** Target cells for a flavor, best first. */
+  readonly targets: TargetRanker
+  /** Who may have a move fall back to another cell when its own has no valid host. */
+  readonly rule: CrossCellRule
 }
 
 /** What Nova's image proxy reaches of the image service, as the caller. */

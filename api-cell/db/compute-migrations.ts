@@ -238,10 +238,65 @@ export const computeMigrations: Readonly<Record<string, Migration>> = {
         .execute()
     },
   },
+  /**
+   * Unshelves into another cell under way (api-cell/scheduler/unshelve-mover.ts): one row per
+   * instance, its step persisted so that an API restart resumes the move where it stopped.
+   */
+  compute_0011_unshelve_moves: {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('unshelve_moves')
+        .addColumn('instance_uuid', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('source_cell', 'varchar(255)', (c) => c.notNull())
+        .addColumn('target_cell', 'varchar(255)')
+        .addColumn('target_host', 'varchar(255)')
+        .addColumn('step', 'varchar(16)', (c) => c.notNull())
+        .addColumn('ranked', 'text', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('fallback', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute()
+      await widenTextColumns(db, [{ table: 'unshelve_moves', column: 'spec', notNull: true }])
+    },
+  },
   /** Server tags in the instance index (a JSON array), for the 2.26 list filters. */
   compute_0009_instance_tags: {
     async up(db: Kysely<any>) {
       await db.schema.alterTable('instance_index').addColumn('tags', 'text', (c) => c.notNull().defaultTo('[]')).execute()
+    },
+  },
+  /** Cross-cell cold migrations and resizes, the API cell's saga state (see CrossCellMigrationsTable). */
+  compute_0012_cross_cell_migrations: {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('cross_cell_migrations')
+        .addColumn('uuid', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('instance_uuid', 'varchar(36)', (c) => c.notNull())
+        // The instance's uuid while the move is unfinished, null after: at most one move at a time.
+        .addColumn('active_instance', 'varchar(36)', (c) => c.unique())
+        .addColumn('migration_type', 'varchar(32)', (c) => c.notNull())
+        .addColumn('status', 'varchar(32)', (c) => c.notNull())
+        .addColumn('source_cell', 'varchar(255)', (c) => c.notNull())
+        .addColumn('target_cell', 'varchar(255)')
+        .addColumn('source_host', 'varchar(255)', (c) => c.notNull())
+        .addColumn('source_node', 'varchar(255)', (c) => c.notNull())
+        .addColumn('dest_host', 'varchar(255)')
+        .addColumn('dest_node', 'varchar(255)')
+        .addColumn('requested_host', 'varchar(255)')
+        .addColumn('old_flavor', 'text', (c) => c.notNull())
+        .addColumn('new_flavor', 'text', (c) => c.notNull())
+        .addColumn('previous_vm_state', 'varchar(32)', (c) => c.notNull())
+        .addColumn('instance', 'text', (c) => c.notNull())
+        .addColumn('tried_cells', 'text', (c) => c.notNull())
+        .addColumn('auto_confirm', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('message', 'varchar(255)')
+        .addColumn('project_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('user_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute()
+      await db.schema.createIndex('cross_cell_migrations_instance').on('cross_cell_migrations').column('instance_uuid').execute()
+      await widenTextColumns(db, [{ table: 'cross_cell_migrations', column: 'instance', notNull: true }])
     },
   },
 }

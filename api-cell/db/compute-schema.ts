@@ -10,6 +10,7 @@ export interface ComputeTables {
   host_mappings: HostMappingsTable
   instance_mappings: InstanceMappingsTable
   build_requests: BuildRequestsTable
+  unshelve_moves: UnshelveMovesTable
   flavors: FlavorsTable
   flavor_extra_specs: FlavorExtraSpecsTable
   instance_index: InstanceIndexTable
@@ -25,6 +26,7 @@ export interface ComputeTables {
   aggregates: AggregatesTable
   aggregate_hosts: AggregateHostsTable
   aggregate_metadata: AggregateMetadataTable
+  cross_cell_migrations: CrossCellMigrationsTable
 }
 
 export interface CellsTable {
@@ -60,6 +62,27 @@ export interface InstanceMappingsTable {
   user_id: string
   region: string | null
   queued_for_delete: number
+  created_at: number
+}
+
+/**
+ * An unshelve into another cell under way (one per instance). `step`: `placing` (the build is
+ * being sent to `ranked` cells; `target_cell` is the one last sent to without a definite answer),
+ * `moving` (placed on `target_cell`: the mapping and the index move next), `dropping` (the source
+ * cell's offloaded record is deleted next). The row goes once the move is over or refused.
+ */
+export interface UnshelveMovesTable {
+  instance_uuid: string
+  source_cell: string
+  target_cell: string | null
+  target_host: string | null
+  step: 'placing' | 'moving' | 'dropping'
+  /** The regions to try, best first (JSON array of cell paths). */
+  ranked: string
+  /** The BuildSpec sent to the target cell, as JSON. */
+  spec: string
+  /** The unshelve's arguments for the source cell if every other cell refuses (JSON), or null. */
+  fallback?: string | null
   created_at: number
 }
 
@@ -130,7 +153,7 @@ export interface InstanceIndexTable {
  */
 export interface LegacyIdsTable {
   id: Generated<number>
-  /** `hypervisor`, `service` or `aggregate`. */
+  /** `hypervisor`, `service`, `aggregate` or `migration` (a cross-cell move). */
   kind: string
   /** The compute node or service uuid, or the zone name. */
   ref: string
@@ -242,4 +265,43 @@ export interface AggregateMetadataTable {
   aggregate_uuid: string
   key: string
   value: string
+}
+
+/**
+ * A cold migration or resize from one cell to another, driven by the API cell as a saga
+ * (api-cell/compute/cross-cell/saga.ts): one row per move, its step in `status`, so that a
+ * restarted API resumes it where it was.
+ */
+export interface CrossCellMigrationsTable {
+  uuid: string
+  instance_uuid: string
+  /** `instance_uuid` while the move is unfinished, null after (unique: one move at a time per instance). */
+  active_instance: string | null
+  /** `migration` (cold migration) or `resize`. */
+  migration_type: string
+  /** The saga's step (Nova's migration statuses, plus `preparing` and `compensating`). */
+  status: string
+  source_cell: string
+  /** Null until a target cell is chosen. */
+  target_cell: string | null
+  source_host: string
+  source_node: string
+  dest_host: string | null
+  dest_node: string | null
+  /** A host an admin named (migrate 2.56): only that one may take the instance. */
+  requested_host: string | null
+  old_flavor: string
+  new_flavor: string
+  previous_vm_state: string
+  /** The source's record, key data and instance actions, as the target needs them (JSON). */
+  instance: string
+  /** Target cells still to try should the current one refuse, best first (JSON array). */
+  tried_cells: string
+  /** 1: confirmed as soon as it reaches VERIFY_RESIZE (cellctl cell drain). */
+  auto_confirm: number
+  message: string | null
+  project_id: string
+  user_id: string
+  created_at: number
+  updated_at: number
 }

@@ -1,18 +1,20 @@
 import type { Kysely } from 'kysely'
 import type { BuildGroup, BuildSpec } from '../../shared/cell-link/build-spec.js'
-import type { CellCapacity } from '../../shared/cell-link/types.js'
+import type { CellCapacity, CellLink } from '../../shared/cell-link/types.js'
 import type { RequestContext } from '../../shared/context.js'
 import type { Logger } from '../../shared/logging.js'
 import { recordBuild } from '../../shared/metrics/cell-metrics.js'
 import type { CellBuildRequest, CellRanking } from '../../shared/scheduling/cell-ranking.js'
 import { cellBuildRequestOf } from '../../shared/scheduling/cell-ranking.js'
 import type { Cell0Store } from '../cells/cell0.js'
+import { CELL0_PATH } from '../cells/cell0.js'
 import type { CellTree } from '../cells/cell-tree.js'
 import type { ComputeTables } from '../db/compute-schema.js'
-import { placeAcrossChildren } from '../../shared/cell-link/placement.js'
+import { outcomeOfError, placeAcrossChildren } from '../../shared/cell-link/placement.js'
+import type { BuildLog } from './build-log.js'
 import { recordInCell0 } from './cell0-record.js'
-import { KeyedQueue } from './group-queue.js'
-import type { PlaceOutcome, Placer } from './reservation.js'
+import { KeyedQueue } from '../../shared/keyed-queue.js'
+import type { Cell0Cause, PlaceOutcome, Placer } from './reservation.js'
 import { placeReservation } from './reservation.js'
 
 /**
@@ -66,7 +68,7 @@ const MAX_REMEMBERED_GROUPS = 10_000
  *
  * - A build a leaf could not spawn comes back as a build request with `retry` (see
  *   reschedule-intake.ts) and goes down again, avoiding the cells that failed it.
- * - Builds of one server group are placed one after the other (see group-queue.ts), each with
+ * - Builds of one server group are placed one after the other (see shared/keyed-queue.ts), each with
  *   the members' hosts as they are at that moment.
  * - Multi-create places its first `min_count` instances all or nothing (see reservation.ts).
  */
@@ -76,6 +78,7 @@ export class BuildDispatcher implements Placer, BuildQueue {
   readonly #cell0: Cell0Store
   readonly #s: DispatcherSettings
   readonly #log: Logger
+  readonly #builds: BuildLog | undefined
   readonly #inflight = new Set<Promise<void>>()
   readonly #retries = new Set<NodeJS.Timeout>()
   /** Builds (or reservations: their uuids joined) being dispatched, or waiting to be tried again. */
@@ -87,7 +90,9 @@ export class BuildDispatcher implements Placer, BuildQueue {
   /** Members this dispatcher placed, per group, while no `groupMembers` lookup is configured. */
   readonly #placedMembers = new Map<string, Map<string, { host: string; cellPath: string }>>()
 
-  constructor(args: { db: Kysely<ComputeTables>; tree: CellTree; cell0: Cell0Store; settings: DispatcherSettings; log: Logger }) {
+  /** `builds`: where the outcome of each build (and who refused it) is noted for the admin API. */
+  constructor(args: { db: Kysely<ComputeTables>; tree: CellTree; cell0: Cell0Store; settings: DispatcherSettings; log: Logger; builds?: BuildLog }) {
+    this.#builds = args.builds
     this.#db = args.db
     this.#tree = args.tree
     this.#cell0 = args.cell0
@@ -199,7 +204,7 @@ export class BuildDispatcher implements Placer, BuildQueue {
     const out = await this.place(ctx, uuid)
     // Unknown at the deadline: cell0 too. Should the cell have placed it after all, the cell0
     // record wins and that copy is deleted when its first event arrives (CellTree.applyEvents).
-    if (out.kind === 'refused' || out.kind === 'unknown') await this.toCell0(ctx, uuid, out.reasons)
+    if (out.kind === 'refused' || out.kind === 'unknown') await this.toCell0(ctx, uuid, out.reasons, { attempt: out.attempt })
   }
 
   /**
@@ -217,6 +222,15 @@ export class BuildDispatcher implements Placer, BuildQueue {
       if (br === undefined) return GONE
       return this.#placeOnce(ctx, await this.#withCurrentMembers(br.spec), br)
     })
+  }
+
+  /**
+   * The regions a build of `spec` may go to, best first, by the cell filters and weighers every
+   * build goes through (an unshelve into another cell is placed with them too).
+   */
+  rankRegions(ctx: RequestContext, spec: BuildSpec, region: string | null, triedCells: readonly string[]): string[] {
+    const req = cellBuildRequestOf(spec, { triedCells: [...triedCells], isAdmin: ctx.roles?.includes('admin') ?? false })
+    return this.#s.rank(this.#tree.regionAggregates(region), req).ranked.map((c) => c.path)
   }
 
   /** The pending build specs among `uuids` (those still waiting for a cell). */
@@ -250,7 +264,7 @@ export class BuildDispatcher implements Placer, BuildQueue {
       maxAttempts: this.#s.maxCellAttempts,
       clientFor: (path) => {
         try {
-          return this.#tree.clientFor(path)
+          return this.#noteRefusals(uuid, path, this.#tree.clientFor(path))
         } catch {
           return undefined
         }
@@ -264,10 +278,13 @@ export class BuildDispatcher implements Placer, BuildQueue {
     if (out.kind === 'placed') {
       const kept = await this.#placed(ctx, spec, out.cellPath, out.host)
       this.#log.info({ requestId: ctx.requestId, instance: uuid, cell: out.cellPath, host: out.host, attempt: spec.retry?.attempt ?? 0 }, 'build placed')
-      if (kept) recordBuild('placed', started)
+      if (kept) {
+        recordBuild('placed', started)
+        this.#builds?.ended(uuid, { outcome: 'placed', cellPath: out.cellPath, host: out.host })
+      }
       return kept ? { kind: 'placed', cellPath: out.cellPath, host: out.host } : GONE
     }
-    return { ...out, reasons: [...reasons, ...out.reasons] }
+    return { ...out, reasons: [...reasons, ...out.reasons], attempt: spec.retry?.attempt ?? 0 }
   }
 
   /**
@@ -306,6 +323,23 @@ export class BuildDispatcher implements Placer, BuildQueue {
     return false
   }
 
+  /** `client`, whose build refusals (NACKs) are noted in the build log. Only `build` is called by the placement. */
+  #noteRefusals(uuid: string, path: string, client: CellLink): CellLink {
+    const builds = this.#builds
+    if (builds === undefined) return client
+    const build: CellLink['build'] = async (ctx, call) => {
+      try {
+        const out = await client.build(ctx, call)
+        if (!out.accepted) builds.refused(uuid, path, out.reason)
+        return out
+      } catch (err) {
+        if (outcomeOfError(err) === 'refused') builds.refused(uuid, path, err instanceof Error ? err.message : String(err))
+        throw err
+      }
+    }
+    return Object.assign(Object.create(client) as CellLink, { build })
+  }
+
   /** The spec with its group's members as they are now (hosts placed since the request came in). */
   async #withCurrentMembers(spec: BuildSpec): Promise<BuildSpec> {
     const group = spec.group
@@ -330,12 +364,18 @@ export class BuildDispatcher implements Placer, BuildQueue {
   /**
    * Records the build in cell0, in ERROR with a fault made of `reasons`. With `placed`, the
    * instance had been placed and is taken back (a multi-create rolled back): its cell is told to
-   * delete it after cell0 owns it. A build deleted meanwhile is left alone.
+   * delete it after cell0 owns it. A build deleted meanwhile is left alone, and so is one a newer
+   * attempt took over (a leaf handed it back while this attempt was still waiting on an answer).
    */
-  async toCell0(ctx: RequestContext, uuid: string, reasons: readonly string[], placed?: { readonly cellPath: string; readonly spec: BuildSpec }): Promise<void> {
-    const recorded = await recordInCell0({ db: this.#db, cell0: this.#cell0 }, { uuid, reasons, ...(placed === undefined ? {} : { spec: placed.spec }) })
+  async toCell0(ctx: RequestContext, uuid: string, reasons: readonly string[], cause: Cell0Cause): Promise<void> {
+    const placed = 'placed' in cause ? cause.placed : undefined
+    const recorded = await recordInCell0(
+      { db: this.#db, cell0: this.#cell0 },
+      { uuid, reasons, ...(placed === undefined ? { attempt: (cause as { attempt: number }).attempt } : { spec: placed.spec }) },
+    )
     if (!recorded) return
     recordBuild('cell0')
+    this.#builds?.ended(uuid, { outcome: 'error', cellPath: CELL0_PATH, host: null, reasons })
     this.#log.warn({ requestId: ctx.requestId, instance: uuid, reasons }, 'no cell could take the build: recorded in cell0')
     if (placed === undefined) return
     await this.#tree

@@ -21,20 +21,25 @@ export function cell0Record(spec: BuildSpec, message: string, now: number): Inst
 /**
  * Records a build in cell0 in ERROR ("No valid host was found. <reasons>"). `spec` is given for an
  * instance that had been placed (its build request is gone); otherwise the pending build request
- * is the source, and taking it away is the compare-and-swap against a concurrent delete. cell0 is
- * written first: a crash in between leaves the build request, which is re-driven at start-up.
- * Returns `false` when the instance was deleted meanwhile (nothing recorded).
+ * is the source, and taking it away is the compare-and-swap against a concurrent delete, and,
+ * with `attempt`, against a newer attempt of the build (a leaf handed it back up and it is being
+ * placed again: the failure of the older attempt says nothing about it). cell0 is written first:
+ * a crash in between leaves the build request, which is re-driven at start-up. Returns `false`
+ * when nothing was recorded (deleted meanwhile, or taken over).
  */
 export async function recordInCell0(
   d: { readonly db: Kysely<ComputeTables>; readonly cell0: Cell0Store },
-  args: { readonly uuid: string; readonly reasons: readonly string[]; readonly spec?: BuildSpec },
+  args: { readonly uuid: string; readonly reasons: readonly string[]; readonly spec?: BuildSpec; readonly attempt?: number },
 ): Promise<boolean> {
   const { uuid } = args
   let spec = args.spec
+  let pending = ''
   if (spec === undefined) {
     const br = await d.db.selectFrom('build_requests').select('spec').where('instance_uuid', '=', uuid).executeTakeFirst()
     if (br === undefined) return false
+    pending = br.spec
     spec = JSON.parse(br.spec) as BuildSpec
+    if (args.attempt !== undefined && args.attempt !== (spec.retry?.attempt ?? 0)) return false
   } else {
     const m = await d.db.selectFrom('instance_mappings').select('queued_for_delete').where('instance_uuid', '=', uuid).executeTakeFirst()
     const idx = await d.db.selectFrom('instance_index').select('vm_state').where('uuid', '=', uuid).executeTakeFirst()
@@ -45,7 +50,8 @@ export async function recordInCell0(
   await d.cell0.put(cell0Record(spec, message, now))
   const placed = args.spec !== undefined
   const kept = await d.db.transaction().execute(async (tx) => {
-    const del = await tx.deleteFrom('build_requests').where('instance_uuid', '=', uuid).executeTakeFirst()
+    // Only the build request this attempt read: a newer attempt rewrites its spec (retry.attempt).
+    const del = await tx.deleteFrom('build_requests').where('instance_uuid', '=', uuid).$if(!placed, (q) => q.where('spec', '=', pending)).executeTakeFirst()
     if (!placed && Number(del.numDeletedRows) !== 1) return false
     await tx.updateTable('instance_mappings').set({ cell_path: CELL0_PATH }).where('instance_uuid', '=', uuid).execute()
     await tx

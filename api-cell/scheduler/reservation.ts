@@ -1,13 +1,24 @@
 import type { BuildSpec } from '../../shared/cell-link/build-spec.js'
 import type { RequestContext } from '../../shared/context.js'
 
-/** Where one build ended up. `gone`: its build request vanished (deleted, or taken over by a newer attempt). */
+/**
+ * Where one build ended up. `gone`: its build request vanished (deleted, or taken over by a newer
+ * attempt). A failure names the `attempt` (the spec's `retry.attempt`) it was the outcome of: a
+ * leaf may hand the build back meanwhile, and the newer attempt then owns the build request.
+ */
 export type PlaceOutcome =
   | { readonly kind: 'placed'; readonly cellPath: string; readonly host: string }
-  | { readonly kind: 'refused'; readonly reasons: readonly string[] }
+  | { readonly kind: 'refused'; readonly reasons: readonly string[]; readonly attempt: number }
   /** No definite answer before the placement deadline: treated as a failure (cell0). */
-  | { readonly kind: 'unknown'; readonly cellPath: string; readonly reasons: readonly string[] }
+  | { readonly kind: 'unknown'; readonly cellPath: string; readonly reasons: readonly string[]; readonly attempt: number }
   | { readonly kind: 'gone' }
+
+/** How a build comes to cell0: taken back after a cell accepted it, or failed at one attempt. */
+export type Cell0Cause =
+  /** A cell had accepted the build (a multi-create rolled back): it is told to delete its copy. */
+  | { readonly placed: { readonly cellPath: string; readonly spec: BuildSpec } }
+  /** The placement of this attempt failed: recorded only if no newer attempt took the build over. */
+  | { readonly attempt: number }
 
 /** What {@link placeReservation} needs of the global scheduler (BuildDispatcher implements it). */
 export interface Placer {
@@ -17,8 +28,8 @@ export interface Placer {
   place(ctx: RequestContext, uuid: string): Promise<PlaceOutcome>
   /** Places one build, or records it in cell0. */
   dispatch(ctx: RequestContext, uuid: string): Promise<void>
-  /** Records a build in cell0 (`placed`: taking back an instance a cell had accepted). */
-  toCell0(ctx: RequestContext, uuid: string, reasons: readonly string[], placed?: { readonly cellPath: string; readonly spec: BuildSpec }): Promise<void>
+  /** Records a build in cell0 (see {@link Cell0Cause}). */
+  toCell0(ctx: RequestContext, uuid: string, reasons: readonly string[], cause: Cell0Cause): Promise<void>
 }
 
 /**
@@ -54,10 +65,10 @@ export async function placeReservation(d: Placer, ctx: RequestContext, uuids: re
   await Promise.all([
     ...required.map((s, i) => {
       const o = outcomes[i]
-      if (o?.kind === 'placed') return d.toCell0(ctx, s.instanceUuid, [why], { cellPath: o.cellPath, spec: s })
-      if (o?.kind === 'refused' || o?.kind === 'unknown') return d.toCell0(ctx, s.instanceUuid, [why])
+      if (o?.kind === 'placed') return d.toCell0(ctx, s.instanceUuid, [why], { placed: { cellPath: o.cellPath, spec: s } })
+      if (o?.kind === 'refused' || o?.kind === 'unknown') return d.toCell0(ctx, s.instanceUuid, [why], { attempt: o.attempt })
       return Promise.resolve()
     }),
-    ...extra.map((s) => d.toCell0(ctx, s.instanceUuid, [why])),
+    ...extra.map((s) => d.toCell0(ctx, s.instanceUuid, [why], { attempt: s.retry?.attempt ?? 0 })),
   ])
 }

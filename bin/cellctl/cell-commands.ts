@@ -4,6 +4,7 @@ import type { CommandContext, CommandSpec } from './command.js'
 import { str } from './command.js'
 import type { CellValue, CommandOutput, TableSpec } from './output.js'
 import { formatAge } from './output.js'
+import type { DrainProgress } from '../../api-cell/admin/cell-drain.js'
 import { issueForNewCell, PKI_DIR_OPTION } from './pki-commands.js'
 import { UsageError } from './usage-error.js'
 
@@ -67,6 +68,19 @@ export function cellShowTable(v: CellView): TableSpec {
 }
 
 const path = (c: CommandContext): string => c.args[0] ?? ''
+
+/** How often `cell drain --wait` asks for progress. */
+const DRAIN_POLL_MS = 1000
+
+/** A drain's outcome: n of m moved, and each failure with its reason. */
+function drainOutput(p: DrainProgress, waited: boolean): CommandOutput {
+  const lines = [
+    `Cell ${p.cell}: ${p.moved} of ${p.total} instance(s) moved out, ${p.moving} moving, ${p.remaining} still in the cell.`,
+    ...(waited || p.moving === 0 ? [] : ['The moves go on in the background: see progress with cellctl cell drain PATH --wait.']),
+  ]
+  const tables: TableSpec[] = p.failed.length === 0 ? [] : [{ head: ['INSTANCE', 'WHY IT DID NOT MOVE'], rows: p.failed.map((f) => [f.instance, f.reason]) }]
+  return { data: { drain: p }, lines, tables, ...(p.failed.length > 0 || (waited && p.remaining > 0) ? { exitCode: 1 as const } : {}) }
+}
 
 /** A number flag, or a usage error. */
 function numberFlag(c: CommandContext, name: string, command: string): number | undefined {
@@ -194,6 +208,33 @@ export const CELL_COMMANDS: readonly CommandSpec[] = [
     options: {},
     async run(c) {
       return changed(await (await c.client()).request<Change>('POST', `/cells/${seg(path(c))}/enable`, {}))
+    },
+  },
+  {
+    name: ['cell', 'drain'],
+    summary: 'move every instance out of a cell (cross-cell cold migrations) for maintenance',
+    args: ['PATH'],
+    options: { wait: { type: 'boolean', help: 'wait until every move has ended, showing progress' } },
+    details:
+      'Disables the cell for new builds first, then migrates each of its instances to another cell (confirmed at once). ' +
+      'Instances that cannot move (their state, no room elsewhere) are listed with the reason, and the exit code is 1. ' +
+      'Moves copy no disk: the cells must share their instances\' storage. Running it again starts what is not moving yet.',
+    async run(c) {
+      const client = await c.client()
+      const at = `/cells/${seg(path(c))}/drain`
+      let p = (await client.request<{ drain: DrainProgress }>('POST', at, {})).drain
+      if (c.values['wait'] !== true) return drainOutput(p, false)
+      const failedAtStart = p.failed
+      let shown = -1
+      while (p.moving > 0) {
+        if (p.moved !== shown && c.progress.isTTY === true) c.progress.write(`\rdraining ${p.cell}: ${p.moved} of ${p.total} moved`)
+        shown = p.moved
+        await new Promise((r) => setTimeout(r, DRAIN_POLL_MS))
+        p = (await client.request<{ drain: DrainProgress }>('GET', `${at}?since=${p.started_at}`)).drain
+      }
+      if (shown >= 0 && c.progress.isTTY === true) c.progress.write('\n')
+      const failed = [...failedAtStart.filter((f) => !p.failed.some((g) => g.instance === f.instance)), ...p.failed]
+      return drainOutput({ ...p, total: Math.max(p.total, p.moved + p.remaining), failed }, true)
     },
   },
   {

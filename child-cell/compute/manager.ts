@@ -5,12 +5,13 @@ import type { InstanceRecord } from '../../shared/cell-link/build-spec.js'
 import type { RequestContext } from '../../shared/context.js'
 import { systemContext } from '../../shared/context.js'
 import { InvalidError } from '../../shared/errors.js'
+import { KeyedQueue } from '../../shared/keyed-queue.js'
 import type { Logger } from '../../shared/logging.js'
 import { ConductorApi } from '../conductor/rpc-api.js'
 import type { ImageCache } from './image-cache.js'
 import { computeTopic } from './rpc-api.js'
-import type { ComputeDriver, GuestMigration } from './virt/driver.js'
-import { POWER_STATES } from './virt/driver.js'
+import type { ComputeDriver, ConsoleKind, GuestMigration } from './virt/driver.js'
+import { CONSOLE_KINDS, ConsoleUnavailableError, POWER_STATES } from './virt/driver.js'
 import { liveMigrationSource, liveMigrationTarget, moveCleanup, moveFinishRevert, moveFinishTarget, movePrepareSource } from './operations/move.js'
 import { powerAction, type PowerActionArgs } from './operations/power.js'
 import { rescueInstance, unrescueInstance } from './operations/rescue.js'
@@ -49,6 +50,20 @@ export interface ComputeContext {
 
 type Handler = (ctx: RequestContext, args: any) => Promise<unknown>
 
+/** Methods that only read from the host or a guest: they need not wait for the instance's lock. */
+const UNLOCKED_METHODS: ReadonlySet<string> = new Set(['get_host_uptime', 'get_console_output', 'get_instance_diagnostics'])
+
+/**
+ * The instance a method acts on (`instance.uuid`, `uuid`, or a live migration's `migration.uuid`),
+ * the key of its per-instance lock; `undefined` for host-wide methods.
+ */
+export function instanceKeyOf(method: string, args: unknown): string | undefined {
+  if (UNLOCKED_METHODS.has(method) || typeof args !== 'object' || args === null) return undefined
+  const a = args as { instance?: { uuid?: unknown }; uuid?: unknown; migration?: { uuid?: unknown } }
+  const key = a.instance?.uuid ?? a.uuid ?? a.migration?.uuid
+  return typeof key === 'string' && key !== '' ? key : undefined
+}
+
 /**
  * nova-compute for one host: serves `compute.<host>`, drives the virt driver and reports every
  * result through the conductor. It holds no database access by design.
@@ -57,6 +72,8 @@ export class ComputeManager {
   readonly #c: ComputeContext
   readonly #bus: MessageBus
   readonly #handlers: Readonly<Record<string, Handler>>
+  /** Nova's per-instance lock: the operations of one instance run one after the other, in arrival order. */
+  readonly #locks = new KeyedQueue()
   #sub: Subscription | undefined
   #timer: NodeJS.Timeout | undefined
 
@@ -95,6 +112,11 @@ export class ComputeManager {
       unrescue_instance: (ctx, a: { uuid: string; taskState: string }) => unrescueInstance(this.#c, ctx, a),
       // Read from the guest's console log on this host; answered through the conductor, never stored.
       get_console_output: (_ctx, a: { uuid: string; length?: number }) => this.#c.driver.getConsoleOutput(a.uuid, a.length),
+      // The console's address from the guest's definition on this host (Nova's get_vnc_console).
+      get_console: (_ctx, a: { uuid: string; kind: ConsoleKind }) => {
+        if (!(CONSOLE_KINDS as readonly string[]).includes(a.kind)) return Promise.reject(new ConsoleUnavailableError(String(a.kind)))
+        return this.#c.driver.getConsole(a.uuid, a.kind)
+      },
       get_instance_diagnostics: async (_ctx, a: { uuid: string }) => ({ ...(await this.#c.driver.getInfo(a.uuid)), driver: this.#c.driver.name }),
     }
   }
@@ -118,7 +140,8 @@ export class ComputeManager {
         requireCaller(caller, `compute.${this.#c.settings.host}`, ['conductor', 'operator'])
         const h = this.#handlers[method]
         if (h === undefined) throw new InvalidError(`compute has no method ${method}`)
-        return h(hctx, args)
+        const key = instanceKeyOf(method, args)
+        return key === undefined ? h(hctx, args) : this.#locks.run(key, () => h(hctx, args))
       },
     })
     this.#timer = setInterval(() => {

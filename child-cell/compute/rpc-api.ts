@@ -1,7 +1,7 @@
 import type { MessageBus } from '../../shared/bus/message-bus.js'
 import type { ImageFetch, InstanceRecord } from '../../shared/cell-link/build-spec.js'
 import type { RequestContext } from '../../shared/context.js'
-import type { GuestMigration } from './virt/driver.js'
+import type { ConsoleAddress, ConsoleKind, GuestMigration } from './virt/driver.js'
 import type { ImageUploadTarget } from './image-upload.js'
 
 export type { ImageUploadTarget } from './image-upload.js'
@@ -79,6 +79,14 @@ export class ComputeApi {
   /** The last `length` lines of the guest's console log (a call: the text comes back this way). */
   getConsoleOutput(ctx: RequestContext, host: string, args: { uuid: string; length?: number }): Promise<string> {
     return this.#bus.call(ctx, { topic: computeTopic(host), method: 'get_console_output', args, timeoutMs: 10_000 })
+  }
+
+  /**
+   * Where the guest's `kind` console listens (a call; the address goes back up the tree to the API
+   * cell, which binds a console token to it). Never a password.
+   */
+  getConsole(ctx: RequestContext, host: string, args: { uuid: string; kind: ConsoleKind }): Promise<ConsoleAddress> {
+    return this.#bus.call(ctx, { topic: computeTopic(host), method: 'get_console', args, timeoutMs: 10_000 })
   }
 
   /**

@@ -81,6 +81,7 @@ export interface PbBuildSpec {
   aggregates: Array<{ hosts: string[]; metadata: Record<string, string> }>
   tags: string[]
   requested_host?: string
+  unshelve_image_ref?: string
 }
 export interface PbFlavorSnapshot {
   id: string
@@ -186,6 +187,7 @@ export function buildSpecToPb(s: BuildSpec): PbBuildSpec {
     aggregates: (s.aggregates ?? []).map((a) => ({ hosts: [...a.hosts], metadata: { ...a.metadata } })),
     tags: [...(s.tags ?? [])],
     ...opt('requested_host', s.requestedHost),
+    ...opt('unshelve_image_ref', s.unshelveImageRef),
   }
 }
 
@@ -245,6 +247,7 @@ export function buildSpecFromPb(p: PbBuildSpec): BuildSpec {
     ...opt('aggregates', nonEmpty(p.aggregates)?.map((a) => ({ hosts: [...a.hosts], metadata: { ...a.metadata } }))),
     ...opt('tags', nonEmpty(p.tags)?.slice()),
     ...opt('requestedHost', p.requested_host),
+    ...opt('unshelveImageRef', p.unshelve_image_ref),
   }
 }
 

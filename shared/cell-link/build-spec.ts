@@ -61,6 +61,12 @@ export interface BuildSpec {
   readonly requestedHost?: string
   /** Server tags given at boot (compute API 2.52): at most 50, each 1-60 characters. Absent: none. */
   readonly tags?: readonly string[]
+  /**
+   * Set on an unshelve into another cell (api-cell/scheduler/unshelve-mover.ts): the instance's own
+   * image, which its record keeps (as Nova's unshelve does), while `image` is the shelved snapshot
+   * the guest is spawned from. The leaf records the action as `unshelve`. Absent: a boot.
+   */
+  readonly unshelveImageRef?: string
   readonly createdAt: number
 }
 

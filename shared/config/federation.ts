@@ -29,6 +29,11 @@ export interface FederationConfig {
    */
   readonly publicHost: string
   readonly ports: { readonly identity: number; readonly compute: number; readonly image: number }
+  /**
+   * Remote consoles: the first region's console proxy listens on `port`, the next region's on
+   * `port + 1`, ... (0: free ports); tokens live `tokenTtlMs` (Nova's `[consoleauth] token_ttl`).
+   */
+  readonly console: { readonly port: number; readonly tokenTtlMs: number }
   /** Production: `mysql://user:pass@host:port` (schemas are added per cell). See credentials.ts. */
   readonly databaseBaseUrl: string
   /** Production: `amqp://user:pass@host:port` (vhosts are added per cell). See credentials.ts. */
@@ -70,6 +75,8 @@ export interface FederationConfig {
   }
   /** Filters, weighers, attempts and workers (see `scheduler-config.ts`). */
   readonly scheduler: SchedulerConfig
+  /** Who may have a resize or cold migration fall back to another cell (`FEDERATION_CROSS_CELL_RESIZE`). */
+  readonly crossCellResize: CrossCellRule
   /**
    * The federation PKI (mutual TLS on every cell link): `STATE_DIR/pki`, and how often running
    * processes look for renewed certificates (`FEDERATION_CERT_REFRESH_MS`, default 5000).
@@ -86,6 +93,7 @@ export const COMMON_OPTIONS = {
   'identity-port': { type: 'string' },
   'compute-port': { type: 'string' },
   'image-port': { type: 'string' },
+  'console-port': { type: 'string' },
   'database-url': { type: 'string' },
   'transport-url': { type: 'string' },
   'name-prefix': { type: 'string' },
@@ -107,6 +115,8 @@ export const COMMON_HELP = `Options:
   --identity-port N      Keystone v3 port (default 5000)
   --compute-port N       Nova v2.1 port (default 8774)
   --image-port N         Glance v2 port (default 9292)
+  --console-port N       console proxy (noVNC WebSocket) of the first region; the next regions
+                         take the next ports (default 6080, or free ports when --compute-port is 0)
   --database-url URL     production: MariaDB/MySQL server, without password (credentials: see below)
   --transport-url URL    production: RabbitMQ server, without password (credentials: see below)
   --name-prefix NAME     prefix of database schemas and vhosts (default federation)
@@ -139,8 +149,13 @@ Environment:
                                  (Nova's instance_build_timeout; default 600000)
   FEDERATION_SHELVED_OFFLOAD_TIME  seconds a shelved instance keeps its host before it is
                                  offloaded: 0 at once (default), -1 never (Nova's shelved_offload_time)
+  FEDERATION_CONSOLE_TOKEN_TTL   seconds a remote console URL's single-use token stays valid
+                                 (Nova's [consoleauth] token_ttl; default 600)
   FEDERATION_CERT_REFRESH_MS     how often running cells look for renewed certificates in
-                                 STATE_DIR/pki (default 5000)`
+                                 STATE_DIR/pki (default 5000)
+  FEDERATION_CROSS_CELL_RESIZE   who may have a resize or cold migration go to another cell when
+                                 the instance's cell has no valid host: nobody (default, as Nova's
+                                 compute:servers:resize:cross_cell), admin or any`
 
 function int(name: string, v: string | undefined, def: number): number {
   if (v === undefined) return def
@@ -186,6 +201,11 @@ export function federationConfig(mode: 'embedded' | 'production', values: Record
       compute: int('compute-port', s('compute-port'), 8774),
       image: int('image-port', s('image-port'), 9292),
     },
+    console: {
+      // Tests and benches ask for free ports with --compute-port 0: the proxies follow.
+      port: int('console-port', s('console-port'), s('compute-port') === '0' ? 0 : 6080),
+      tokenTtlMs: num('FEDERATION_CONSOLE_TOKEN_TTL', 600) * 1000,
+    },
     databaseBaseUrl: database.url,
     transportBaseUrl: transport.url,
     serverUrlSources: { database: database.source, transport: transport.source },
@@ -203,12 +223,27 @@ export function federationConfig(mode: 'embedded' | 'production', values: Record
       buildTimeoutMs: num('FEDERATION_BUILD_TIMEOUT_MS', 600_000),
       shelvedOffloadTimeS: shelvedOffloadTime(env['FEDERATION_SHELVED_OFFLOAD_TIME']),
     },
+    crossCellResize: crossCellRuleOf(env['FEDERATION_CROSS_CELL_RESIZE']),
     scheduler: loadSchedulerConfig({
       path: s('scheduler-config') ?? (env['FEDERATION_SCHEDULER_CONFIG'] || undefined),
       fallbackPath: resolve(packageRoot(), 'deploy', 'scheduler.yaml'),
       ...(s('scheduler-workers') === undefined ? {} : { workers: workers(s('scheduler-workers') as string) }),
     }),
   })
+}
+
+/**
+ * Who may have a resize or cold migration go to another cell when the instance's own cell has no
+ * valid host (Nova's `compute:servers:resize:cross_cell`, whose default is nobody). An admin naming
+ * a host in another cell (migrate 2.56) and `cellctl cell drain` move across cells whatever it says.
+ */
+export type CrossCellRule = 'nobody' | 'admin' | 'any'
+
+/** `FEDERATION_CROSS_CELL_RESIZE`: nobody (default), admin or any. */
+export function crossCellRuleOf(raw: string | undefined): CrossCellRule {
+  if (raw === undefined || raw === '') return 'nobody'
+  if (raw === 'nobody' || raw === 'admin' || raw === 'any') return raw
+  throw new Error('FEDERATION_CROSS_CELL_RESIZE must be nobody, admin or any')
 }
 
 /** `FEDERATION_SHELVED_OFFLOAD_TIME`: a whole number of seconds >= -1; default 0 (Nova's). */

@@ -128,7 +128,10 @@ async function openMysql<DB>(url: string): Promise<Database<DB>> {
 }
 
 /**
- * Brings the database to the newest of `migrations` (named so that they sort in order).
+ * Brings the database to the newest of `migrations`, running every one not run yet, in name
+ * order. A migration whose name sorts before one already run is run too (Kysely's
+ * `allowUnorderedMigrations`): one database holds several families (`compute_…`, `image_…`), and
+ * a new `compute_00NN` must upgrade a database where `image_0001` ran long ago.
  * Safe to run concurrently, from one handle or several, in one process or several:
  * - MySQL: Kysely's migration lock (`GET_LOCK`). MySQL has no transactional DDL, so when one
  *   migration fails the ones before it in the same run stay applied;
@@ -139,7 +142,7 @@ async function openMysql<DB>(url: string): Promise<Database<DB>> {
  */
 export async function migrateToLatest(db: Kysely<any>, migrations: Readonly<Record<string, Migration>>): Promise<void> {
   const provider: MigrationProvider = { getMigrations: () => Promise.resolve({ ...migrations }) }
-  const migrate = (k: Kysely<any>) => new Migrator({ db: k, provider }).migrateToLatest()
+  const migrate = (k: Kysely<any>) => new Migrator({ db: k, provider, allowUnorderedMigrations: true }).migrateToLatest()
   const { error, results } =
     db.getExecutor().adapter instanceof SqliteAdapter
       ? await db.connection().execute((conn) => inSqliteWriteTransaction(conn, migrate))

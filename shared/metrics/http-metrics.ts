@@ -88,9 +88,10 @@ export function observeHttp(args: { readonly listener: string; readonly handler:
 }
 
 /**
- * The URL with the value of a `signature` query parameter masked: a signed image file URL is a
- * capability (api-cell/image/file-url-signer.ts), and secrets are never logged.
+ * The URL with the value of a `signature` query parameter masked, and the token of
+ * `GET /os-console-auth-tokens/{token}`: a signed image file URL and a console token are
+ * capabilities (api-cell/image/file-url-signer.ts, api-cell/consoles), and secrets are never logged.
  */
 function redactSignature(url: string | undefined): string | undefined {
-  return url?.replace(/([?&]signature=)[^&#]*/gi, '$1***')
+  return url?.replace(/([?&]signature=)[^&#]*/gi, '$1***').replace(/(\/os-console-auth-tokens\/)[^/?#]+/gi, '$1***')
 }

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createDriver, libvirtAvailable } from '../../child-cell/compute/virt/create-driver.js'
-import { InstanceNotFoundError, POWER_STATES, TEST_GUEST_CONSOLE } from '../../child-cell/compute/virt/driver.js'
+import { ConsoleUnavailableError, InstanceNotFoundError, POWER_STATES, TEST_GUEST_CONSOLE } from '../../child-cell/compute/virt/driver.js'
 import type { ComputeDriver, SpawnArgs } from '../../child-cell/compute/virt/driver.js'
 import { FakeDriver } from '../../child-cell/compute/virt/fake-driver.js'
 import { testHostUri, writeTestHostXml } from '../../child-cell/compute/virt/host-xml.js'
@@ -209,6 +210,32 @@ describe.each(implementations)('ComputeDriver contract: $name', (impl) => {
     expect(await driver.getConsoleOutput(args.uuid)).toBe(silent)
     expect(await driver.getConsoleOutput(args.uuid, 10)).toBe(silent)
     await expect(driver.getConsoleOutput(randomUUID())).rejects.toBeInstanceOf(InstanceNotFoundError)
+  })
+
+  it('answers where a guest’s VNC console listens (an address and port, no password), the same after a reboot; no SPICE or serial console: unavailable; unknown guest: 404', async () => {
+    const args = guest()
+    await driver.spawn(args)
+    const vnc = await driver.getConsole(args.uuid, 'vnc')
+    expect(Object.keys(vnc).sort()).toEqual(['host', 'port'])
+    expect(vnc.host).toBe('127.0.0.1')
+    expect(Number.isInteger(vnc.port) && vnc.port >= 5900 && vnc.port < 65536).toBe(true)
+    if (driver.name === 'libvirt') {
+      // The test driver's guests declare their host's stand-in display, which speaks RFB.
+      const banner = await new Promise<string>((resolve, reject) => {
+        const s = connect(vnc)
+        s.once('data', (d) => {
+          resolve(d.toString())
+          s.destroy()
+        })
+        s.once('error', reject)
+      })
+      expect(banner).toBe('RFB 003.008\n')
+    }
+    await driver.reboot(args.uuid, true)
+    expect(await driver.getConsole(args.uuid, 'vnc')).toEqual(vnc)
+    await expect(driver.getConsole(args.uuid, 'spice')).rejects.toBeInstanceOf(ConsoleUnavailableError)
+    await expect(driver.getConsole(args.uuid, 'serial')).rejects.toBeInstanceOf(ConsoleUnavailableError)
+    await expect(driver.getConsole(randomUUID(), 'vnc')).rejects.toBeInstanceOf(InstanceNotFoundError)
   })
 
   it('pauses and unpauses', async () => {

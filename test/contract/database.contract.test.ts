@@ -175,6 +175,24 @@ describe.each(targets)('Database contract: $dialect', (target) => {
     }
   })
 
+  it('runs a new migration whose name sorts before one already run (a family added later: compute_00NN after image_0001)', async () => {
+    const fresh = await openDatabase<TestSchema>(target.fresh())
+    try {
+      const later: Record<string, Migration> = {
+        zz_later_0001: { up: (k: Kysely<any>) => k.schema.createTable('dbc_later').addColumn('id', 'varchar(36)', (c) => c.primaryKey()).execute() },
+      }
+      await migrateToLatest(fresh.db, { ...MIGRATIONS, ...later })
+      const added: Record<string, Migration> = {
+        '0001a_added': { up: (k: Kysely<any>) => k.schema.createTable('dbc_added').addColumn('id', 'varchar(36)', (c) => c.primaryKey()).execute() },
+      }
+      await migrateToLatest(fresh.db, { ...MIGRATIONS, ...later, ...added })
+      expect(await migrationCount(fresh.db)).toBe(4)
+      await fresh.db.insertInto('dbc_added' as never).values({ id: 'x' } as never).execute()
+    } finally {
+      await fresh.close()
+    }
+  })
+
   it('reports a failing migration by name and keeps the ones applied before', async () => {
     const fresh = await openDatabase<TestSchema>(target.fresh())
     try {

@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { WebSocket } from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse, stringify } from 'yaml'
 import type { Federation } from '../../bin/embedded.js'
@@ -323,6 +324,17 @@ describe('the real openstack CLI against an embedded federation', () => {
     expect(typed.map((m: any) => m.Type).sort()).toEqual(['live-migration', 'migration', 'resize', 'resize'])
   }, 240_000)
 
+  it('migrates a server across regions to a named host, keeping its id', async () => {
+    await os('--os-compute-api-version', '2.56', 'server', 'migrate', '--host', 'r2-c1', '--wait', vm1.id)
+    await waitStatus(vm1.id, 'VERIFY_RESIZE', 'federation')
+    await os('server', 'resize', 'confirm', vm1.id)
+    const moved = await waitStatus(vm1.id, 'ACTIVE', 'federation')
+    expect(moved.id).toBe(vm1.id)
+    const shown = await osJson('--os-region-name', 'region-two', 'server', 'show', 'vm1')
+    expect(shown).toMatchObject({ id: vm1.id, 'OS-EXT-SRV-ATTR:host': 'r2-c1', status: 'ACTIVE' })
+    expect((await osJson('--os-region-name', 'region-one', 'server', 'list')).map((x: any) => x.ID)).not.toContain(vm1.id)
+  }, 120_000)
+
   it('deletes the servers with --wait', async () => {
     await Promise.all([os('server', 'delete', '--wait', 'vm1'), os('--os-region-name', 'region-two', 'server', 'delete', '--wait', 'vm2')])
     const [all, r2] = await Promise.all([osJson('server', 'list', '--all-projects'), osJson('--os-region-name', 'region-two', 'server', 'list')])
@@ -332,4 +344,36 @@ describe('the real openstack CLI against an embedded federation', () => {
     expect(gone.code).toBe(1)
     expect(gone.stderr).toContain(`No server with a name or ID of '${vm1.id}' exists.`)
   })
+
+  it('console url show: a noVNC URL of the region’s console proxy with a token, at 2.1 (os-getVNCConsole) and 2.6 (remote-consoles)', async () => {
+    const r2 = ['--os-region-name', 'region-two']
+    await osJson(...r2, 'server', 'create', '--image', 'cirros', '--flavor', 'm1.tiny', '--wait', 'vm-console')
+    const proxy = fed.api.consoleUrls['region-two']
+    expect(proxy).toBeDefined()
+    const old = await osJson(...r2, 'console', 'url', 'show', 'vm-console')
+    expect(old.type).toBe('novnc')
+    expect(old.url.startsWith(`${proxy}/vnc_auto.html?path=%3Ftoken%3D`)).toBe(true)
+    const v26 = await osJson(...r2, '--os-compute-api-version', '2.6', 'console', 'url', 'show', '--novnc', 'vm-console')
+    expect(v26).toMatchObject({ protocol: 'vnc', type: 'novnc' })
+    expect(v26.url.startsWith(`${proxy}/vnc_auto.html?path=%3Ftoken%3D`)).toBe(true)
+    expect(v26.url).not.toBe(old.url)
+    // The page a browser opens first, then the WebSocket noVNC opens with the URL's path: it
+    // reaches the guest's display (the test driver host's stand-in RFB server) through the proxy.
+    expect((await fetch(v26.url)).status).toBe(200)
+    const path = new URL(v26.url).searchParams.get('path') ?? ''
+    const banner = await new Promise<string>((resolve, reject) => {
+      const ws = new WebSocket(`${proxy?.replace('http', 'ws')}/websockify${path}`, ['binary'])
+      ws.on('message', (d: Buffer) => {
+        resolve(d.toString())
+        ws.close()
+      })
+      ws.on('error', reject)
+    })
+    expect(banner).toBe('RFB 003.008\n')
+    // No SPICE display on these guests: Nova's 400, which the CLI reports.
+    const spice = await run(fed.cloudsYaml, 'federation', [...r2, 'console', 'url', 'show', '--spice', 'vm-console'])
+    expect(spice.code).toBe(1)
+    expect(spice.stderr).toContain('Unavailable console type spice')
+    await os(...r2, 'server', 'delete', '--wait', 'vm-console')
+  }, 120_000)
 })

@@ -1,38 +1,24 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { ComputeManager } from '../../child-cell/compute/manager.js'
-import { FakeDriver } from '../../child-cell/compute/virt/fake-driver.js'
-import { ConductorManager } from '../../child-cell/conductor/manager.js'
+import type { FakeDriver } from '../../child-cell/compute/virt/fake-driver.js'
+import type { ConductorManager } from '../../child-cell/conductor/manager.js'
 import { buildInstance } from '../../child-cell/conductor/operations/build.js'
 import { expireStuckSpawns, resumeStuckReschedules } from '../../child-cell/conductor/operations/reschedule.js'
-import { principalName } from '../../shared/bus/caller.js'
-import { cellMigrations } from '../../child-cell/db/migrations.js'
-import type { CellSchema } from '../../child-cell/db/schema.js'
-import { SchedulerManager } from '../../child-cell/scheduler/manager.js'
-import { hostPluginsOf } from '../../child-cell/scheduler/plugins.js'
-import { InProcessBus } from '../../shared/bus/in-process-bus.js'
 import type { BuildSpec } from '../../shared/cell-link/build-spec.js'
 import type { InstanceIndexPayload } from '../../shared/cell-link/types.js'
-import { DEFAULT_SCHEDULER_CONFIG } from '../../shared/config/scheduler-config.js'
 import { systemContext } from '../../shared/context.js'
-import type { Database } from '../../shared/db/database.js'
-import { migrateToLatest, openDatabase } from '../../shared/db/database.js'
-import { createLogger } from '../../shared/logging.js'
-import { waitFor } from '../helpers/os-client.js'
 import { buildSpecFixture } from '../helpers/build-spec.js'
+import type { LeafCell } from '../helpers/leaf-cell.js'
+import { startLeafCell } from '../helpers/leaf-cell.js'
+import { waitFor } from '../helpers/os-client.js'
 
 const CELL = 'api!r!leaf'
 
 /** One leaf cell in-process (conductor, scheduler, three fake hosts on one bus), without an agent. */
 describe('a leaf cell reschedules failed spawns', () => {
-  let dir: string
-  let database: Database<CellSchema>
-  let bus: InProcessBus
+  let cell: LeafCell
+  let database: LeafCell['database']
   let conductor: ConductorManager
-  const drivers = new Map<string, FakeDriver>()
-  const stops: Array<() => Promise<void>> = []
+  let drivers: LeafCell['drivers']
 
   const spec = (): BuildSpec =>
     buildSpecFixture({ retry: { attempt: 1, triedCells: ['api!r!other'], faults: ['api!r!other host x: broken'], versionBase: 7 } })
@@ -43,54 +29,12 @@ describe('a leaf cell reschedules failed spawns', () => {
   const instance = (uuid: string) => database.db.selectFrom('instances').selectAll().where('uuid', '=', uuid).executeTakeFirst()
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'leaf-resched-'))
-    database = await openDatabase<CellSchema>(`sqlite:${join(dir, 'cell.db')}`)
-    await migrateToLatest(database.db, cellMigrations)
-    bus = new InProcessBus()
-    const log = createLogger('test')
-    conductor = new ConductorManager({ db: database.db, bus, cellPath: CELL, serviceDownMs: 60_000, log, maxBuildAttempts: 2 })
-    await conductor.start()
-    stops.push(() => conductor.stop())
-    const scheduler = new SchedulerManager({
-      db: database.db,
-      bus,
-      log,
-      settings: { ...hostPluginsOf(DEFAULT_SCHEDULER_CONFIG), hostSubsetSize: 1, serviceDownMs: 60_000, maxClaimRounds: 3 },
-    })
-    await scheduler.start()
-    stops.push(() => scheduler.stop())
-    for (const [host, memoryMb] of [['big', 16384], ['mid', 12288], ['small', 8192]] as const) {
-      const driver = new FakeDriver({ resources: { vcpus: 8, memoryMb, localGb: 100 } })
-      drivers.set(host, driver)
-      const compute = new ComputeManager({
-        // Each host speaks as itself, so the conductor's caller policy applies to it.
-        bus: bus.as(principalName(CELL, 'compute', [host])),
-        driver,
-        log,
-        settings: {
-          host,
-          hostIp: '127.0.0.1',
-          availabilityZone: 'nova',
-          cpuAllocationRatio: 1,
-          ramAllocationRatio: 1,
-          diskAllocationRatio: 1,
-          reservedHostMemoryMb: 0,
-          reservedHostDiskGb: 0,
-          reportIntervalMs: 60_000,
-          resumeGuestsStateOnHostBoot: true,
-        },
-      })
-      await compute.start()
-      stops.push(() => compute.stop())
-    }
+    cell = await startLeafCell({ cellPath: CELL, hosts: [['big', 16384], ['mid', 12288], ['small', 8192]], maxBuildAttempts: 2 })
+    ;({ database, conductor, drivers } = cell)
   })
 
   afterEach(async () => {
-    for (const s of stops.splice(0).reverse()) await s()
-    await bus.close()
-    drivers.clear()
-    await database.close()
-    rmSync(dir, { recursive: true, force: true })
+    await cell.stop()
   })
 
   it('numbers a handed-over build from its version base, and tries the next host after a failed spawn', async () => {

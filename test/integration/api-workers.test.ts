@@ -82,7 +82,7 @@ describe('API workers, production mode (--workers 2)', () => {
   let fed: ProductionFederation
 
   beforeAll(async () => {
-    fed = await startProduction({ args: ['--workers', '2'], namePrefix: `throughput_${Math.random().toString(36).slice(2, 8)}` })
+    fed = await startProduction({ args: ['--workers', '2'], namePrefix: 'throughput' })
   }, 180_000)
 
   afterAll(async () => {

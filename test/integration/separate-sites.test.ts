@@ -1,3 +1,6 @@
+import { writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import type { SitesRig } from '../../bench/sites-rig.js'
 import { API_PUBLIC, RIG_ADMIN_PASSWORD, startSites } from '../../bench/sites-rig.js'
@@ -35,7 +38,7 @@ describe('separate sites: each region in its own network namespace, a link cut m
     expect(quota.status).toBe(200)
     fed = { admin, computeUrl: rig.computeUrl, imageRef, prefix: rig.prefix, leaves: DEPLOY_LEAVES }
     process.stdout.write(`separate sites: namespaces ${Object.values(rig.net.ns).join(', ')}; 25 ms each way between sites by ${rig.net.delayBy}\n`)
-  }, 240_000)
+  }, 420_000)
 
   afterAll(async () => {
     await rig?.destroy()
@@ -45,7 +48,9 @@ describe('separate sites: each region in its own network namespace, a link cut m
     const r = rig as SitesRig
     // What the sites logged (warnings and up), for whoever reads a failure.
     onTestFailed(() => {
-      process.stdout.write(`--- sites' output (last 20000 characters) ---\n${r.output().slice(-20_000)}\n`)
+      const file = join(tmpdir(), `separate-sites-${r.prefix}.log`)
+      writeFileSync(file, r.output())
+      process.stdout.write(`--- sites' output (last 20000 characters; all of it in ${file}) ---\n${r.output().slice(-20_000)}\n`)
     })
     // Half the burst before the cut, half right after it: some builds are on their way to region-one
     // when its link goes, others are placed while it is unreachable and not yet known down.

@@ -3,7 +3,7 @@ import { isDuplicateKey } from '../../../shared/db/database.js'
 import type { ComputeTables } from '../../db/compute-schema.js'
 
 /** What gets an integer id. */
-export const LEGACY_ID_KINDS = ['hypervisor', 'service', 'aggregate'] as const
+export const LEGACY_ID_KINDS = ['hypervisor', 'service', 'aggregate', 'migration'] as const
 /** One of {@link LEGACY_ID_KINDS}. */
 export type LegacyIdKind = (typeof LEGACY_ID_KINDS)[number]
 

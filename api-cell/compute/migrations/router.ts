@@ -11,6 +11,8 @@ import type { ComputeDeps } from '../deps.js'
 import type { Microversion } from '../microversion.js'
 import { atLeast, microversionOf } from '../microversion.js'
 import { regionOf } from '../request-scope.js'
+import { migrationView, regionOf as sagaRegion } from '../cross-cell/saga-store.js'
+import { LegacyIds } from '../hosts/legacy-ids.js'
 
 type Wrap = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: (e: unknown) => void) => void
 
@@ -68,7 +70,39 @@ async function gather(d: ComputeDeps, ctx: RequestContext, region: string | null
       }
     }),
   )
-  return per.flat()
+  return [...per.flat(), ...(await crossCellMigrations(d, region))]
+}
+
+/**
+ * Cross-cell moves, from the API cell's saga rows (their cells hold none): in scope when their
+ * source or target is in the region. Numbered in the API DB (`legacy_ids`, kind `migration`).
+ */
+async function crossCellMigrations(d: ComputeDeps, region: string | null): Promise<Migration[]> {
+  const rows = await d.db.selectFrom('cross_cell_migrations').selectAll().execute()
+  const inScope = rows.filter((r) => region === null || sagaRegion(r.source_cell) === region || (r.target_cell !== null && sagaRegion(r.target_cell) === region))
+  if (inScope.length === 0) return []
+  const ids = await new LegacyIds(d.db).assign('migration', inScope.map((r) => ({ ref: r.uuid, cellPath: null })))
+  return inScope.map((r) => {
+    const v = migrationView(r)
+    return {
+      id: ids.get(r.uuid)?.id ?? 0,
+      uuid: v.uuid,
+      instanceUuid: v.instanceUuid,
+      migrationType: v.migrationType,
+      status: v.status,
+      sourceHost: v.sourceCompute,
+      sourceNode: v.sourceNode,
+      destHost: v.destCompute,
+      destNode: v.destNode,
+      oldFlavorId: v.oldFlavorId,
+      newFlavorId: v.newFlavorId,
+      projectId: v.projectId,
+      userId: v.userId,
+      createdAt: v.createdAt,
+      updatedAt: v.updatedAt,
+      cellPath: r.target_cell ?? r.source_cell,
+    }
+  })
 }
 
 /**

@@ -8,7 +8,8 @@ import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
 import { atLeast, microversionOf } from '../microversion.js'
 import { novaMetadata, novaServerName, parseBody } from '../parameter-types.js'
-import { linkBase } from '../request-scope.js'
+import { linkBase, regionOf } from '../request-scope.js'
+import { decideUnshelve } from './unshelve-plan.js'
 
 /** Sends one action to the instance's cell (router.ts: mapping, down cell and building checks). */
 export type ActFn = (res: Response, uuid: string, action: string, args: unknown) => Promise<unknown>
@@ -90,12 +91,25 @@ export async function lifecycleActionRoute(d: ComputeDeps, act: ActFn, req: Requ
       const fetch = image === undefined ? undefined : imageFetchOf(image)
       // Nova deletes the shelved image once the instance is unshelved: the host gets a URL for that.
       const discardUrl = inst.shelvedImageId === undefined ? undefined : d.snapshots?.discardUrl(inst.shelvedImageId, inst.uuid)
-      await act(res, uuid, 'unshelve', {
+      const inCell = {
         ...(discardUrl === undefined ? {} : { discardUrl }),
         ...(az === undefined ? {} : { availabilityZone: az }),
         ...(host === undefined ? {} : { host }),
         ...(fetch === undefined ? {} : { image: fetch }),
-      })
+      }
+      if (inst.vmState === 'shelved_offloaded' && d.unshelveMover !== undefined && inst.taskState === null && !inst.locked) {
+        // The global scheduler may pick another cell (unshelve-plan.ts); bad zone or host: 400.
+        const ask = { ...(az === undefined ? {} : { availabilityZone: az }), ...(host === undefined ? {} : { host }) }
+        const decision = await decideUnshelve(d, contextOf(res), regionOf(res), inst, ask, image)
+        if (decision.kind === 'move') {
+          // Refused by every other cell, the unshelve is tried in the instance's own cell, which
+          // records the fault and the action's error when it cannot either (Nova's answer).
+          await d.unshelveMover.start(contextOf(res), { ...decision.plan, fallback: inCell })
+          res.status(202).end()
+          return
+        }
+      }
+      await act(res, uuid, 'unshelve', inCell)
       res.status(202).end()
       return
     }
@@ -165,4 +179,16 @@ export async function shelvedImageOf(d: ComputeDeps, res: Response, uuid: string
   const a = authOf(res)
   const found = await d.locator.get(contextOf(res), { projectId: a.projectId, isAdmin: a.isAdmin }, uuid)
   return found.record.shelvedImageId
+}
+
+/**
+ * 409 while an unshelve into another cell moves the instance (api-cell/scheduler/unshelve-mover.ts):
+ * its cell does not know yet, so the API refuses other actions, as Nova's task state `unshelving` does.
+ */
+export async function refuseWhileMoving(d: ComputeDeps, res: Response, uuid: string, action: string): Promise<void> {
+  if (d.unshelveMover === undefined || !(await d.unshelveMover.inFlight(uuid))) return
+  // Another project's server stays a 404, whatever it is doing.
+  const a = authOf(res)
+  await d.locator.mapping({ projectId: a.projectId, isAdmin: a.isAdmin }, uuid)
+  throw new ConflictError(`Cannot '${action}' instance ${uuid} while it is in task_state unshelving`)
 }

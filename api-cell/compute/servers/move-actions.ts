@@ -10,6 +10,7 @@ import { findFlavor, flavorSnapshot } from '../flavors/flavor-store.js'
 import { atLeast, microversionOf } from '../microversion.js'
 import { novaBoolean, parseBody } from '../parameter-types.js'
 import { instanceUsage, limitsOf } from '../quotas/quota-store.js'
+import { confirmOrRevertCrossCell, migrateOrResize } from '../cross-cell/move-routes.js'
 
 /**
  * Nova's `allow_resize_to_same_host`: true here, since a small cloud may have one host with room.
@@ -66,20 +67,29 @@ export async function moveAction(d: ComputeDeps, act: Act, req: Request, res: Re
       if (current.id === flavor.flavorid) throw new InvalidError('When resizing, instances must change flavor!')
       await checkResizeQuota(d, found.record, flavor.vcpus - current.vcpus, flavor.memory_mb - current.memoryMb)
       const next = await flavorSnapshot(d.db, flavor)
-      const record = (await act(res, uuid, 'resize', { migrationUuid: randomUUID(), flavor: next, allowSameHost: ALLOW_RESIZE_TO_SAME_HOST })) as InstanceRecord
-      await charge(d, record.uuid, next)
+      // Within the instance's cell, or (no valid host there, cross-cell allowed) to another cell.
+      await migrateOrResize(d, res, uuid, { kind: 'resize', flavor: next }, () =>
+        act(res, uuid, 'resize', { migrationUuid: randomUUID(), flavor: next, allowSameHost: ALLOW_RESIZE_TO_SAME_HOST }),
+      )
+      await charge(d, uuid, next)
       res.status(202).end()
       return
     }
     case 'confirmResize': {
       // Nova's schema leaves the value free (`'confirmResize': {}`): Tempest sends `{}`.
-      const record = (await act(res, uuid, 'confirm_resize', {})) as InstanceRecord
-      await charge(d, record.uuid, record.flavor)
+      const crossed = await confirmOrRevertCrossCell(d, res, uuid, 'confirm')
+      const record = crossed ?? ((await act(res, uuid, 'confirm_resize', {})) as InstanceRecord)
+      await charge(d, uuid, record.flavor)
       res.status(204).end()
       return
     }
     case 'revertResize': {
       // Nova's schema leaves the value free (`'revertResize': {}`), a TODO there to restrict it later.
+      // A move across cells reverts in the background; its saga gives the quota back at the end.
+      if ((await confirmOrRevertCrossCell(d, res, uuid, 'revert')) === null) {
+        res.status(202).end()
+        return
+      }
       const record = (await act(res, uuid, 'revert_resize', {})) as InstanceRecord
       await charge(d, record.uuid, record.flavor)
       res.status(202).end()
@@ -90,7 +100,11 @@ export async function moveAction(d: ComputeDeps, act: Act, req: Request, res: Re
       // Nova validates the body only from 2.56 (object or null, with an optional host); before,
       // whatever the value (Tempest sends `{}`), it is ignored and the scheduler picks the host.
       const body = atLeast(mv, '2.56') ? parseBody(migrateBody, value) : null
-      await act(res, uuid, 'migrate', { migrationUuid: randomUUID(), ...(typeof body?.host === 'string' ? { host: body.host } : {}) })
+      const host = typeof body?.host === 'string' ? body.host : undefined
+      // A host in another cell (or no valid host here, cross-cell allowed) moves across cells.
+      await migrateOrResize(d, res, uuid, { kind: 'migration', ...(host === undefined ? {} : { host }) }, () =>
+        act(res, uuid, 'migrate', { migrationUuid: randomUUID(), ...(host === undefined ? {} : { host }) }),
+      )
       res.status(202).end()
       return
     }
@@ -98,7 +112,9 @@ export async function moveAction(d: ComputeDeps, act: Act, req: Request, res: Re
       adminOnly(res, 'os_compute_api:os-migrate-server:migrate_live')
       const schema = !atLeast(mv, '2.25') ? liveV21 : atLeast(mv, '2.30') && !atLeast(mv, '2.68') ? liveV230 : liveV225
       const body = parseBody(schema, value)
-      await act(res, uuid, 'live_migrate', { migrationUuid: randomUUID(), ...(typeof body.host === 'string' ? { host: body.host } : {}) })
+      // From 2.34 Nova's pre-checks run after the 202: no valid host shows as a migration in error.
+      const asyncPrechecks = atLeast(mv, '2.34')
+      await act(res, uuid, 'live_migrate', { migrationUuid: randomUUID(), ...(typeof body.host === 'string' ? { host: body.host } : {}), ...(asyncPrechecks ? { asyncPrechecks } : {}) })
       res.status(202).end()
       return
     }

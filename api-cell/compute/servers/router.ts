@@ -21,9 +21,11 @@ import { serverInfoRouter } from './server-info-routes.js'
 import { serverTagsRouter } from './tag-routes.js'
 import { volumeAttachmentsRouter } from './volume-attachment-routes.js'
 import { canonicalIpv6, createServer } from './create.js'
-import { LIFECYCLE_ACTION_KEYS, lifecycleActionRoute, shelvedImageOf } from './lifecycle-actions.js'
+import { CONSOLE_ACTION_KEYS, consoleActionRoute, consolesRouter } from './console-routes.js'
+import { LIFECYCLE_ACTION_KEYS, lifecycleActionRoute, refuseWhileMoving, shelvedImageOf } from './lifecycle-actions.js'
 import { listServers } from './list.js'
 import { MOVE_ACTIONS, moveAction } from './move-actions.js'
+import { inFlightSaga } from '../cross-cell/saga-store.js'
 import { serverDetail } from './views.js'
 
 type Wrap = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: (e: unknown) => void) => void
@@ -45,14 +47,11 @@ const ACTIONS: Readonly<Record<string, string>> = {
 }
 
 /**
- * Real Nova actions this federation does not offer (no Neutron, no consoles, no migrations...):
+ * Real Nova actions this federation does not offer (no Neutron, no soft delete...):
  * the server is still looked up first, so a missing one is a 404 as in Nova, then 400 / 409.
  */
 const UNSUPPORTED_ACTIONS = new Set([
   'restore',
-  'os-getVNCConsole',
-  'os-getSPICEConsole',
-  'os-getSerialConsole',
   'changePassword',
   'addSecurityGroup',
   'removeSecurityGroup',
@@ -176,8 +175,18 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
       }
       if (fresh.cell_path === null) throw new ConflictError(`Instance ${uuid} is being scheduled, try again`)
       if (d.tree.isDown(fresh.cell_path)) throw new ConflictError(`Cannot 'delete' instance ${uuid}: its cell ${fresh.cell_path} is down (status UNKNOWN)`)
+      await refuseWhileMoving(d, res, uuid, 'delete')
+      // A move across cells holds a copy in two cells: deleting is refused while it is between
+      // steps (it ends soon, or is resumed); in VERIFY_RESIZE the other copy is removed after.
+      const moving = await inFlightSaga(d.db, uuid)
+      if (moving !== undefined && moving.status !== 'finished') {
+        throw new ConflictError(`Cannot 'delete' instance ${uuid} while its move to another cell is in status ${moving.status}, try again`)
+      }
       const shelvedImage = await shelvedImageOf(d, res, uuid)
       await d.tree.clientFor(fresh.cell_path).instanceAction(contextOf(res), { cellPath: fresh.cell_path, instanceUuid: uuid, action: 'delete', args: {} })
+      if (moving !== undefined) await d.crossCell?.moves.abandon(contextOf(res), moving)
+      // Console URLs handed out for it open nothing any more (Nova cleans its console tokens too).
+      await d.consoles?.tokens.forgetInstance(uuid)
       if (shelvedImage !== undefined) await d.snapshots?.discard(shelvedImage, uuid).catch(() => undefined)
       res.status(204).end()
     }),
@@ -190,8 +199,13 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
       const keys = Object.keys(body)
       const key = keys[0]
       const uuid = String(req.params['id'])
+      if (key !== undefined) await refuseWhileMoving(d, res, uuid, key)
       if (keys.length === 1 && key !== undefined && LIFECYCLE_ACTION_KEYS.has(key)) {
         await lifecycleActionRoute(d, act, req, res, uuid, key, (body as Record<string, unknown>)[key])
+        return
+      }
+      if (keys.length === 1 && key !== undefined && CONSOLE_ACTION_KEYS.has(key)) {
+        await consoleActionRoute(d, res, uuid, key, (body as Record<string, unknown>)[key])
         return
       }
       if (keys.length === 1 && key !== undefined && UNSUPPORTED_ACTIONS.has(key)) {
@@ -280,6 +294,7 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
   r.use(serverTagsRouter(d, wrap))
   r.use(serverInfoRouter(d, wrap))
   r.use(volumeAttachmentsRouter(d, wrap))
+  r.use(consolesRouter(d, wrap))
   r.get(
     '/servers/:id/os-instance-actions',
     wrap(async (req, res) => {

@@ -10,14 +10,21 @@ import { POWER_STATES } from '../virt/driver.js'
  * already runs (a redelivered cast, or a resync at start-up) is reported as it is. The root disk is
  * created from the host's image cache first (fetching the image once per host); a failed spawn
  * leaves neither guest nor instance directory.
+ *
+ * The manager runs it under the instance's lock, so a second attempt of the same build waits for
+ * the first. An attempt that arrives after the build was given up here (the first attempt failed
+ * and the conductor rescheduled it, or the instance was deleted) finds its report refused: the
+ * guest it made is then nobody's, and is removed again (see {@link dropUnwantedGuest}).
  */
 export async function spawnInstance(c: ComputeContext, ctx: RequestContext, inst: InstanceRecord): Promise<void> {
   const host = c.settings.host
+  let created = false
   try {
     const existing = await c.driver.listInstances()
     if (!existing.includes(inst.uuid)) {
       try {
         await c.driver.spawn({ ...spawnArgsOf(inst), ...(await prepareDisk(c, inst)) })
+        created = true
       } catch (err) {
         // A concurrent attempt of this very build (a re-cast while the first one was still
         // spawning) created the guest first: report it as it is; never destroy it, never fail it.
@@ -25,7 +32,7 @@ export async function spawnInstance(c: ComputeContext, ctx: RequestContext, inst
       }
     }
     const info = await c.driver.getInfo(inst.uuid)
-    await c.conductor.instanceUpdate(ctx, {
+    const { applied } = await c.conductor.instanceUpdate(ctx, {
       uuid: inst.uuid,
       expectedTaskState: 'spawning',
       vmState: 'active',
@@ -34,6 +41,10 @@ export async function spawnInstance(c: ComputeContext, ctx: RequestContext, inst
       launched: true,
       event: { name: 'compute__do_build_and_run_instance', result: 'Success', host },
     })
+    if (!applied && created) {
+      await dropUnwantedGuest(c, ctx, inst.uuid)
+      return
+    }
     c.log.info({ requestId: ctx.requestId, instance: inst.uuid, host }, 'instance spawned')
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err)
@@ -50,6 +61,24 @@ export async function spawnInstance(c: ComputeContext, ctx: RequestContext, inst
       event: { name: 'compute__do_build_and_run_instance', result: 'Error', host },
     })
   }
+}
+
+/** States in which a record's guest is not wanted on its host (a failed or abandoned build, a delete). */
+const GIVEN_UP: ReadonlySet<string> = new Set(['building', 'error', 'deleted'])
+
+/**
+ * A guest this attempt created whose ACTIVE report the conductor refused: unless the record says
+ * the instance lives here (another attempt reported it first), it was given up on this host
+ * (rescheduled, deleted) and nothing would ever remove the guest: it is destroyed now.
+ */
+async function dropUnwantedGuest(c: ComputeContext, ctx: RequestContext, uuid: string): Promise<void> {
+  const host = c.settings.host
+  const [record] = await c.conductor.getInstances(ctx, [uuid])
+  const livesHere = record !== undefined && record.host === host && !GIVEN_UP.has(record.vmState) && record.taskState !== 'deleting'
+  if (livesHere) return
+  c.log.warn({ requestId: ctx.requestId, instance: uuid, host, recordHost: record?.host ?? null }, 'spawned a build no longer wanted here: destroying the guest')
+  await c.driver.destroy(uuid)
+  await c.images?.removeInstance(uuid)
 }
 
 /** What the driver needs of a record, the disk aside. */

@@ -35,6 +35,9 @@ export async function syncHost(c: ComputeContext, ctx: RequestContext): Promise<
     }
     // The source of an unconfirmed move (the instance's host is the target): its guest stays as it is.
     if (r.host !== host) continue
+    // A cross-cell move under way: the source's stopped guest stays as it is, and the target's copy
+    // gets its guest from the move's next step, not from here.
+    if (r.taskState === 'resize_migrating' || r.taskState === 'resize_migrated') continue
     if (present || !c.settings.resumeGuestsStateOnHostBoot || r.vmState === 'error') continue
     // The guest's disk outlived it: boot from it again, never from a fresh copy of the image.
     const disk = await c.images?.existingDisk(r.uuid)

@@ -78,6 +78,13 @@ export interface ComputeDriver {
    * most the last `maxLines` lines (all when undefined); empty when there is no log.
    */
   getConsoleOutput(uuid: string, maxLines?: number): Promise<string>
+  /**
+   * Where the guest's graphical (`vnc`, `spice`) or serial console listens, for the console proxy
+   * to connect to (Nova's `get_vnc_console`): the address and port the guest's definition declares
+   * (libvirt: the domain XML's `<graphics>` element). Never a password. `InstanceNotFoundError`
+   * for an unknown UUID; {@link ConsoleUnavailableError} when the guest has no such console.
+   */
+  getConsole(uuid: string, kind: ConsoleKind): Promise<ConsoleAddress>
   /** What the hypervisor says about the guest now. */
   getInfo(uuid: string): Promise<InstanceInfo>
   /** UUIDs of every guest the hypervisor knows, running or not. */
@@ -162,6 +169,25 @@ export const TEST_GUEST_CONSOLE = [
   'login: ',
   '',
 ].join('\n')
+
+/** The consoles a guest may offer (Nova's remote console protocols this federation serves). */
+export const CONSOLE_KINDS = ['vnc', 'spice', 'serial'] as const
+/** One of {@link CONSOLE_KINDS}. */
+export type ConsoleKind = (typeof CONSOLE_KINDS)[number]
+
+/** Where a guest's console listens, as the console proxy dials it. */
+export interface ConsoleAddress {
+  readonly host: string
+  readonly port: number
+}
+
+/** The guest has no console of that kind (Nova's `ConsoleTypeUnavailable`, a 400 at the API). */
+export class ConsoleUnavailableError extends InvalidError {
+  constructor(kind: string) {
+    super(`Unavailable console type ${kind}.`)
+    this.name = 'ConsoleUnavailableError'
+  }
+}
 
 /** Formats of the disks compute prepares for guests. */
 export const DISK_FORMATS = ['raw', 'qcow2'] as const

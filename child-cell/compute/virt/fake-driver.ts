@@ -1,6 +1,6 @@
 import { ConflictError, InvalidError } from '../../../shared/errors.js'
-import { InstanceNotFoundError, lastLines, POWER_STATES, UUID, validateSpawnArgs } from './driver.js'
-import type { ComputeDriver, GuestMigration, HostResources, InstanceInfo, PowerState, RescueArgs, SpawnArgs } from './driver.js'
+import { ConsoleUnavailableError, InstanceNotFoundError, lastLines, POWER_STATES, UUID, validateSpawnArgs } from './driver.js'
+import type { ComputeDriver, ConsoleAddress, ConsoleKind, GuestMigration, HostResources, InstanceInfo, PowerState, RescueArgs, SpawnArgs } from './driver.js'
 
 /** What a {@link FakeDriver} host has. Only the three capacities are required. */
 export interface FakeDriverArgs {
@@ -29,6 +29,8 @@ interface FakeGuest {
   rescued: boolean
   /** What tests write to the guest's "serial console". */
   console: string
+  /** Where its consoles "listen": a recorded address (a VNC one from spawn on; tests set others). */
+  readonly consoles: Partial<Record<ConsoleKind, ConsoleAddress>>
   readonly name: string
   readonly memoryMb: number
   readonly vcpus: number
@@ -52,6 +54,8 @@ export class FakeDriver implements ComputeDriver {
   readonly #resources: HostResources
   readonly #guests = new Map<string, FakeGuest>()
   #open = false
+  /** The next recorded VNC port (a hypervisor hands out 5900, 5901, ... as guests start). */
+  #nextVncPort = 5900
 
   constructor(args: FakeDriverArgs) {
     const { vcpus, memoryMb, localGb } = args.resources
@@ -83,7 +87,7 @@ export class FakeDriver implements ComputeDriver {
       validateSpawnArgs(args)
       const uuid = args.uuid.toLowerCase()
       if (this.#guests.has(uuid)) throw new ConflictError(`instance ${uuid} already exists on this hypervisor`, { uuid })
-      this.#guests.set(uuid, { state: 'running', rescued: false, console: '', name: args.name, memoryMb: args.memoryMb, vcpus: args.vcpus })
+      this.#guests.set(uuid, { state: 'running', rescued: false, console: '', consoles: this.#vnc(), name: args.name, memoryMb: args.memoryMb, vcpus: args.vcpus })
     })
   }
 
@@ -155,6 +159,25 @@ export class FakeDriver implements ComputeDriver {
     return this.#run(() => lastLines(this.#guest(uuid).console, maxLines))
   }
 
+  getConsole(uuid: string, kind: ConsoleKind): Promise<ConsoleAddress> {
+    return this.#run(() => {
+      const found = this.#guest(uuid).consoles[kind]
+      if (found === undefined) throw new ConsoleUnavailableError(kind)
+      return found
+    })
+  }
+
+  /** Tests: where the guest's `kind` console listens (a stand-in display server, say). */
+  setConsole(uuid: string, kind: ConsoleKind, address: ConsoleAddress): void {
+    this.#guest(uuid).consoles[kind] = { host: address.host, port: address.port }
+  }
+
+  #vnc(): Partial<Record<ConsoleKind, ConsoleAddress>> {
+    const port = this.#nextVncPort
+    this.#nextVncPort = port >= 65535 ? 5900 : port + 1
+    return { vnc: { host: '127.0.0.1', port } }
+  }
+
   /** Tests: appends `text` to the guest's console log. */
   writeConsole(uuid: string, text: string): void {
     this.#guest(uuid).console += text
@@ -186,7 +209,7 @@ export class FakeDriver implements ComputeDriver {
         throw new InvalidError('unreadable guest definition')
       }
       validateSpawnArgs({ uuid, name: String(def.name), memoryMb: Number(def.memoryMb), vcpus: Number(def.vcpus), rootGb: 0 })
-      this.#guests.set(uuid, { state: m.state === 'paused' ? 'paused' : 'running', rescued: false, console: '', name: String(def.name), memoryMb: Number(def.memoryMb), vcpus: Number(def.vcpus) })
+      this.#guests.set(uuid, { state: m.state === 'paused' ? 'paused' : 'running', rescued: false, console: '', consoles: this.#vnc(), name: String(def.name), memoryMb: Number(def.memoryMb), vcpus: Number(def.vcpus) })
     })
   }
 

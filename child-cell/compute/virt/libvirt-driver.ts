@@ -6,9 +6,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { ConflictError, InvalidError } from '../../../shared/errors.js'
 import { ensurePrivateDirAsync, PRIVATE_FILE_MODE } from '../../../shared/fs/private-files.js'
 import { InstanceNotFoundError, lastLines, POWER_STATES, TEST_GUEST_CONSOLE, UUID, validateSpawnArgs } from './driver.js'
-import type { ComputeDriver, DiskFormat, GuestMigration, HostResources, InstanceInfo, RescueArgs, SpawnArgs } from './driver.js'
-import { domainXml, rescueXml } from './libvirt-domain-xml.js'
+import type { ComputeDriver, ConsoleAddress, ConsoleKind, DiskFormat, GuestMigration, HostResources, InstanceInfo, RescueArgs, SpawnArgs } from './driver.js'
+import { consoleAddressOf, domainXml, rescueXml } from './libvirt-domain-xml.js'
 import { loadLibvirt } from './libvirt-binding.js'
+import type { TestDisplay } from './test-display.js'
+import { startTestDisplay } from './test-display.js'
 import type { GuestState } from './libvirt-support.js'
 import { conflict, fileExists, fileSystemGb, ignoreNotRunning, isNotFound, normaliseArch, rethrow, TO_POWER_STATE, VIR } from './libvirt-support.js'
 import type { LibvirtDomain as Domain, LibvirtHypervisor as Hypervisor } from './libvirt-binding.js'
@@ -74,6 +76,8 @@ export class LibvirtDriver implements ComputeDriver {
   readonly #shutdownTimeoutMs: number
   readonly #locks = new Map<string, Promise<void>>()
   #hv: Hypervisor | undefined
+  /** Test driver only: the stand-in VNC display this host's guests declare (see test-display.ts). */
+  #display: TestDisplay | undefined
 
   constructor(args: LibvirtDriverArgs) {
     const scheme = /^([a-z0-9]+)(\+[a-z0-9]+)?:/i.exec(args.uri)?.[1]?.toLowerCase()
@@ -104,6 +108,7 @@ export class LibvirtDriver implements ComputeDriver {
     const hv = new Hypervisor({ uri: this.#uri })
     await hv.connectOpen()
     this.#hv = hv
+    if (this.#isTest) this.#display = await startTestDisplay()
   }
 
   async getHostResources(): Promise<HostResources> {
@@ -139,7 +144,7 @@ export class LibvirtDriver implements ComputeDriver {
           disk = { path: await this.#createDisk(uuid, args.rootGb), format: 'raw' }
           created = true
         }
-        domain = await hv.domainDefineXML(domainXml({ ...args, uuid, type: this.#domainType, disk, consoleLog: this.#consoleLog(uuid) }))
+        domain = await hv.domainDefineXML(domainXml({ ...args, uuid, type: this.#domainType, disk, consoleLog: this.#consoleLog(uuid), ...(this.#display === undefined ? {} : { vncPort: this.#display.port }) }))
         await hv.domainCreate(domain)
       } catch (err) {
         if (domain !== undefined) await hv.domainUndefine(domain).catch(() => undefined)
@@ -298,6 +303,11 @@ export class LibvirtDriver implements ComputeDriver {
     return lastLines(text, maxLines)
   }
 
+  async getConsole(uuid: string, kind: ConsoleKind): Promise<ConsoleAddress> {
+    const domain = await this.#find(uuid.toLowerCase())
+    return consoleAddressOf(await this.#hypervisor().domainGetXMLDesc(domain), kind)
+  }
+
   async listInstances(): Promise<string[]> {
     const hv = this.#hypervisor()
     const domains = await hv.connectListAllDomains()
@@ -346,6 +356,9 @@ export class LibvirtDriver implements ComputeDriver {
   async close(): Promise<void> {
     const hv = this.#hv
     this.#hv = undefined
+    const display = this.#display
+    this.#display = undefined
+    await display?.close()
     if (hv !== undefined) await hv.connectClose()
   }
 

@@ -13,9 +13,10 @@ import { migrationRecord } from './migrations-store.js'
 import { startEvacuation, startMove } from './move.js'
 import { abandonMoves, confirmMove, revertMove } from './move-finish.js'
 import { setTags } from './tags.js'
-import { consoleOutput, lifecycleAction } from './lifecycle.js'
+import { consoleAddress, consoleOutput, lifecycleAction } from './lifecycle.js'
+import { CROSS_CELL_ACTIONS, crossCellAction } from './cross-cell.js'
 
-const UNLOCKED_ACTIONS = new Set(['lock', 'unlock', 'update', 'console_output', 'snapshot', 'backup'])
+const UNLOCKED_ACTIONS = new Set(['lock', 'unlock', 'update', 'console_output', 'console_address', 'snapshot', 'backup'])
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
 
@@ -48,6 +49,8 @@ export async function instanceAction(
     await d.store.get(req.uuid, { withDeleted: true })
     return listActions(d.db, req.uuid)
   }
+  // The API cell's cross-cell move steps: the target's instance does not exist yet at prepare.
+  if (CROSS_CELL_ACTIONS.has(req.action)) return crossCellAction(d, ctx, req.uuid, req.action, req.args)
   const row = await d.store.get(req.uuid)
   // Nova checks the lock on changes only: reading the console or taking an image is allowed.
   if (row.locked === 1 && !req.isAdmin && !UNLOCKED_ACTIONS.has(req.action)) {
@@ -58,6 +61,8 @@ export async function instanceAction(
   switch (req.action) {
     case 'console_output':
       return consoleOutput(d, ctx, row, isObject(req.args) ? req.args : {})
+    case 'console_address':
+      return consoleAddress(d, ctx, row, isObject(req.args) ? req.args : {})
     case 'lock':
       return simpleChange(d, ctx, row.uuid, 'lock', {
         locked: 1,

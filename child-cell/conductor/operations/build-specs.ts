@@ -29,6 +29,16 @@ export function withImageFetch(record: InstanceRecord, spec: { readonly image: R
 }
 
 /**
+ * What compute spawns for a build: the record with how to fetch the spec's image. An unshelve into
+ * this cell spawns from the shelved snapshot (`spec.image`) though the record keeps the instance's
+ * own image (`spec.unshelveImageRef`), so the host's image cache is keyed by the snapshot.
+ */
+export function spawnRecordOf(record: InstanceRecord, spec: Pick<BuildSpec, 'image' | 'unshelveImageRef'>): InstanceRecord {
+  const withFetch = withImageFetch(record, spec)
+  return spec.unshelveImageRef === undefined ? withFetch : { ...withFetch, imageRef: spec.image.id }
+}
+
+/**
  * The live instances of `host`, for a compute host that starts up. Those still building carry how
  * to fetch their image, so that an interrupted spawn can be finished.
  */
@@ -53,7 +63,7 @@ export async function instancesOnHost(d: Pick<ConductorDeps, 'db' | 'store'>, ho
   return rows.map((r) => {
     const record = d.store.toRecord(r)
     const spec = specs.get(r.uuid)
-    return spec === undefined ? record : withImageFetch(record, JSON.parse(spec) as BuildSpec)
+    return spec === undefined ? record : spawnRecordOf(record, JSON.parse(spec) as BuildSpec)
   })
 }
 

@@ -5,7 +5,7 @@ import { releaseResources } from '../../db/claims.js'
 import type { RequestSpec } from '../../scheduler/host-state.js'
 import type { ConductorDeps } from '../deps.js'
 import { recordAction } from './actions-log.js'
-import { rememberBuild, withImageFetch } from './build-specs.js'
+import { rememberBuild, spawnRecordOf } from './build-specs.js'
 
 /**
  * The scheduler's view of a build: the server group's members become the hosts the group filters
@@ -75,7 +75,7 @@ export async function buildInstance(d: ConductorDeps, ctx: RequestContext, spec:
     // Asked again (a lost answer, an AMQP redelivery): the same host. If the cast to compute may
     // have been lost with it (still spawning), cast again: compute's spawn is idempotent.
     if (existing.host !== null && existing.deleted === 0 && existing.vm_state === 'building' && existing.task_state === 'spawning') {
-      await d.compute.buildAndRunInstance(ctx, existing.host, withImageFetch(d.store.toRecord(existing), spec))
+      await d.compute.buildAndRunInstance(ctx, existing.host, spawnRecordOf(d.store.toRecord(existing), spec))
     }
     return { host: existing.host ?? '' }
   }
@@ -101,7 +101,8 @@ export async function buildInstance(d: ConductorDeps, ctx: RequestContext, spec:
         availability_zone: sel.availabilityZone,
         flavor: JSON.stringify(spec.flavor),
         flavor_id: spec.flavor.id,
-        image_ref: spec.image.id,
+        // An unshelve into this cell keeps the instance's own image; the guest comes from `image`.
+        image_ref: spec.unshelveImageRef ?? spec.image.id,
         vm_state: 'building',
         task_state: 'spawning',
         power_state: 0,
@@ -129,7 +130,15 @@ export async function buildInstance(d: ConductorDeps, ctx: RequestContext, spec:
         shelved_image_id: null,
       }, spec.retry?.versionBase ?? 0)
       await rememberBuild(tx, spec)
-      await recordAction(tx, ctx, { uuid: spec.instanceUuid, action: 'create', projectId: spec.projectId, userId: spec.userId, event: 'compute__do_build_and_run_instance', host: sel.host })
+      const unshelve = spec.unshelveImageRef !== undefined
+      await recordAction(tx, ctx, {
+        uuid: spec.instanceUuid,
+        action: unshelve ? 'unshelve' : 'create',
+        projectId: spec.projectId,
+        userId: spec.userId,
+        event: unshelve ? 'compute_unshelve_instance' : 'compute__do_build_and_run_instance',
+        host: sel.host,
+      })
       return r
     })
   } catch (err) {
@@ -143,8 +152,9 @@ export async function buildInstance(d: ConductorDeps, ctx: RequestContext, spec:
     throw err
   }
   d.log.info({ requestId: ctx.requestId, instance: spec.instanceUuid, host: sel.host }, 'instance recorded; spawning on host')
-  await d.compute.buildAndRunInstance(ctx, sel.host, withImageFetch(d.store.toRecord(row), spec))
+  await d.compute.buildAndRunInstance(ctx, sel.host, spawnRecordOf(d.store.toRecord(row), spec))
   void d.agent.outboxChanged(ctx).catch(() => undefined)
   void d.agent.capacityChanged(ctx).catch(() => undefined)
   return { host: sel.host }
 }
+

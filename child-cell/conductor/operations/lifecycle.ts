@@ -82,6 +82,25 @@ export async function consoleOutput(d: ConductorDeps, ctx: RequestContext, row: 
   return { output }
 }
 
+/**
+ * A remote console's address (Nova's get_vnc_console and siblings): asked of the compute host that
+ * runs the guest (a call) and answered up the tree, where the API cell binds a single-use token to
+ * it; never stored, never a password. 409 while the instance has no host or is being deleted or
+ * migrated (Nova's check_instance_host and reject_instance_state).
+ */
+export async function consoleAddress(d: ConductorDeps, ctx: RequestContext, row: Row, args: Record<string, unknown>): Promise<{ host: string; port: number }> {
+  const kind = args['kind']
+  if (kind !== 'vnc' && kind !== 'spice' && kind !== 'serial') throw new InvalidError(`Unavailable console type ${String(kind)}.`)
+  if (row.host === null || row.vm_state === 'building' || row.vm_state === 'shelved_offloaded') {
+    throw new ConflictError(`Instance ${row.uuid} is not ready`, { vmState: row.vm_state })
+  }
+  if (row.task_state === 'deleting' || row.task_state === 'migrating') {
+    throw new ConflictError(`Cannot 'get_${kind}_console' instance ${row.uuid} while it is in task_state ${row.task_state}`)
+  }
+  const address = await d.compute.getConsole(ctx, row.host, { uuid: row.uuid, kind })
+  return { host: address.host, port: address.port }
+}
+
 async function begin(d: ConductorDeps, ctx: RequestContext, row: Row, action: LifecycleAction, taskState: string, extra: Record<string, unknown>): Promise<Row> {
   const changed = await d.db.transaction().execute(async (tx) => {
     const r = await d.store.change(tx, row.uuid, { task_state: taskState, ...extra }, { version: row.version })
@@ -97,7 +116,8 @@ async function begin(d: ConductorDeps, ctx: RequestContext, row: Row, action: Li
  * Unshelve of an offloaded instance: a new scheduling decision in this cell (with a claim), then a
  * spawn from the shelved image. Nothing fits: the instance stays SHELVED_OFFLOADED with a fault
  * and the action records the error (the API already answered 202, as Nova does).
- * Cross-cell unshelve would hand the build up the tree here instead (as reschedule.ts does).
+ * Whether the instance stays in this cell at all is the API cell's choice: an unshelve into another
+ * cell never reaches here (api-cell/scheduler/unshelve-mover.ts builds it there by uuid).
  */
 async function unshelveOffloaded(d: ConductorDeps, ctx: RequestContext, row: Row, taskState: string, args: Record<string, unknown>): Promise<unknown> {
   const record = d.store.toRecord(row)

@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely'
 import type { FlavorSnapshot, InstanceRecord } from '../../../shared/cell-link/build-spec.js'
 import type { RequestContext } from '../../../shared/context.js'
-import { ForbiddenError } from '../../../shared/errors.js'
+import { ForbiddenError, InvalidError } from '../../../shared/errors.js'
 import { adoptMoveClaim, releaseResources } from '../../db/claims.js'
 import type { InstancesTable } from '../../db/schema.js'
 import type { ConductorDeps } from '../deps.js'
@@ -19,7 +19,8 @@ type Row = Selectable<InstancesTable>
  * target from the source's definition, the instance and the claims switch to the target in one
  * transaction, and only then is the guest undefined on the source. A failure before the switch
  * leaves the guest running on the source, the target's claim and any guest it started removed.
- * Idempotent by migration uuid.
+ * Idempotent by migration uuid. No valid host is 400, or (`asyncPrechecks`, 2.34 on) a migration
+ * in `error` after the request succeeded, as Nova does.
  */
 export async function startLiveMigration(d: ConductorDeps, ctx: RequestContext, row: Row, args: MoveArgs, isAdmin: boolean): Promise<InstanceRecord> {
   const migrationUuid = migrationUuidOf(args)
@@ -29,7 +30,15 @@ export async function startLiveMigration(d: ConductorDeps, ctx: RequestContext, 
   const flavor = JSON.parse(row.flavor) as FlavorSnapshot
   const ignore = await excludedHosts(d, row.host, typeof args.host === 'string' ? args.host : undefined, true)
   const m = await begin(d, ctx, row, { kind: 'live-migration', migrationUuid, oldFlavor: flavor, newFlavor: flavor, taskState: 'migrating', status: 'queued' })
-  const dest = await claimTarget(d, ctx, row, m, flavor, ignore)
+  let dest
+  try {
+    dest = await claimTarget(d, ctx, row, m, flavor, ignore)
+  } catch (err) {
+    // From 2.34 Nova runs the pre-checks after its 202: no valid host ends the migration in
+    // `error` and the instance action in Error (claimTarget recorded both), the guest untouched.
+    if (args.asyncPrechecks === true && err instanceof InvalidError) return d.store.toRecord(await d.store.get(row.uuid))
+    throw err
+  }
   await d.db.transaction().execute((tx) => setMigration(tx, m.uuid, { status: 'running', dest_host: dest.host, dest_node: dest.node }))
   void d.agent.capacityChanged(ctx).catch(() => undefined)
   const started = (await findMigration(d, m.uuid)) ?? m

@@ -25,6 +25,8 @@ export interface MoveArgs {
   readonly allowSameHost?: unknown
   /** Evacuate: how the target fetches the image to rebuild from (the URL expires, never stored). */
   readonly image?: unknown
+  /** Live migration from 2.34: no valid host fails the migration after the request succeeded. */
+  readonly asyncPrechecks?: unknown
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/

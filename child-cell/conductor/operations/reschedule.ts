@@ -5,7 +5,7 @@ import type { ConductorDeps } from '../deps.js'
 import type { InstanceUpdate } from '../rpc-api.js'
 import { finishAction } from './actions-log.js'
 import { hintHostsOf, requestSpecOf } from './build.js'
-import { forgetBuild, withImageFetch } from './build-specs.js'
+import { forgetBuild, spawnRecordOf } from './build-specs.js'
 
 /**
  * Rescheduling a build whose spawn failed (Nova's `build_and_run_instance` -> `reschedule`), taken
@@ -90,7 +90,7 @@ async function retryHere(d: ConductorDeps, ctx: RequestContext, a: Attempt): Pro
     return undefined
   })
   if (row === undefined) return true
-  await d.compute.buildAndRunInstance(ctx, sel.host, withImageFetch(d.store.toRecord(row), a.spec))
+  await d.compute.buildAndRunInstance(ctx, sel.host, spawnRecordOf(d.store.toRecord(row), a.spec))
   void d.agent.outboxChanged(ctx).catch(() => undefined)
   void d.agent.capacityChanged(ctx).catch(() => undefined)
   return true

@@ -36,7 +36,7 @@ describe('entry points: what README and --help say is true', () => {
   let embeddedHelp: string
 
   beforeAll(async () => {
-    const cellctlCommands = ['cell list', 'cell tree', 'cell show', 'cell create', 'cell update', 'cell disable', 'cell enable', 'cell delete', 'host list', 'host discover', 'host delete', 'instance verify', 'cell0 map', 'capacity', 'db sync', 'bootstrap', 'pki init', 'pki issue', 'pki renew', 'pki list']
+    const cellctlCommands = ['cell list', 'cell tree', 'cell show', 'cell create', 'cell update', 'cell disable', 'cell enable', 'cell drain', 'cell delete', 'host list', 'host discover', 'host delete', 'instance verify', 'cell0 map', 'capacity', 'db sync', 'bootstrap', 'pki init', 'pki issue', 'pki renew', 'pki list']
     const texts = await Promise.all([
       help('bin/federation.js'),
       help('bin/production.js'),

@@ -22,7 +22,8 @@ describe('compute: spawn is idempotent under concurrent attempts', () => {
     const c = {
       settings: { host: 'h1' },
       driver,
-      conductor: { instanceUpdate: (_ctx: unknown, u: { vmState: string; fault?: unknown }) => Promise.resolve(void updates.push(u)) },
+      // As the conductor does: the first ACTIVE report applies, the second finds the task done.
+      conductor: { instanceUpdate: (_ctx: unknown, u: { vmState: string; fault?: unknown }) => Promise.resolve({ applied: updates.push(u) === 1 }) },
       log: createLogger('test'),
     } as unknown as ComputeContext
     const inst = recordFromSpec(buildSpecFixture())

@@ -55,6 +55,7 @@ const full: Required<BuildSpec> = {
   aggregates: [{ hosts: ['h1', 'h2'], metadata: { ssd: 'true', filter_tenant_id: 'p' } }],
   tags: ['web', 'prod'],
   requestedHost: 'r1-dc1-c2',
+  unshelveImageRef: 'b5f9c1de-0d9e-4c3f-9a0b-7e2f7c0a1b2c',
   createdAt: 1_765_000_000_123,
 }
 
@@ -150,6 +151,7 @@ const specArb: fc.Arbitrary<BuildSpec> = fc.record(
     aggregates: fc.array(fc.record({ hosts: fc.array(fc.string({ maxLength: 20 }), { maxLength: 3 }), metadata: smallMap }), { minLength: 1, maxLength: 2 }),
     tags: fc.array(fc.string({ minLength: 1, maxLength: 20 }), { minLength: 1, maxLength: 3 }),
     requestedHost: fc.string({ minLength: 1, maxLength: 20 }),
+    unshelveImageRef: fc.string({ minLength: 1, maxLength: 20 }),
     createdAt: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
   },
   {
@@ -175,6 +177,7 @@ describe('build protocol mapping', () => {
     delete (bare as { aggregates?: unknown }).aggregates
     delete (bare as { tags?: unknown }).tags
     delete (bare as { requestedHost?: unknown }).requestedHost
+    delete (bare as { unshelveImageRef?: unknown }).unshelveImageRef
     const back = roundTrip(bare)
     expect(back).toEqual(bare)
     expect(Object.keys(back).sort()).toEqual(Object.keys(bare).sort())

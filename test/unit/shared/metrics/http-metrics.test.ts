@@ -56,6 +56,14 @@ describe('HTTP metrics and access log', () => {
       expect(JSON.stringify(lines)).not.toContain('0123abcd')
     })
   })
+
+  it('masks a console token in the path of GET /os-console-auth-tokens/{token}', async () => {
+    await withApp(async (url, lines) => {
+      await fetch(`${url}/v2.1/os-console-auth-tokens/SeCrEtToKeN_abc-123?x=1`)
+      expect(lines[0]?.['url']).toBe('/v2.1/os-console-auth-tokens/***?x=1')
+      expect(JSON.stringify(lines)).not.toContain('SeCrEtToKeN')
+    })
+  })
 })
 
 describe('cell metrics', () => {

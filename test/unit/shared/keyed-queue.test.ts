@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { KeyedQueue } from '../../../../api-cell/scheduler/group-queue.js'
+import { KeyedQueue } from '../../../shared/keyed-queue.js'
 
 const tick = () => new Promise((r) => setTimeout(r, 1))
 
