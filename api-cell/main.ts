@@ -4,6 +4,7 @@ import { requireServiceUrls } from '../shared/config/credentials.js'
 import { parseOrExit, runMain, stopOnSignals } from '../shared/cli/process-main.js'
 import { createLogger } from '../shared/logging.js'
 import { metricsPortOf, serveMetrics } from '../shared/metrics/metrics-server.js'
+import { runApiWorkers } from './api-workers.js'
 import { startApi } from './runtime.js'
 
 const USAGE = `Usage: node dist/api-cell/main.js [options]
@@ -22,29 +23,43 @@ async function main(): Promise<void> {
   requireServiceUrls(cfg.serverUrlSources, ['database'])
   const log = createLogger('api')
   const dbs = apiDatabases(cfg)
-  const rt = await startApi({
-    apiDatabaseUrl: dbs.api,
-    cell0DatabaseUrl: dbs.cell0,
-    stateDir: cfg.stateDir,
-    host: cfg.host,
-    publicHost: cfg.publicHost,
-    ports: cfg.ports,
-    console: cfg.console,
-    regions: cfg.regions.map((r) => r.name),
-    cells: cellRegistrations(cfg),
-    adminPassword: adminPasswordFor(cfg),
-    downAfterMs: cfg.timing.downAfterMs,
-    placementDeadlineMs: cfg.timing.placementDeadlineMs,
-    antiEntropyIntervalMs: cfg.timing.antiEntropyIntervalMs,
-    maxCellAttempts: cfg.scheduler.maxCellAttempts,
-    scheduler: cfg.scheduler,
-    crossCellRule: cfg.crossCellResize,
-    pki: cfg.pki,
+  const rt = await runApiWorkers({
+    workers: cfg.apiWorkers,
     log,
+    start: async (forwardBuilds) => {
+      const api = await startApi({
+        apiDatabaseUrl: dbs.api,
+        cell0DatabaseUrl: dbs.cell0,
+        stateDir: cfg.stateDir,
+        host: cfg.host,
+        publicHost: cfg.publicHost,
+        ports: cfg.ports,
+        console: cfg.console,
+        regions: cfg.regions.map((r) => r.name),
+        cells: cellRegistrations(cfg),
+        adminPassword: adminPasswordFor(cfg),
+        downAfterMs: cfg.timing.downAfterMs,
+        placementDeadlineMs: cfg.timing.placementDeadlineMs,
+        antiEntropyIntervalMs: cfg.timing.antiEntropyIntervalMs,
+        maxCellAttempts: cfg.scheduler.maxCellAttempts,
+        scheduler: cfg.scheduler,
+        crossCellRule: cfg.crossCellResize,
+        pki: cfg.pki,
+        log,
+        ...(forwardBuilds === undefined ? {} : { forwardBuilds }),
+      })
+      // With --workers, the worker that dispatches builds serves the metrics (one port, one process).
+      const metricsPort = forwardBuilds === undefined ? metricsPortOf(values['metrics-port']) : undefined
+      const metrics = metricsPort === undefined ? undefined : await serveMetrics({ host: cfg.host, port: metricsPort })
+      return {
+        queue: api.dispatcher,
+        stop: async () => {
+          await Promise.all([api.stop(), metrics?.close()])
+        },
+      }
+    },
   })
-  const metricsPort = metricsPortOf(values['metrics-port'])
-  const metrics = metricsPort === undefined ? undefined : await serveMetrics({ host: cfg.host, port: metricsPort })
-  stopOnSignals(() => Promise.all([rt.stop(), metrics?.close()]))
+  stopOnSignals(() => rt.stop())
 }
 
 runMain(main)

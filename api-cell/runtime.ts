@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync, existsSync } from 'node:fs'
-import type { Server } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createServer } from 'node:http'
 import { join } from 'node:path'
 import express from 'express'
@@ -48,6 +48,7 @@ import { ADMIN_API_PREFIX, adminRouter, isAdminRequestLine } from './admin/admin
 import { DASHBOARD_PREFIX, dashboardRouter } from './dashboard/dashboard-router.js'
 import { BuildLog } from './scheduler/build-log.js'
 import { syncDisabledFlags } from './admin/disabled-sync.js'
+import type { BuildQueue } from './scheduler/build-dispatcher.js'
 import { BuildDispatcher } from './scheduler/build-dispatcher.js'
 import { CrossCellMoves } from './compute/cross-cell/saga.js'
 import type { CrossCellRule } from './compute/cross-cell/targets.js'
@@ -100,6 +101,11 @@ export interface ApiRuntimeArgs {
   /** Where the API cell finds its certificate (cell path `api`) for mutual TLS to the regions. */
   readonly pki: PkiSettings
   readonly log: Logger
+  /**
+   * API workers (`--workers`): where this process hands accepted builds when another worker
+   * dispatches them. Absent: this process dispatches (and re-drives pending builds at start).
+   */
+  readonly forwardBuilds?: BuildQueue
 }
 
 /** A running API cell. */
@@ -180,13 +186,34 @@ export async function syncCells(db: Kysely<ApiSchema>, cells: readonly CellRegis
   }
 }
 
-/** Binds first (port 0 = any free port), so that URLs are known before the apps are built. */
+/** Requests that arrived before a listener's app was ready, per listener (see {@link listen}). */
+const early = new WeakMap<Server, { hold: (req: IncomingMessage, res: ServerResponse) => void; held: Array<[IncomingMessage, ServerResponse]> }>()
+
+/**
+ * Binds first (port 0 = any free port), so that URLs are known before the apps are built.
+ * Requests that come in before {@link serve} are held, then handed to the app: with API workers
+ * (`--workers`) a starting worker receives connections as soon as it listens.
+ */
 function listen(host: string, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer()
+    const held: Array<[IncomingMessage, ServerResponse]> = []
+    const hold = (req: IncomingMessage, res: ServerResponse): void => void held.push([req, res])
+    early.set(server, { hold, held })
+    server.on('request', hold)
     server.once('error', reject)
     server.listen(port, host, () => resolve(server))
   })
+}
+
+/** Serves `server`'s requests with `handler`, the ones held since it listened first. */
+function serve(server: Server, handler: (req: IncomingMessage, res: ServerResponse) => void): void {
+  const e = early.get(server)
+  server.on('request', handler)
+  if (e === undefined) return
+  server.off('request', e.hold)
+  early.delete(server)
+  for (const [req, res] of e.held) handler(req, res)
 }
 
 const portOf = (s: Server): number => {
@@ -286,7 +313,8 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     })
     stops.push(() => dispatcher.drain())
     // A build a leaf could not spawn anywhere comes back up as a build request: send it down again.
-    const offRescheduled = tree.onRescheduled((uuid) => dispatcher.enqueue(systemContext(), uuid))
+    const queue: BuildQueue = a.forwardBuilds ?? dispatcher
+    const offRescheduled = tree.onRescheduled((uuid) => queue.enqueue(systemContext(), uuid))
     stops.push(async () => offRescheduled())
 
     const servers = {
@@ -371,6 +399,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
         tree,
         cell0,
         dispatcher,
+        builds: queue,
         locator: new InstanceLocator({ db: api.db, tree, cell0 }),
         images: imageLookup,
         snapshots,
@@ -406,11 +435,12 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     computeListener.use('/identity', identity)
     computeListener.use(compute)
     const access = a.log.child({ service: 'access' })
-    servers.identity.on('request', observeHttp({ listener: 'identity', handler: identity, log: access }))
-    servers.compute.on('request', observeHttp({ listener: 'compute', handler: computeListener, log: access }))
-    servers.image.on('request', observeHttp({ listener: 'image', handler: image, log: access }))
+    serve(servers.identity, observeHttp({ listener: 'identity', handler: identity, log: access }))
+    serve(servers.compute, observeHttp({ listener: 'compute', handler: computeListener, log: access }))
+    serve(servers.image, observeHttp({ listener: 'image', handler: image, log: access }))
     if (!(await tree.waitForCapacity(15_000))) a.log.warn('not every region reported capacity yet: builds may wait in cell0')
-    const pending = await dispatcher.resumePending(systemContext())
+    // Only the process that dispatches re-drives: two dispatchers of one build could both place it.
+    const pending = a.forwardBuilds === undefined ? await dispatcher.resumePending(systemContext()) : 0
     if (pending > 0) a.log.info({ pending }, 're-driving builds accepted before a restart')
     const sagas = await crossCellMoves.resumeAll()
     if (sagas > 0) a.log.info({ sagas }, 'resuming cross-cell moves started before a restart')

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench -- NAME`: runs one benchmark (scheduler, bus, virt, boot, converge, detection, sites, move, faults, dashboard; `all` runs each), prints its
+ * `npm run bench -- NAME`: runs one benchmark (scheduler, bus, virt, boot, converge, detection, sites, move, faults, dashboard, throughput; `all` runs each), prints its
  * figures, writes them to `bench/results/NAME.json` with a description of the machine, and rewrites
  * `bench/RESULTS.md` from every results file and `bench/NOTES.md` (`summary` only rewrites it).
  * Benchmarks print; tests never assert on time.
@@ -21,6 +21,7 @@ import { benchMove } from './move-bench.js'
 import { benchClaims, benchTreeDecisions } from './placement-bench.js'
 import { benchSites } from './sites-bench.js'
 import { benchDecisions } from './scheduler-bench.js'
+import { benchThroughput } from './throughput-bench.js'
 import { benchVirt } from './virt-bench.js'
 
 /** Figures of one benchmark: numbers, and a few strings (what was measured). */
@@ -40,6 +41,8 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<Figures>>> = {
   faults: () => benchFaults(),
   // The dashboard's server list over 100,000 servers (SQLite index).
   dashboard: () => benchDashboard(),
+  // Issue #12's table: multi-create, sequential boots, listings, deletes, RSS, in both modes.
+  throughput: () => benchThroughput(),
 }
 
 /**

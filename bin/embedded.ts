@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { stringify } from 'yaml'
-import type { ApiRuntime } from '../api-cell/runtime.js'
+import type { ApiRuntime, ApiRuntimeArgs } from '../api-cell/runtime.js'
 import { startApi } from '../api-cell/runtime.js'
 import type { CellRuntime } from '../child-cell/runtime.js'
 import type { ComputeDriver } from '../child-cell/compute/virt/driver.js'
@@ -70,16 +70,26 @@ export function writeCloudsYaml(cfg: FederationConfig, identityUrl: string, pass
   return path
 }
 
+/** The cells of an embedded federation, running in this process. */
+export interface EmbeddedCells {
+  readonly driver: 'libvirt' | 'fake'
+  readonly running: Map<string, CellRuntime>
+  /** The gRPC port of each cell's agent, by cell path. */
+  readonly ports: ReadonlyMap<string, number>
+  /** Starts one cell (again), listening on `listen` (default: its configured address). */
+  startOne(c: CellConfig, listen?: string): Promise<void>
+  stop(): Promise<void>
+}
+
 /**
- * Starts the API cell and every cell of `cfg.regions` in this process: SQLite files and the
- * in-process bus per cell, real gRPC over loopback (mutual TLS) between cells. Children start before their
- * parents so that every parent knows its children's addresses.
+ * Starts every cell of `cfg.regions` in this process: SQLite files and the in-process bus per
+ * cell, real gRPC over loopback (mutual TLS) between cells. Children start before their parents
+ * so that every parent knows its children's addresses.
  */
-export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger): Promise<Federation> {
+export async function startEmbeddedCells(cfg: FederationConfig, log: Logger): Promise<EmbeddedCells> {
   // The state dir and everything an older start left in it: others on the machine read none of it.
   securePrivateTree(cfg.stateDir)
   const driver = await resolveDriver(cfg.driver)
-  const adminPassword = adminPasswordFor(cfg)
   // Mutual TLS on every cell link, here too: the CA and the certificates of the configured cells
   // are created in STATE_DIR/pki when missing (or unusable), then every cell loads its own.
   const issued = await ensureFederationPki(cfg.pki.dir, ['api', ...allCells(cfg.regions).map((c) => c.path)])
@@ -110,29 +120,54 @@ export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger
     for (const child of c.children) await startTree(child)
     await startOne(c)
   }
+  const stop = async (): Promise<void> => {
+    for (const rt of [...running.values()].reverse()) await rt.stop().catch(() => undefined)
+    running.clear()
+  }
   try {
     for (const region of cfg.regions) await startTree(region)
-    const dbs = apiDatabases(cfg)
-    const api = await startApi({
-      apiDatabaseUrl: dbs.api,
-      cell0DatabaseUrl: dbs.cell0,
-      stateDir: cfg.stateDir,
-      host: cfg.host,
-      publicHost: cfg.publicHost,
-      ports: cfg.ports,
-      console: cfg.console,
-      regions: cfg.regions.map((r) => r.name),
-      cells: cellRegistrations(cfg, (c) => `${cfg.host}:${ports.get(c.path) ?? 0}`),
-      adminPassword,
-      downAfterMs: cfg.timing.downAfterMs,
-      placementDeadlineMs: cfg.timing.placementDeadlineMs,
-      antiEntropyIntervalMs: cfg.timing.antiEntropyIntervalMs,
-      maxCellAttempts: cfg.scheduler.maxCellAttempts,
-      scheduler: cfg.scheduler,
-      crossCellRule: cfg.crossCellResize,
-      pki: cfg.pki,
-      log: log.child({ cell: 'api' }),
-    })
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return { driver, running, ports, startOne, stop }
+}
+
+/** What the embedded API cell is started with, its cells' agents at `ports`. */
+export function embeddedApiArgs(cfg: FederationConfig, ports: ReadonlyMap<string, number>, log: Logger): ApiRuntimeArgs {
+  const dbs = apiDatabases(cfg)
+  return {
+    apiDatabaseUrl: dbs.api,
+    cell0DatabaseUrl: dbs.cell0,
+    stateDir: cfg.stateDir,
+    host: cfg.host,
+    publicHost: cfg.publicHost,
+    ports: cfg.ports,
+    console: cfg.console,
+    regions: cfg.regions.map((r) => r.name),
+    cells: cellRegistrations(cfg, (c) => `${cfg.host}:${ports.get(c.path) ?? 0}`),
+    adminPassword: adminPasswordFor(cfg),
+    downAfterMs: cfg.timing.downAfterMs,
+    placementDeadlineMs: cfg.timing.placementDeadlineMs,
+    antiEntropyIntervalMs: cfg.timing.antiEntropyIntervalMs,
+    maxCellAttempts: cfg.scheduler.maxCellAttempts,
+    scheduler: cfg.scheduler,
+    crossCellRule: cfg.crossCellResize,
+    pki: cfg.pki,
+    log: log.child({ cell: 'api' }),
+  }
+}
+
+/**
+ * Starts the API cell and every cell of `cfg.regions` in this process (see
+ * {@link startEmbeddedCells}).
+ */
+export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger): Promise<Federation> {
+  const cells = await startEmbeddedCells(cfg, log)
+  const { driver, running, ports } = cells
+  const adminPassword = adminPasswordFor(cfg)
+  try {
+    const api = await startApi(embeddedApiArgs(cfg, ports, log))
     const cloudsYaml = writeCloudsYaml(cfg, api.urls.identity, adminPassword)
     return {
       api,
@@ -158,7 +193,7 @@ export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger
       restartCell: async (path) => {
         const c = allCells(cfg.regions).find((x) => x.path === path)
         if (c === undefined || running.has(path)) throw new Error(`no stopped cell ${path}`)
-        await startOne(c, `${cfg.host}:${ports.get(path) ?? 0}`)
+        await cells.startOne(c, `${cfg.host}:${ports.get(path) ?? 0}`)
       },
       stop: async () => {
         await api.stop()
@@ -167,7 +202,7 @@ export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger
       },
     }
   } catch (err) {
-    for (const rt of [...running.values()].reverse()) await rt.stop().catch(() => undefined)
+    await cells.stop()
     throw err
   }
 }

@@ -5,7 +5,14 @@ import { libvirtUnavailableReason } from '../child-cell/compute/virt/create-driv
 import { parseOrExit, runMain, stopOnSignals } from '../shared/cli/process-main.js'
 import { createLogger } from '../shared/logging.js'
 import { metricsPortOf, serveMetrics } from '../shared/metrics/metrics-server.js'
-import { startEmbeddedFederation } from './embedded.js'
+import cluster from 'node:cluster'
+import type { ApiRuntime } from '../api-cell/runtime.js'
+import { startApi } from '../api-cell/runtime.js'
+import { runApiWorkers } from '../api-cell/api-workers.js'
+import type { FederationConfig } from '../shared/config/federation.js'
+import { adminPasswordFor } from '../shared/config/federation.js'
+import type { Logger } from '../shared/logging.js'
+import { embeddedApiArgs, startEmbeddedCells, startEmbeddedFederation, writeCloudsYaml } from './embedded.js'
 
 const USAGE = `Usage: npm start -- [options]
 
@@ -20,6 +27,10 @@ async function main(): Promise<void> {
   if (values === undefined) return
   const cfg = federationConfig('embedded', values)
   const log = createLogger('federation')
+  if (cfg.apiWorkers > 1) {
+    await withApiWorkers(cfg, values, log)
+    return
+  }
   const fed = await startEmbeddedFederation(cfg, log)
   const metricsPort = metricsPortOf(values['metrics-port'])
   const metrics = metricsPort === undefined ? undefined : await serveMetrics({ host: cfg.host, port: metricsPort })
@@ -52,6 +63,63 @@ async function main(): Promise<void> {
 }
 
 /** Why the hosts run on the fake driver, and how to get libvirt's test driver instead. */
+/** Where API workers find the cells' agents (cell path -> gRPC port): set by the primary, not a user setting. */
+const CELL_PORTS_ENV = 'CELLS_INTERNAL_EMBEDDED_CELL_PORTS'
+
+/**
+ * `npm start -- --workers N`: this process (the cluster primary) runs every cell; N API worker
+ * processes (api-cell/api-workers.ts) share the API's listening sockets and the API's SQLite
+ * files, and reach the cells over their gRPC links as the one API process does.
+ */
+async function withApiWorkers(cfg: FederationConfig, values: Record<string, string | boolean | undefined>, log: Logger): Promise<void> {
+  if (cluster.isWorker) {
+    const ports = new Map(Object.entries(JSON.parse(process.env[CELL_PORTS_ENV] ?? '{}') as Record<string, number>))
+    const api = await runApiWorkers({
+      workers: cfg.apiWorkers,
+      log,
+      start: async (forwardBuilds) => {
+        const rt = await startApi({ ...embeddedApiArgs(cfg, ports, log), ...(forwardBuilds === undefined ? {} : { forwardBuilds }) })
+        return { queue: rt.dispatcher, info: { urls: rt.urls, computeUrls: rt.computeUrls }, stop: rt.stop }
+      },
+    })
+    stopOnSignals(() => api.stop())
+    return
+  }
+  const cells = await startEmbeddedCells(cfg, log)
+  process.env[CELL_PORTS_ENV] = JSON.stringify(Object.fromEntries(cells.ports))
+  let api
+  try {
+    api = await runApiWorkers({ workers: cfg.apiWorkers, log, start: () => Promise.reject(new Error('the primary serves no API')) })
+  } catch (err) {
+    await cells.stop()
+    throw err
+  }
+  const { urls, computeUrls } = api.info as { urls: ApiRuntime['urls']; computeUrls: ApiRuntime['computeUrls'] }
+  const metricsPort = metricsPortOf(values['metrics-port'])
+  const metrics = metricsPort === undefined ? undefined : await serveMetrics({ host: cfg.host, port: metricsPort })
+  const cloudsYaml = writeCloudsYaml(cfg, urls.identity, adminPasswordFor(cfg))
+  process.stdout.write(
+    [
+      '',
+      `Federation running (embedded: SQLite in ${cfg.stateDir}, in-process bus, gRPC between cells; ${cfg.apiWorkers} API workers)`,
+      `  identity: ${urls.identity}/v3`,
+      ...Object.entries(computeUrls).map(([r, u], i) => `  ${i === 0 ? 'compute: ' : '         '} ${u} (region ${r})`),
+      `  image:    ${urls.image}`,
+      `  admin:    user admin, project admin, domain Default, password ${adminPasswordHint(cfg)}`,
+      `  clouds.yaml: ${cloudsYaml} (cloud "federation")`,
+      'Press Ctrl-C to stop.',
+      '',
+    ].join('\n'),
+  )
+  stopOnSignals(
+    async () => {
+      await api.stop()
+      await Promise.all([cells.stop(), metrics?.close()])
+    },
+    (signal) => log.info({ signal }, 'stopping'),
+  )
+}
+
 async function fakeDriverNote(asked: string): Promise<string> {
   if (asked === 'fake') return 'fake (--driver fake)'
   const reason = (await libvirtUnavailableReason()) ?? 'unknown'

@@ -6,7 +6,7 @@ import type { ComputeTables } from '../db/compute-schema.js'
 import type { RequestContext } from '../../shared/context.js'
 import type { Image } from '../image/image-model.js'
 import type { SnapshotImages } from '../image/snapshot-images.js'
-import type { BuildDispatcher } from '../scheduler/build-dispatcher.js'
+import type { BuildDispatcher, BuildQueue } from '../scheduler/build-dispatcher.js'
 import type { UnshelveMover } from '../scheduler/unshelve-mover.js'
 import type { ConsoleService } from './servers/console-routes.js'
 import type { InstanceLocator } from './servers/locator.js'
@@ -40,7 +40,10 @@ export interface ComputeDeps {
   readonly db: Kysely<ComputeTables>
   readonly tree: CellTree
   readonly cell0: Cell0Store
+  /** The global scheduler (its ranking of regions; builds go to {@link ComputeDeps.builds}). */
   readonly dispatcher: BuildDispatcher
+  /** Accepted builds go here (the dispatcher, or a forwarder to the API worker that dispatches). */
+  readonly builds: BuildQueue
   readonly locator: InstanceLocator
   readonly images: ImageLookup
   readonly log: Logger

@@ -17,6 +17,17 @@ import { KeyedQueue } from '../../shared/keyed-queue.js'
 import type { Cell0Cause, PlaceOutcome, Placer } from './reservation.js'
 import { placeReservation } from './reservation.js'
 
+/**
+ * Where the compute API hands accepted builds (already answered 202): the dispatcher itself, or,
+ * in an API worker that does not dispatch (`--workers`), a forwarder to the one that does.
+ */
+export interface BuildQueue {
+  /** Starts dispatching one build in the background. */
+  enqueue(ctx: RequestContext, uuid: string): void
+  /** Starts dispatching the builds of one multi-create request in the background. */
+  enqueueReservation(ctx: RequestContext, uuids: readonly string[]): void
+}
+
 /** Settings of the global scheduler. */
 export interface DispatcherSettings {
   /** How many regions a build tries before it goes to cell0. */
@@ -61,7 +72,7 @@ const MAX_REMEMBERED_GROUPS = 10_000
  *   the members' hosts as they are at that moment.
  * - Multi-create places its first `min_count` instances all or nothing (see reservation.ts).
  */
-export class BuildDispatcher implements Placer {
+export class BuildDispatcher implements Placer, BuildQueue {
   readonly #db: Kysely<ComputeTables>
   readonly #tree: CellTree
   readonly #cell0: Cell0Store
@@ -70,6 +81,10 @@ export class BuildDispatcher implements Placer {
   readonly #builds: BuildLog | undefined
   readonly #inflight = new Set<Promise<void>>()
   readonly #retries = new Set<NodeJS.Timeout>()
+  /** Builds (or reservations: their uuids joined) being dispatched, or waiting to be tried again. */
+  readonly #active = new Set<string>()
+  /** Dispatches asked for while the same one was active: run once it is done. */
+  readonly #again = new Map<string, { ctx: RequestContext; work: () => Promise<void> }>()
   #closed = false
   readonly #groups = new KeyedQueue()
   /** Members this dispatcher placed, per group, while no `groupMembers` lookup is configured. */
@@ -87,7 +102,7 @@ export class BuildDispatcher implements Placer {
 
   /** Starts dispatching one build in the background. */
   enqueue(ctx: RequestContext, uuid: string): void {
-    this.#track(ctx, uuid, () => this.dispatch(ctx, uuid))
+    this.#once(ctx, uuid, () => this.dispatch(ctx, uuid))
   }
 
   /**
@@ -95,7 +110,32 @@ export class BuildDispatcher implements Placer {
    * below `min_count` are placed all or nothing, the others one by one.
    */
   enqueueReservation(ctx: RequestContext, uuids: readonly string[]): void {
-    this.#track(ctx, uuids.join(','), () => placeReservation(this, ctx, uuids))
+    this.#once(ctx, uuids.join(','), () => placeReservation(this, ctx, uuids))
+  }
+
+  /**
+   * Runs `work` for `what` unless a dispatch of the same `what` is under way (or waiting to be
+   * tried again): then it runs once more after that one, never alongside it. Two concurrent
+   * dispatches of one build could each pick a cell before either remembered one; one after the
+   * other, the second finds the build placed (or the cell it was sent to). Happens when the
+   * dispatching API worker restarts (`resumePending`) while the other workers forward builds.
+   */
+  #once(ctx: RequestContext, what: string, work: () => Promise<void>): void {
+    if (this.#active.has(what)) {
+      this.#again.set(what, { ctx, work })
+      return
+    }
+    this.#active.add(what)
+    this.#track(ctx, what, work)
+  }
+
+  /** `what` is done (placed, or given up at shutdown): a dispatch asked for meanwhile runs now. */
+  #finished(what: string): void {
+    this.#active.delete(what)
+    const next = this.#again.get(what)
+    if (next === undefined || this.#closed) return
+    this.#again.delete(what)
+    this.#once(next.ctx, what, next.work)
   }
 
   /**
@@ -105,10 +145,11 @@ export class BuildDispatcher implements Placer {
    * left pending until the next restart.
    */
   #track(ctx: RequestContext, what: string, work: () => Promise<void>, attempt = 0): void {
-    const p = work().catch((err: unknown) => {
+    const p = work().then(() => this.#finished(what)).catch((err: unknown) => {
       recordBuild('failed')
       if (this.#closed) {
         this.#log.error({ requestId: ctx.requestId, instance: what, err: String(err) }, 'build dispatch failed while stopping: re-driven at the next start')
+        this.#finished(what)
         return
       }
       const delay = Math.min(MAX_RETRY_DELAY_MS, 500 * 2 ** attempt)

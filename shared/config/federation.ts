@@ -44,6 +44,8 @@ export interface FederationConfig {
   readonly namePrefix: string
   /** Production: first gRPC port for cells without `grpc_port`. */
   readonly grpcBasePort: number
+  /** `--workers`: API processes sharing the listening sockets (api-cell/api-workers.ts). */
+  readonly apiWorkers: number
   readonly driver: 'auto' | 'libvirt' | 'fake'
   readonly adminPassword: string | undefined
   readonly timing: {
@@ -99,6 +101,7 @@ export const COMMON_OPTIONS = {
   driver: { type: 'string' },
   'scheduler-config': { type: 'string' },
   'scheduler-workers': { type: 'string' },
+  workers: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -121,6 +124,8 @@ export const COMMON_HELP = `Options:
   --driver KIND          auto | libvirt | fake (default auto: libvirt's test driver when libvirt0 is installed)
   --scheduler-config F   scheduler filters, weighers and attempts (YAML; default deploy/scheduler.yaml when present)
   --scheduler-workers N  production: scheduler processes per cell with hosts (default 1, or the file's workers)
+  --workers N            API worker processes sharing the listening sockets, so that requests spread
+                         over the cores (Nova's osapi_compute_workers; default 1)
   -h, --help             this text
 Environment:
   ADMIN_PASSWORD                 the first admin's password (generated on the first start when unset)
@@ -158,8 +163,8 @@ function int(name: string, v: string | undefined, def: number): number {
   return Number(v)
 }
 
-function workers(v: string): number {
-  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 64) throw new Error(`--scheduler-workers must be a number from 1 to 64, got ${v}`)
+function workers(v: string, flag = 'scheduler-workers'): number {
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 64) throw new Error(`--${flag} must be a number from 1 to 64, got ${v}`)
   return Number(v)
 }
 
@@ -206,6 +211,7 @@ export function federationConfig(mode: 'embedded' | 'production', values: Record
     serverUrlSources: { database: database.source, transport: transport.source },
     namePrefix: prefix,
     grpcBasePort: int('grpc-base-port', s('grpc-base-port'), 18600),
+    apiWorkers: s('workers') === undefined ? 1 : workers(s('workers') as string, 'workers'),
     driver,
     adminPassword: env['ADMIN_PASSWORD'] === '' ? undefined : env['ADMIN_PASSWORD'],
     timing: {

@@ -226,8 +226,8 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
     return specs
   })
   // Multi-create: the first min_count are placed all or nothing (scheduler/reservation.ts).
-  if (minCount > 1) d.dispatcher.enqueueReservation(ctx, specs.map((x) => x.instanceUuid))
-  else for (const spec of specs) d.dispatcher.enqueue(ctx, spec.instanceUuid)
+  if (minCount > 1) d.builds.enqueueReservation(ctx, specs.map((x) => x.instanceUuid))
+  else for (const spec of specs) d.builds.enqueue(ctx, spec.instanceUuid)
   const returnReservation = s.return_reservation_id === true || s.return_reservation_id === 'True' || s.return_reservation_id === 'true'
   if (returnReservation) {
     res.status(202).json({ reservation_id: reservationId })

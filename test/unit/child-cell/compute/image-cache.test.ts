@@ -133,6 +133,23 @@ describe('ImageCache (compute host image cache)', () => {
     expect(info['virtual-size']).toBe(2 * 1024 ** 3)
   })
 
+  it('gives every disk the very bytes qemu-img create writes for it, from one private template per image and size', async () => {
+    const { imageId, fetch } = serve(randomBytes(8192))
+    const cache = newCache()
+    const [a, b] = await Promise.all([randomUUID(), randomUUID()].map((uuid) => cache.prepareDisk({ uuid, imageId, fetch, rootGb: 1 })))
+    const c = await cache.prepareDisk({ uuid: randomUUID(), imageId, fetch, rootGb: 3 })
+    const direct = join(work, `${randomUUID()}.qcow2`)
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', cache.basePath(imageId), direct, '1G'])
+    expect(readFileSync(a!.path).equals(readFileSync(direct))).toBe(true)
+    expect(readFileSync(b!.path).equals(readFileSync(direct))).toBe(true)
+    expect(qemuInfo(c.path)['virtual-size']).toBe(3 * 1024 ** 3)
+    // One template per size, private, and nothing half-written left next to them.
+    const templates = readdirSync(join(cache.instancesPath, '_overlays')).sort()
+    expect(templates).toEqual([`${sha1(imageId)}-raw-1`, `${sha1(imageId)}-raw-3`])
+    for (const t of templates) expect(statSync(join(cache.instancesPath, '_overlays', t)).mode & 0o777).toBe(0o600)
+    expect(statSync(a!.path).mode & 0o777).toBe(0o600)
+  })
+
   it('backs an overlay of a real qcow2 image as qcow2, with the image size when rootGb is 0', async () => {
     const src = join(work, `${randomUUID()}.qcow2`)
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', src, '64M'])
