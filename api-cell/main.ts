@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-import { COMMON_HELP, adminPasswordFor, apiDatabases, cellRegistrations, federationConfig } from '../shared/config/federation.js'
+import { COMMON_HELP, cellRegistrations, federationConfig } from '../shared/config/federation.js'
 import { requireServiceUrls } from '../shared/config/credentials.js'
 import { parseOrExit, runMain, stopOnSignals } from '../shared/cli/process-main.js'
 import { createLogger } from '../shared/logging.js'
 import { metricsPortOf, serveMetrics } from '../shared/metrics/metrics-server.js'
 import { runApiWorkers } from './api-workers.js'
 import { startApi } from './runtime.js'
+import { apiRuntimeArgsOf } from './runtime-args.js'
 
 const USAGE = `Usage: node dist/api-cell/main.js [options]
 
@@ -22,30 +23,12 @@ async function main(): Promise<void> {
   // The API runs with the database account it was given (the supervisor's), never the local root.
   requireServiceUrls(cfg.serverUrlSources, ['database'])
   const log = createLogger('api')
-  const dbs = apiDatabases(cfg)
   const rt = await runApiWorkers({
     workers: cfg.apiWorkers,
     log,
     start: async (forwardBuilds) => {
       const api = await startApi({
-        apiDatabaseUrl: dbs.api,
-        cell0DatabaseUrl: dbs.cell0,
-        stateDir: cfg.stateDir,
-        host: cfg.host,
-        publicHost: cfg.publicHost,
-        ports: cfg.ports,
-        console: cfg.console,
-        regions: cfg.regions.map((r) => r.name),
-        cells: cellRegistrations(cfg),
-        adminPassword: adminPasswordFor(cfg),
-        downAfterMs: cfg.timing.downAfterMs,
-        placementDeadlineMs: cfg.timing.placementDeadlineMs,
-        antiEntropyIntervalMs: cfg.timing.antiEntropyIntervalMs,
-        maxCellAttempts: cfg.scheduler.maxCellAttempts,
-        scheduler: cfg.scheduler,
-        crossCellRule: cfg.crossCellResize,
-        pki: cfg.pki,
-        log,
+        ...apiRuntimeArgsOf(cfg, { cells: cellRegistrations(cfg), log }),
         ...(forwardBuilds === undefined ? {} : { forwardBuilds }),
       })
       // With --workers, the worker that dispatches builds serves the metrics (one port, one process).

@@ -2,12 +2,13 @@ import { join } from 'node:path'
 import { stringify } from 'yaml'
 import type { ApiRuntime, ApiRuntimeArgs } from '../api-cell/runtime.js'
 import { startApi } from '../api-cell/runtime.js'
+import { apiRuntimeArgsOf } from '../api-cell/runtime-args.js'
 import type { CellRuntime } from '../child-cell/runtime.js'
 import type { ComputeDriver } from '../child-cell/compute/virt/driver.js'
 import { startCell } from '../child-cell/runtime.js'
 import { libvirtAvailable } from '../child-cell/compute/virt/create-driver.js'
 import type { FederationConfig } from '../shared/config/federation.js'
-import { adminPasswordFor, apiDatabases, cellEndpoints, cellRegistrations } from '../shared/config/federation.js'
+import { adminPasswordFor, cellEndpoints, cellRegistrations } from '../shared/config/federation.js'
 import type { CellConfig } from '../shared/config/regions.js'
 import { allCells, FEDERATION_REGION } from '../shared/config/regions.js'
 import { ensurePrivateDir, securePrivateTree, writePrivateFile } from '../shared/fs/private-files.js'
@@ -135,27 +136,7 @@ export async function startEmbeddedCells(cfg: FederationConfig, log: Logger): Pr
 
 /** What the embedded API cell is started with, its cells' agents at `ports`. */
 export function embeddedApiArgs(cfg: FederationConfig, ports: ReadonlyMap<string, number>, log: Logger): ApiRuntimeArgs {
-  const dbs = apiDatabases(cfg)
-  return {
-    apiDatabaseUrl: dbs.api,
-    cell0DatabaseUrl: dbs.cell0,
-    stateDir: cfg.stateDir,
-    host: cfg.host,
-    publicHost: cfg.publicHost,
-    ports: cfg.ports,
-    console: cfg.console,
-    regions: cfg.regions.map((r) => r.name),
-    cells: cellRegistrations(cfg, (c) => `${cfg.host}:${ports.get(c.path) ?? 0}`),
-    adminPassword: adminPasswordFor(cfg),
-    downAfterMs: cfg.timing.downAfterMs,
-    placementDeadlineMs: cfg.timing.placementDeadlineMs,
-    antiEntropyIntervalMs: cfg.timing.antiEntropyIntervalMs,
-    maxCellAttempts: cfg.scheduler.maxCellAttempts,
-    scheduler: cfg.scheduler,
-    crossCellRule: cfg.crossCellResize,
-    pki: cfg.pki,
-    log: log.child({ cell: 'api' }),
-  }
+  return apiRuntimeArgsOf(cfg, { cells: cellRegistrations(cfg, (c) => `${cfg.host}:${ports.get(c.path) ?? 0}`), log: log.child({ cell: 'api' }) })
 }
 
 /**
