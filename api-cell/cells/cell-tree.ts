@@ -197,7 +197,9 @@ export class CellTree {
         const p = ev.payload
         if (p.reschedule !== undefined) {
           // A leaf handed the build back up: it becomes a build request again (reschedule-intake.ts).
-          if (await takeBackBuild(tx, ev)) retaken.push(ev.instanceUuid)
+          const taken = await takeBackBuild(tx, ev)
+          if (taken === 'retaken') retaken.push(ev.instanceUuid)
+          this.#log.info({ child, instance: ev.instanceUuid, from: ev.cellPath, version: ev.version, outcome: taken }, 'a cell handed a build back up the tree')
           continue
         }
         const row = indexRow(p, ev.cellPath, region, ev.version)

@@ -12,21 +12,22 @@ import { CELL0_PATH } from './cell0.js'
  * The caller dispatches it after the commit; a crash before that is covered by the start-up
  * re-drive of build requests without a cell, so an accepted build is never lost.
  *
- * Returns `true` when the build must be dispatched again; `false` for a replayed event, an
- * instance deleted meanwhile, or one already recorded in cell0.
+ * Returns `retaken` when the build must be dispatched again; otherwise why the event changes
+ * nothing: a replayed (or older) event, or an instance nobody wants any more (deleted meanwhile,
+ * or already recorded in cell0).
  */
-export async function takeBackBuild(tx: Transaction<ComputeTables>, ev: InstanceEvent): Promise<boolean> {
+export async function takeBackBuild(tx: Transaction<ComputeTables>, ev: InstanceEvent): Promise<'retaken' | 'replayed' | 'unwanted'> {
   const handed = ev.payload.reschedule
-  if (handed === undefined) return false
+  if (handed === undefined) return 'replayed'
   const uuid = ev.instanceUuid
   const index = await tx.selectFrom('instance_index').select(['version', 'vm_state']).where('uuid', '=', uuid).executeTakeFirst()
-  if (index !== undefined && index.version >= ev.version) return false
+  if (index !== undefined && index.version >= ev.version) return 'replayed'
   const mapping = await tx.selectFrom('instance_mappings').selectAll().where('instance_uuid', '=', uuid).executeTakeFirst()
   const now = Date.now()
   if (mapping === undefined || mapping.queued_for_delete === 1 || mapping.cell_path === CELL0_PATH || index?.vm_state === 'deleted') {
     // Nobody wants it any more: remember the version only, so that a replay changes nothing.
     await tx.updateTable('instance_index').set({ version: ev.version }).where('uuid', '=', uuid).where('version', '<', ev.version).execute()
-    return false
+    return 'unwanted'
   }
   const spec: BuildSpec = {
     ...handed.spec,
@@ -37,6 +38,18 @@ export async function takeBackBuild(tx: Transaction<ComputeTables>, ev: Instance
       versionBase: ev.version,
     },
   }
+  // The mapping row first, conditionally (as every decision on a build's fate, see the
+  // dispatcher's `#placed`): the reads above may be from an older snapshot, and meanwhile the
+  // build may have gone to cell0, been deleted, or been placed in another cell. Then the hand-back
+  // is stale: the newer decision stands.
+  const claimed = await tx
+    .updateTable('instance_mappings')
+    .set({ cell_path: null })
+    .where('instance_uuid', '=', uuid)
+    .where('queued_for_delete', '=', 0)
+    .where((eb) => eb.or([eb('cell_path', 'is', null), eb('cell_path', '=', ev.cellPath)]))
+    .executeTakeFirst()
+  if (Number(claimed.numUpdatedRows) !== 1) return 'unwanted'
   // The ACK of the failed attempt may not have been recorded yet: then its build request is still
   // there, and the dispatcher tells the attempts apart by `retry.attempt`.
   const upd = await tx.updateTable('build_requests').set({ spec: JSON.stringify(spec) }).where('instance_uuid', '=', uuid).executeTakeFirst()
@@ -46,11 +59,10 @@ export async function takeBackBuild(tx: Transaction<ComputeTables>, ev: Instance
       .values({ instance_uuid: uuid, project_id: spec.projectId, spec: JSON.stringify(spec), region: mapping.region, created_at: now })
       .execute()
   }
-  await tx.updateTable('instance_mappings').set({ cell_path: null }).where('instance_uuid', '=', uuid).execute()
   await tx
     .updateTable('instance_index')
     .set({ vm_state: 'building', task_state: 'scheduling', power_state: 0, host: null, cell_path: null, version: ev.version, updated_at: now })
     .where('uuid', '=', uuid)
     .execute()
-  return true
+  return 'retaken'
 }

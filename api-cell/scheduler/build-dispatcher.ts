@@ -53,6 +53,9 @@ export const DEFAULT_PLACEMENT_DEADLINE_MS = 60_000
 
 const GONE: PlaceOutcome = Object.freeze({ kind: 'gone' })
 
+/** Thrown to roll back a decision on a build whose conditional write missed (see `#placed`). */
+const RACED = new Error('another decision on this build committed first')
+
 /** The longest pause before a failed dispatch is tried again. */
 const MAX_RETRY_DELAY_MS = 15_000
 
@@ -277,7 +280,8 @@ export class BuildDispatcher implements Placer, BuildQueue {
     })
     if (out.kind === 'placed') {
       const kept = await this.#placed(ctx, spec, out.cellPath, out.host)
-      this.#log.info({ requestId: ctx.requestId, instance: uuid, cell: out.cellPath, host: out.host, attempt: spec.retry?.attempt ?? 0 }, 'build placed')
+      const placedLog = { requestId: ctx.requestId, instance: uuid, cell: out.cellPath, host: out.host, attempt: spec.retry?.attempt ?? 0 }
+      this.#log.info(placedLog, kept ? 'build placed' : 'build placed, but no longer wanted: deleted meanwhile, or a newer attempt took over')
       if (kept) {
         recordBuild('placed', started)
         this.#builds?.ended(uuid, { outcome: 'placed', cellPath: out.cellPath, host: out.host })
@@ -296,19 +300,39 @@ export class BuildDispatcher implements Placer, BuildQueue {
   async #placed(ctx: RequestContext, spec: BuildSpec, cellPath: string, host: string): Promise<boolean> {
     const uuid = spec.instanceUuid
     const attempt = spec.retry?.attempt ?? 0
-    const verdict = await this.#db.transaction().execute(async (tx) => {
-      const br = await tx.selectFrom('build_requests').select('spec').where('instance_uuid', '=', uuid).executeTakeFirst()
-      if (br === undefined) {
-        const m = await tx.selectFrom('instance_mappings').select('cell_path').where('instance_uuid', '=', uuid).executeTakeFirst()
-        return m !== undefined && m.cell_path === null ? 'deleted' : 'superseded'
-      }
-      if (((JSON.parse(br.spec) as BuildSpec).retry?.attempt ?? 0) !== attempt) return 'superseded'
-      await tx.updateTable('instance_mappings').set({ cell_path: cellPath }).where('instance_uuid', '=', uuid).execute()
-      // The host too, right away: the next member of a server group must see it before any event.
-      await tx.updateTable('instance_index').set({ cell_path: cellPath, host }).where('uuid', '=', uuid).execute()
-      await tx.deleteFrom('build_requests').where('instance_uuid', '=', uuid).execute()
-      return 'placed'
-    })
+    // Every decision on a build's fate (this one, a take-back, cell0, a delete) is a conditional
+    // write on the instance's mapping row first, then on its build request: one lock order, so no
+    // deadlock, and each sees what the others committed. Reads may come from an older snapshot
+    // (MariaDB's repeatable read): a write that misses means another decision won; decide again.
+    const decide = (): Promise<'placed' | 'deleted' | 'superseded'> =>
+      this.#db.transaction().execute(async (tx) => {
+        const m = await tx.selectFrom('instance_mappings').select(['cell_path', 'queued_for_delete']).where('instance_uuid', '=', uuid).executeTakeFirst()
+        const br = await tx.selectFrom('build_requests').select('spec').where('instance_uuid', '=', uuid).executeTakeFirst()
+        if (m === undefined) return 'superseded'
+        if (br === undefined || m.queued_for_delete === 1) return m.cell_path === null ? 'deleted' : 'superseded'
+        if (((JSON.parse(br.spec) as BuildSpec).retry?.attempt ?? 0) !== attempt) return 'superseded'
+        const mapped = await tx
+          .updateTable('instance_mappings')
+          .set({ cell_path: cellPath })
+          .where('instance_uuid', '=', uuid)
+          .where('cell_path', 'is', null)
+          .where('queued_for_delete', '=', 0)
+          .executeTakeFirst()
+        if (Number(mapped.numUpdatedRows) !== 1) throw RACED
+        // Only the build request read above: a take-back rewrites its spec (a newer attempt).
+        const del = await tx.deleteFrom('build_requests').where('instance_uuid', '=', uuid).where('spec', '=', br.spec).executeTakeFirst()
+        if (Number(del.numDeletedRows) !== 1) throw RACED
+        // The host too, right away: the next member of a server group must see it before any event.
+        await tx.updateTable('instance_index').set({ cell_path: cellPath, host }).where('uuid', '=', uuid).execute()
+        return 'placed'
+      })
+    let verdict: 'placed' | 'deleted' | 'superseded' | undefined
+    for (let i = 0; verdict === undefined; i += 1) {
+      verdict = await decide().catch((err: unknown) => {
+        if (err !== RACED) throw err
+        return i < 10 ? undefined : 'superseded'
+      })
+    }
     if (verdict === 'placed') {
       if (spec.group !== undefined && this.#s.groupMembers === undefined) this.#rememberMember(spec.group.uuid, uuid, host, cellPath)
       return true

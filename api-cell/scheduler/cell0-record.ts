@@ -5,6 +5,9 @@ import type { Cell0Store } from '../cells/cell0.js'
 import { CELL0_PATH } from '../cells/cell0.js'
 import type { ComputeTables } from '../db/compute-schema.js'
 
+/** Rolls back a cell0 record whose conditional write missed (another decision won). */
+const NOT_KEPT = new Error('another decision on this build committed first')
+
 /** The instance record cell0 keeps for a build no cell could take: ERROR, with the fault. */
 export function cell0Record(spec: BuildSpec, message: string, now: number): InstanceRecord {
   return {
@@ -49,18 +52,33 @@ export async function recordInCell0(
   const message = `No valid host was found. ${args.reasons.length === 0 ? 'There are no cells to schedule to.' : args.reasons.join('; ')}`
   await d.cell0.put(cell0Record(spec, message, now))
   const placed = args.spec !== undefined
-  const kept = await d.db.transaction().execute(async (tx) => {
-    // Only the build request this attempt read: a newer attempt rewrites its spec (retry.attempt).
-    const del = await tx.deleteFrom('build_requests').where('instance_uuid', '=', uuid).$if(!placed, (q) => q.where('spec', '=', pending)).executeTakeFirst()
-    if (!placed && Number(del.numDeletedRows) !== 1) return false
-    await tx.updateTable('instance_mappings').set({ cell_path: CELL0_PATH }).where('instance_uuid', '=', uuid).execute()
-    await tx
-      .updateTable('instance_index')
-      .set({ cell_path: CELL0_PATH, vm_state: 'error', task_state: null, host: null, updated_at: now })
-      .where('uuid', '=', uuid)
-      .execute()
-    return true
-  })
+  const kept = await d.db
+    .transaction()
+    .execute(async (tx) => {
+      // The mapping row first, then the build request, as every decision on a build's fate (see
+      // the dispatcher's `#placed`): a pending build goes to cell0 only while it has no cell and
+      // no delete, and only with the build request this attempt read (a newer attempt rewrites
+      // its spec). A miss rolls back: another decision committed first.
+      const mapped = await tx
+        .updateTable('instance_mappings')
+        .set({ cell_path: CELL0_PATH })
+        .where('instance_uuid', '=', uuid)
+        .$if(!placed, (q) => q.where('cell_path', 'is', null).where('queued_for_delete', '=', 0))
+        .executeTakeFirst()
+      if (!placed && Number(mapped.numUpdatedRows) !== 1) throw NOT_KEPT
+      const del = await tx.deleteFrom('build_requests').where('instance_uuid', '=', uuid).$if(!placed, (q) => q.where('spec', '=', pending)).executeTakeFirst()
+      if (!placed && Number(del.numDeletedRows) !== 1) throw NOT_KEPT
+      await tx
+        .updateTable('instance_index')
+        .set({ cell_path: CELL0_PATH, vm_state: 'error', task_state: null, host: null, updated_at: now })
+        .where('uuid', '=', uuid)
+        .execute()
+      return true
+    })
+    .catch((err: unknown) => {
+      if (err === NOT_KEPT) return false
+      throw err
+    })
   if (!kept) await d.cell0.delete(uuid)
   return kept
 }

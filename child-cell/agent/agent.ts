@@ -256,7 +256,10 @@ export class CellAgent implements CellLink, WatchSource {
   /** Whether this cell's own hosts already hold the instance (a build asked again). */
   async #heldHere(ctx: RequestContext, uuid: string): Promise<BuildOutcome | undefined> {
     if (!this.#s.hasHosts) return undefined
-    const found = (await this.#conductor.getInstances(ctx, [uuid])) as Array<{ host?: string | null }>
+    // A build handed back up the tree (deleted here in ERROR) is not held: this cell kept nothing.
+    const found = ((await this.#conductor.getInstances(ctx, [uuid])) as Array<{ host?: string | null; deleted?: boolean; vmState?: string }>).filter(
+      (r) => !(r.deleted === true && r.vmState === 'error'),
+    )
     return found.length > 0 ? { accepted: true, cellPath: this.#s.cellPath, host: found[0]?.host ?? '' } : undefined
   }
 

@@ -78,6 +78,23 @@ describe('a leaf cell reschedules failed spawns', () => {
     expect(await drivers.get('small')?.listInstances()).toEqual([])
   })
 
+  it('refuses the same build asked again after handing it back (a lost answer): never "placed" with no host', async () => {
+    breakHost('big')
+    breakHost('mid')
+    const s = spec()
+    await buildInstance(conductor.deps, systemContext(), s)
+    await waitFor('given up', async () => ((await instance(s.instanceUuid))?.deleted === 1 ? true : undefined))
+    const outboxBefore = await database.db.selectFrom('outbox').select('id').where('instance_uuid', '=', s.instanceUuid).execute()
+    // The parent never heard the first answer (a cut link) and asks again, idempotently by uuid.
+    const again = buildInstance(conductor.deps, systemContext(), s)
+    await expect(again).rejects.toMatchObject({ code: 'no_valid_host' })
+    await expect(again).rejects.toThrow(/handed it back/)
+    // The refusal is definite: nothing claimed, nothing spawned, no new event.
+    expect(await database.db.selectFrom('allocations').selectAll().execute()).toHaveLength(0)
+    expect(await drivers.get('small')?.listInstances()).toEqual([])
+    expect(await database.db.selectFrom('outbox').select('id').where('instance_uuid', '=', s.instanceUuid).execute()).toHaveLength(outboxBefore.length)
+  })
+
   it('takes over a spawn that never comes back: rescheduled on another host, and the late host destroys its guest', async () => {
     const big = drivers.get('big') as FakeDriver
     const spawnForReal = big.spawn.bind(big)

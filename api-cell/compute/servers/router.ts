@@ -156,12 +156,24 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
       const uuid = String(req.params['id'])
       const mapping = await d.locator.mapping(caller(res), uuid)
       if (mapping.cell_path === null) {
-        // Still looking for a cell: remove the build request (compare-and-swap against the
-        // dispatcher, which sends a delete down if it placed the build first).
-        const del = await d.db.deleteFrom('build_requests').where('instance_uuid', '=', uuid).executeTakeFirst()
-        if (Number(del.numDeletedRows) === 1) {
-          await d.db.updateTable('instance_index').set({ vm_state: 'deleted', updated_at: Date.now() }).where('uuid', '=', uuid).execute()
-          await d.db.updateTable('instance_mappings').set({ queued_for_delete: 1 }).where('instance_uuid', '=', uuid).execute()
+        // Still looking for a cell: remove the build request, the mapping row first, conditionally,
+        // as every decision on a build's fate (see the dispatcher's `#placed`, which sends a
+        // delete down when it placed the build first). A miss: it was placed, or taken meanwhile.
+        const deleted = await d.db
+          .transaction()
+          .execute(async (tx) => {
+            const m = await tx.updateTable('instance_mappings').set({ queued_for_delete: 1 }).where('instance_uuid', '=', uuid).where('cell_path', 'is', null).executeTakeFirst()
+            if (Number(m.numUpdatedRows) !== 1) throw NOT_DELETED
+            const del = await tx.deleteFrom('build_requests').where('instance_uuid', '=', uuid).executeTakeFirst()
+            if (Number(del.numDeletedRows) !== 1) throw NOT_DELETED
+            await tx.updateTable('instance_index').set({ vm_state: 'deleted', updated_at: Date.now() }).where('uuid', '=', uuid).execute()
+            return true
+          })
+          .catch((err: unknown) => {
+            if (err === NOT_DELETED) return false
+            throw err
+          })
+        if (deleted) {
           res.status(204).end()
           return
         }
@@ -364,6 +376,9 @@ async function updateBuildRequest(
     return true
   })
 }
+
+/** Rolls back the delete of a build request another decision took first (see DELETE /servers/{id}). */
+const NOT_DELETED = new Error('the build was placed or taken meanwhile')
 
 const microIso = (ms: number): string => new Date(ms).toISOString().replace('Z', '000').slice(0, 26)
 

@@ -71,3 +71,13 @@ export async function instancesOnHost(d: Pick<ConductorDeps, 'db' | 'store'>, ho
 export async function forgetBuild(tx: Transaction<CellSchema>, uuid: string): Promise<void> {
   await tx.deleteFrom('build_specs').where('instance_uuid', '=', uuid).execute()
 }
+
+/**
+ * Whether an instance row is a build this leaf handed back up the tree (reschedule.ts `handUp` is
+ * the only writer of a deleted row in ERROR; a delete leaves `vm_state` deleted). The leaf keeps
+ * nothing of such a build: asked for it again, it refuses, as if it had never held it, so that the
+ * parent routes it on instead of recording a placement in a cell that holds no instance.
+ */
+export function isHandedBack(row: { readonly deleted: number; readonly vm_state: string }): boolean {
+  return row.deleted === 1 && row.vm_state === 'error'
+}

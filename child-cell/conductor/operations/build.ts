@@ -5,7 +5,8 @@ import { releaseResources } from '../../db/claims.js'
 import type { RequestSpec } from '../../scheduler/host-state.js'
 import type { ConductorDeps } from '../deps.js'
 import { recordAction } from './actions-log.js'
-import { rememberBuild, spawnRecordOf } from './build-specs.js'
+import { isHandedBack, rememberBuild, spawnRecordOf } from './build-specs.js'
+import { NoValidHostError } from '../../../shared/errors.js'
 
 /**
  * The scheduler's view of a build: the server group's members become the hosts the group filters
@@ -67,11 +68,15 @@ export async function hintHostsOf(d: Pick<ConductorDeps, 'db'>, hints: Readonly<
  * Builds one instance in this leaf: the scheduler picks a host and claims on it atomically, then
  * the instance, its `create` action and its first upward event are written in one transaction,
  * then compute is told to spawn. Idempotent per instance uuid (a parent may retry after a lost
- * reply): a second call answers with the host of the first.
+ * reply): a second call answers with the host of the first, or refuses when this cell has handed
+ * the build back up the tree meanwhile.
  */
 export async function buildInstance(d: ConductorDeps, ctx: RequestContext, spec: BuildSpec): Promise<{ host: string }> {
   const existing = await d.db.selectFrom('instances').selectAll().where('uuid', '=', spec.instanceUuid).executeTakeFirst()
   if (existing !== undefined) {
+    // Handed back up the tree (every host here failed it): a definite refusal, never "placed" with
+    // no host, which would map the instance to a cell that holds nothing of it.
+    if (isHandedBack(existing)) throw new NoValidHostError(`${d.cellPath} could not spawn instance ${spec.instanceUuid} and handed it back up the tree`)
     // Asked again (a lost answer, an AMQP redelivery): the same host. If the cast to compute may
     // have been lost with it (still spawning), cast again: compute's spawn is idempotent.
     if (existing.host !== null && existing.deleted === 0 && existing.vm_state === 'building' && existing.task_state === 'spawning') {
