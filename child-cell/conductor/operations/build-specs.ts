@@ -1,6 +1,7 @@
 import type { Transaction } from 'kysely'
 import type { BuildImage, BuildSpec, InstanceRecord } from '../../../shared/cell-link/build-spec.js'
 import { imageFetchOf } from '../../../shared/cell-link/build-spec.js'
+import type { NetworkInfo } from '../../../shared/network/network-info.js'
 import type { CellSchema } from '../../db/schema.js'
 import type { ConductorDeps } from '../deps.js'
 import { IN_PROGRESS_STATUSES } from './migrations-store.js'
@@ -70,4 +71,12 @@ export async function instancesOnHost(d: Pick<ConductorDeps, 'db' | 'store'>, ho
 /** The build is over here (the instance is ACTIVE or deleted): nothing left to retry. */
 export async function forgetBuild(tx: Transaction<CellSchema>, uuid: string): Promise<void> {
   await tx.deleteFrom('build_specs').where('instance_uuid', '=', uuid).execute()
+}
+
+/**
+ * The `instances.network_info` value of a build's interfaces: JSON, or NULL for none (absent or
+ * empty), so that a record read back has `networkInfo` exactly when there is something to render.
+ */
+export function networkInfoColumn(info: NetworkInfo | undefined): string | null {
+  return info === undefined || info.length === 0 ? null : JSON.stringify(info)
 }

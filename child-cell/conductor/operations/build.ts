@@ -5,7 +5,7 @@ import { releaseResources } from '../../db/claims.js'
 import type { RequestSpec } from '../../scheduler/host-state.js'
 import type { ConductorDeps } from '../deps.js'
 import { recordAction } from './actions-log.js'
-import { rememberBuild, spawnRecordOf } from './build-specs.js'
+import { networkInfoColumn, rememberBuild, spawnRecordOf } from './build-specs.js'
 
 /**
  * The scheduler's view of a build: the server group's members become the hosts the group filters
@@ -128,6 +128,7 @@ export async function buildInstance(d: ConductorDeps, ctx: RequestContext, spec:
         deleted: 0,
         deleted_at: null,
         shelved_image_id: null,
+        network_info: networkInfoColumn(spec.networkInfo),
       }, spec.retry?.versionBase ?? 0)
       await rememberBuild(tx, spec)
       const unshelve = spec.unshelveImageRef !== undefined
