@@ -2,7 +2,7 @@ import type { PortInfo } from '../../shared/network/network-info.js'
 
 /** Two ports of a server as the API cell's network service would allocate them (see shared/network). */
 export const PORT_A: PortInfo = {
-  portId: '0a1b2c3d-4e5f-4a6b-8c7d-111111111111',
+  portId: '1a1b2c3d-4e5f-4a6b-8c7d-111111111111',
   networkId: 'aaaaaaaa-0000-4000-8000-000000000001',
   networkName: 'private',
   macAddress: 'fa:16:3e:00:00:0a',
@@ -23,7 +23,7 @@ export const PORT_A: PortInfo = {
 
 /** A second port, without port security (no filter). */
 export const PORT_B: PortInfo = {
-  portId: '0a1b2c3d-4e5f-4a6b-8c7d-222222222222',
+  portId: '2a1b2c3d-4e5f-4a6b-8c7d-222222222222',
   networkId: 'bbbbbbbb-0000-4000-8000-000000000002',
   networkName: 'public',
   macAddress: 'fa:16:3e:00:00:0b',
@@ -37,7 +37,7 @@ export const PORT_B: PortInfo = {
 /** A third port, for attach: port security with one rule. */
 export const PORT_C: PortInfo = {
   ...PORT_A,
-  portId: '0a1b2c3d-4e5f-4a6b-8c7d-333333333333',
+  portId: '3a1b2c3d-4e5f-4a6b-8c7d-333333333333',
   macAddress: 'fa:16:3e:00:00:0c',
   bridge: 'br-cccccccc-00',
   fixedIps: [{ subnetId: 's4', ipAddress: '10.0.0.9', version: 4, cidr: '10.0.0.0/24', dnsNameservers: [], hostRoutes: [] }],

@@ -133,6 +133,9 @@ export class FakeDriver implements ComputeDriver {
       if (guest.state === 'paused' || guest.state === 'suspended') {
         throw new ConflictError(`cannot attach an interface to instance ${uuid.toLowerCase()} while it is ${guest.state}`, { uuid: uuid.toLowerCase(), state: guest.state })
       }
+      if (guest.ports.some((p) => p.macAddress.toLowerCase() === port.macAddress.toLowerCase())) {
+        throw new ConflictError(`instance ${uuid.toLowerCase()} already has an interface with MAC address ${port.macAddress}`, { uuid: uuid.toLowerCase() })
+      }
       validateNetworkInfo([...guest.ports, port])
       guest.ports.push(port)
     })

@@ -24,11 +24,11 @@ const rule = (r: Partial<FilterRule>): FilterRule => ({
 describe('libvirt network XML', () => {
   it('renders a port as a bridge interface with its MAC, bridge, virtio model, MTU, tap device and filter', () => {
     expect(interfaceXml(PORT_A)).toBe(
-      `<interface type='bridge'><mac address='fa:16:3e:00:00:0a'/><source bridge='br-aaaaaaaa-00'/><target dev='tap0a1b2c3d-4e'/>` +
+      `<interface type='bridge'><mac address='fa:16:3e:00:00:0a'/><source bridge='br-aaaaaaaa-00'/><target dev='tap1a1b2c3d-4e'/>` +
         `<model type='virtio'/><filterref filter='federation-${PORT_A.portId}'><parameter name='IP' value='10.0.0.5'/></filterref>` +
         `<mtu size='1450'/></interface>`,
     )
-    expect(tapNameOf(PORT_A.portId)).toBe('tap0a1b2c3d-4e')
+    expect(tapNameOf(PORT_A.portId)).toBe('tap1a1b2c3d-4e')
     // No port security: no filter at all.
     expect(interfaceXml(PORT_B)).not.toContain('filterref')
   })
