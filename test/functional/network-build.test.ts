@@ -112,6 +112,20 @@ describe('a build with network info, on libvirt test-driver hosts', () => {
     expectPorts(await domainOf(host, spec.instanceUuid))
   })
 
+  it('a cold migration renders the same ports on the target host', async () => {
+    const spec = overTheWire(buildSpecFixture({ networkInfo: [PORT_A, PORT_B] }))
+    const { host } = await buildInstance(cell.conductor.deps, systemContext(), spec)
+    await settled(spec.instanceUuid, 'ACTIVE')
+    const api = new ConductorApi(cell.bus.as(principalName(CELL, 'agent')))
+    await api.instanceAction(systemContext(), { uuid: spec.instanceUuid, action: 'migrate', args: {}, isAdmin: true })
+    const resized = await waitFor('VERIFY_RESIZE', async () => {
+      const r = await row(spec.instanceUuid)
+      return r.vm_state === 'resized' && r.task_state === null ? r : undefined
+    })
+    expect(resized.host).not.toBe(host)
+    expectPorts(await domainOf(resized.host ?? '', spec.instanceUuid))
+  })
+
   it('a build without network info gets no interface and stores none', async () => {
     const spec = overTheWire(buildSpecFixture())
     const { host } = await buildInstance(cell.conductor.deps, systemContext(), spec)
