@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -12,6 +13,7 @@ import { principalName } from '../../shared/bus/caller.js'
 import type { PbBuildRequest } from '../../shared/cell-link/build-mapping.js'
 import { buildCallFromPb, buildRequestToPb } from '../../shared/cell-link/build-mapping.js'
 import type { BuildSpec } from '../../shared/cell-link/build-spec.js'
+import { recordFromSpec } from '../../shared/cell-link/build-spec.js'
 import { cellService } from '../../shared/cell-link/proto.js'
 import { systemContext } from '../../shared/context.js'
 import { buildSpecFixture } from '../helpers/build-spec.js'
@@ -124,6 +126,16 @@ describe('a build with network info, on libvirt test-driver hosts', () => {
     })
     expect(resized.host).not.toBe(host)
     expectPorts(await domainOf(resized.host ?? '', spec.instanceUuid))
+  })
+
+  it('a cross-cell move\'s copy in this cell keeps the ports of the source\'s record', async () => {
+    const uuid = randomUUID()
+    const record = { ...recordFromSpec(buildSpecFixture({ instanceUuid: uuid })), cellPath: 'api!r!other', host: 'src', networkInfo: [PORT_A, PORT_B] }
+    const flavor = record.flavor
+    const api = new ConductorApi(cell.bus.as(principalName(CELL, 'agent')))
+    await api.instanceAction(systemContext(), { uuid, action: 'xcell_target_prepare', args: { instance: record, keyData: null, actions: [], flavor, kind: 'migrate' }, isAdmin: true })
+    const copy = await row(uuid)
+    expect(JSON.parse(copy.network_info ?? 'null')).toEqual([PORT_A, PORT_B])
   })
 
   it('a build without network info gets no interface and stores none', async () => {
