@@ -15,6 +15,7 @@ import { buildCallFromPb, buildRequestToPb } from '../../shared/cell-link/build-
 import type { BuildSpec } from '../../shared/cell-link/build-spec.js'
 import { recordFromSpec } from '../../shared/cell-link/build-spec.js'
 import { cellService } from '../../shared/cell-link/proto.js'
+import type { InstanceIndexPayload } from '../../shared/cell-link/types.js'
 import { systemContext } from '../../shared/context.js'
 import { buildSpecFixture } from '../helpers/build-spec.js'
 import type { LeafCell } from '../helpers/leaf-cell.js'
@@ -56,7 +57,7 @@ describe('a build with network info, on libvirt test-driver hosts', () => {
       const uri = await writeTestHostXml({ path: join(dir, `${host}-${n}.xml`), vcpus: 8, memoryMb })
       return new LibvirtDriver({ uri, diskGb: 100, saveDir: join(dir, `save-${n}`) })
     }
-    cell = await startLeafCell({ cellPath: CELL, hosts: [['h1', 16384], ['h2', 8192]], makeDriver })
+    cell = await startLeafCell({ cellPath: CELL, hosts: [['h1', 16384], ['h2', 8192]], makeDriver, maxBuildAttempts: 2 })
   })
   afterEach(async () => {
     await cell.stop()
@@ -136,6 +137,18 @@ describe('a build with network info, on libvirt test-driver hosts', () => {
     await api.instanceAction(systemContext(), { uuid, action: 'xcell_target_prepare', args: { instance: record, keyData: null, actions: [], flavor, kind: 'migrate' }, isAdmin: true })
     const copy = await row(uuid)
     expect(JSON.parse(copy.network_info ?? 'null')).toEqual([PORT_A, PORT_B])
+  })
+
+  it('a build no host here could spawn goes back up the tree with its ports', async () => {
+    for (const driver of cell.hostDrivers.values()) driver.spawn = () => Promise.reject(new Error('this hypervisor is broken'))
+    const spec = overTheWire(buildSpecFixture({ networkInfo: [PORT_A, PORT_B] }))
+    await buildInstance(cell.conductor.deps, systemContext(), spec)
+    const last = await waitFor('handed back', async () => {
+      const events = await cell.database.db.selectFrom('outbox').select('payload').where('instance_uuid', '=', spec.instanceUuid).orderBy('id').execute()
+      const payload = JSON.parse(events.at(-1)?.payload ?? '{}') as InstanceIndexPayload
+      return payload.reschedule
+    })
+    expect(last.spec.networkInfo).toEqual([PORT_A, PORT_B])
   })
 
   it('a build without network info gets no interface and stores none', async () => {

@@ -323,8 +323,13 @@ export class LibvirtDriver implements ComputeDriver {
     return interfacesOf(await this.#hypervisor().domainGetXMLDesc(domain))
   }
 
-  attachInterface = (uuid: string, port: PortInfo): Promise<void> => this.#changeInterfaces(uuid, { attach: port })
-  detachInterface = (uuid: string, portId: string): Promise<void> => this.#changeInterfaces(uuid, { detach: portId })
+  attachInterface(uuid: string, port: PortInfo): Promise<void> {
+    return this.#changeInterfaces(uuid, { attach: port })
+  }
+
+  detachInterface(uuid: string, portId: string): Promise<void> {
+    return this.#changeInterfaces(uuid, { detach: portId })
+  }
 
   /** See libvirt-network.ts: a rescued guest's definition is the rescue one, so it is refused. */
   #changeInterfaces(uuid: string, change: { readonly attach: PortInfo } | { readonly detach: string }): Promise<void> {
