@@ -62,11 +62,16 @@ function protocolOf(r: SecurityRuleInfo): string {
   return p
 }
 
+/** ICMPv6 types a guest receives regardless of its rules: MLD query/report/done, RA, NS, NA (Neutron's). */
+const ICMPV6_IN = [130, 131, 132, 134, 135, 136] as const
+/** ICMPv6 types a guest sends regardless of its rules: MLD report, RS, NS, NA, MLDv2 report. */
+const ICMPV6_OUT = [131, 133, 135, 136, 143] as const
+
 /**
  * The packet filter of a port with port security: connections already accepted pass both ways,
- * DHCP (v4 client to server, v6 client to server) may leave, each security group rule accepts
- * its traffic, and everything else is dropped (Neutron's default drop). Anti-spoofing (the
- * port's MAC and addresses only) is the driver's part (libvirt: `clean-traffic`).
+ * DHCP and IPv6 neighbour discovery pass, each security group rule accepts its traffic, and
+ * everything else is dropped (Neutron's default drop). Anti-spoofing (the port's MAC and
+ * addresses only) is the driver's part (libvirt: Nova's `no-*-spoofing` filters, libvirt-network-xml.ts).
  */
 export function filterRulesOf(port: PortInfo): FilterRule[] {
   const rule = (r: Omit<FilterRule, 'portMin' | 'portMax' | 'remotePrefix' | 'state'> & Partial<FilterRule>): FilterRule => ({
@@ -80,8 +85,14 @@ export function filterRulesOf(port: PortInfo): FilterRule[] {
   for (const ethertype of ['IPv4', 'IPv6'] as const) {
     rules.push(rule({ action: 'accept', direction: 'inout', ethertype, protocol: 'all', state: 'ESTABLISHED,RELATED', priority: 100 }))
   }
+  // DHCP both ways (the replies are broadcast, not tracked as a connection).
   rules.push(rule({ action: 'accept', direction: 'out', ethertype: 'IPv4', protocol: 'udp', portMin: 67, portMax: 67, priority: 200 }))
+  rules.push(rule({ action: 'accept', direction: 'in', ethertype: 'IPv4', protocol: 'udp', portMin: 68, portMax: 68, priority: 200 }))
   rules.push(rule({ action: 'accept', direction: 'out', ethertype: 'IPv6', protocol: 'udp', portMin: 547, portMax: 547, priority: 200 }))
+  rules.push(rule({ action: 'accept', direction: 'in', ethertype: 'IPv6', protocol: 'udp', portMin: 546, portMax: 546, priority: 200 }))
+  // IPv6 needs neighbour discovery and router advertisements, which Neutron's firewall lets through.
+  for (const type of ICMPV6_IN) rules.push(rule({ action: 'accept', direction: 'in', ethertype: 'IPv6', protocol: 'icmpv6', portMin: type, priority: 200 }))
+  for (const type of ICMPV6_OUT) rules.push(rule({ action: 'accept', direction: 'out', ethertype: 'IPv6', protocol: 'icmpv6', portMin: type, priority: 200 }))
   for (const r of port.securityRules) {
     rules.push(
       rule({

@@ -58,6 +58,9 @@ describe('libvirt network XML', () => {
     expect(xml).toContain(`<rule action='accept' direction='in' priority='300'><tcp srcipaddr='192.0.2.0' srcipmask='24' dstportstart='22' dstportend='22'/></rule>`)
     expect(xml).toContain(`<rule action='accept' direction='out' priority='300'><all/></rule>`)
     expect(xml).toContain(`<rule action='accept' direction='out' priority='200'><udp dstportstart='67' dstportend='67'/></rule>`)
+    expect(xml).toContain(`<rule action='accept' direction='in' priority='200'><udp dstportstart='68' dstportend='68'/></rule>`)
+    // Neighbour solicitations reach the guest, whatever its rules.
+    expect(xml).toContain(`<rule action='accept' direction='in' priority='200'><icmpv6 type='135'/></rule>`)
     expect(xml.endsWith(`<rule action='drop' direction='inout' priority='1000'><all/></rule><rule action='drop' direction='inout' priority='1000'><all-ipv6/></rule></filter>`)).toBe(true)
     // One accept per security group rule, between the fixed ones and the drops.
     expect(filterRulesOf(PORT_A).filter((r) => r.priority === 300)).toHaveLength(PORT_A.securityRules.length)
