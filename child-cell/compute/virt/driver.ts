@@ -6,7 +6,8 @@ import { validateNetworkInfo } from './guest-network.js'
 /**
  * The narrow interface between nova-compute and a hypervisor, after Nova's `ComputeDriver`.
  *
- * Contract (test/contract/compute-driver.contract.test.ts runs it for every driver):
+ * Contract (test/contract/compute-driver.contract.test.ts and, for interfaces,
+ * compute-driver-network.contract.test.ts run it for every driver):
  * - instances are addressed by our UUID; the driver gives the guest that UUID;
  * - `spawn` of a UUID that already exists fails; `destroy` of an unknown UUID succeeds (idempotent:
  *   compute retries deletes after crashes);
