@@ -111,7 +111,15 @@ export async function changeInterfaces(
     next = withoutInterface(xml, found.macAddress)
   }
   if (state === 'running') await ignoreNotRunning(hv.domainDestroy(domain))
-  await hv.domainDefineXML(next)
-  if (state === 'running') await hv.domainCreate(domain)
+  try {
+    await hv.domainDefineXML(next)
+    if (state === 'running') await hv.domainCreate(domain)
+  } catch (err) {
+    // Back to the definition and the state the guest had: a failed change changes nothing.
+    await hv.domainDefineXML(xml).catch(() => undefined)
+    if (state === 'running') await hv.domainCreate(domain).catch(() => undefined)
+    if ('attach' in change) await undefineFilters(hv, [change.attach.portId])
+    throw err
+  }
   if ('detach' in change) await undefineFilters(hv, [change.detach])
 }

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import type { LibvirtHypervisor } from '../../../../../child-cell/compute/virt/libvirt-binding.js'
-import { defineFilters, defineFiltersOf, renderNetwork, undefineFilters } from '../../../../../child-cell/compute/virt/libvirt-network.js'
+import { changeInterfaces, defineFilters, defineFiltersOf, renderNetwork, undefineFilters } from '../../../../../child-cell/compute/virt/libvirt-network.js'
 import { domainXml } from '../../../../../child-cell/compute/virt/libvirt-domain-xml.js'
-import { nwfilterXml } from '../../../../../child-cell/compute/virt/libvirt-network-xml.js'
+import { interfacesOf, nwfilterXml } from '../../../../../child-cell/compute/virt/libvirt-network-xml.js'
 import { InvalidError } from '../../../../../shared/errors.js'
 import { PORT_A, PORT_B, PORT_C } from '../../../../helpers/network-info.js'
 
@@ -52,5 +52,22 @@ describe('libvirt nwfilters of a guest', () => {
     // No port security, nothing to define: fine on qemu too.
     await expect(defineFilters(bare, false, [PORT_B])).resolves.toBeUndefined()
     await expect(undefineFilters(bare, [PORT_A.portId])).resolves.toBeUndefined()
+  })
+
+  it('a running guest whose new definition does not start gets its old definition back, started, and the error', async () => {
+    const original = domainXml({ uuid: '6f1c7b0e-3d2a-4c8e-9b5f-0a1d2e3f4a5b', name: 'vm', memoryMb: 512, vcpus: 1, rootGb: 1, type: 'test', disk: undefined, consoleLog: undefined, network: renderNetwork([PORT_A])! })
+    const defined: string[] = []
+    const calls: string[] = []
+    let creates = 0
+    const hv = {
+      domainGetXMLDesc: () => Promise.resolve(original),
+      domainDestroy: () => (calls.push('destroy'), Promise.resolve()),
+      domainDefineXML: (xml: string) => (defined.push(xml), Promise.resolve({})),
+      domainCreate: () => (calls.push('create'), ++creates === 1 ? Promise.reject(new Error('bridge br-cccccccc-00 does not exist')) : Promise.resolve()),
+    } as unknown as LibvirtHypervisor
+    await expect(changeInterfaces({ hv, isTest: true, uuid: 'u', domain: {}, state: 'running' }, { attach: PORT_C })).rejects.toThrow(/does not exist/)
+    expect(defined.map((x) => interfacesOf(x).map((i) => i.portId))).toEqual([[PORT_A.portId, PORT_C.portId], [PORT_A.portId]])
+    expect(defined[1]).toBe(original)
+    expect(calls).toEqual(['destroy', 'create', 'create'])
   })
 })
