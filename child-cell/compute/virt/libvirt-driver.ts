@@ -63,7 +63,8 @@ const TEST_HYPERVISOR_VERSION = 2
  * no disk (a `diskPath` is ignored); with qemu it is `QEMU`, as Nova reports for both kvm and qemu,
  * and each guest boots from the `diskPath` compute prepared from the image (see image-cache.ts),
  * or, without one, from a sparse raw disk of `rootGb`. The driver must run on the hypervisor host,
- * as nova-compute does, since it creates those files locally.
+ * as nova-compute does, since it creates those files locally. A guest's ports become bridge
+ * interfaces with per-port nwfilters (libvirt-network.ts says what the binding cannot do there).
  *
  * @example
  *   const driver = new LibvirtDriver({ uri: await writeTestHostXml({ path, vcpus: 8, memoryMb: 16384 }) })
