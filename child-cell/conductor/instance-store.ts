@@ -1,6 +1,7 @@
 import type { Kysely, Selectable, Transaction, Updateable } from 'kysely'
 import type { InstanceRecord } from '../../shared/cell-link/build-spec.js'
 import type { InstanceIndexPayload } from '../../shared/cell-link/types.js'
+import type { NetworkInfo } from '../../shared/network/network-info.js'
 import { NotFoundError } from '../../shared/errors.js'
 import { appendOutbox } from '../db/outbox-writer.js'
 import type { CellSchema, InstancesTable } from '../db/schema.js'
@@ -81,7 +82,7 @@ export class InstanceStore {
     })
   }
 
-  /** The domain record of a row. */
+  /** The domain record of a row (with its interfaces, which every spawn of its guest renders). */
   toRecord(row: Selectable<InstancesTable>): InstanceRecord {
     return {
       uuid: row.uuid,
@@ -119,6 +120,7 @@ export class InstanceStore {
       deleted: row.deleted === 1,
       tags: JSON.parse(row.tags) as string[],
       ...(row.shelved_image_id === null ? {} : { shelvedImageId: row.shelved_image_id }),
+      ...(row.network_info === null ? {} : { networkInfo: JSON.parse(row.network_info) as NetworkInfo }),
     }
   }
 }

@@ -229,4 +229,15 @@ export const cellMigrations: Readonly<Record<string, Migration>> = {
       await db.schema.alterTable('instances').addColumn('shelved_image_id', 'varchar(36)').execute()
     },
   },
+  /**
+   * The interfaces an instance was built with (its build spec's `networkInfo`, JSON; NULL: no
+   * network), so that every later spawn of its guest renders the same interfaces. MEDIUMTEXT on
+   * MariaDB: 16 ports of 500 rules each pass 64 KiB.
+   */
+  cell_0008_instance_network_info: {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('instances').addColumn('network_info', 'text').execute()
+      await widenTextColumns(db, [{ table: 'instances', column: 'network_info', notNull: false }])
+    },
+  },
 }

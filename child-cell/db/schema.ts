@@ -104,6 +104,11 @@ export interface InstancesTable {
   deleted_at: number | null
   /** The snapshot a shelved instance is unshelved from (Nova's `shelved_image_id` system metadata). */
   shelved_image_id: string | null
+  /**
+   * The instance's interfaces (shared/network/network-info.ts `NetworkInfo`, JSON) as its build
+   * spec carried them; NULL: no network. Every spawn of its guest renders them.
+   */
+  network_info: string | null
 }
 
 export interface AllocationsTable {

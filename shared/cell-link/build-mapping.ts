@@ -20,6 +20,7 @@
  * a receiver still understands builds.
  */
 import { InvalidError } from '../errors.js'
+import type { FixedIpInfo, PortInfo, SecurityRuleInfo } from '../network/network-info.js'
 import type { BuildGroup, BuildSpec } from './build-spec.js'
 import { checkBuildSpec } from './build-spec-schema.js'
 import type { PbContext } from './proto.js'
@@ -82,6 +83,38 @@ export interface PbBuildSpec {
   tags: string[]
   requested_host?: string
   unshelve_image_ref?: string
+  network_info: PbPortInfo[]
+}
+/** `message PortInfo`. */
+export interface PbPortInfo {
+  port_id: string
+  network_id: string
+  network_name: string
+  mac_address: string
+  mtu: number
+  bridge: string
+  fixed_ips: PbFixedIpInfo[]
+  port_security_enabled: boolean
+  security_rules: PbSecurityRuleInfo[]
+}
+/** `message FixedIpInfo`. */
+export interface PbFixedIpInfo {
+  subnet_id: string
+  ip_address: string
+  version: number
+  cidr: string
+  gateway_ip?: string
+  dns_nameservers: string[]
+  host_routes: Array<{ destination: string; nexthop: string }>
+}
+/** `message SecurityRuleInfo`. */
+export interface PbSecurityRuleInfo {
+  direction: string
+  ethertype: string
+  protocol?: string
+  port_range_min?: number
+  port_range_max?: number
+  remote_ip_prefix?: string
 }
 export interface PbFlavorSnapshot {
   id: string
@@ -188,6 +221,7 @@ export function buildSpecToPb(s: BuildSpec): PbBuildSpec {
     tags: [...(s.tags ?? [])],
     ...opt('requested_host', s.requestedHost),
     ...opt('unshelve_image_ref', s.unshelveImageRef),
+    network_info: (s.networkInfo ?? []).map(portToPb),
   }
 }
 
@@ -248,6 +282,73 @@ export function buildSpecFromPb(p: PbBuildSpec): BuildSpec {
     ...opt('tags', nonEmpty(p.tags)?.slice()),
     ...opt('requestedHost', p.requested_host),
     ...opt('unshelveImageRef', p.unshelve_image_ref),
+    ...opt('networkInfo', nonEmpty(p.network_info)?.map(portFromPb)),
+  }
+}
+
+function portToPb(p: PortInfo): PbPortInfo {
+  return {
+    port_id: p.portId,
+    network_id: p.networkId,
+    network_name: p.networkName,
+    mac_address: p.macAddress,
+    mtu: p.mtu,
+    bridge: p.bridge,
+    fixed_ips: p.fixedIps.map((f) => ({
+      subnet_id: f.subnetId,
+      ip_address: f.ipAddress,
+      version: f.version,
+      cidr: f.cidr,
+      ...opt('gateway_ip', f.gatewayIp),
+      dns_nameservers: [...f.dnsNameservers],
+      host_routes: f.hostRoutes.map((r) => ({ destination: r.destination, nexthop: r.nexthop })),
+    })),
+    port_security_enabled: p.portSecurityEnabled,
+    security_rules: p.securityRules.map((r) => ({
+      direction: r.direction,
+      ethertype: r.ethertype,
+      ...opt('protocol', r.protocol),
+      ...opt('port_range_min', r.portRangeMin),
+      ...opt('port_range_max', r.portRangeMax),
+      ...opt('remote_ip_prefix', r.remoteIpPrefix),
+    })),
+  }
+}
+
+/**
+ * Wire -> domain for one port. Enumerated strings (direction, ethertype, IP version) are passed
+ * through as they came: build-spec-schema.ts refuses values outside their sets.
+ */
+function portFromPb(p: PbPortInfo): PortInfo {
+  return {
+    portId: p.port_id,
+    networkId: p.network_id,
+    networkName: p.network_name,
+    macAddress: p.mac_address,
+    mtu: p.mtu,
+    bridge: p.bridge,
+    fixedIps: (p.fixed_ips ?? []).map(
+      (f): FixedIpInfo => ({
+        subnetId: f.subnet_id,
+        ipAddress: f.ip_address,
+        version: f.version as FixedIpInfo['version'],
+        cidr: f.cidr,
+        ...opt('gatewayIp', f.gateway_ip),
+        dnsNameservers: [...(f.dns_nameservers ?? [])],
+        hostRoutes: (f.host_routes ?? []).map((r) => ({ destination: r.destination, nexthop: r.nexthop })),
+      }),
+    ),
+    portSecurityEnabled: p.port_security_enabled,
+    securityRules: (p.security_rules ?? []).map(
+      (r): SecurityRuleInfo => ({
+        direction: r.direction as SecurityRuleInfo['direction'],
+        ethertype: r.ethertype as SecurityRuleInfo['ethertype'],
+        protocol: r.protocol ?? null,
+        portRangeMin: r.port_range_min ?? null,
+        portRangeMax: r.port_range_max ?? null,
+        remoteIpPrefix: r.remote_ip_prefix ?? null,
+      }),
+    ),
   }
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { InvalidError } from '../errors.js'
 import type { BuildSpec } from './build-spec.js'
+import { networkInfoSchema } from './network-info-schema.js'
 
 const str = z.string().max(65_536)
 const nullableStr = str.nullable()
@@ -70,6 +71,7 @@ export const buildSpecSchema = z
     tags: z.array(z.string().min(1).max(60)).max(50).optional(),
     requestedHost: z.string().min(1).max(255).optional(),
     unshelveImageRef: z.string().min(1).max(255).optional(),
+    networkInfo: networkInfoSchema.optional(),
     aggregates: z
       .array(z.object({ hosts: z.array(z.string().max(255)).max(100_000), metadata: z.record(z.string().max(255), z.string().max(255)) }).strict())
       .max(10_000)

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ComputeManager } from '../../child-cell/compute/manager.js'
+import type { ComputeDriver } from '../../child-cell/compute/virt/driver.js'
 import { FakeDriver } from '../../child-cell/compute/virt/fake-driver.js'
 import { ConductorManager } from '../../child-cell/conductor/manager.js'
 import { cellMigrations } from '../../child-cell/db/migrations.js'
@@ -21,8 +22,15 @@ export interface LeafCell {
   readonly database: Database<CellSchema>
   readonly bus: InProcessBus
   readonly conductor: ConductorManager
-  /** Each host's fake driver, by host name. */
+  /** Each host's fake driver, by host name (hosts of a `makeDriver` are not in it). */
   readonly drivers: ReadonlyMap<string, FakeDriver>
+  /** Each host's driver, whatever its kind, by host name. */
+  readonly hostDrivers: ReadonlyMap<string, ComputeDriver>
+  /**
+   * Stops the host's compute service and closes its driver, then starts it again on a driver made
+   * afresh (a host restart: libvirt's test driver forgets its guests; compute resyncs at start).
+   */
+  restartCompute(host: string): Promise<void>
   /** Stops every service, closes the bus and the database, removes the directory. */
   stop(): Promise<void>
 }
@@ -36,6 +44,8 @@ export async function startLeafCell(args: {
   readonly cellPath: string
   readonly hosts: ReadonlyArray<readonly [name: string, memoryMb: number]>
   readonly maxBuildAttempts?: number
+  /** The driver of a host (default: a fake of 8 vCPUs, `memoryMb` and 100 GB). */
+  readonly makeDriver?: (host: string, memoryMb: number) => Promise<ComputeDriver>
 }): Promise<LeafCell> {
   const dir = mkdtempSync(join(tmpdir(), 'leaf-cell-'))
   const database = await openDatabase<CellSchema>(`sqlite:${join(dir, 'cell.db')}`)
@@ -62,9 +72,18 @@ export async function startLeafCell(args: {
   await scheduler.start()
   stops.push(() => scheduler.stop())
   const drivers = new Map<string, FakeDriver>()
-  for (const [host, memoryMb] of args.hosts) {
-    const driver = new FakeDriver({ resources: { vcpus: 8, memoryMb, localGb: 100 } })
-    drivers.set(host, driver)
+  const hostDrivers = new Map<string, ComputeDriver>()
+  const computes = new Map<string, ComputeManager>()
+  const memoryOf = new Map(args.hosts.map(([h, m]) => [h, m]))
+  const startCompute = async (host: string): Promise<void> => {
+    const memoryMb = memoryOf.get(host) ?? 0
+    let driver: ComputeDriver
+    if (args.makeDriver === undefined) {
+      const fake = new FakeDriver({ resources: { vcpus: 8, memoryMb, localGb: 100 } })
+      drivers.set(host, fake)
+      driver = fake
+    } else driver = await args.makeDriver(host, memoryMb)
+    hostDrivers.set(host, driver)
     const compute = new ComputeManager({
       bus: bus.as(principalName(args.cellPath, 'compute', [host])),
       driver,
@@ -75,14 +94,24 @@ export async function startLeafCell(args: {
       },
     })
     await compute.start()
-    stops.push(() => compute.stop())
+    computes.set(host, compute)
   }
+  for (const [host] of args.hosts) await startCompute(host)
+  stops.push(async () => {
+    for (const c of computes.values()) await c.stop()
+  })
   return {
     cellPath: args.cellPath,
     database,
     bus,
     conductor,
     drivers,
+    hostDrivers,
+    restartCompute: async (host) => {
+      await computes.get(host)?.stop()
+      computes.delete(host)
+      await startCompute(host)
+    },
     stop: async () => {
       for (const s of stops.splice(0).reverse()) await s()
       await bus.close()

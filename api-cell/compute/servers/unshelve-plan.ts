@@ -93,6 +93,8 @@ async function specOf(d: ComputeDeps, inst: InstanceRecord, image: BootImage, az
     ...(inst.tags === undefined || inst.tags.length === 0 ? {} : { tags: inst.tags }),
     ...(inst.accessIpV4 === null ? {} : { accessIpV4: inst.accessIpV4 }),
     ...(inst.accessIpV6 === null ? {} : { accessIpV6: inst.accessIpV6 }),
+    // The copy's guest renders the interfaces the instance has (its ports stay its ports).
+    ...(inst.networkInfo === undefined || inst.networkInfo.length === 0 ? {} : { networkInfo: inst.networkInfo }),
     createdAt: inst.createdAt,
   }
 }

@@ -81,7 +81,10 @@ async function dropUnwantedGuest(c: ComputeContext, ctx: RequestContext, uuid: s
   await c.images?.removeInstance(uuid)
 }
 
-/** What the driver needs of a record, the disk aside. */
+/**
+ * What the driver needs of a record, the disk aside: its interfaces come with the record (the
+ * conductor keeps them in the cell DB), so every spawn path renders the same ports.
+ */
 export function spawnArgsOf(inst: InstanceRecord): SpawnArgs {
   return {
     uuid: inst.uuid,
@@ -90,6 +93,7 @@ export function spawnArgsOf(inst: InstanceRecord): SpawnArgs {
     vcpus: inst.flavor.vcpus,
     rootGb: inst.flavor.rootGb,
     imageRef: inst.imageRef,
+    ...(inst.networkInfo === undefined || inst.networkInfo.length === 0 ? {} : { networkInfo: inst.networkInfo }),
   }
 }
 

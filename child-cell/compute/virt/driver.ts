@@ -1,9 +1,13 @@
 import { isAbsolute } from 'node:path'
 import { InvalidError } from '../../../shared/errors.js'
+import type { NetworkInfo, PortInfo } from '../../../shared/network/network-info.js'
+import type { GuestInterface } from './guest-network.js'
+import { validateNetworkInfo } from './guest-network.js'
 /**
  * The narrow interface between nova-compute and a hypervisor, after Nova's `ComputeDriver`.
  *
- * Contract (test/contract/compute-driver.contract.test.ts runs it for every driver):
+ * Contract (test/contract/compute-driver.contract.test.ts and, for interfaces,
+ * compute-driver-network.contract.test.ts run it for every driver):
  * - instances are addressed by our UUID; the driver gives the guest that UUID;
  * - `spawn` of a UUID that already exists fails; `destroy` of an unknown UUID succeeds (idempotent:
  *   compute retries deletes after crashes);
@@ -104,6 +108,21 @@ export interface ComputeDriver {
    * it cannot read is `InvalidError`.
    */
   migrationTarget(migration: GuestMigration): Promise<void>
+  /**
+   * The guest's interfaces as the hypervisor holds them (libvirt: the live definition), in order.
+   * `InstanceNotFoundError` for an unknown UUID.
+   */
+  getInterfaces(uuid: string): Promise<GuestInterface[]>
+  /**
+   * Adds a port to the guest (Nova's `attach_interface`, for `os-interface`), with its packet
+   * filter. Idempotent: a port the guest has already is a no-op. `InstanceNotFoundError` for an
+   * unknown UUID, `ConflictError` when the guest is paused or suspended, or when its MAC is taken.
+   * The libvirt driver redefines the guest (the binding has no device hot-plug): a running guest
+   * is restarted to take it.
+   */
+  attachInterface(uuid: string, port: PortInfo): Promise<void>
+  /** Removes a port (and its packet filter) from the guest; a port it does not have is a no-op. As attach. */
+  detachInterface(uuid: string, portId: string): Promise<void>
   /** Releases the connection. Idempotent. */
   close(): Promise<void>
 }
@@ -136,6 +155,12 @@ export interface SpawnArgs {
   readonly diskPath?: string
   /** The format of `diskPath` (default `raw`). */
   readonly diskFormat?: DiskFormat
+  /**
+   * The guest's ports, in order (the first is eth0), as the build spec carried them: one interface
+   * each on its bridge with its MAC, and with port security a packet filter from its security
+   * group rules. Absent or empty: no interface.
+   */
+  readonly networkInfo?: NetworkInfo
 }
 
 /** The rescue disk (compute prepares it from the rescue image, or the instance's own image). */
@@ -250,4 +275,5 @@ export function validateSpawnArgs(args: SpawnArgs): void {
   if (args.diskFormat !== undefined && !(DISK_FORMATS as readonly string[]).includes(args.diskFormat)) {
     throw new InvalidError(`diskFormat must be one of ${DISK_FORMATS.join(', ')}`)
   }
+  validateNetworkInfo(args.networkInfo)
 }

@@ -1,6 +1,9 @@
 import { ConflictError, InvalidError } from '../../../shared/errors.js'
 import { ConsoleUnavailableError, InstanceNotFoundError, lastLines, POWER_STATES, UUID, validateSpawnArgs } from './driver.js'
 import type { ComputeDriver, ConsoleAddress, ConsoleKind, GuestMigration, HostResources, InstanceInfo, PowerState, RescueArgs, SpawnArgs } from './driver.js'
+import type { PortInfo } from '../../../shared/network/network-info.js'
+import type { FilterRule, GuestInterface } from './guest-network.js'
+import { filterNameOf, filterRulesOf, tapNameOf, validateNetworkInfo } from './guest-network.js'
 
 /** What a {@link FakeDriver} host has. Only the three capacities are required. */
 export interface FakeDriverArgs {
@@ -34,8 +37,27 @@ interface FakeGuest {
   readonly name: string
   readonly memoryMb: number
   readonly vcpus: number
+  /** Its ports in order, as spawned or attached. */
+  ports: PortInfo[]
 }
 
+/** What the fake records of a guest's network: its interfaces and each filtered port's rules. */
+export interface FakeGuestNetwork {
+  readonly interfaces: readonly GuestInterface[]
+  /** The rendered packet filter of each port with port security, by port id. */
+  readonly filters: ReadonlyMap<string, readonly FilterRule[]>
+}
+
+function interfaceOf(p: PortInfo): GuestInterface {
+  return {
+    portId: p.portId,
+    macAddress: p.macAddress.toLowerCase(),
+    bridge: p.bridge,
+    mtu: p.mtu,
+    device: tapNameOf(p.portId),
+    filter: p.portSecurityEnabled ? filterNameOf(p.portId) : null,
+  }
+}
 
 /**
  * An in-memory hypervisor, after Nova's `fake.FakeDriver`: guests are records, power operations
@@ -87,8 +109,56 @@ export class FakeDriver implements ComputeDriver {
       validateSpawnArgs(args)
       const uuid = args.uuid.toLowerCase()
       if (this.#guests.has(uuid)) throw new ConflictError(`instance ${uuid} already exists on this hypervisor`, { uuid })
-      this.#guests.set(uuid, { state: 'running', rescued: false, console: '', consoles: this.#vnc(), name: args.name, memoryMb: args.memoryMb, vcpus: args.vcpus })
+      this.#guests.set(uuid, {
+        state: 'running',
+        rescued: false,
+        console: '',
+        consoles: this.#vnc(),
+        name: args.name,
+        memoryMb: args.memoryMb,
+        vcpus: args.vcpus,
+        ports: [...(args.networkInfo ?? [])],
+      })
     })
+  }
+
+  getInterfaces(uuid: string): Promise<GuestInterface[]> {
+    return this.#run(() => this.#guest(uuid).ports.map(interfaceOf))
+  }
+
+  attachInterface(uuid: string, port: PortInfo): Promise<void> {
+    return this.#run(() => {
+      const guest = this.#guest(uuid)
+      if (guest.ports.some((p) => p.portId === port.portId)) return
+      if (guest.state === 'paused' || guest.state === 'suspended') {
+        throw new ConflictError(`cannot attach an interface to instance ${uuid.toLowerCase()} while it is ${guest.state}`, { uuid: uuid.toLowerCase(), state: guest.state })
+      }
+      if (guest.ports.some((p) => p.macAddress.toLowerCase() === port.macAddress.toLowerCase())) {
+        throw new ConflictError(`instance ${uuid.toLowerCase()} already has an interface with MAC address ${port.macAddress}`, { uuid: uuid.toLowerCase() })
+      }
+      validateNetworkInfo([...guest.ports, port])
+      guest.ports.push(port)
+    })
+  }
+
+  detachInterface(uuid: string, portId: string): Promise<void> {
+    return this.#run(() => {
+      const guest = this.#guest(uuid)
+      if (!guest.ports.some((p) => p.portId === portId)) return
+      if (guest.state === 'paused' || guest.state === 'suspended') {
+        throw new ConflictError(`cannot detach an interface from instance ${uuid.toLowerCase()} while it is ${guest.state}`, { uuid: uuid.toLowerCase(), state: guest.state })
+      }
+      guest.ports = guest.ports.filter((p) => p.portId !== portId)
+    })
+  }
+
+  /** Tests: the guest's interfaces and the packet filter rendered for each port with port security. */
+  networkOf(uuid: string): FakeGuestNetwork {
+    const ports = this.#guest(uuid).ports
+    return {
+      interfaces: ports.map(interfaceOf),
+      filters: new Map(ports.filter((p) => p.portSecurityEnabled).map((p) => [p.portId, filterRulesOf(p)])),
+    }
   }
 
   destroy(uuid: string): Promise<void> {
@@ -193,7 +263,7 @@ export class FakeDriver implements ComputeDriver {
       if (g.state !== 'running' && g.state !== 'paused') {
         throw new ConflictError(`cannot live-migrate instance ${uuid.toLowerCase()} while it is ${g.state}`, { uuid: uuid.toLowerCase(), state: g.state })
       }
-      return { uuid: uuid.toLowerCase(), driver: this.name, definition: JSON.stringify({ name: g.name, memoryMb: g.memoryMb, vcpus: g.vcpus }), state: g.state }
+      return { uuid: uuid.toLowerCase(), driver: this.name, definition: JSON.stringify({ name: g.name, memoryMb: g.memoryMb, vcpus: g.vcpus, ports: g.ports }), state: g.state }
     })
   }
 
@@ -202,14 +272,24 @@ export class FakeDriver implements ComputeDriver {
       const uuid = String(m.uuid).toLowerCase()
       if (m.driver !== this.name || !UUID.test(uuid)) throw new InvalidError(`cannot take a ${String(m.driver)} guest ${uuid}`)
       if (this.#guests.has(uuid)) return
-      let def: { name?: unknown; memoryMb?: unknown; vcpus?: unknown }
+      let def: { name?: unknown; memoryMb?: unknown; vcpus?: unknown; ports?: unknown }
       try {
         def = JSON.parse(m.definition) as typeof def
       } catch {
         throw new InvalidError('unreadable guest definition')
       }
-      validateSpawnArgs({ uuid, name: String(def.name), memoryMb: Number(def.memoryMb), vcpus: Number(def.vcpus), rootGb: 0 })
-      this.#guests.set(uuid, { state: m.state === 'paused' ? 'paused' : 'running', rescued: false, console: '', consoles: this.#vnc(), name: String(def.name), memoryMb: Number(def.memoryMb), vcpus: Number(def.vcpus) })
+      const ports = Array.isArray(def.ports) ? (def.ports as PortInfo[]) : []
+      validateSpawnArgs({ uuid, name: String(def.name), memoryMb: Number(def.memoryMb), vcpus: Number(def.vcpus), rootGb: 0, networkInfo: ports })
+      this.#guests.set(uuid, {
+        state: m.state === 'paused' ? 'paused' : 'running',
+        rescued: false,
+        console: '',
+        consoles: this.#vnc(),
+        name: String(def.name),
+        memoryMb: Number(def.memoryMb),
+        vcpus: Number(def.vcpus),
+        ports,
+      })
     })
   }
 

@@ -7,7 +7,15 @@ export const RESCUE_MARK = 'federation-rescue'
 
 /** The domain definition: only what a guest needs to start; Nova's config builder is much larger. */
 export function domainXml(
-  args: SpawnArgs & { type: 'test' | 'kvm' | 'qemu'; disk: { path: string; format: DiskFormat } | undefined; consoleLog: string | undefined; vncListen?: string; vncPort?: number },
+  args: SpawnArgs & {
+    type: 'test' | 'kvm' | 'qemu'
+    disk: { path: string; format: DiskFormat } | undefined
+    consoleLog: string | undefined
+    vncListen?: string
+    vncPort?: number
+    /** The guest's rendered ports (libvirt-network-xml.ts): `<interface>` devices and `<fed:port>` metadata. */
+    network?: { readonly devices: string; readonly metadata: string }
+  },
 ): string {
   const devices: string[] = []
   // A VNC display, as Nova's libvirt driver gives every guest with `[vnc] enabled`: qemu picks a
@@ -32,6 +40,7 @@ export function domainXml(
     const log = xmlEscape(args.consoleLog)
     devices.push(`<serial type='file'><source path='${log}'/><target port='0'/></serial>`, `<console type='file'><source path='${log}'/><target type='serial' port='0'/></console>`)
   }
+  if (args.network !== undefined) devices.push(args.network.devices)
   const image = args.imageRef === undefined ? '' : `<fed:image>${xmlEscape(args.imageRef)}</fed:image>`
   return [
     `<domain type='${args.type}'>`,
@@ -39,7 +48,7 @@ export function domainXml(
     `<uuid>${args.uuid}</uuid>`,
     `<title>${xmlEscape(args.name)}</title>`,
     `<metadata><fed:instance xmlns:fed='urn:x-cells-federation:instance:1'>${image}` +
-      `<fed:rootGb>${args.rootGb}</fed:rootGb></fed:instance></metadata>`,
+      `<fed:rootGb>${args.rootGb}</fed:rootGb>${args.network?.metadata ?? ''}</fed:instance></metadata>`,
     `<memory unit='MiB'>${args.memoryMb}</memory>`,
     `<vcpu>${args.vcpus}</vcpu>`,
     `<os><type>hvm</type><boot dev='hd'/></os>`,

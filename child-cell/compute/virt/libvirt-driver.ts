@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { access, open, readFile, rm, writeFile } from 'node:fs/promises'
+import { access, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -7,12 +7,16 @@ import { ConflictError, InvalidError } from '../../../shared/errors.js'
 import { ensurePrivateDirAsync, PRIVATE_FILE_MODE } from '../../../shared/fs/private-files.js'
 import { InstanceNotFoundError, lastLines, POWER_STATES, TEST_GUEST_CONSOLE, UUID, validateSpawnArgs } from './driver.js'
 import type { ComputeDriver, ConsoleAddress, ConsoleKind, DiskFormat, GuestMigration, HostResources, InstanceInfo, RescueArgs, SpawnArgs } from './driver.js'
+import type { PortInfo } from '../../../shared/network/network-info.js'
+import type { GuestInterface } from './guest-network.js'
+import { interfacesOf } from './libvirt-network-xml.js'
+import { changeInterfaces, defineFilters, defineFiltersOf, portIdsOf, renderNetwork, undefineFilters } from './libvirt-network.js'
 import { consoleAddressOf, domainXml, rescueXml } from './libvirt-domain-xml.js'
 import { loadLibvirt } from './libvirt-binding.js'
 import type { TestDisplay } from './test-display.js'
 import { startTestDisplay } from './test-display.js'
 import type { GuestState } from './libvirt-support.js'
-import { conflict, fileExists, fileSystemGb, ignoreNotRunning, isNotFound, normaliseArch, rethrow, TO_POWER_STATE, VIR } from './libvirt-support.js'
+import { conflict, createBlankDisk, fileExists, fileSystemGb, ignoreNotRunning, isNotFound, normaliseArch, rethrow, TO_POWER_STATE, VIR } from './libvirt-support.js'
 import type { LibvirtDomain as Domain, LibvirtHypervisor as Hypervisor } from './libvirt-binding.js'
 
 /** How to reach the hypervisor, and where this host keeps guest files. */
@@ -59,7 +63,8 @@ const TEST_HYPERVISOR_VERSION = 2
  * no disk (a `diskPath` is ignored); with qemu it is `QEMU`, as Nova reports for both kvm and qemu,
  * and each guest boots from the `diskPath` compute prepared from the image (see image-cache.ts),
  * or, without one, from a sparse raw disk of `rootGb`. The driver must run on the hypervisor host,
- * as nova-compute does, since it creates those files locally.
+ * as nova-compute does, since it creates those files locally. A guest's ports become bridge
+ * interfaces with per-port nwfilters (libvirt-network.ts says what the binding cannot do there).
  *
  * @example
  *   const driver = new LibvirtDriver({ uri: await writeTestHostXml({ path, vcpus: 8, memoryMb: 16384 }) })
@@ -141,13 +146,17 @@ export class LibvirtDriver implements ComputeDriver {
         if (!this.#isTest) await ensurePrivateDirAsync(join(this.#instancesPath, uuid))
         if (!this.#isTest && args.diskPath !== undefined) disk = { path: args.diskPath, format: args.diskFormat ?? 'raw' }
         else if (!this.#isTest && args.rootGb > 0) {
-          disk = { path: await this.#createDisk(uuid, args.rootGb), format: 'raw' }
+          disk = { path: await createBlankDisk(join(this.#instancesPath, uuid), args.rootGb), format: 'raw' }
           created = true
         }
-        domain = await hv.domainDefineXML(domainXml({ ...args, uuid, type: this.#domainType, disk, consoleLog: this.#consoleLog(uuid), ...(this.#display === undefined ? {} : { vncPort: this.#display.port }) }))
+        const network = renderNetwork(args.networkInfo)
+        await defineFilters(hv, this.#isTest, args.networkInfo ?? [])
+        const display = this.#display === undefined ? {} : { vncPort: this.#display.port }
+        domain = await hv.domainDefineXML(domainXml({ ...args, uuid, type: this.#domainType, disk, consoleLog: this.#consoleLog(uuid), ...display, ...(network === undefined ? {} : { network }) }))
         await hv.domainCreate(domain)
       } catch (err) {
         if (domain !== undefined) await hv.domainUndefine(domain).catch(() => undefined)
+        await undefineFilters(hv, (args.networkInfo ?? []).map((p) => p.portId))
         // A disk compute prepared is compute's to clean up.
         if (created) await rm(join(this.#instancesPath, uuid), { recursive: true, force: true })
         throw err
@@ -162,10 +171,12 @@ export class LibvirtDriver implements ComputeDriver {
       const hv = this.#hypervisor()
       const domain = await this.#lookup(id)
       if (domain !== undefined) {
+        const ports = portIdsOf(await hv.domainGetXMLDesc(domain).catch(() => ''))
         if ((await hv.domainGetInfo(domain)).state !== VIR.SHUTOFF) await ignoreNotRunning(hv.domainDestroy(domain))
         await hv.domainUndefine(domain).catch((err: unknown) => {
           if (!isNotFound(err)) throw err
         })
+        await undefineFilters(hv, ports)
       }
       await rm(this.#savePath(id), { force: true })
       await rm(this.#unrescuePath(id), { force: true })
@@ -308,6 +319,28 @@ export class LibvirtDriver implements ComputeDriver {
     return consoleAddressOf(await this.#hypervisor().domainGetXMLDesc(domain), kind)
   }
 
+  async getInterfaces(uuid: string): Promise<GuestInterface[]> {
+    const domain = await this.#find(uuid.toLowerCase())
+    return interfacesOf(await this.#hypervisor().domainGetXMLDesc(domain))
+  }
+
+  attachInterface(uuid: string, port: PortInfo): Promise<void> {
+    return this.#changeInterfaces(uuid, { attach: port })
+  }
+
+  detachInterface(uuid: string, portId: string): Promise<void> {
+    return this.#changeInterfaces(uuid, { detach: portId })
+  }
+
+  /** See libvirt-network.ts: a rescued guest's definition is the rescue one, so it is refused. */
+  #changeInterfaces(uuid: string, change: { readonly attach: PortInfo } | { readonly detach: string }): Promise<void> {
+    return this.#operate(uuid, async (domain, state) => {
+      const id = uuid.toLowerCase()
+      if (await fileExists(this.#unrescuePath(id))) throw new ConflictError(`cannot change the interfaces of instance ${id} while it is rescued`, { uuid: id })
+      await changeInterfaces({ hv: this.#hypervisor(), isTest: this.#isTest, uuid: id, domain, state }, change)
+    })
+  }
+
   async listInstances(): Promise<string[]> {
     const hv = this.#hypervisor()
     const domains = await hv.connectListAllDomains()
@@ -341,6 +374,7 @@ export class LibvirtDriver implements ComputeDriver {
     return this.#exclusive(uuid, async () => {
       if ((await this.#lookup(uuid)) !== undefined) return
       const hv = this.#hypervisor()
+      await defineFiltersOf(hv, m.definition)
       const domain = await hv.domainDefineXML(m.definition)
       try {
         await hv.domainCreate(domain)
@@ -405,19 +439,6 @@ export class LibvirtDriver implements ComputeDriver {
   async #restore(uuid: string): Promise<void> {
     await this.#hypervisor().domainRestore(this.#savePath(uuid))
     await rm(this.#savePath(uuid), { force: true })
-  }
-
-  async #createDisk(uuid: string, rootGb: number): Promise<string> {
-    const dir = join(this.#instancesPath, uuid)
-    await ensurePrivateDirAsync(dir)
-    const path = join(dir, 'disk')
-    const file = await open(path, 'wx', PRIVATE_FILE_MODE)
-    try {
-      await file.truncate(rootGb * 1024 ** 3)
-    } finally {
-      await file.close()
-    }
-    return path
   }
 
   async #find(uuid: string): Promise<Domain> {

@@ -1,4 +1,6 @@
-import { access, statfs } from 'node:fs/promises'
+import { access, open, statfs } from 'node:fs/promises'
+import { join } from 'node:path'
+import { ensurePrivateDirAsync, PRIVATE_FILE_MODE } from '../../../shared/fs/private-files.js'
 import { ConflictError } from '../../../shared/errors.js'
 import { InstanceNotFoundError, POWER_STATES } from './driver.js'
 import type { PowerState } from './driver.js'
@@ -63,4 +65,17 @@ export function fileExists(path: string): Promise<boolean> {
 export async function fileSystemGb(path: string): Promise<number> {
   const fs = await statfs(path)
   return Math.floor((fs.blocks * fs.bsize) / 1024 ** 3)
+}
+
+/** A sparse raw disk of `rootGb` at `<dir>/disk` (a qemu guest spawned without a prepared disk). */
+export async function createBlankDisk(dir: string, rootGb: number): Promise<string> {
+  await ensurePrivateDirAsync(dir)
+  const path = join(dir, 'disk')
+  const file = await open(path, 'wx', PRIVATE_FILE_MODE)
+  try {
+    await file.truncate(rootGb * 1024 ** 3)
+  } finally {
+    await file.close()
+  }
+  return path
 }

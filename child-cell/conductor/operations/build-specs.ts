@@ -1,6 +1,7 @@
 import type { Transaction } from 'kysely'
 import type { BuildImage, BuildSpec, InstanceRecord } from '../../../shared/cell-link/build-spec.js'
 import { imageFetchOf } from '../../../shared/cell-link/build-spec.js'
+import type { NetworkInfo } from '../../../shared/network/network-info.js'
 import type { CellSchema } from '../../db/schema.js'
 import type { ConductorDeps } from '../deps.js'
 import { IN_PROGRESS_STATUSES } from './migrations-store.js'
@@ -73,6 +74,7 @@ export async function forgetBuild(tx: Transaction<CellSchema>, uuid: string): Pr
 }
 
 /**
+<<<<<<< HEAD
  * Whether an instance row is a build this leaf handed back up the tree (reschedule.ts `handUp` is
  * the only writer of a deleted row in ERROR; a delete leaves `vm_state` deleted). The leaf keeps
  * nothing of such a build: asked for it again, it refuses, as if it had never held it, so that the
@@ -80,4 +82,11 @@ export async function forgetBuild(tx: Transaction<CellSchema>, uuid: string): Pr
  */
 export function isHandedBack(row: { readonly deleted: number; readonly vm_state: string }): boolean {
   return row.deleted === 1 && row.vm_state === 'error'
+=======
+ * The `instances.network_info` value of a build's interfaces: JSON, or NULL for none (absent or
+ * empty), so that a record read back has `networkInfo` exactly when there is something to render.
+ */
+export function networkInfoColumn(info: NetworkInfo | undefined): string | null {
+  return info === undefined || info.length === 0 ? null : JSON.stringify(info)
+>>>>>>> net-n3
 }

@@ -5,7 +5,7 @@ import { releaseResources } from '../../db/claims.js'
 import type { RequestSpec } from '../../scheduler/host-state.js'
 import type { ConductorDeps } from '../deps.js'
 import { recordAction } from './actions-log.js'
-import { isHandedBack, rememberBuild, spawnRecordOf } from './build-specs.js'
+import { isHandedBack, networkInfoColumn, rememberBuild, spawnRecordOf } from './build-specs.js'
 import { NoValidHostError } from '../../../shared/errors.js'
 
 /**
@@ -133,6 +133,7 @@ export async function buildInstance(d: ConductorDeps, ctx: RequestContext, spec:
         deleted: 0,
         deleted_at: null,
         shelved_image_id: null,
+        network_info: networkInfoColumn(spec.networkInfo),
       }, spec.retry?.versionBase ?? 0)
       await rememberBuild(tx, spec)
       const unshelve = spec.unshelveImageRef !== undefined

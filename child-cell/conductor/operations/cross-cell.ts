@@ -6,6 +6,7 @@ import { releaseResources } from '../../db/claims.js'
 import type { InstancesTable } from '../../db/schema.js'
 import type { ConductorDeps } from '../deps.js'
 import { finishAction, listActions, recordAction } from './actions-log.js'
+import { networkInfoColumn } from './build-specs.js'
 import { copyActions } from './cross-cell-actions.js'
 import { flavorArg } from './migrations-store.js'
 import { stateConflict } from './move.js'
@@ -230,6 +231,8 @@ async function targetPrepare(d: ConductorDeps, ctx: RequestContext, uuid: string
         deleted: 0,
         deleted_at: null,
         shelved_image_id: null,
+        // The interfaces move with the instance: the target's guest renders the same ports.
+        network_info: networkInfoColumn(r.networkInfo),
       },
       r.version,
     )

@@ -56,6 +56,37 @@ const full: Required<BuildSpec> = {
   tags: ['web', 'prod'],
   requestedHost: 'r1-dc1-c2',
   unshelveImageRef: 'b5f9c1de-0d9e-4c3f-9a0b-7e2f7c0a1b2c',
+  networkInfo: [
+    {
+      portId: '33333333-3333-4333-8333-333333333333',
+      networkId: 'net-1',
+      networkName: 'private',
+      macAddress: 'fa:16:3e:00:00:01',
+      mtu: 1450,
+      bridge: 'br-net-1',
+      fixedIps: [
+        { subnetId: 's4', ipAddress: '10.0.0.5', version: 4, cidr: '10.0.0.0/24', gatewayIp: '10.0.0.1', dnsNameservers: ['8.8.8.8'], hostRoutes: [{ destination: '192.168.0.0/16', nexthop: '10.0.0.254' }] },
+        { subnetId: 's6', ipAddress: '2001:db8::5', version: 6, cidr: '2001:db8::/64', dnsNameservers: [], hostRoutes: [] },
+      ],
+      portSecurityEnabled: true,
+      securityRules: [
+        { direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', portRangeMin: 22, portRangeMax: 22, remoteIpPrefix: '0.0.0.0/0' },
+        { direction: 'egress', ethertype: 'IPv6', protocol: null, portRangeMin: null, portRangeMax: null, remoteIpPrefix: null },
+        { direction: 'ingress', ethertype: 'IPv4', protocol: 'icmp', portRangeMin: 0, portRangeMax: 0, remoteIpPrefix: null },
+      ],
+    },
+    {
+      portId: '44444444-4444-4444-8444-444444444444',
+      networkId: 'net-2',
+      networkName: 'public',
+      macAddress: 'fa:16:3e:00:00:02',
+      mtu: 1500,
+      bridge: 'br-net-2',
+      fixedIps: [],
+      portSecurityEnabled: false,
+      securityRules: [],
+    },
+  ],
   createdAt: 1_765_000_000_123,
 }
 
@@ -92,6 +123,40 @@ const jsonHint: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
     fc.dictionary(key, tie('value'), { maxKeys: 3 }),
   ),
 })).value
+
+const ruleArb = fc.record({
+  direction: fc.constantFrom('ingress' as const, 'egress' as const),
+  ethertype: fc.constant('IPv4' as const),
+  protocol: fc.option(fc.constantFrom('tcp', 'udp', 'icmp', '47'), { nil: null }),
+  portRangeMin: fc.option(fc.integer({ min: 0, max: 65_535 }), { nil: null }),
+  portRangeMax: fc.option(fc.integer({ min: 0, max: 65_535 }), { nil: null }),
+  remoteIpPrefix: fc.option(fc.ipV4().map((a) => `${a}/24`), { nil: null }),
+})
+const portArb = fc.record({
+  portId: fc.uuid(),
+  networkId: fc.string({ minLength: 1, maxLength: 36 }),
+  networkName: fc.string({ maxLength: 20 }),
+  macAddress: fc.constant('fa:16:3e:00:00:00'),
+  mtu: fc.integer({ min: 68, max: 9000 }),
+  bridge: fc.constantFrom('br-int', 'br-0123456789a'),
+  fixedIps: fc.array(
+    fc.record(
+      {
+        subnetId: fc.string({ minLength: 1, maxLength: 36 }),
+        ipAddress: fc.ipV4(),
+        version: fc.constant(4 as const),
+        cidr: fc.ipV4().map((a) => `${a}/32`),
+        gatewayIp: fc.ipV4(),
+        dnsNameservers: fc.array(fc.ipV4(), { maxLength: 2 }),
+        hostRoutes: fc.array(fc.record({ destination: fc.ipV4().map((a) => `${a}/8`), nexthop: fc.ipV4() }), { maxLength: 2 }),
+      },
+      { requiredKeys: ['subnetId', 'ipAddress', 'version', 'cidr', 'dnsNameservers', 'hostRoutes'] },
+    ),
+    { maxLength: 2 },
+  ),
+  portSecurityEnabled: fc.boolean(),
+  securityRules: fc.array(ruleArb, { maxLength: 3 }),
+})
 
 const specArb: fc.Arbitrary<BuildSpec> = fc.record(
   {
@@ -152,6 +217,10 @@ const specArb: fc.Arbitrary<BuildSpec> = fc.record(
     tags: fc.array(fc.string({ minLength: 1, maxLength: 20 }), { minLength: 1, maxLength: 3 }),
     requestedHost: fc.string({ minLength: 1, maxLength: 20 }),
     unshelveImageRef: fc.string({ minLength: 1, maxLength: 20 }),
+    networkInfo: fc.uniqueArray(portArb, { minLength: 1, maxLength: 3, selector: (p) => p.portId }).map((ports) =>
+      // MACs unique per server (the schema refuses a repeated one).
+      ports.map((p, i) => ({ ...p, macAddress: `fa:16:3e:00:00:${i.toString(16).padStart(2, '0')}` })),
+    ),
     createdAt: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
   },
   {
@@ -178,6 +247,7 @@ describe('build protocol mapping', () => {
     delete (bare as { tags?: unknown }).tags
     delete (bare as { requestedHost?: unknown }).requestedHost
     delete (bare as { unshelveImageRef?: unknown }).unshelveImageRef
+    delete (bare as { networkInfo?: unknown }).networkInfo
     const back = roundTrip(bare)
     expect(back).toEqual(bare)
     expect(Object.keys(back).sort()).toEqual(Object.keys(bare).sort())
@@ -190,6 +260,10 @@ describe('build protocol mapping', () => {
     ['ServerGroupRef', (pb: PbBuildSpec) => pb.group],
     ['BuildRetry', (pb: PbBuildSpec) => pb.retry],
     ['BuildAggregate', (pb: PbBuildSpec) => pb.aggregates[0]],
+    ['PortInfo', (pb: PbBuildSpec) => pb.network_info[0]],
+    ['FixedIpInfo', (pb: PbBuildSpec) => pb.network_info[0]?.fixed_ips[0]],
+    ['HostRoute', (pb: PbBuildSpec) => pb.network_info[0]?.fixed_ips[0]?.host_routes[0]],
+    ['SecurityRuleInfo', (pb: PbBuildSpec) => pb.network_info[0]?.security_rules[0]],
   ] as const)('maps every field of message %s (a field added to the proto and not here fails)', (message, part) => {
     const pb = part(buildSpecToPb(full)) as object
     expect(Object.keys(pb).sort()).toEqual(protoFields(message).sort())
@@ -220,6 +294,17 @@ describe('build protocol mapping', () => {
     ['an empty project', (r) => ({ ...r, spec: { ...r.spec!, project_id: '' } }), /projectId/],
     ['an unknown group policy', (r) => ({ ...r, spec: { ...r.spec!, group: { ...r.spec!.group!, policy: 9 } } }), /group policy 9 is not known/],
     ['an unset group policy', (r) => ({ ...r, spec: { ...r.spec!, group: { ...r.spec!.group!, policy: 'GROUP_POLICY_UNSPECIFIED' } } }), /group policy GROUP_POLICY_UNSPECIFIED/],
+    ['a MAC address that is not one', (r) => ({ ...r, spec: { ...r.spec!, network_info: [{ ...r.spec!.network_info[0]!, mac_address: "fa:16:3e:00:00:0'" }] } }), /networkInfo\.0\.macAddress/],
+    ['a fixed IP that is not one', (r) => ({ ...r, spec: { ...r.spec!, network_info: [{ ...r.spec!.network_info[0]!, fixed_ips: [{ ...r.spec!.network_info[0]!.fixed_ips[0]!, ip_address: '10.0.0.300' }] }] } }), /ipAddress/],
+    ['a CIDR that is not one', (r) => ({ ...r, spec: { ...r.spec!, network_info: [{ ...r.spec!.network_info[0]!, fixed_ips: [{ ...r.spec!.network_info[0]!.fixed_ips[0]!, cidr: '10.0.0.0/33' }] }] } }), /cidr/],
+    ['an IPv6 address on a v4 subnet', (r) => ({ ...r, spec: { ...r.spec!, network_info: [{ ...r.spec!.network_info[0]!, fixed_ips: [{ ...r.spec!.network_info[0]!.fixed_ips[0]!, ip_address: '2001:db8::9' }] }] } }), /IP version/],
+    ['an unknown rule direction', (r) => ({ ...r, spec: { ...r.spec!, network_info: [{ ...r.spec!.network_info[0]!, security_rules: [{ ...r.spec!.network_info[0]!.security_rules[0]!, direction: 'sideways' }] }] } }), /direction/],
+    ['a remote prefix of the other ethertype', (r) => ({ ...r, spec: { ...r.spec!, network_info: [{ ...r.spec!.network_info[0]!, security_rules: [{ ...r.spec!.network_info[0]!.security_rules[0]!, remote_ip_prefix: '::/0' }] }] } }), /ethertype/],
+    ['a bridge name with a quote', (r) => ({ ...r, spec: { ...r.spec!, network_info: [{ ...r.spec!.network_info[0]!, bridge: "br'x" }] } }), /bridge/],
+    ['a port id that is no uuid', (r) => ({ ...r, spec: { ...r.spec!, network_info: [{ ...r.spec!.network_info[0]!, port_id: '../x' }] } }), /portId/],
+    ['17 ports', (r) => ({ ...r, spec: { ...r.spec!, network_info: Array.from({ length: 17 }, (_, i) => ({ ...r.spec!.network_info[1]!, port_id: `44444444-4444-4444-8444-4444444444${String(i).padStart(2, '0')}`, mac_address: `fa:16:3e:00:01:${String(i).padStart(2, '0')}` })) } }), /networkInfo/],
+    ['501 rules on a port', (r) => ({ ...r, spec: { ...r.spec!, network_info: [{ ...r.spec!.network_info[0]!, security_rules: Array.from({ length: 501 }, () => r.spec!.network_info[0]!.security_rules[0]!) }] } }), /securityRules/],
+    ['the same port twice', (r) => ({ ...r, spec: { ...r.spec!, network_info: [r.spec!.network_info[0]!, { ...r.spec!.network_info[0]!, mac_address: 'fa:16:3e:00:00:09' }] } }), /a port appears twice/],
     ['scheduler hints nested too deep', (r) => ({ ...r, spec: { ...r.spec!, scheduler_hints: buildSpecToPb({ ...full, schedulerHints: { a: deep(40) } }).scheduler_hints } }), /nest deeper/],
   ])('refuses a build with %s (InvalidError: a definite refusal)', (_what, change, message) => {
     const req = overTheWire(change(wire()))

@@ -11,6 +11,7 @@ import type { CellUpdate, InstanceEvent } from '../../../../shared/cell-link/typ
 import { InvalidError } from '../../../../shared/errors.js'
 import { packageRoot } from '../../../../shared/paths.js'
 import { buildSpecFixture } from '../../../helpers/build-spec.js'
+import { PORT_A, PORT_B } from '../../../helpers/network-info.js'
 
 const U1 = '11111111-1111-4111-8111-111111111111'
 
@@ -48,7 +49,8 @@ const handedBack: InstanceEvent = {
     availabilityZone: 'az1',
     deleted: true,
     reschedule: {
-      spec: buildSpecFixture({ instanceUuid: U1, createdAt: 1, retry: { attempt: 1, triedCells: ['api!r1!b'], faults: ['x'], versionBase: 3 } }),
+      // The server's ports go back up with the build: the next leaf renders the same interfaces.
+      spec: buildSpecFixture({ instanceUuid: U1, createdAt: 1, retry: { attempt: 1, triedCells: ['api!r1!b'], faults: ['x'], versionBase: 3 }, networkInfo: [PORT_A, PORT_B] }),
       triedCells: ['api!r1!b', 'api!r1!a'],
       faults: ['x', 'no host could spawn it'],
     },
