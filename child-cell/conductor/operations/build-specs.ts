@@ -74,7 +74,6 @@ export async function forgetBuild(tx: Transaction<CellSchema>, uuid: string): Pr
 }
 
 /**
-<<<<<<< HEAD
  * Whether an instance row is a build this leaf handed back up the tree (reschedule.ts `handUp` is
  * the only writer of a deleted row in ERROR; a delete leaves `vm_state` deleted). The leaf keeps
  * nothing of such a build: asked for it again, it refuses, as if it had never held it, so that the
@@ -82,11 +81,12 @@ export async function forgetBuild(tx: Transaction<CellSchema>, uuid: string): Pr
  */
 export function isHandedBack(row: { readonly deleted: number; readonly vm_state: string }): boolean {
   return row.deleted === 1 && row.vm_state === 'error'
-=======
+}
+
+/**
  * The `instances.network_info` value of a build's interfaces: JSON, or NULL for none (absent or
  * empty), so that a record read back has `networkInfo` exactly when there is something to render.
  */
 export function networkInfoColumn(info: NetworkInfo | undefined): string | null {
   return info === undefined || info.length === 0 ? null : JSON.stringify(info)
->>>>>>> net-n3
 }
