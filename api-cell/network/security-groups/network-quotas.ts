@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import type { SecurityGroupTables } from './schema.js'
+import type { NetworkQuotaLocksTable } from './schema.js'
 
 /** The network quota resources this folder enforces, as Neutron names them. */
 export const NETWORK_QUOTA_RESOURCES = ['security_group', 'security_group_rule', 'floatingip'] as const
@@ -28,6 +28,11 @@ export const DEFAULT_NETWORK_QUOTA_LIMITS: NetworkQuotaLimits = Object.freeze({
   limitOf: (_projectId: string, resource: NetworkQuotaResource) => Promise.resolve(NEUTRON_DEFAULT_QUOTAS[resource]),
 })
 
+/** The one table {@link withNetworkQuotaLock} needs (created by the security group migrations). */
+export interface QuotaLockTables {
+  network_quota_locks: NetworkQuotaLocksTable
+}
+
 /**
  * Runs `fn` in one transaction that first takes the lock row of `scope` (`<resource>:<project>`),
  * so that the count a quota check makes and the insert it allows are not interleaved with
@@ -35,7 +40,8 @@ export const DEFAULT_NETWORK_QUOTA_LIMITS: NetworkQuotaLimits = Object.freeze({
  * SQLite: the database's write lock). The row is created outside the transaction, as compute's
  * quota locks are, so that two first callers do not deadlock upgrading a shared lock.
  */
-export async function withNetworkQuotaLock<T>(db: Kysely<SecurityGroupTables>, scope: string, fn: (tx: Kysely<SecurityGroupTables>) => Promise<T>): Promise<T> {
+export async function withNetworkQuotaLock<DB extends QuotaLockTables, T>(database: Kysely<DB>, scope: string, fn: (tx: Kysely<DB>) => Promise<T>): Promise<T> {
+  const db = database as unknown as Kysely<QuotaLockTables>
   await db.insertInto('network_quota_locks').orIgnore().values({ scope, generation: 0 }).execute()
   return db.transaction().execute(async (tx) => {
     await tx
@@ -43,6 +49,6 @@ export async function withNetworkQuotaLock<T>(db: Kysely<SecurityGroupTables>, s
       .set((eb) => ({ generation: eb('generation', '+', 1) }))
       .where('scope', '=', scope)
       .execute()
-    return fn(tx)
+    return fn(tx as unknown as Kysely<DB>)
   })
 }
