@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import express from 'express'
 import type { RequestHandler, Router } from 'express'
+import type { Migration } from 'kysely'
 import { afterEach } from 'vitest'
 import type { Database } from '../../shared/db/database.js'
 import { migrateToLatest, openDatabase } from '../../shared/db/database.js'
@@ -31,11 +32,11 @@ afterEach(async () => {
   for (const a of open.splice(0)) await a.close()
 })
 
-/** Opens (and migrates) the API database of a test: SQLite in a fresh temp dir, or `url`. */
-export async function networkDatabase(url?: string): Promise<{ database: Database<any>; cleanup: () => void }> {
+/** Opens (and migrates, with `extra` migrations too) the API database of a test: SQLite in a fresh temp dir, or `url`. */
+export async function networkDatabase(url?: string, extra: Readonly<Record<string, Migration>> = {}): Promise<{ database: Database<any>; cleanup: () => void }> {
   const dir = url === undefined ? mkdtempSync(join(tmpdir(), 'wtn2-net-')) : undefined
   const database = await openDatabase<any>(url ?? `sqlite:${join(dir ?? '', 'api.db')}`)
-  await migrateToLatest(database.db, { ...securityGroupMigrations, ...floatingIpMigrations })
+  await migrateToLatest(database.db, { ...securityGroupMigrations, ...floatingIpMigrations, ...extra })
   return { database, cleanup: () => (dir === undefined ? undefined : rmSync(dir, { recursive: true, force: true })) }
 }
 
