@@ -71,8 +71,8 @@ describe('Neutron floating IPs API', () => {
     expect((await app.call('GET', `${FIP}/${f.id}`, alice.token)).body.floatingip.status).toBe('DOWN')
     expect((await app.call('DELETE', `${FIP}/${f.id}`, alice.token)).status).toBe(204)
     expect((await app.call('GET', `${FIP}/${f.id}`, alice.token)).status).toBe(404)
-    // The address is free again.
-    const again = await app.call('POST', FIP, alice.token, { floatingip: { floating_network_id: EXT } })
+    // The address is free again (asked for on its subnet).
+    const again = await app.call('POST', FIP, alice.token, { floatingip: { floating_network_id: EXT, subnet_id: EXT_SUBNET } })
     expect(again.body.floatingip.floating_ip_address).toBe('198.51.100.2')
   })
 
@@ -113,6 +113,7 @@ describe('Neutron floating IPs API', () => {
     expect((await app.call('POST', FIP, alice.token, { floatingip: { floating_network_id: 'f0000000-0000-4000-8000-000000000000' } })).status).toBe(404)
     expect((await app.call('POST', FIP, alice.token, { floatingip: {} })).status).toBe(400)
     expect((await app.call('POST', FIP, alice.token, { floatingip: { floating_network_id: EXT, colour: 'red' } })).status).toBe(400)
+    expect((await app.call('POST', FIP, alice.token, { floatingip: { floating_network_id: EXT, subnet_id: PRIVATE_SUBNET } })).status).toBe(400)
     expect((await app.call('POST', FIP, alice.token, { floatingip: { floating_network_id: EXT, floating_ip_address: '198.51.100.4' } })).status).toBe(403)
     const chosen = await app.call('POST', FIP, admin, { floatingip: { floating_network_id: EXT, floating_ip_address: '198.51.100.4' } })
     expect(chosen.status).toBe(201)

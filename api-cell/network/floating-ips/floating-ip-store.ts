@@ -55,13 +55,24 @@ export class FloatingIpStore {
    */
   async create(
     caller: NetworkCaller,
-    a: { readonly networkId: string; readonly projectId?: string; readonly address?: string; readonly description: string; readonly association?: Association },
+    a: {
+      readonly networkId: string
+      readonly projectId?: string
+      /** Allocate from this subnet of the network only (Neutron's `subnet_id`). */
+      readonly subnetId?: string
+      readonly address?: string
+      readonly description: string
+      readonly association?: Association
+    },
   ): Promise<FloatingIpRow> {
     const projectId = a.projectId ?? caller.projectId
     const network = await this.#externalNetwork(caller, a.networkId)
     if (a.address !== undefined && !caller.isAdmin) throw policyForbidden('create_floatingip:floating_ip_address')
     const assoc = a.association === undefined ? undefined : await this.#resolveAssociation({ projectId, isAdmin: caller.isAdmin }, a.association)
-    const subnets = network.subnets.filter((s) => s.ipVersion === 4)
+    const subnets = network.subnets.filter((s) => s.ipVersion === 4 && (a.subnetId === undefined || s.id === a.subnetId.toLowerCase()))
+    if (a.subnetId !== undefined && subnets.length === 0) {
+      throw badRequest(`Bad floatingip request: Subnet ${a.subnetId} is not an IPv4 subnet of network ${network.id}.`, 'BadRequest')
+    }
     const limit = await this.#limits.limitOf(projectId, 'floatingip')
     const id = crypto.randomUUID()
     const now = Date.now()

@@ -79,11 +79,14 @@ export function floatingIpRouter(deps: FloatingIpRouterDeps): Router {
     const address = b['floating_ip_address']
     if (address !== undefined && address !== null && typeof address !== 'string') throw badRequest(`Invalid input for floating_ip_address. Reason: '${String(address)}' is not a valid IP address.`)
     const association = associationOf(b)
+    const subnetId = b['subnet_id']
+    if (subnetId !== undefined && subnetId !== null && typeof subnetId !== 'string') throw badRequest(`Invalid input for subnet_id. Reason: '${String(subnetId)}' is not a valid UUID.`)
     const row = await store.create(caller, {
       networkId,
       description: textOf(b['description']),
       ...optional('projectId', bodyProject(b, caller)),
       ...optional('address', address ?? undefined),
+      ...optional('subnetId', subnetId ?? undefined),
       ...optional('association', association ?? undefined),
     })
     res.status(201).json({ floatingip: renderFloatingIp(row) })
