@@ -44,6 +44,15 @@ describe('Neutron security groups API', () => {
     expect(again.body.security_groups.map((g: { id: string }) => g.id)).toEqual([def.id])
   })
 
+  it('makes one default group when a project lists many times at once (SQLite)', async () => {
+    const { app, alice, store } = await setup()
+    const lists = await Promise.all(Array.from({ length: 12 }, () => app.call('GET', SG, alice.token)))
+    const ids = new Set(lists.map((l) => (l.body.security_groups as Array<{ id: string }>).map((g) => g.id).join(',')))
+    expect(ids.size).toBe(1)
+    const rows = await store.db.selectFrom('securitygroups').select('id').where('project_id', '=', alice.projectId).execute()
+    expect(rows).toHaveLength(1)
+  })
+
   it('creates, shows, renames and deletes a group; another project sees a 404', async () => {
     const { app, alice, bob } = await setup()
     const created = await app.call('POST', SG, alice.token, { security_group: { name: 'web', description: 'web servers' } })
