@@ -4,6 +4,7 @@ import { FloatingIpStore } from '../../api-cell/network/floating-ips/floating-ip
 import { NeutronFault } from '../../api-cell/network/security-groups/neutron-faults.js'
 import type { NetworkQuotaLimits } from '../../api-cell/network/security-groups/network-quotas.js'
 import { NEUTRON_DEFAULT_QUOTAS } from '../../api-cell/network/security-groups/network-quotas.js'
+import { setPortGroups } from '../../api-cell/network/security-groups/port-bindings.js'
 import { createRule } from '../../api-cell/network/security-groups/rule-store.js'
 import { validateRule } from '../../api-cell/network/security-groups/rule-validation.js'
 import { SecurityGroupStore } from '../../api-cell/network/security-groups/security-group-store.js'
@@ -57,6 +58,29 @@ describe('MariaDB: security groups and floating IPs under concurrency', () => {
     const db = (handles[0] as Database<any>).db
     const rows = await db.selectFrom('securitygrouprules').select('id').where('security_group_id', '=', g.group.id).where('protocol', '=', 'tcp').execute()
     expect(rows).toHaveLength(1)
+  })
+
+  it('never both deletes a group and binds a port to it when the two race', async () => {
+    const [one, two] = stores()
+    if (one === undefined || two === undefined) throw new Error('stores')
+    const caller = { projectId: 'bind-project', isAdmin: false }
+    const db = (handles[0] as Database<any>).db
+    for (let i = 0; i < 8; i++) {
+      const g = await one.create(caller, { name: `g${i}`, description: '' })
+      const [del, bind] = await Promise.allSettled([one.delete(caller, g.group.id), setPortGroups(two.db, `port-${i}`, [g.group.id])])
+      expect(del.status === 'fulfilled' && bind.status === 'fulfilled').toBe(false)
+      const group = await db.selectFrom('securitygroups').select('id').where('id', '=', g.group.id).executeTakeFirst()
+      const bound = await db.selectFrom('securitygroupportbindings').select('port_id').where('security_group_id', '=', g.group.id).execute()
+      if (del.status === 'fulfilled') {
+        expect(group).toBeUndefined()
+        expect(bind).toMatchObject({ status: 'rejected', reason: { status: 404 } })
+      } else {
+        expect(del.reason).toMatchObject({ status: 409, type: 'SecurityGroupInUse' })
+        expect(group).toBeDefined()
+        expect(bound).toHaveLength(1)
+      }
+      await setPortGroups(db, `port-${i}`, [])
+    }
   })
 
   it('holds the security_group quota under a burst of creates', async () => {

@@ -23,19 +23,22 @@ export const securityGroupMigrations: Readonly<Record<string, Migration>> = Obje
         .createTable('securitygrouprules')
         .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
         .addColumn('project_id', 'varchar(64)', (c) => c.notNull())
-        .addColumn('security_group_id', 'varchar(36)', (c) => c.notNull().references('securitygroups.id').onDelete('cascade'))
+        .addColumn('security_group_id', 'varchar(36)', (c) => c.notNull())
         .addColumn('direction', 'varchar(16)', (c) => c.notNull())
         .addColumn('ethertype', 'varchar(8)', (c) => c.notNull())
         .addColumn('protocol', 'varchar(40)')
         .addColumn('port_range_min', 'integer')
         .addColumn('port_range_max', 'integer')
         .addColumn('remote_ip_prefix', 'varchar(64)')
-        .addColumn('remote_group_id', 'varchar(36)', (c) => c.references('securitygroups.id').onDelete('cascade'))
+        .addColumn('remote_group_id', 'varchar(36)')
         .addColumn('description', 'varchar(255)', (c) => c.notNull())
         .addColumn('fingerprint', 'varchar(255)', (c) => c.notNull().unique())
         .addColumn('revision_number', 'integer', (c) => c.notNull())
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        // Table constraints, not column REFERENCES: MySQL ignores the latter.
+        .addForeignKeyConstraint('securitygrouprules_group_fk', ['security_group_id'], 'securitygroups', ['id'], (fk) => fk.onDelete('cascade'))
+        .addForeignKeyConstraint('securitygrouprules_remote_fk', ['remote_group_id'], 'securitygroups', ['id'], (fk) => fk.onDelete('cascade'))
         .execute()
       await db.schema.createIndex('securitygrouprules_group_idx').on('securitygrouprules').column('security_group_id').execute()
       await db.schema.createIndex('securitygrouprules_remote_idx').on('securitygrouprules').column('remote_group_id').execute()
@@ -48,9 +51,10 @@ export const securityGroupMigrations: Readonly<Record<string, Migration>> = Obje
       await db.schema
         .createTable('securitygroupportbindings')
         .addColumn('port_id', 'varchar(36)', (c) => c.notNull())
-        // No cascade: a group a port uses cannot be deleted, whatever races the delete.
-        .addColumn('security_group_id', 'varchar(36)', (c) => c.notNull().references('securitygroups.id'))
+        .addColumn('security_group_id', 'varchar(36)', (c) => c.notNull())
         .addPrimaryKeyConstraint('securitygroupportbindings_pk', ['port_id', 'security_group_id'])
+        // No cascade: a group a port uses cannot be deleted, whatever races the delete.
+        .addForeignKeyConstraint('securitygroupportbindings_group_fk', ['security_group_id'], 'securitygroups', ['id'])
         .execute()
       await db.schema.createIndex('securitygroupportbindings_group_idx').on('securitygroupportbindings').column('security_group_id').execute()
       await db.schema
