@@ -80,7 +80,7 @@ async function setup() {
     const text = await res.text()
     return { status: res.status, headers: res.headers, body: text === '' ? undefined : JSON.parse(text) }
   }
-  return { alice, bob, store, db: database.db, call, changed }
+  return { alice, bob, admin: identity.admin, store, db: database.db, call, changed }
 }
 
 describe("compute API: Nova's security group proxies", () => {
@@ -105,6 +105,8 @@ describe("compute API: Nova's security group proxies", () => {
     expect(updated.body.security_group).toMatchObject({ name: 'www', description: 'new' })
     const sorted = await call(alice.token, 'GET', '/os-security-groups')
     expect(sorted.body.security_groups.map((g: { name: string }) => g.name)).toEqual(['default', 'www'])
+    expect((await call(alice.token, 'GET', '/os-security-groups?limit=1&offset=1')).body.security_groups.map((g: { name: string }) => g.name)).toEqual(['www'])
+    expect((await call(alice.token, 'GET', '/os-security-groups?limit=x')).status).toBe(400)
     expect((await call(alice.token, 'DELETE', `/os-security-groups/${id}`)).status).toBe(202)
     const gone = await call(alice.token, 'GET', `/os-security-groups/${id}`)
     expect(gone.status).toBe(404)
@@ -127,7 +129,7 @@ describe("compute API: Nova's security group proxies", () => {
   })
 
   it("validates group bodies as Nova's validate_property (400) and hides other projects' groups (404)", async () => {
-    const { alice, bob, call } = await setup()
+    const { alice, bob, admin, call } = await setup()
     for (const body of [{}, { security_group: { description: 'x' } }, { security_group: { name: '  ', description: 'x' } }, { security_group: { name: 'x'.repeat(256), description: 'x' } }, { security_group: { name: 'a', description: '' } }]) {
       const r = await call(alice.token, 'POST', '/os-security-groups', body)
       expect(r.status, JSON.stringify(body)).toBe(400)
@@ -136,6 +138,10 @@ describe("compute API: Nova's security group proxies", () => {
     const id = (await call(alice.token, 'POST', '/os-security-groups', { security_group: { name: 'mine', description: 'x' } })).body.security_group.id
     expect((await call(bob.token, 'GET', `/os-security-groups/${id}`)).status).toBe(404)
     expect((await call(bob.token, 'DELETE', `/os-security-groups/${id}`)).status).toBe(404)
+    // Bob sees his own default only; all_tenants is for admins.
+    expect((await call(bob.token, 'GET', '/os-security-groups?all_tenants=1')).body.security_groups.map((g: { tenant_id: string }) => g.tenant_id)).toEqual([bob.projectId])
+    const everyone = await call(admin, 'GET', '/os-security-groups?all_tenants=1')
+    expect(everyone.body.security_groups.map((g: { tenant_id: string }) => g.tenant_id)).toEqual(expect.arrayContaining([alice.projectId, bob.projectId]))
     expect((await call(alice.token, 'GET', '/os-security-groups/not-a-uuid')).status).toBe(404)
   })
 

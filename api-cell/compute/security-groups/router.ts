@@ -9,9 +9,18 @@ import type { NetworkCaller } from '../../network/security-groups/security-group
 import { authOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
 import { atLeast, microversionOf } from '../microversion.js'
+import { intQuery, queryParam } from '../parameter-types.js'
 import type { NovaSecurityGroups } from './instance-ports.js'
 import { novaGroup, novaRule, remoteGroupNames, sortedGroups, toNovaError } from './nova-views.js'
 import { serverSecurityGroupRoutes } from './server-routes.js'
+
+/** Nova's `[api] max_limit`. */
+const MAX_LIMIT = 1000
+
+/** Nova's `strutils.bool_from_string` for `all_tenants` (a bare `?all_tenants` counts as true). */
+function isTruthy(v: string | undefined): boolean {
+  return v !== undefined && !['0', 'false', 'f', 'no', 'n', 'off'].includes(v.trim().toLowerCase())
+}
 
 type Wrap = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: (e: unknown) => void) => void
 
@@ -46,10 +55,15 @@ export function securityGroupsRouter(d: ComputeDeps, wrap: Wrap): Router {
 
   r.get(
     '/os-security-groups',
-    nova('group', async (_req, res) => {
-      const groups = await sg.store.list(caller(res), { projectId: authOf(res).projectId })
-      const names = await remoteGroupNames(sg.store.db, groups.flatMap((g) => g.rules))
-      res.json({ security_groups: sortedGroups(groups.map((g) => novaGroup(g, names))) })
+    nova('group', async (req, res) => {
+      // Nova's `common.limited`: `offset`, then at most `limit` (and never more than 1000).
+      const limit = intQuery('limit', req.query['limit'])
+      const offset = intQuery('offset', req.query['offset']) ?? 0
+      const all = authOf(res).isAdmin && isTruthy(queryParam(req.query['all_tenants']))
+      const groups = await sg.store.list(caller(res), all ? {} : { projectId: authOf(res).projectId })
+      const page = groups.slice(offset, offset + Math.min(limit ?? MAX_LIMIT, MAX_LIMIT))
+      const names = await remoteGroupNames(sg.store.db, page.flatMap((g) => g.rules))
+      res.json({ security_groups: sortedGroups(page.map((g) => novaGroup(g, names))) })
     }),
   )
   r.post(
