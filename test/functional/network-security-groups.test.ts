@@ -158,6 +158,25 @@ describe('Neutron security groups API', () => {
     expect((await app.call('POST', RULES, alice.token, rule(g.id))).status).toBe(201)
   })
 
+  it('pages rule lists with limit and marker, following the next link', async () => {
+    const { app, alice } = await setup()
+    await app.call('POST', SG, alice.token, { security_group: { name: 'more' } })
+    const all = (await app.call('GET', RULES, alice.token)).body.security_group_rules.map((r: { id: string }) => r.id)
+    expect(all).toHaveLength(6)
+    const seen: string[] = []
+    let next: string | undefined = `${RULES}?limit=4&fields=id`
+    while (next !== undefined) {
+      const page = await app.call('GET', next, alice.token)
+      expect(page.status).toBe(200)
+      seen.push(...page.body.security_group_rules.map((r: { id: string }) => r.id))
+      const link = (page.body.security_group_rules_links as Array<{ rel: string; href: string }>).find((l) => l.rel === 'next')
+      next = link === undefined ? undefined : link.href.slice(app.url.length)
+    }
+    expect(seen).toEqual(all)
+    expect((await app.call('GET', `${RULES}?limit=-1`, alice.token)).status).toBe(400)
+    expect((await app.call('GET', `${RULES}?marker=nope`, alice.token)).status).toBe(400)
+  })
+
   it('enforces security_group and security_group_rule quotas with 409 OverQuota', async () => {
     const { app, alice } = await setup(tight)
     // default + 2 more = 3 groups; default has 4 rules, each new group 2: 8 rules.

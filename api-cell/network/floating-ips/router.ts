@@ -3,7 +3,7 @@ import type { Request, RequestHandler, Router } from 'express'
 import { bodyDepthGuard } from '../../../shared/http/request-guards.js'
 import type { ErrorLogger } from '../../identity/http-errors.js'
 import { badRequest, neutronErrorHandler } from '../security-groups/neutron-faults.js'
-import { fieldsOf, projectFilter, queryValues, resourceBody } from '../security-groups/query.js'
+import { fieldsOf, paginate, projectFilter, queryValues, resourceBody } from '../security-groups/query.js'
 import { bodyProject, callerOf, onlyKeys, optional } from '../security-groups/router.js'
 import { neutronTime, selectFields } from '../security-groups/views.js'
 import type { Association, FloatingIpRow, FloatingIpStore } from './floating-ip-store.js'
@@ -66,7 +66,8 @@ export function floatingIpRouter(deps: FloatingIpRouterDeps): Router {
       ...optional('fixedIpAddresses', queryValues(req, 'fixed_ip_address')),
       ...optional('statuses', queryValues(req, 'status')),
     })
-    res.json({ floatingips: rows.map((r) => selectFields(renderFloatingIp(r), fieldsOf(req))) })
+    const { page, links } = paginate(req, 'floatingips', rows)
+    res.json({ floatingips: page.map((r) => selectFields(renderFloatingIp(r), fieldsOf(req))), ...optional('floatingips_links', links) })
   })
 
   router.post(path, ...json, async (req, res) => {

@@ -36,3 +36,36 @@ export function resourceBody(body: unknown, key: string): Record<string, unknown
   if (typeof inner !== 'object' || inner === null || Array.isArray(inner)) throw badRequest(`Unable to find '${key}' in request body`)
   return inner as Record<string, unknown>
 }
+
+/**
+ * Neutron's paging of a list already in its order: `marker` (an id: the page starts after it) and
+ * `limit` (a positive integer). With `limit`, the answer has `<collection>_links` with a `next`
+ * link when the page is full, as Neutron's; openstacksdk follows it. Without, everything.
+ */
+export function paginate<T extends { readonly id: string }>(req: Request, collection: string, items: readonly T[]): { page: T[]; links?: { rel: string; href: string }[] } {
+  const limitText = queryValue(req, 'limit')
+  const marker = queryValue(req, 'marker')
+  let start = 0
+  if (marker !== undefined) {
+    const at = items.findIndex((i) => i.id === marker)
+    if (at < 0) throw badRequest(`Marker ${marker} could not be found.`)
+    start = at + 1
+  }
+  if (limitText === undefined) return { page: items.slice(start) }
+  const limit = Number(limitText)
+  if (limitText.trim() === '' || !Number.isInteger(limit) || limit < 0) throw badRequest(`Invalid input for limit. Reason: '${limitText}' is not a valid integer.`)
+  // `limit=0` means no limit in Neutron.
+  const page = limit === 0 ? items.slice(start) : items.slice(start, start + limit)
+  const last = page[page.length - 1]
+  const links: { rel: string; href: string }[] = []
+  if (limit > 0 && last !== undefined && start + limit < items.length) {
+    const params = new URLSearchParams()
+    for (const [k, v] of Object.entries(req.query as Record<string, unknown>)) {
+      if (k === 'marker') continue
+      for (const one of Array.isArray(v) ? v : [v]) if (typeof one === 'string') params.append(k, one)
+    }
+    params.set('marker', last.id)
+    links.push({ rel: 'next', href: `${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}/v2.0/${collection}?${params.toString()}` })
+  }
+  return { page, links }
+}

@@ -5,7 +5,7 @@ import { authOf } from '../../identity/auth.js'
 import type { ErrorLogger } from '../../identity/http-errors.js'
 import { badRequest } from './neutron-faults.js'
 import { neutronErrorHandler } from './neutron-faults.js'
-import { fieldsOf, projectFilter, queryValue, queryValues, resourceBody } from './query.js'
+import { fieldsOf, paginate, projectFilter, queryValue, queryValues, resourceBody } from './query.js'
 import { createRule, deleteRule, getRule, listRules } from './rule-store.js'
 import { ownerOf, validateRule } from './rule-validation.js'
 import type { NetworkCaller, SecurityGroupStore } from './security-group-store.js'
@@ -52,7 +52,8 @@ export function securityGroupRouter(deps: SecurityGroupRouterDeps): Router {
       ...optional('names', queryValues(req, 'name')),
       ...optional('description', queryValue(req, 'description')),
     })
-    res.json({ security_groups: groups.map((g) => selectFields(renderGroup(g), fieldsOf(req))) })
+    const { page, links } = paginate(req, 'security-groups', groups.map((g) => ({ id: g.group.id, g })))
+    res.json({ security_groups: page.map(({ g }) => selectFields(renderGroup(g), fieldsOf(req))), ...optional('security_groups_links', links) })
   })
 
   router.post('/v2.0/security-groups', ...json, async (req, res) => {
@@ -98,7 +99,8 @@ export function securityGroupRouter(deps: SecurityGroupRouterDeps): Router {
       ...optional('protocols', queryValues(req, 'protocol')),
       ...optional('remoteGroupIds', queryValues(req, 'remote_group_id')),
     })
-    res.json({ security_group_rules: rules.map((r) => selectFields(renderRule(r), fieldsOf(req))) })
+    const { page, links } = paginate(req, 'security-group-rules', rules)
+    res.json({ security_group_rules: page.map((r) => selectFields(renderRule(r), fieldsOf(req))), ...optional('security_group_rules_links', links) })
   })
 
   router.post('/v2.0/security-group-rules', ...json, async (req, res) => {
