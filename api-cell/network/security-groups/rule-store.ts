@@ -2,7 +2,8 @@ import { isDuplicateKey } from '../../../shared/db/database.js'
 import { withNetworkQuotaLock } from './network-quotas.js'
 import { conflict, notFound, overQuota } from './neutron-faults.js'
 import type { NormalizedRule } from './rule-validation.js'
-import { isUuid, ruleFingerprint } from './rule-validation.js'
+import { isUuid } from '../../../shared/uuid.js'
+import { ruleFingerprint } from './rule-validation.js'
 import type { NetworkCaller, SecurityGroupStore, SecurityRuleRow } from './security-group-store.js'
 
 /** Filters of a rule list (Neutron's query parameters). */

@@ -1,5 +1,6 @@
 import type { RuleDirection } from '../../../shared/network/network-info.js'
 import { RULE_DIRECTIONS } from '../../../shared/network/network-info.js'
+import { isUuid } from '../../../shared/uuid.js'
 import { badRequest } from './neutron-faults.js'
 import { parsePrefix, formatPrefix } from './ip-prefix.js'
 
@@ -170,18 +171,6 @@ export function ownerOf(b: Record<string, unknown>): string | undefined {
   }
   if (typeof p === 'string' && typeof t === 'string' && p !== t) throw badRequest('Both project_id and tenant_id are specified and they are not equal.')
   return (p ?? t) as string | undefined
-}
-
-/** Whether `s` is a uuid in its 8-4-4-4-12 hex form (any case). */
-export function isUuid(s: string): boolean {
-  if (s.length !== 36) return false
-  for (let i = 0; i < 36; i++) {
-    const c = s[i] ?? ''
-    if (i === 8 || i === 13 || i === 18 || i === 23) {
-      if (c !== '-') return false
-    } else if (!'0123456789abcdefABCDEF'.includes(c)) return false
-  }
-  return true
 }
 
 function optionalUuid(v: unknown, field: string): string | null {

@@ -4,7 +4,7 @@ import { DEFAULT_GROUP_NAME, baseRuleRow, defaultGroupId, ensureDefaultGroup } f
 import type { NetworkQuotaLimits } from './network-quotas.js'
 import { DEFAULT_NETWORK_QUOTA_LIMITS, withNetworkQuotaLock } from './network-quotas.js'
 import { badRequest, conflict, notFound, overQuota } from './neutron-faults.js'
-import { isUuid } from './rule-validation.js'
+import { isUuid } from '../../../shared/uuid.js'
 
 /** Who asks: a project, and whether the caller holds `admin` (admins see every project). */
 export interface NetworkCaller {
