@@ -40,10 +40,7 @@ export function securityGroupRouter(deps: SecurityGroupRouterDeps): Router {
   const router = express.Router()
   const json = [express.json({ limit: '1mb', type: () => true }), bodyDepthGuard()]
   const paths = ['/v2.0/security-groups', '/v2.0/security-group-rules']
-  if (deps.auth !== undefined) {
-    const auth = deps.auth
-    router.use(paths, auth)
-  }
+  if (deps.auth !== undefined) router.use(paths, deps.auth)
 
   router.get('/v2.0/security-groups', async (req, res) => {
     const groups = await store.list(callerOf(res), {
