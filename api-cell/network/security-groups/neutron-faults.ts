@@ -75,7 +75,7 @@ export function neutronErrorHandler(options: { readonly logger?: ErrorLogger } =
     const f = toHttpFailure(err)
     if (f.unexpected) options.logger?.error({ err, method: req.method, path: req.path }, 'network request failed')
     if (f.retryAfter !== undefined) res.setHeader('Retry-After', String(f.retryAfter))
-    const type = err instanceof NeutronFault ? err.type : f.status >= 500 ? 'HTTPInternalServerError' : (WEBOB_TYPES[f.status] ?? 'HTTPBadRequest')
+    const type = err instanceof NeutronFault ? err.type : (WEBOB_TYPES[f.status] ?? (f.status >= 500 ? 'HTTPInternalServerError' : 'HTTPBadRequest'))
     const message = f.status >= 500 && !(err instanceof AppError && err.safe) ? 'Request Failed: internal server error while processing your request.' : f.message
     res.status(f.status).json(neutronFaultBody(type, message))
   }
