@@ -62,6 +62,7 @@ export async function createRule(store: SecurityGroupStore, caller: NetworkCalle
     const dup = await store.db.selectFrom('securitygrouprules').select('id').where('fingerprint', '=', fingerprint).executeTakeFirst()
     throw ruleExists(dup?.id ?? '')
   }
+  await store.onRulesChanged([group.id])
   return row
 }
 
@@ -92,6 +93,7 @@ export async function listRules(store: SecurityGroupStore, caller: NetworkCaller
 export async function deleteRule(store: SecurityGroupStore, caller: NetworkCaller, id: string): Promise<void> {
   const r = await getRule(store, caller, id)
   await store.db.deleteFrom('securitygrouprules').where('id', '=', r.id).execute()
+  await store.onRulesChanged([r.security_group_id])
 }
 
 function ruleExists(id: string): Error {

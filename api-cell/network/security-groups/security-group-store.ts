@@ -39,10 +39,22 @@ export interface GroupFilters {
 export class SecurityGroupStore {
   readonly db: Kysely<SecurityGroupTables>
   readonly limits: NetworkQuotaLimits
+  /**
+   * Told, after the write, which groups' rules changed (a rule created or deleted): the port
+   * service recomputes `rulesForPort` for the ports of those groups, and of groups whose rules
+   * name them as remote group, and sends the new rules to their hosts. Its failure does not undo
+   * the write; it is the caller's to retry.
+   */
+  readonly onRulesChanged: (groupIds: readonly string[]) => Promise<void>
 
-  constructor(args: { readonly db: Kysely<SecurityGroupTables>; readonly limits?: NetworkQuotaLimits }) {
+  constructor(args: {
+    readonly db: Kysely<SecurityGroupTables>
+    readonly limits?: NetworkQuotaLimits
+    readonly onRulesChanged?: (groupIds: readonly string[]) => Promise<void>
+  }) {
     this.db = args.db
     this.limits = args.limits ?? DEFAULT_NETWORK_QUOTA_LIMITS
+    this.onRulesChanged = args.onRulesChanged ?? (() => Promise.resolve())
   }
 
   /** See {@link ensureDefaultGroup}. */
@@ -131,6 +143,7 @@ export class SecurityGroupStore {
     const inUse = conflict('SecurityGroupInUse', `Security Group ${g.id} in use.`)
     const bound = await this.db.selectFrom('securitygroupportbindings').select('port_id').where('security_group_id', '=', g.id).executeTakeFirst()
     if (bound !== undefined) throw inUse
+    const referring = await this.db.selectFrom('securitygrouprules').select('security_group_id').where('remote_group_id', '=', g.id).where('security_group_id', '!=', g.id).execute()
     try {
       await this.db.transaction().execute(async (tx) => {
         await tx.deleteFrom('securitygrouprules').where((eb) => eb.or([eb('security_group_id', '=', g.id), eb('remote_group_id', '=', g.id)])).execute()
@@ -141,6 +154,9 @@ export class SecurityGroupStore {
       if (isForeignKeyViolation(err)) throw inUse
       throw err
     }
+    // Groups that allowed traffic from this one lost those rules with it.
+    const changed = [...new Set(referring.map((r) => r.security_group_id))]
+    if (changed.length > 0) await this.onRulesChanged(changed)
   }
 
   /**

@@ -3,7 +3,7 @@ import type { Database } from '../../../../shared/db/database.js'
 import { migrateToLatest, openDatabase } from '../../../../shared/db/database.js'
 import { securityGroupMigrations } from '../../../../api-cell/network/security-groups/migrations.js'
 import { setPortGroups } from '../../../../api-cell/network/security-groups/port-bindings.js'
-import { createRule } from '../../../../api-cell/network/security-groups/rule-store.js'
+import { createRule, deleteRule } from '../../../../api-cell/network/security-groups/rule-store.js'
 import { validateRule } from '../../../../api-cell/network/security-groups/rule-validation.js'
 import { rulesForPort } from '../../../../api-cell/network/security-groups/rules-for-port.js'
 import type { SecurityGroupTables } from '../../../../api-cell/network/security-groups/schema.js'
@@ -63,6 +63,22 @@ describe('rulesForPort', () => {
         { direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', portRangeMin: 80, portRangeMax: 80, remoteIpPrefix: '192.168.1.0/24' },
       ]),
     )
+  })
+
+  it('tells the port service which groups changed when a rule is created or deleted', async () => {
+    const changed: string[][] = []
+    const watched = new SecurityGroupStore({ db: database.db, onRulesChanged: (ids) => Promise.resolve(void changed.push([...ids])) })
+    const g = await watched.create(caller, { name: 'w', description: '' })
+    expect(changed).toEqual([])
+    const r = await createRule(watched, caller, validateRule({ security_group_id: g.group.id, direction: 'ingress', protocol: 'udp', port_range_min: 53, port_range_max: 53 }))
+    await deleteRule(watched, caller, r.id)
+    expect(changed).toEqual([[g.group.id], [g.group.id]])
+    // Deleting a group other groups name as remote removes their rules: they changed too.
+    const remote = await watched.create(caller, { name: 'remote', description: '' })
+    await createRule(watched, caller, validateRule({ security_group_id: g.group.id, direction: 'ingress', remote_group_id: remote.group.id }))
+    changed.length = 0
+    await watched.delete(caller, remote.group.id)
+    expect(changed).toEqual([[g.group.id]])
   })
 
   it('has no rules for a port without groups', async () => {
