@@ -21,6 +21,7 @@ import { limitsRouter } from './quotas/limits-router.js'
 import { migrationsRouter } from './migrations/router.js'
 import { quotaClassRouter } from './quotas/quota-class-router.js'
 import { quotasRouter } from './quotas/router.js'
+import { securityGroupsRouter } from './security-groups/router.js'
 import { serverGroupsRouter } from './server-groups/router.js'
 import { serversRouter } from './servers/router.js'
 
@@ -100,6 +101,8 @@ export function computeApp(d: ComputeDeps, tokens: TokenService): express.Expres
       v.use(microversionMiddleware({ legacy }))
       v.use('/os-cells', (_req, _res, next) => next(new GoneError()))
       v.use(auth)
+      // Before the servers router: it answers the security group actions only with `securityGroups`.
+      v.use(securityGroupsRouter(d, wrap))
       v.use(serversRouter(d, wrap))
       v.use(flavorsRouter(d, wrap))
       v.use(keypairsRouter(d, wrap))

@@ -12,6 +12,7 @@ import type { ConsoleService } from './servers/console-routes.js'
 import type { InstanceLocator } from './servers/locator.js'
 import type { CrossCellMoves, TargetRanker } from './cross-cell/saga.js'
 import type { CrossCellRule } from './cross-cell/targets.js'
+import type { NovaSecurityGroups } from './security-groups/instance-ports.js'
 
 /** An image as the compute API needs it for a boot. */
 export interface BootImage {
@@ -62,6 +63,11 @@ export interface ComputeDeps {
   readonly crossCell?: CrossCell
   /** Remote consoles (tokens and each region's proxy); without it every console request is 400. */
   readonly consoles?: ConsoleService
+  /**
+   * The network service's security groups, behind Nova's proxies and the server's security group
+   * routes and actions; without it those are 404 (proxies) and 400 (actions), as before networks.
+   */
+  readonly securityGroups?: NovaSecurityGroups
 }
 
 /** What cross-cell moves need (see cross-cell/saga.ts). */
