@@ -82,6 +82,7 @@ export interface PbBuildSpec {
   tags: string[]
   requested_host?: string
   unshelve_image_ref?: string
+  config_drive?: boolean
 }
 export interface PbFlavorSnapshot {
   id: string
@@ -188,6 +189,7 @@ export function buildSpecToPb(s: BuildSpec): PbBuildSpec {
     tags: [...(s.tags ?? [])],
     ...opt('requested_host', s.requestedHost),
     ...opt('unshelve_image_ref', s.unshelveImageRef),
+    ...opt('config_drive', s.configDrive),
   }
 }
 
@@ -248,6 +250,7 @@ export function buildSpecFromPb(p: PbBuildSpec): BuildSpec {
     ...opt('tags', nonEmpty(p.tags)?.slice()),
     ...opt('requestedHost', p.requested_host),
     ...opt('unshelveImageRef', p.unshelve_image_ref),
+    ...opt('configDrive', p.config_drive),
   }
 }
 

@@ -67,6 +67,12 @@ export interface BuildSpec {
    * the guest is spawned from. The leaf records the action as `unshelve`. Absent: a boot.
    */
   readonly unshelveImageRef?: string
+  /**
+   * The server gets a config drive (`config_drive: true` on create, or its image's
+   * `img_config_drive=mandatory`): the leaf's conductor renders the metadata files from this spec
+   * and compute attaches them as an ISO 9660 labelled `config-2`. Absent: none.
+   */
+  readonly configDrive?: boolean
   readonly createdAt: number
 }
 
@@ -160,6 +166,12 @@ export interface InstanceRecord {
    * rebuild; never stored in the cell DB, since the URL expires).
    */
   readonly image?: ImageFetch
+  /**
+   * The files of the instance's config drive, contents in base64 (set on what the conductor casts
+   * to compute for the spawn of a server with a config drive, rendered from its build spec; never
+   * stored in the cell DB). Compute packs them into the ISO it attaches.
+   */
+  readonly configDriveFiles?: readonly ConfigDriveFileWire[]
   readonly vmState: string
   readonly taskState: string | null
   readonly powerState: number
@@ -186,6 +198,12 @@ export interface InstanceRecord {
   readonly tags?: readonly string[]
   /** Shelved instances: the snapshot image the instance is unshelved from. */
   readonly shelvedImageId?: string
+}
+
+/** One file of a config drive as it crosses the bus: a relative path and base64 bytes. */
+export interface ConfigDriveFileWire {
+  readonly path: string
+  readonly contentBase64: string
 }
 
 /** One instance action (`os-instance-actions`) with its events. */
@@ -254,7 +272,7 @@ export function recordFromSpec(spec: BuildSpec): InstanceRecord {
     locked: false,
     lockedBy: null,
     lockedReason: null,
-    configDrive: '',
+    configDrive: spec.configDrive === true ? 'True' : '',
     accessIpV4: spec.accessIpV4 ?? null,
     accessIpV6: spec.accessIpV6 ?? null,
     fault: null,

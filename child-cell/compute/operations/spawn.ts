@@ -1,6 +1,8 @@
+import { rm } from 'node:fs/promises'
 import type { InstanceRecord } from '../../../shared/cell-link/build-spec.js'
 import type { RequestContext } from '../../../shared/context.js'
 import { ConflictError } from '../../../shared/errors.js'
+import { buildConfigDrive, fallbackConfigDriveDir } from '../config-drive.js'
 import type { ComputeContext } from '../manager.js'
 import type { SpawnArgs } from '../virt/driver.js'
 import { POWER_STATES } from '../virt/driver.js'
@@ -23,7 +25,7 @@ export async function spawnInstance(c: ComputeContext, ctx: RequestContext, inst
     const existing = await c.driver.listInstances()
     if (!existing.includes(inst.uuid)) {
       try {
-        await c.driver.spawn({ ...spawnArgsOf(inst), ...(await prepareDisk(c, inst)) })
+        await c.driver.spawn({ ...spawnArgsOf(inst), ...(await prepareDisk(c, inst)), ...(await prepareConfigDrive(c, inst)) })
         created = true
       } catch (err) {
         // A concurrent attempt of this very build (a re-cast while the first one was still
@@ -51,6 +53,7 @@ export async function spawnInstance(c: ComputeContext, ctx: RequestContext, inst
     c.log.error({ requestId: ctx.requestId, instance: inst.uuid, host, err: message }, 'spawn failed')
     await c.driver.destroy(inst.uuid).catch(() => undefined)
     await c.images?.removeInstance(inst.uuid).catch(() => undefined)
+    await removeConfigDrive(c, inst.uuid).catch(() => undefined)
     await c.conductor.instanceUpdate(ctx, {
       uuid: inst.uuid,
       expectedTaskState: 'spawning',
@@ -91,6 +94,22 @@ export function spawnArgsOf(inst: InstanceRecord): SpawnArgs {
     rootGb: inst.flavor.rootGb,
     imageRef: inst.imageRef,
   }
+}
+
+/**
+ * Builds the instance's config drive from the files the conductor rendered (none asked: nothing)
+ * in its instance directory, `disk.config`. Fails the spawn with a clear reason when the host
+ * cannot build one (no `xorriso`).
+ */
+export async function prepareConfigDrive(c: ComputeContext, inst: InstanceRecord): Promise<Pick<SpawnArgs, 'configDrivePath'>> {
+  if (inst.configDriveFiles === undefined) return {}
+  const dir = c.images?.instanceDir(inst.uuid) ?? fallbackConfigDriveDir(inst.uuid)
+  return { configDrivePath: await buildConfigDrive({ dir, files: inst.configDriveFiles }) }
+}
+
+/** Removes the config drive of a host without an image cache (the instance directory holds it otherwise). */
+export async function removeConfigDrive(c: ComputeContext, uuid: string): Promise<void> {
+  if (c.images === undefined) await rm(fallbackConfigDriveDir(uuid), { recursive: true, force: true })
 }
 
 /**

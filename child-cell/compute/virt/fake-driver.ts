@@ -34,6 +34,8 @@ interface FakeGuest {
   readonly name: string
   readonly memoryMb: number
   readonly vcpus: number
+  /** The config drive attached at spawn (its ISO's path), as a cdrom would be. */
+  readonly configDrivePath?: string
 }
 
 
@@ -87,7 +89,10 @@ export class FakeDriver implements ComputeDriver {
       validateSpawnArgs(args)
       const uuid = args.uuid.toLowerCase()
       if (this.#guests.has(uuid)) throw new ConflictError(`instance ${uuid} already exists on this hypervisor`, { uuid })
-      this.#guests.set(uuid, { state: 'running', rescued: false, console: '', consoles: this.#vnc(), name: args.name, memoryMb: args.memoryMb, vcpus: args.vcpus })
+      this.#guests.set(uuid, {
+        state: 'running', rescued: false, console: '', consoles: this.#vnc(), name: args.name, memoryMb: args.memoryMb, vcpus: args.vcpus,
+        ...(args.configDrivePath === undefined ? {} : { configDrivePath: args.configDrivePath }),
+      })
     })
   }
 
@@ -176,6 +181,11 @@ export class FakeDriver implements ComputeDriver {
     const port = this.#nextVncPort
     this.#nextVncPort = port >= 65535 ? 5900 : port + 1
     return { vnc: { host: '127.0.0.1', port } }
+  }
+
+  /** Tests: the config drive the guest was spawned with (undefined: none, or no such guest). */
+  configDriveOf(uuid: string): string | undefined {
+    return this.#guests.get(uuid.toLowerCase())?.configDrivePath
   }
 
   /** Tests: appends `text` to the guest's console log. */

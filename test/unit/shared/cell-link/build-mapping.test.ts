@@ -56,6 +56,7 @@ const full: Required<BuildSpec> = {
   tags: ['web', 'prod'],
   requestedHost: 'r1-dc1-c2',
   unshelveImageRef: 'b5f9c1de-0d9e-4c3f-9a0b-7e2f7c0a1b2c',
+  configDrive: true,
   createdAt: 1_765_000_000_123,
 }
 
@@ -152,6 +153,7 @@ const specArb: fc.Arbitrary<BuildSpec> = fc.record(
     tags: fc.array(fc.string({ minLength: 1, maxLength: 20 }), { minLength: 1, maxLength: 3 }),
     requestedHost: fc.string({ minLength: 1, maxLength: 20 }),
     unshelveImageRef: fc.string({ minLength: 1, maxLength: 20 }),
+    configDrive: fc.boolean(),
     createdAt: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
   },
   {
@@ -178,6 +180,7 @@ describe('build protocol mapping', () => {
     delete (bare as { tags?: unknown }).tags
     delete (bare as { requestedHost?: unknown }).requestedHost
     delete (bare as { unshelveImageRef?: unknown }).unshelveImageRef
+    delete (bare as { configDrive?: unknown }).configDrive
     const back = roundTrip(bare)
     expect(back).toEqual(bare)
     expect(Object.keys(back).sort()).toEqual(Object.keys(bare).sort())
