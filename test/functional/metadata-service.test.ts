@@ -2,6 +2,7 @@ import { request } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { instanceIdSignature } from '../../api-cell/metadata/metadata-server.js'
 import type { Federation } from '../../bin/embedded.js'
+import type { FakeDriver } from '../../child-cell/compute/virt/fake-driver.js'
 import type { FederationConfig } from '../../shared/config/federation.js'
 import type { AddressLookup } from '../../shared/network/network-info.js'
 import { embeddedConfig, removeDir, startFederation } from '../helpers/embedded.js'
@@ -153,4 +154,36 @@ describe('embedded federation: the metadata API', () => {
     owners.set('127.0.0.6', { region: 'region-one', instanceUuid: unknown, projectId: alice.projectId })
     expect((await get(one, '/openstack/latest/meta_data.json', '127.0.0.6')).status).toBe(404)
   })
+
+  it('config drive through the compute API: config_drive true, or an image with img_config_drive=mandatory; server show says "True"', async () => {
+    const nova = endpoint(alice.session, 'compute', 'region-one')
+    const glance = endpoint(admin, 'image', 'region-one')
+    const cirros = (await call(alice.session, 'GET', `${glance}/v2/images?name=cirros`)).body.images[0].id as string
+    const boot = (server: Record<string, unknown>) => call(alice.session, 'POST', `${nova}/servers`, { server: { imageRef: cirros, flavorRef: '1', ...server } })
+    const bad = await boot({ name: 'cd-bad', config_drive: 'maybe' })
+    expect(bad.status).toBe(400)
+    expect(bad.body).toHaveProperty('badRequest')
+    const plain = await boot({ name: 'cd-none' })
+    const withDrive = await boot({ name: 'cd-yes', config_drive: true })
+    expect(withDrive.status).toBe(202)
+    const id = withDrive.body.server.id as string
+    await waitForStatus(alice.session, nova, id, 'ACTIVE')
+    await waitForStatus(alice.session, nova, plain.body.server.id as string, 'ACTIVE')
+    expect((await call(alice.session, 'GET', `${nova}/servers/${id}`)).body.server.config_drive).toBe('True')
+    expect((await call(alice.session, 'GET', `${nova}/servers/${plain.body.server.id as string}`)).body.server.config_drive).toBe('')
+    const host = (await call(admin, 'GET', `${endpoint(admin, 'compute', 'region-one')}/servers/${id}`)).body.server['OS-EXT-SRV-ATTR:host'] as string
+    expect((fed.driverOf(host) as FakeDriver).configDriveOf(id)).toMatch(/disk\.config$/)
+    // The image's own policy: an invalid value refuses the boot, mandatory gives a drive.
+    const patch = (value: string) =>
+      call(admin, 'PATCH', `${glance}/v2/images/${cirros}`, JSON.stringify([{ op: 'add', path: '/img_config_drive', value }]), { 'content-type': 'application/openstack-images-v2.1-json-patch' })
+    expect((await patch('sometimes')).status).toBe(200)
+    const refused = await boot({ name: 'cd-img-bad' })
+    expect(refused.status).toBe(400)
+    expect(JSON.stringify(refused.body)).toContain("config drive option 'sometimes' is invalid")
+    expect((await patch('mandatory')).status).toBe(200)
+    const forced = await boot({ name: 'cd-img' })
+    expect(forced.status).toBe(202)
+    await waitForStatus(alice.session, nova, forced.body.server.id as string, 'ACTIVE')
+    expect((await call(alice.session, 'GET', `${nova}/servers/${forced.body.server.id as string}`)).body.server.config_drive).toBe('True')
+  }, 60_000)
 })
