@@ -87,6 +87,9 @@ export async function startProduction(opts: ProductionOptions = {}): Promise<Pro
     // The regions' console proxies (one port each), clear of other rigs running beside this one.
     '--console-port',
     String(base + 3),
+    // The regions' metadata APIs, after the console proxies and before the gRPC ports.
+    '--metadata-port',
+    String(base + 7),
     '--grpc-base-port',
     String(ports.grpc),
     ...(opts.args ?? []),
