@@ -36,19 +36,20 @@ export function fallbackConfigDriveDir(uuid: string): string {
  * and Joliet, as Nova's `genisoimage` call makes it) at `<dir>/disk.config`, with `xorriso`'s
  * mkisofs emulation, and answers its path. The files are staged in a directory that is removed
  * afterwards; an ISO of an earlier attempt is replaced. A path that is not a plain relative
- * one (`..`, absolute, empty parts) is an {@link InvalidError}: nothing is written.
+ * one (`..`, absolute, empty parts), or a `sameAs` of no earlier file, is an {@link InvalidError}:
+ * nothing is written.
  */
 export async function buildConfigDrive(args: { readonly dir: string; readonly files: readonly ConfigDriveFileWire[]; readonly xorriso?: string }): Promise<string> {
-  for (const f of args.files) checkRelative(f.path)
+  const contents = contentsOf(args.files)
   await ensurePrivateDirAsync(args.dir)
   const staging = join(args.dir, 'config-drive.d')
   const iso = join(args.dir, CONFIG_DRIVE_NAME)
   await rm(staging, { recursive: true, force: true })
   try {
-    for (const f of args.files) {
-      const path = join(staging, ...f.path.split('/'))
-      await mkdir(dirname(path), { recursive: true, mode: 0o700 })
-      await writeFile(path, Buffer.from(f.contentBase64, 'base64'), { mode: PRIVATE_FILE_MODE })
+    for (const [path, bytes] of contents) {
+      const target = join(staging, ...path.split('/'))
+      await mkdir(dirname(target), { recursive: true, mode: 0o700 })
+      await writeFile(target, bytes, { mode: PRIVATE_FILE_MODE })
     }
     await rm(iso, { force: true })
     const tool = args.xorriso ?? 'xorriso'
@@ -63,6 +64,18 @@ export async function buildConfigDrive(args: { readonly dir: string; readonly fi
   } finally {
     await rm(staging, { recursive: true, force: true })
   }
+}
+
+/** Each file's bytes (`sameAs` resolved), paths checked; an unknown `sameAs` is an {@link InvalidError}. */
+function contentsOf(files: readonly ConfigDriveFileWire[]): Map<string, Buffer> {
+  const out = new Map<string, Buffer>()
+  for (const f of files) {
+    checkRelative(f.path)
+    const bytes = 'sameAs' in f ? out.get(f.sameAs) : Buffer.from(f.contentBase64, 'base64')
+    if (bytes === undefined) throw new InvalidError(`config drive file ${JSON.stringify(f.path)} is the same as an unknown file`)
+    out.set(f.path, bytes)
+  }
+  return out
 }
 
 function checkRelative(path: string): void {

@@ -200,11 +200,12 @@ export interface InstanceRecord {
   readonly shelvedImageId?: string
 }
 
-/** One file of a config drive as it crosses the bus: a relative path and base64 bytes. */
-export interface ConfigDriveFileWire {
-  readonly path: string
-  readonly contentBase64: string
-}
+/**
+ * One file of a config drive as it crosses the bus: a relative path and its bytes in base64, or
+ * `sameAs` an earlier file of the list with the same bytes (the user data is on the drive once per
+ * version: up to 64 KiB each, sent once).
+ */
+export type ConfigDriveFileWire = { readonly path: string; readonly contentBase64: string } | { readonly path: string; readonly sameAs: string }
 
 /** One instance action (`os-instance-actions`) with its events. */
 export interface InstanceActionRecord {

@@ -90,6 +90,10 @@ describe('config drive', () => {
     expect(paths).toContain('openstack/latest/meta_data.json')
     expect(paths).toContain('openstack/latest/user_data')
     expect(paths).toContain('ec2/latest/meta-data.json')
+    // The user data is on the drive once per version, and crosses the bus once.
+    const userData = (withDrive.configDriveFiles ?? []).filter((f) => f.path.endsWith('user_data') || f.path.endsWith('user-data'))
+    expect(userData.length).toBeGreaterThan(5)
+    expect(userData.filter((f) => 'contentBase64' in f)).toHaveLength(1)
     const without = castFor(spec({ configDrive: false }))
     expect(without.configDriveFiles).toBeUndefined()
     expect(without.configDrive).toBe('')
@@ -161,6 +165,12 @@ describe('config drive', () => {
     expect(updates.map((u) => u.vmState)).toEqual(['error'])
     expect(updates[0]?.fault?.message).toContain('xorriso is not installed')
     expect(await driver.listInstances()).toEqual([])
+  })
+
+  it('refuses a file the same as an unknown one, and writes nothing', async () => {
+    const target = join(dir, 'bad-same-as')
+    await expect(buildConfigDrive({ dir: target, files: [{ path: 'a', sameAs: 'b' }] })).rejects.toThrow(/unknown file/)
+    expect(existsSync(join(target, 'disk.config'))).toBe(false)
   })
 
   it.each([['../escape'], ['/abs/path'], ['a//b'], ['']])('refuses the file path %j and writes nothing', async (bad) => {

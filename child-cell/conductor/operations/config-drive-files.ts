@@ -33,5 +33,12 @@ export function configDriveFilesOf(record: InstanceRecord, spec: ConfigDriveSpec
     securityGroups: [],
     networkInfo: spec.networkInfo ?? [],
   })
-  return files.map((f) => ({ path: f.path, contentBase64: f.content.toString('base64') }))
+  const firstWith = new Map<string, string>()
+  return files.map((f) => {
+    const contentBase64 = f.content.toString('base64')
+    const same = firstWith.get(contentBase64)
+    if (same !== undefined) return { path: f.path, sameAs: same }
+    firstWith.set(contentBase64, f.path)
+    return { path: f.path, contentBase64 }
+  })
 }
