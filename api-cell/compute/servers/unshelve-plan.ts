@@ -93,6 +93,8 @@ async function specOf(d: ComputeDeps, inst: InstanceRecord, image: BootImage, az
     ...(inst.tags === undefined || inst.tags.length === 0 ? {} : { tags: inst.tags }),
     ...(inst.accessIpV4 === null ? {} : { accessIpV4: inst.accessIpV4 }),
     ...(inst.accessIpV6 === null ? {} : { accessIpV6: inst.accessIpV6 }),
+    // The copy keeps its config drive (rebuilt by the new cell's conductor from this spec).
+    ...(inst.configDrive === 'True' ? { configDrive: true } : {}),
     createdAt: inst.createdAt,
   }
 }
