@@ -48,9 +48,12 @@ export class MetadataFacts {
     const hit = this.#cache.get(uuid)
     if (hit !== undefined) return hit.served
     const served = this.#load(uuid)
-    this.#cache.set(uuid, { at: now, served })
+    const entry = { at: now, served }
+    this.#cache.set(uuid, entry)
     // A failed read is not kept: the next request asks again.
-    served.catch(() => this.#cache.delete(uuid))
+    served.catch(() => {
+      if (this.#cache.get(uuid) === entry) this.#cache.delete(uuid)
+    })
     return served
   }
 

@@ -84,7 +84,7 @@ async function handle(a: MetadataServerArgs, req: IncomingMessage, res: ServerRe
     res.setHeader('Allow', 'GET, HEAD')
     throw new Refusal(405, 'The metadata service is read-only.')
   }
-  const path = new URL(req.url ?? '/', 'http://metadata').pathname
+  const path = pathOf(req.url ?? '/')
   const head = req.method === 'HEAD'
   if (pathTokens(path).length === 0) {
     reply(res, 200, 'text/plain', Buffer.from(ROOT_LISTING, 'utf8'), head)
@@ -123,6 +123,16 @@ async function identify(a: MetadataServerArgs, req: IncomingMessage): Promise<{ 
   const served = await a.facts.of(owner.instanceUuid)
   if (served === undefined || served.region !== a.region || served.facts.projectId !== owner.projectId) throw notFound
   return { served, address }
+}
+
+/** The request's path, percent-decoded (as WSGI's `PATH_INFO`); malformed encoding is a 400. */
+function pathOf(url: string): string {
+  const raw = url.split('?')[0] ?? '/'
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    throw new Refusal(400, 'Malformed percent-encoding in the path.')
+  }
 }
 
 /** The peer's address, an IPv4-mapped IPv6 one as plain IPv4. */

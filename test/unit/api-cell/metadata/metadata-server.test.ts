@@ -54,6 +54,18 @@ describe('metadata listener', () => {
     expect((await fetch(`${base}/openstack/latest/meta_data.json`, { headers })).status).toBe(status)
   })
 
+  it.each([
+    ['//openstack/latest/meta_data.json', 200],
+    ['/openstack/latest/../latest/meta_data.json?x=1', 200],
+    ['/openstack/%6Catest/meta_data.json', 200],
+    ['/openstack/latest/%zz', 400],
+  ])('path %s -> %i', async (path, status) => {
+    const base = await start()
+    const res = await fetch(`${base}${path}`)
+    expect(res.status).toBe(status)
+    if (status === 200) expect(JSON.parse(await res.text())).toMatchObject({ uuid: UUID })
+  })
+
   it('is read-only', async () => {
     const base = await start()
     const res = await fetch(`${base}/openstack/latest/meta_data.json`, { method: 'POST', body: 'x' })
