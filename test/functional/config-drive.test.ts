@@ -10,6 +10,7 @@ import { buildConfigDrive, ConfigDriveToolMissingError } from '../../child-cell/
 import { ImageCache } from '../../child-cell/compute/image-cache.js'
 import type { ComputeContext } from '../../child-cell/compute/manager.js'
 import { spawnInstance } from '../../child-cell/compute/operations/spawn.js'
+import { syncHost } from '../../child-cell/compute/operations/sync.js'
 import { terminateInstance } from '../../child-cell/compute/operations/terminate.js'
 import type { ComputeDriver } from '../../child-cell/compute/virt/driver.js'
 import { FakeDriver } from '../../child-cell/compute/virt/fake-driver.js'
@@ -131,7 +132,7 @@ describe('config drive', () => {
     }
   })
 
-  it('fake driver: records the drive; terminating the instance removes it', async () => {
+  it('fake driver: records the drive, which a guest recreated at host start gets again; terminating the instance removes it', async () => {
     const driver = new FakeDriver({ resources: { vcpus: 4, memoryMb: 8192, localGb: 100 } })
     await driver.init()
     const { c, updates } = hostContext(driver)
@@ -141,6 +142,17 @@ describe('config drive', () => {
     const iso = driver.configDriveOf(s.instanceUuid) ?? ''
     expect(iso.endsWith('disk.config')).toBe(true)
     expect(existsSync(iso)).toBe(true)
+    // The host restarts and its hypervisor forgot the guest: it is recreated with its drive.
+    const after = new FakeDriver({ resources: { vcpus: 4, memoryMb: 8192, localGb: 100 } })
+    await after.init()
+    const active = { ...castFor(s), vmState: 'active', taskState: null }
+    const restarted = {
+      ...hostContext(after).c,
+      settings: { host: 'h1', resumeGuestsStateOnHostBoot: true },
+      conductor: { instancesOnHost: () => Promise.resolve([active]) },
+    } as unknown as ComputeContext
+    await syncHost(restarted, systemContext())
+    expect(after.configDriveOf(s.instanceUuid)).toBe(iso)
     await terminateInstance(c, systemContext(), s.instanceUuid)
     expect(existsSync(iso)).toBe(false)
     // A build without a drive gets none.

@@ -1,8 +1,9 @@
-import { rm } from 'node:fs/promises'
+import { access, rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { InstanceRecord } from '../../../shared/cell-link/build-spec.js'
 import type { RequestContext } from '../../../shared/context.js'
 import { ConflictError } from '../../../shared/errors.js'
-import { buildConfigDrive, fallbackConfigDriveDir } from '../config-drive.js'
+import { buildConfigDrive, CONFIG_DRIVE_NAME, fallbackConfigDriveDir } from '../config-drive.js'
 import type { ComputeContext } from '../manager.js'
 import type { SpawnArgs } from '../virt/driver.js'
 import { POWER_STATES } from '../virt/driver.js'
@@ -105,6 +106,21 @@ export async function prepareConfigDrive(c: ComputeContext, inst: InstanceRecord
   if (inst.configDriveFiles === undefined) return {}
   const dir = c.images?.instanceDir(inst.uuid) ?? fallbackConfigDriveDir(inst.uuid)
   return { configDrivePath: await buildConfigDrive({ dir, files: inst.configDriveFiles }) }
+}
+
+/**
+ * The config drive a guest was spawned with, when it outlived the guest (a host restart): the
+ * guest is recreated with it. Undefined when the instance has none, or its file is gone.
+ */
+export async function existingConfigDrive(c: ComputeContext, inst: Pick<InstanceRecord, 'uuid' | 'configDrive'>): Promise<string | undefined> {
+  if (inst.configDrive !== 'True') return undefined
+  const iso = join(c.images?.instanceDir(inst.uuid) ?? fallbackConfigDriveDir(inst.uuid), CONFIG_DRIVE_NAME)
+  try {
+    await access(iso)
+    return iso
+  } catch {
+    return undefined
+  }
 }
 
 /** Removes the config drive of a host without an image cache (the instance directory holds it otherwise). */
