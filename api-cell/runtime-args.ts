@@ -18,6 +18,7 @@ export function apiRuntimeArgsOf(cfg: FederationConfig, a: { readonly cells: Cel
     publicHost: cfg.publicHost,
     ports: cfg.ports,
     console: cfg.console,
+    metadata: cfg.metadata,
     regions: cfg.regions.map((r) => r.name),
     cells: a.cells,
     adminPassword: adminPasswordFor(cfg),

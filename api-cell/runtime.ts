@@ -30,6 +30,7 @@ import { seedFlavors } from './compute/flavors/flavor-store.js'
 import { InstanceLocator } from './compute/servers/locator.js'
 import { consoleMigrations } from './consoles/console-tokens.js'
 import { startRegionConsoleProxies } from './consoles/region-proxies.js'
+import { NO_ADDRESSES, startRegionMetadataServers } from './metadata/region-listeners.js'
 import { computeMigrations } from './db/compute-migrations.js'
 import type { ApiSchema } from './db/schema.js'
 import { authMiddleware } from './identity/auth.js'
@@ -52,6 +53,7 @@ import type { BuildQueue } from './scheduler/build-dispatcher.js'
 import { BuildDispatcher } from './scheduler/build-dispatcher.js'
 import { CrossCellMoves } from './compute/cross-cell/saga.js'
 import type { CrossCellRule } from './compute/cross-cell/targets.js'
+import type { AddressLookup } from '../shared/network/network-info.js'
 import { targetRanker } from './compute/cross-cell/targets.js'
 import { UnshelveMover } from './scheduler/unshelve-mover.js'
 import { groupMembersLookup } from './scheduler/group-members.js'
@@ -82,6 +84,14 @@ export interface ApiRuntimeArgs {
    * (0: free ports), tokens valid `tokenTtlMs`. Absent: no proxies, console requests are 400.
    */
   readonly console?: { readonly port: number; readonly tokenTtlMs: number }
+  /**
+   * The metadata API (Nova's port 8775): one listener per region, the first on `port` and the next
+   * ones after it (0: free ports); `proxySecret` lets Neutron's metadata proxy forward requests.
+   * Absent: no metadata API.
+   */
+  readonly metadata?: { readonly port: number; readonly proxySecret?: string }
+  /** Who holds a fixed address (the network service), for the metadata API; absent: nobody. */
+  readonly addressLookup?: AddressLookup
   /** The advertised host in URLs (default: `host`). */
   readonly publicHost?: string
   readonly regions: readonly string[]
@@ -115,6 +125,8 @@ export interface ApiRuntime {
   readonly computeUrls: Readonly<Record<string, string>>
   /** The console proxy of each region (`http://host:port`); empty without consoles. */
   readonly consoleUrls: Readonly<Record<string, string>>
+  /** The metadata API of each region (`http://host:port`); empty without it. */
+  readonly metadataUrls: Readonly<Record<string, string>>
   readonly tree: CellTree
   readonly dispatcher: BuildDispatcher
   /** Cross-cell moves (cellctl cell drain and tests wait on them). */
@@ -340,6 +352,9 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     }
     const consoles = a.console === undefined ? undefined : await startRegionConsoleProxies({ db: api.db, host: a.host, publicHost: host, regions: a.regions, ...a.console, log: a.log.child({ service: 'console-proxy' }) })
     if (consoles !== undefined) stops.push(() => consoles.close())
+    const locator = new InstanceLocator({ db: api.db, tree, cell0 })
+    const metadata = a.metadata === undefined ? undefined : await startRegionMetadataServers({ db: api.db, locator, host: a.host, publicHost: host, regions: a.regions, ...a.metadata, addresses: a.addressLookup ?? NO_ADDRESSES, log: a.log.child({ service: 'metadata' }) })
+    if (metadata !== undefined) stops.push(() => metadata.close())
     const signer = new FileUrlSigner({ key: fileUrlKey(secret), publicUrl: urls.image })
     const snapshots = snapshotImages(images, signer, SNAPSHOT_URL_TTL_MS)
     const unshelveMover = new UnshelveMover({
@@ -400,7 +415,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
         cell0,
         dispatcher,
         builds: queue,
-        locator: new InstanceLocator({ db: api.db, tree, cell0 }),
+        locator,
         images: imageLookup,
         snapshots,
         unshelveMover,
@@ -447,8 +462,8 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     // Unshelves into another cell cut short by a restart resume at the step they reached.
     const moves = await unshelveMover.resumePending(systemContext())
     if (moves > 0) a.log.info({ moves }, 'resuming unshelves into another cell')
-    a.log.info({ urls, consoles: consoles?.urls, api: API_PATH }, 'API cell serving')
-    return { urls, computeUrls, consoleUrls: consoles?.urls ?? {}, tree, dispatcher, crossCell: crossCellMoves, db: api.db, stop: cleanup }
+    a.log.info({ urls, consoles: consoles?.urls, metadata: metadata?.urls, api: API_PATH }, 'API cell serving')
+    return { urls, computeUrls, consoleUrls: consoles?.urls ?? {}, metadataUrls: metadata?.urls ?? {}, tree, dispatcher, crossCell: crossCellMoves, db: api.db, stop: cleanup }
   } catch (err) {
     await cleanup()
     throw err

@@ -22,6 +22,8 @@ export interface ProductionFederation {
   readonly prefix: string
   readonly identityUrl: string
   readonly computeUrl: string
+  /** The first region's metadata API (`--metadata-port`); the next regions follow on the next ports. */
+  readonly metadataUrl: string
   readonly supervisor: ChildProcess
   output(): string
   /** Pids of the supervised processes whose command line contains all of `parts`. */
@@ -69,7 +71,7 @@ export async function startProduction(opts: ProductionOptions = {}): Promise<Pro
   const prefix = `${opts.namePrefix ?? 'fedtest'}_${rand()}`
   // Below the kernel's ephemeral range (32768+), where outgoing connections would collide.
   const base = 20000 + Math.floor(Math.random() * 12000)
-  const ports = { identity: base, compute: base + 1, image: base + 2, grpc: base + 10 }
+  const ports = { identity: base, compute: base + 1, image: base + 2, metadata: base + 7, grpc: base + 10 }
   const args = [
     join(root, 'dist', 'bin', 'production.js'),
     '--state-dir',
@@ -87,6 +89,9 @@ export async function startProduction(opts: ProductionOptions = {}): Promise<Pro
     // The regions' console proxies (one port each), clear of other rigs running beside this one.
     '--console-port',
     String(base + 3),
+    // The regions' metadata APIs, after the console proxies and before the gRPC ports.
+    '--metadata-port',
+    String(ports.metadata),
     '--grpc-base-port',
     String(ports.grpc),
     ...(opts.args ?? []),
@@ -116,6 +121,7 @@ export async function startProduction(opts: ProductionOptions = {}): Promise<Pro
     prefix,
     identityUrl,
     computeUrl: `http://127.0.0.1:${ports.compute}/v2.1`,
+    metadataUrl: `http://127.0.0.1:${ports.metadata}`,
     supervisor,
     output: () => out,
     pids: (...parts) => {

@@ -141,14 +141,15 @@ export function embeddedApiArgs(cfg: FederationConfig, ports: ReadonlyMap<string
 
 /**
  * Starts the API cell and every cell of `cfg.regions` in this process (see
- * {@link startEmbeddedCells}).
+ * {@link startEmbeddedCells}). `extra`: services the API cell is given from outside (tests give
+ * the metadata API an address lookup of their own).
  */
-export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger): Promise<Federation> {
+export async function startEmbeddedFederation(cfg: FederationConfig, log: Logger, extra: Pick<ApiRuntimeArgs, 'addressLookup'> = {}): Promise<Federation> {
   const cells = await startEmbeddedCells(cfg, log)
   const { driver, running, ports } = cells
   const adminPassword = adminPasswordFor(cfg)
   try {
-    const api = await startApi(embeddedApiArgs(cfg, ports, log))
+    const api = await startApi({ ...embeddedApiArgs(cfg, ports, log), ...extra })
     const cloudsYaml = writeCloudsYaml(cfg, api.urls.identity, adminPassword)
     return {
       api,

@@ -45,6 +45,7 @@ async function main(): Promise<void> {
     ...Object.entries(fed.api.computeUrls).map(([r, u], i) => `  ${i === 0 ? 'compute: ' : '         '} ${u} (region ${r}${r === FEDERATION_REGION ? ': every region' : ''})`),
     `  image:    ${fed.api.urls.image}`,
     ...Object.entries(fed.api.consoleUrls).map(([r, u], i) => `  ${i === 0 ? 'consoles:' : '         '} ${u} (console proxy of region ${r})`),
+    ...Object.entries(fed.api.metadataUrls).map(([r, u], i) => `  ${i === 0 ? 'metadata:' : '         '} ${u} (metadata API of region ${r})`),
     `  dashboard: ${fed.api.urls.compute}/dashboard/`,
     `  admin:    user admin, project admin, domain Default, password ${adminPasswordHint(cfg)}`,
     `  clouds.yaml: ${fed.cloudsYaml} (cloud "federation")`,

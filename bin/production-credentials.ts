@@ -137,7 +137,8 @@ export class ServiceCredentials {
 
   /**
    * The environment of a supervised process: the supervisor's, without the administrator's server
-   * URLs, plus the process's own (a compute process and the agent get no database URL at all).
+   * URLs (nor, but for the API process, the metadata proxy's secret), plus the process's own (a
+   * compute process and the agent get no database URL at all).
    */
   envFor(id: ProcessIdentity, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...base }
@@ -145,6 +146,9 @@ export class ServiceCredentials {
       delete env[name]
       delete env[`${name}_FILE`]
     }
+    // Only the API process serves the metadata API: a cell's process holding the proxy's secret
+    // could sign requests for any instance's metadata.
+    if (id.role !== 'api') delete env['FEDERATION_METADATA_PROXY_SECRET']
     const cfg = this.#cfg
     const dbRole = id.role === 'api' ? 'api' : id.role === 'conductor' || id.role === 'scheduler' ? id.role : undefined
     if (dbRole !== undefined) {

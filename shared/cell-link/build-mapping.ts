@@ -84,6 +84,7 @@ export interface PbBuildSpec {
   requested_host?: string
   unshelve_image_ref?: string
   network_info: PbPortInfo[]
+  config_drive?: boolean
 }
 /** `message PortInfo`. */
 export interface PbPortInfo {
@@ -222,6 +223,7 @@ export function buildSpecToPb(s: BuildSpec): PbBuildSpec {
     ...opt('requested_host', s.requestedHost),
     ...opt('unshelve_image_ref', s.unshelveImageRef),
     network_info: (s.networkInfo ?? []).map(portToPb),
+    ...opt('config_drive', s.configDrive),
   }
 }
 
@@ -283,6 +285,7 @@ export function buildSpecFromPb(p: PbBuildSpec): BuildSpec {
     ...opt('requestedHost', p.requested_host),
     ...opt('unshelveImageRef', p.unshelve_image_ref),
     ...opt('networkInfo', nonEmpty(p.network_info)?.map(portFromPb)),
+    ...opt('configDrive', p.config_drive),
   }
 }
 

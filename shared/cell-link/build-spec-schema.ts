@@ -72,6 +72,7 @@ export const buildSpecSchema = z
     requestedHost: z.string().min(1).max(255).optional(),
     unshelveImageRef: z.string().min(1).max(255).optional(),
     networkInfo: networkInfoSchema.optional(),
+    configDrive: z.boolean().optional(),
     aggregates: z
       .array(z.object({ hosts: z.array(z.string().max(255)).max(100_000), metadata: z.record(z.string().max(255), z.string().max(255)) }).strict())
       .max(10_000)

@@ -74,6 +74,12 @@ export interface BuildSpec {
    * Absent or empty: no network (`networks: none`).
    */
   readonly networkInfo?: NetworkInfo
+  /**
+   * The server gets a config drive (`config_drive: true` on create, or its image's
+   * `img_config_drive=mandatory`): the leaf's conductor renders the metadata files from this spec
+   * and compute attaches them as an ISO 9660 labelled `config-2`. Absent: none.
+   */
+  readonly configDrive?: boolean
   readonly createdAt: number
 }
 
@@ -167,6 +173,12 @@ export interface InstanceRecord {
    * rebuild; never stored in the cell DB, since the URL expires).
    */
   readonly image?: ImageFetch
+  /**
+   * The files of the instance's config drive, contents in base64 (set on what the conductor casts
+   * to compute for the spawn of a server with a config drive, rendered from its build spec; never
+   * stored in the cell DB). Compute packs them into the ISO it attaches.
+   */
+  readonly configDriveFiles?: readonly ConfigDriveFileWire[]
   readonly vmState: string
   readonly taskState: string | null
   readonly powerState: number
@@ -200,6 +212,13 @@ export interface InstanceRecord {
    */
   readonly networkInfo?: NetworkInfo
 }
+
+/**
+ * One file of a config drive as it crosses the bus: a relative path and its bytes in base64, or
+ * `sameAs` an earlier file of the list with the same bytes (the user data is on the drive once per
+ * version: up to 64 KiB each, sent once).
+ */
+export type ConfigDriveFileWire = { readonly path: string; readonly contentBase64: string } | { readonly path: string; readonly sameAs: string }
 
 /** One instance action (`os-instance-actions`) with its events. */
 export interface InstanceActionRecord {
@@ -267,7 +286,7 @@ export function recordFromSpec(spec: BuildSpec): InstanceRecord {
     locked: false,
     lockedBy: null,
     lockedReason: null,
-    configDrive: '',
+    configDrive: spec.configDrive === true ? 'True' : '',
     accessIpV4: spec.accessIpV4 ?? null,
     accessIpV6: spec.accessIpV6 ?? null,
     fault: null,

@@ -34,6 +34,13 @@ export interface FederationConfig {
    * `port + 1`, ... (0: free ports); tokens live `tokenTtlMs` (Nova's `[consoleauth] token_ttl`).
    */
   readonly console: { readonly port: number; readonly tokenTtlMs: number }
+  /**
+   * The metadata API (Nova's port 8775): the first region's listener on `port`, the next region's
+   * on `port + 1`, ... (0: free ports). `proxySecret` (`FEDERATION_METADATA_PROXY_SECRET`, Neutron's
+   * `metadata_proxy_shared_secret`) lets a metadata proxy forward requests with a signed
+   * `X-Instance-ID`; unset, forwarded requests are refused.
+   */
+  readonly metadata: { readonly port: number; readonly proxySecret?: string }
   /** Production: `mysql://user:pass@host:port` (schemas are added per cell). See credentials.ts. */
   readonly databaseBaseUrl: string
   /** Production: `amqp://user:pass@host:port` (vhosts are added per cell). See credentials.ts. */
@@ -94,6 +101,7 @@ export const COMMON_OPTIONS = {
   'compute-port': { type: 'string' },
   'image-port': { type: 'string' },
   'console-port': { type: 'string' },
+  'metadata-port': { type: 'string' },
   'database-url': { type: 'string' },
   'transport-url': { type: 'string' },
   'name-prefix': { type: 'string' },
@@ -117,6 +125,9 @@ export const COMMON_HELP = `Options:
   --image-port N         Glance v2 port (default 9292)
   --console-port N       console proxy (noVNC WebSocket) of the first region; the next regions
                          take the next ports (default 6080, or free ports when --compute-port is 0)
+  --metadata-port N      metadata API (instances read their metadata and user data) of the first
+                         region; the next regions take the next ports (default 8775, or free
+                         ports when --compute-port is 0)
   --database-url URL     production: MariaDB/MySQL server, without password (credentials: see below)
   --transport-url URL    production: RabbitMQ server, without password (credentials: see below)
   --name-prefix NAME     prefix of database schemas and vhosts (default federation)
@@ -151,6 +162,9 @@ Environment:
                                  offloaded: 0 at once (default), -1 never (Nova's shelved_offload_time)
   FEDERATION_CONSOLE_TOKEN_TTL   seconds a remote console URL's single-use token stays valid
                                  (Nova's [consoleauth] token_ttl; default 600)
+  FEDERATION_METADATA_PROXY_SECRET  the secret a metadata proxy (Neutron's) signs the
+                                 X-Instance-ID of the requests it forwards with (HMAC-SHA256, as
+                                 metadata_proxy_shared_secret); unset: forwarded requests are refused
   FEDERATION_CERT_REFRESH_MS     how often running cells look for renewed certificates in
                                  STATE_DIR/pki (default 5000)
   FEDERATION_CROSS_CELL_RESIZE   who may have a resize or cold migration go to another cell when
@@ -205,6 +219,10 @@ export function federationConfig(mode: 'embedded' | 'production', values: Record
       // Tests and benches ask for free ports with --compute-port 0: the proxies follow.
       port: int('console-port', s('console-port'), s('compute-port') === '0' ? 0 : 6080),
       tokenTtlMs: num('FEDERATION_CONSOLE_TOKEN_TTL', 600) * 1000,
+    },
+    metadata: {
+      port: int('metadata-port', s('metadata-port'), s('compute-port') === '0' ? 0 : 8775),
+      ...(env['FEDERATION_METADATA_PROXY_SECRET'] === undefined || env['FEDERATION_METADATA_PROXY_SECRET'] === '' ? {} : { proxySecret: env['FEDERATION_METADATA_PROXY_SECRET'] }),
     },
     databaseBaseUrl: database.url,
     transportBaseUrl: transport.url,

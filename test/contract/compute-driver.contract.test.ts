@@ -155,6 +155,7 @@ describe.each(implementations)('ComputeDriver contract: $name', (impl) => {
     ['negative disk', { rootGb: -1 }],
     ['a relative disk path', { diskPath: 'instances/disk' }],
     ['an unknown disk format', { diskPath: '/srv/instances/x/disk', diskFormat: 'vmdk' as 'raw' }],
+    ['a relative config drive path', { configDrivePath: 'instances/disk.config' }],
   ])('rejects spawn arguments with %s', async (_label, overrides) => {
     await expect(driver.spawn(guest(overrides))).rejects.toBeInstanceOf(InvalidError)
     expect(await driver.listInstances()).toEqual([])
@@ -169,6 +170,15 @@ describe.each(implementations)('ComputeDriver contract: $name', (impl) => {
     await driver.destroy(args.uuid)
     expect(await driver.listInstances()).not.toContain(args.uuid)
     expect(readFileSync(args.diskPath!, 'utf8')).toBe('not a real disk')
+  })
+
+  it('spawns with a config drive compute built, running, and leaves the ISO alone on destroy (compute owns it)', async () => {
+    const args = guest({ configDrivePath: join(workDir, `config-drive-${randomUUID()}.iso`) })
+    writeFileSync(args.configDrivePath!, 'not a real iso')
+    await driver.spawn(args)
+    expect((await driver.getInfo(args.uuid)).powerState).toBe(POWER_STATES.RUNNING)
+    await driver.destroy(args.uuid)
+    expect(readFileSync(args.configDrivePath!, 'utf8')).toBe('not a real iso')
   })
 
   it('rescues a running or stopped guest (running from the rescue disk) and unrescues it; both idempotent', async () => {

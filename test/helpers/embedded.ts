@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { ApiRuntimeArgs } from '../../api-cell/runtime.js'
 import type { Federation } from '../../bin/embedded.js'
 import { startEmbeddedFederation } from '../../bin/embedded.js'
 import type { FederationConfig } from '../../shared/config/federation.js'
@@ -19,8 +20,8 @@ export function embeddedConfig(stateDir = mkdtempSync(join(tmpdir(), 'fed-')), e
   })
 }
 
-export async function startFederation(cfg: FederationConfig): Promise<Federation> {
-  return startEmbeddedFederation(cfg, createLogger('test'))
+export async function startFederation(cfg: FederationConfig, extra: Pick<ApiRuntimeArgs, 'addressLookup'> = {}): Promise<Federation> {
+  return startEmbeddedFederation(cfg, createLogger('test'), extra)
 }
 
 export function removeDir(dir: string): void {

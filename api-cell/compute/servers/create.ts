@@ -9,7 +9,7 @@ import type { ComputeDeps } from '../deps.js'
 import { aggregatesForBuild } from '../aggregates/aggregate-store.js'
 import { findFlavor, flavorSnapshot } from '../flavors/flavor-store.js'
 import { atLeast, microversionOf } from '../microversion.js'
-import { accessIPv4, accessIPv6, novaFqdn, novaHostname, novaMetadata, novaServerDescription, novaServerName, parseBody } from '../parameter-types.js'
+import { accessIPv4, accessIPv6, novaBoolean, novaFqdn, novaHostname, novaMetadata, novaServerDescription, novaServerName, parseBody } from '../parameter-types.js'
 import { checkGroupMembers, checkMetadataItems, instancesAllowed, recordCharges } from '../quotas/boot-quota.js'
 import { withQuotaLock } from '../quotas/quota-store.js'
 import type { GroupRow } from '../server-groups/group-store.js'
@@ -34,7 +34,7 @@ const serverSchema = z
     description: novaServerDescription.optional(),
     networks: z.union([z.literal('none'), z.literal('auto'), z.array(z.record(z.string(), z.unknown()))]).optional(),
     security_groups: z.array(z.object({ name: z.string() }).passthrough()).optional(),
-    config_drive: z.union([z.boolean(), z.string()]).optional(),
+    config_drive: novaBoolean.optional(),
     accessIPv4: accessIPv4.optional(),
     accessIPv6: accessIPv6.optional(),
     'OS-DCF:diskConfig': z.enum(['AUTO', 'MANUAL']).optional(),
@@ -133,6 +133,10 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
   const image = await d.images({ projectId: auth.projectId, isAdmin: auth.isAdmin, roles: auth.roles, userId: auth.userId }, imageId)
   if (image === undefined) throw new InvalidError(`Image ${imageId} could not be found.`)
   if (image.status !== 'active') throw new InvalidError(`Image ${imageId} is not active.`)
+  // Nova's `img_config_drive`: `mandatory` gives every server of the image a config drive.
+  const imageConfigDrive = image.properties['img_config_drive'] ?? 'optional'
+  if (imageConfigDrive !== 'optional' && imageConfigDrive !== 'mandatory') throw new InvalidError(`Image's config drive option '${imageConfigDrive}' is invalid`)
+  const configDrive = s.config_drive === true || imageConfigDrive === 'mandatory'
   if (flavor.memory_mb < image.minRam) throw new InvalidError("Flavor's memory is too small for requested image.")
   if (flavor.root_gb > 0 && flavor.root_gb < image.minDisk) throw new InvalidError("Flavor's disk is too small for requested image.")
   const requested = await requestedDestination(d, res, s)
@@ -185,6 +189,7 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
         ...(s.tags === undefined || s.tags.length === 0 ? {} : { tags: [...new Set(s.tags)] }),
         ...(aggregates.length === 0 ? {} : { aggregates }),
         ...(requested === undefined ? {} : { requestedHost: requested.host }),
+        ...(configDrive ? { configDrive: true } : {}),
         createdAt: now,
       })
     }

@@ -95,6 +95,8 @@ async function specOf(d: ComputeDeps, inst: InstanceRecord, image: BootImage, az
     ...(inst.accessIpV6 === null ? {} : { accessIpV6: inst.accessIpV6 }),
     // The copy's guest renders the interfaces the instance has (its ports stay its ports).
     ...(inst.networkInfo === undefined || inst.networkInfo.length === 0 ? {} : { networkInfo: inst.networkInfo }),
+    // The copy keeps its config drive (rebuilt by the new cell's conductor from this spec).
+    ...(inst.configDrive === 'True' ? { configDrive: true } : {}),
     createdAt: inst.createdAt,
   }
 }

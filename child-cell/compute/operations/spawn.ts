@@ -1,6 +1,9 @@
+import { access, rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { InstanceRecord } from '../../../shared/cell-link/build-spec.js'
 import type { RequestContext } from '../../../shared/context.js'
 import { ConflictError } from '../../../shared/errors.js'
+import { buildConfigDrive, CONFIG_DRIVE_NAME, fallbackConfigDriveDir } from '../config-drive.js'
 import type { ComputeContext } from '../manager.js'
 import type { SpawnArgs } from '../virt/driver.js'
 import { POWER_STATES } from '../virt/driver.js'
@@ -23,7 +26,7 @@ export async function spawnInstance(c: ComputeContext, ctx: RequestContext, inst
     const existing = await c.driver.listInstances()
     if (!existing.includes(inst.uuid)) {
       try {
-        await c.driver.spawn({ ...spawnArgsOf(inst), ...(await prepareDisk(c, inst)) })
+        await c.driver.spawn({ ...spawnArgsOf(inst), ...(await prepareDisk(c, inst)), ...(await prepareConfigDrive(c, inst)) })
         created = true
       } catch (err) {
         // A concurrent attempt of this very build (a re-cast while the first one was still
@@ -51,6 +54,7 @@ export async function spawnInstance(c: ComputeContext, ctx: RequestContext, inst
     c.log.error({ requestId: ctx.requestId, instance: inst.uuid, host, err: message }, 'spawn failed')
     await c.driver.destroy(inst.uuid).catch(() => undefined)
     await c.images?.removeInstance(inst.uuid).catch(() => undefined)
+    await removeConfigDrive(c, inst.uuid).catch(() => undefined)
     await c.conductor.instanceUpdate(ctx, {
       uuid: inst.uuid,
       expectedTaskState: 'spawning',
@@ -95,6 +99,37 @@ export function spawnArgsOf(inst: InstanceRecord): SpawnArgs {
     imageRef: inst.imageRef,
     ...(inst.networkInfo === undefined || inst.networkInfo.length === 0 ? {} : { networkInfo: inst.networkInfo }),
   }
+}
+
+/**
+ * Builds the instance's config drive from the files the conductor rendered (none asked: nothing)
+ * in its instance directory, `disk.config`. Fails the spawn with a clear reason when the host
+ * cannot build one (no `xorriso`).
+ */
+export async function prepareConfigDrive(c: ComputeContext, inst: InstanceRecord): Promise<Pick<SpawnArgs, 'configDrivePath'>> {
+  if (inst.configDriveFiles === undefined) return {}
+  const dir = c.images?.instanceDir(inst.uuid) ?? fallbackConfigDriveDir(inst.uuid)
+  return { configDrivePath: await buildConfigDrive({ dir, files: inst.configDriveFiles }) }
+}
+
+/**
+ * The config drive a guest was spawned with, when it outlived the guest (a host restart): the
+ * guest is recreated with it. Undefined when the instance has none, or its file is gone.
+ */
+export async function existingConfigDrive(c: ComputeContext, inst: Pick<InstanceRecord, 'uuid' | 'configDrive'>): Promise<string | undefined> {
+  if (inst.configDrive !== 'True') return undefined
+  const iso = join(c.images?.instanceDir(inst.uuid) ?? fallbackConfigDriveDir(inst.uuid), CONFIG_DRIVE_NAME)
+  try {
+    await access(iso)
+    return iso
+  } catch {
+    return undefined
+  }
+}
+
+/** Removes the config drive of a host without an image cache (the instance directory holds it otherwise). */
+export async function removeConfigDrive(c: ComputeContext, uuid: string): Promise<void> {
+  if (c.images === undefined) await rm(fallbackConfigDriveDir(uuid), { recursive: true, force: true })
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { RequestContext } from '../../../shared/context.js'
 import type { ComputeContext } from '../manager.js'
-import { spawnArgsOf, spawnInstance } from './spawn.js'
+import { existingConfigDrive, spawnArgsOf, spawnInstance } from './spawn.js'
 
 /**
  * At start-up, brings the hypervisor and the cell's records back in line (Nova's
@@ -41,7 +41,8 @@ export async function syncHost(c: ComputeContext, ctx: RequestContext): Promise<
     if (present || !c.settings.resumeGuestsStateOnHostBoot || r.vmState === 'error') continue
     // The guest's disk outlived it: boot from it again, never from a fresh copy of the image.
     const disk = await c.images?.existingDisk(r.uuid)
-    await c.driver.spawn({ ...spawnArgsOf(r), ...(disk === undefined ? {} : { diskPath: disk.path, diskFormat: disk.format }) })
+    const configDrivePath = await existingConfigDrive(c, r)
+    await c.driver.spawn({ ...spawnArgsOf(r), ...(disk === undefined ? {} : { diskPath: disk.path, diskFormat: disk.format }), ...(configDrivePath === undefined ? {} : { configDrivePath }) })
     if (r.vmState === 'stopped' || r.vmState === 'shelved') await c.driver.powerOff(r.uuid)
     else if (r.vmState === 'rescued') await c.driver.rescue(r.uuid, { imageRef: r.imageRef })
     else if (r.vmState === 'paused') await c.driver.pause(r.uuid)

@@ -161,6 +161,12 @@ export interface SpawnArgs {
    * group rules. Absent or empty: no interface.
    */
   readonly networkInfo?: NetworkInfo
+  /**
+   * The instance's config drive, an ISO 9660 image labelled `config-2` that compute built
+   * (`<instance dir>/disk.config`): attached read-only as a cdrom. Compute owns the file (the
+   * driver leaves it alone). Absent: no config drive.
+   */
+  readonly configDrivePath?: string
 }
 
 /** The rescue disk (compute prepares it from the rescue image, or the instance's own image). */
@@ -271,6 +277,9 @@ export function validateSpawnArgs(args: SpawnArgs): void {
   if (!Number.isInteger(args.rootGb) || args.rootGb < 0) throw new InvalidError('rootGb must be a whole number >= 0')
   if (args.diskPath !== undefined && (typeof args.diskPath !== 'string' || !isAbsolute(args.diskPath))) {
     throw new InvalidError('diskPath must be an absolute path')
+  }
+  if (args.configDrivePath !== undefined && (typeof args.configDrivePath !== 'string' || !isAbsolute(args.configDrivePath))) {
+    throw new InvalidError('configDrivePath must be an absolute path')
   }
   if (args.diskFormat !== undefined && !(DISK_FORMATS as readonly string[]).includes(args.diskFormat)) {
     throw new InvalidError(`diskFormat must be one of ${DISK_FORMATS.join(', ')}`)

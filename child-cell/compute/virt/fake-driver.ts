@@ -39,6 +39,8 @@ interface FakeGuest {
   readonly vcpus: number
   /** Its ports in order, as spawned or attached. */
   ports: PortInfo[]
+  /** The config drive attached at spawn (its ISO's path), as a cdrom would be. */
+  readonly configDrivePath?: string
 }
 
 /** What the fake records of a guest's network: its interfaces and each filtered port's rules. */
@@ -118,6 +120,7 @@ export class FakeDriver implements ComputeDriver {
         memoryMb: args.memoryMb,
         vcpus: args.vcpus,
         ports: [...(args.networkInfo ?? [])],
+        ...(args.configDrivePath === undefined ? {} : { configDrivePath: args.configDrivePath }),
       })
     })
   }
@@ -246,6 +249,11 @@ export class FakeDriver implements ComputeDriver {
     const port = this.#nextVncPort
     this.#nextVncPort = port >= 65535 ? 5900 : port + 1
     return { vnc: { host: '127.0.0.1', port } }
+  }
+
+  /** Tests: the config drive the guest was spawned with (undefined: none, or no such guest). */
+  configDriveOf(uuid: string): string | undefined {
+    return this.#guests.get(uuid.toLowerCase())?.configDrivePath
   }
 
   /** Tests: appends `text` to the guest's console log. */

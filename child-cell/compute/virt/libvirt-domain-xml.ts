@@ -1,5 +1,6 @@
 import type { ConsoleAddress, ConsoleKind, DiskFormat, RescueArgs, SpawnArgs } from './driver.js'
 import { ConsoleUnavailableError } from './driver.js'
+import { configDriveDiskXml } from './libvirt-config-drive-xml.js'
 
 
 /** Marks a rescue definition (libvirt keeps `<description>` as given). */
@@ -33,6 +34,7 @@ export function domainXml(
         `<target dev='vda' bus='virtio'/></disk>`,
     )
   }
+  if (args.configDrivePath !== undefined) devices.push(configDriveDiskXml(xmlEscape(args.configDrivePath)))
   if (args.consoleLog === undefined) devices.push(`<console type='pty'/>`)
   else {
     // Nova's libvirt driver logs the serial console to `console.log` in the instance directory

@@ -4,6 +4,8 @@ import { imageFetchOf } from '../../../shared/cell-link/build-spec.js'
 import type { NetworkInfo } from '../../../shared/network/network-info.js'
 import type { CellSchema } from '../../db/schema.js'
 import type { ConductorDeps } from '../deps.js'
+import type { ConfigDriveSpec } from './config-drive-files.js'
+import { configDriveFilesOf } from './config-drive-files.js'
 import { IN_PROGRESS_STATUSES } from './migrations-store.js'
 
 /**
@@ -30,13 +32,17 @@ export function withImageFetch(record: InstanceRecord, spec: { readonly image: R
 }
 
 /**
- * What compute spawns for a build: the record with how to fetch the spec's image. An unshelve into
+ * What compute spawns for a build: the record with how to fetch the spec's image and, when the
+ * build asked for one, the files of its config drive. An unshelve into
  * this cell spawns from the shelved snapshot (`spec.image`) though the record keeps the instance's
  * own image (`spec.unshelveImageRef`), so the host's image cache is keyed by the snapshot.
  */
-export function spawnRecordOf(record: InstanceRecord, spec: Pick<BuildSpec, 'image' | 'unshelveImageRef'>): InstanceRecord {
+export function spawnRecordOf(record: InstanceRecord, spec: Pick<BuildSpec, 'image' | 'unshelveImageRef'> & Partial<ConfigDriveSpec>): InstanceRecord {
   const withFetch = withImageFetch(record, spec)
-  return spec.unshelveImageRef === undefined ? withFetch : { ...withFetch, imageRef: spec.image.id }
+  // Rendered from the record as stored (its own image, the zone it landed in), before an unshelve swaps the image.
+  const files = spec.metadata === undefined || spec.keyName === undefined || spec.keyData === undefined || spec.userData === undefined ? undefined : configDriveFilesOf(record, spec as ConfigDriveSpec)
+  const withDrive = files === undefined ? withFetch : { ...withFetch, configDriveFiles: files }
+  return spec.unshelveImageRef === undefined ? withDrive : { ...withDrive, imageRef: spec.image.id }
 }
 
 /**

@@ -122,7 +122,8 @@ export async function buildInstance(d: ConductorDeps, ctx: RequestContext, spec:
         locked: 0,
         locked_by: null,
         locked_reason: null,
-        config_drive: '',
+        // Nova's column: 'True' or the empty string.
+        config_drive: spec.configDrive === true ? 'True' : '',
         access_ip_v4: spec.accessIpV4 ?? null,
         access_ip_v6: spec.accessIpV6 ?? null,
         fault: null,

@@ -36,6 +36,12 @@ describe('production credentials', () => {
     const api = creds.envFor({ role: 'api' }, admin)
     expect(user(api['FEDERATION_DATABASE_URL'])).toBe('fedunit_api')
     expect(api['FEDERATION_TRANSPORT_URL']).toBeUndefined()
+    // The metadata proxy's secret reaches the API process only.
+    const withSecret = { ...admin, FEDERATION_METADATA_PROXY_SECRET: 'md-secret' }
+    expect(creds.envFor({ role: 'api' }, withSecret)['FEDERATION_METADATA_PROXY_SECRET']).toBe('md-secret')
+    for (const role of ['compute', 'agent', 'conductor', 'scheduler'] as const) {
+      expect(creds.envFor({ role, cell, hosts }, withSecret)['FEDERATION_METADATA_PROXY_SECRET'], role).toBeUndefined()
+    }
     // Distinct passwords per identity.
     expect(new URL(conductor['FEDERATION_DATABASE_URL'] ?? '').password).not.toBe(new URL(api['FEDERATION_DATABASE_URL'] ?? '').password)
   })

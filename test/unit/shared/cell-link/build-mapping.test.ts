@@ -87,6 +87,7 @@ const full: Required<BuildSpec> = {
       securityRules: [],
     },
   ],
+  configDrive: true,
   createdAt: 1_765_000_000_123,
 }
 
@@ -221,6 +222,7 @@ const specArb: fc.Arbitrary<BuildSpec> = fc.record(
       // MACs unique per server (the schema refuses a repeated one).
       ports.map((p, i) => ({ ...p, macAddress: `fa:16:3e:00:00:${i.toString(16).padStart(2, '0')}` })),
     ),
+    configDrive: fc.boolean(),
     createdAt: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
   },
   {
@@ -248,6 +250,7 @@ describe('build protocol mapping', () => {
     delete (bare as { requestedHost?: unknown }).requestedHost
     delete (bare as { unshelveImageRef?: unknown }).unshelveImageRef
     delete (bare as { networkInfo?: unknown }).networkInfo
+    delete (bare as { configDrive?: unknown }).configDrive
     const back = roundTrip(bare)
     expect(back).toEqual(bare)
     expect(Object.keys(back).sort()).toEqual(Object.keys(bare).sort())

@@ -13,6 +13,14 @@ describe('libvirt domain XML', () => {
     expect(domainXml({ ...base, type: 'test', disk: undefined, consoleLog: undefined })).toContain(`<console type='pty'/>`)
   })
 
+  it('attaches a config drive as a read-only cdrom (its path escaped), and none without one; a rescue keeps it', () => {
+    const xml = domainXml({ ...base, type: 'kvm', disk: { path: `/srv/i/${UUID}/disk`, format: 'qcow2' }, consoleLog: undefined, configDrivePath: `/srv/i/it's/disk.config` })
+    expect(xml).toContain(`<disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='/srv/i/it&#39;s/disk.config'/><target dev='sda' bus='sata'/><readonly/></disk>`)
+    expect(domainXml({ ...base, type: 'kvm', disk: undefined, consoleLog: undefined })).not.toContain('cdrom')
+    const rescue = rescueXml(xml, { disk: { path: `/srv/i/${UUID}/disk.rescue`, format: 'qcow2' } })
+    expect(rescue).toContain(`<target dev='sda' bus='sata'/><readonly/>`)
+  })
+
   it('rescue: the rescue disk becomes vda and boots, the own disk moves to vdb, the definition is marked', () => {
     const own = domainXml({ ...base, type: 'kvm', disk: { path: `/srv/i/${UUID}/disk`, format: 'qcow2' }, consoleLog: undefined })
     const rescue = rescueXml(own, { disk: { path: `/srv/i/${UUID}/disk.rescue`, format: 'qcow2' }, imageRef: 'img-1' })
