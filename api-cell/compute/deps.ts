@@ -8,6 +8,7 @@ import type { Image } from '../image/image-model.js'
 import type { SnapshotImages } from '../image/snapshot-images.js'
 import type { BuildDispatcher, BuildQueue } from '../scheduler/build-dispatcher.js'
 import type { UnshelveMover } from '../scheduler/unshelve-mover.js'
+import type { PortAllocator } from '../network/allocator.js'
 import type { ConsoleService } from './servers/console-routes.js'
 import type { InstanceLocator } from './servers/locator.js'
 import type { CrossCellMoves, TargetRanker } from './cross-cell/saga.js'
@@ -62,6 +63,11 @@ export interface ComputeDeps {
   readonly crossCell?: CrossCell
   /** Remote consoles (tokens and each region's proxy); without it every console request is 400. */
   readonly consoles?: ConsoleService
+  /**
+   * The network service's allocator: ports for each server before its build goes down, released
+   * on delete, shown as `addresses`. Without it servers have no addresses (as before networks).
+   */
+  readonly network?: PortAllocator
 }
 
 /** What cross-cell moves need (see cross-cell/saga.ts). */

@@ -92,10 +92,10 @@ export class PortStore {
 
   /**
    * Creates a port with its addresses: those asked for, or one from the network's first IPv4
-   * subnet and one from its first IPv6 subnet. `createdFor`: the instance the allocator creates it
-   * for (it deletes it on release).
+   * subnet and one from its first IPv6 subnet. `owner`: the instance the allocator creates it for
+   * (it deletes it on release), and a creation time that orders the instance's interfaces.
    */
-  async createPort(caller: NetCaller, input: PortInput & { readonly networkId: string }, createdFor?: string): Promise<PortTable> {
+  async createPort(caller: NetCaller, input: PortInput & { readonly networkId: string }, owner?: { readonly instanceUuid: string; readonly createdAt: number }): Promise<PortTable> {
     const network = await this.#networks.getNetwork(caller, input.networkId)
     if (!caller.isAdmin) {
       if (input.bindingHostId !== undefined && input.bindingHostId !== '') throw policyRefused('create_port:binding:host_id')
@@ -106,7 +106,7 @@ export class PortStore {
     const projectId = input.projectId ?? caller.projectId
     const plan = await this.#plan(network.id, input.fixedIps)
     await this.#quotas.check(projectId, 'port')
-    const now = Date.now()
+    const now = owner?.createdAt ?? Date.now()
     const base: Omit<PortTable, 'mac_address'> = {
       id: randomUUID(),
       network_id: network.id,
@@ -120,7 +120,7 @@ export class PortStore {
       binding_host_id: input.bindingHostId ?? '',
       security_groups: JSON.stringify(input.securityGroups ?? []),
       port_security_enabled: input.portSecurityEnabled === false ? 0 : 1,
-      created_for: createdFor ?? null,
+      created_for: owner?.instanceUuid ?? null,
       revision_number: 1,
       created_at: now,
       updated_at: now,

@@ -3,6 +3,7 @@
  * instance. Between cells a build travels as the typed `BuildSpec` message of proto/cell.proto
  * (mapped in build-mapping.ts, which says how to add a field); inside a cell it crosses AMQP as JSON.
  */
+import type { NetworkInfo } from '../network/network-info.js'
 
 /** The flavor as booted. Memory in MB, disks in GB, swap in MB. */
 export interface FlavorSnapshot {
@@ -67,6 +68,12 @@ export interface BuildSpec {
    * the guest is spawned from. The leaf records the action as `unshelve`. Absent: a boot.
    */
   readonly unshelveImageRef?: string
+  /**
+   * The server's interfaces as the API cell's network service allocated them (see
+   * shared/network/network-info.ts): the conductor hands them to compute, the driver renders them.
+   * Absent or empty: no network (`networks: none`).
+   */
+  readonly networkInfo?: NetworkInfo
   readonly createdAt: number
 }
 

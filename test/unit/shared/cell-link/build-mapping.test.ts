@@ -56,6 +56,7 @@ const full: Required<BuildSpec> = {
   tags: ['web', 'prod'],
   requestedHost: 'r1-dc1-c2',
   unshelveImageRef: 'b5f9c1de-0d9e-4c3f-9a0b-7e2f7c0a1b2c',
+  networkInfo: [],
   createdAt: 1_765_000_000_123,
 }
 

@@ -1,0 +1,79 @@
+import type { Server } from 'node:http'
+import { createServer } from 'node:http'
+import type { Kysely } from 'kysely'
+import { answerClientErrors } from '../shared/http/client-errors.js'
+import type { Logger } from '../shared/logging.js'
+import { observeHttp } from '../shared/metrics/http-metrics.js'
+import type { CellTree } from './cells/cell-tree.js'
+import type { TokenService } from './identity/tokens.js'
+import { PortAllocator } from './network/allocator.js'
+import { seedRegionNetworks } from './network/bootstrap.js'
+import { neutronFaultBody } from './network/faults.js'
+import { networkApi } from './network/router.js'
+import type { NetworkTables } from './network/schema.js'
+import { NetworkService } from './network/service.js'
+
+/** Default port of the network API (Neutron's). */
+export const DEFAULT_NETWORK_PORT = 9696
+
+/** The network service as the API cell runs it. */
+export interface NetworkRuntime {
+  readonly service: NetworkService
+  readonly allocator: PortAllocator
+  /** `http://host:port` of the listener. */
+  readonly url: string
+  /** The network endpoint of each Keystone region: the federation-wide one at the root. */
+  readonly urls: Readonly<Record<string, string>>
+  close(): Promise<void>
+}
+
+/**
+ * Starts the network service of the API cell: the default network of each region (first start),
+ * and the Neutron v2.0 listener on `port` (0: any free port). Kept out of runtime.ts, which wires
+ * the other services, so that each stays readable.
+ */
+export async function startNetworkRuntime(a: {
+  readonly db: Kysely<NetworkTables>
+  readonly host: string
+  readonly publicHost: string
+  readonly port: number
+  readonly tokens: TokenService
+  readonly regions: readonly string[]
+  readonly federationRegion: string
+  readonly adminProjectId: string
+  readonly log: Logger
+}): Promise<NetworkRuntime> {
+  const service = new NetworkService(a.db)
+  await seedRegionNetworks(service, a.adminProjectId, a.regions)
+  const app = networkApi({ service, tokens: a.tokens, regions: a.regions, logger: a.log })
+  const server: Server = createServer(observeHttp({ listener: 'network', handler: app, log: a.log.child({ service: 'access' }) }))
+  answerClientErrors(server, (status, message) => neutronFaultBody(status, message))
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(a.port, a.host, () => resolve())
+  })
+  const addr = server.address()
+  const url = `http://${a.publicHost}:${typeof addr === 'object' && addr !== null ? addr.port : a.port}`
+  return {
+    service,
+    allocator: new PortAllocator(service),
+    url,
+    urls: { [a.federationRegion]: url, ...Object.fromEntries(a.regions.map((r) => [r, `${url}/regions/${r}`])) },
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  }
+}
+
+/**
+ * Ports follow their servers: bound when a build is placed, released when the index applies a
+ * deletion. Returns the unsubscribe. Failures are logged, never thrown: release is idempotent and
+ * runs again on the server's next delete path (cell0, build request) if one was missed.
+ */
+export function followServers(tree: CellTree, allocator: PortAllocator, log: Logger): () => void {
+  return tree.onDeleted((instanceUuid) => {
+    allocator.release({ instanceUuid }).catch((err: unknown) => log.warn({ instance: instanceUuid, err: String(err) }, 'releasing ports failed'))
+  })
+}
