@@ -196,4 +196,30 @@ describe('networks', () => {
     const ambiguous = await call(alice, 'POST', `${computeOne}/servers`, { server: { name: 'amb', imageRef, flavorRef: '1' } })
     expect(ambiguous.status).toBe(409)
   })
+
+  it('never gives one address twice to 200 concurrent boots through two regions on one federation-wide network', async () => {
+    const erin = await memberSession(fed, admin, 'erin-net')
+    const nova = endpoint(admin, 'compute', 'federation')
+    expect((await call(admin, 'PUT', `${nova}/os-quota-sets/${erin.projectId}`, { quota_set: { instances: -1, cores: -1, ram: -1 } })).status).toBe(200)
+    const adminNet = endpoint(admin, 'network', 'federation')
+    const wide = (await call(admin, 'POST', `${adminNet}/v2.0/networks`, { network: { name: 'wide', shared: true } })).body.network
+    // Federation-wide: every region's endpoint sees it.
+    expect((await call(erin, 'GET', `${endpoint(erin, 'network', 'region-two')}/v2.0/networks/${wide.id}`)).status).toBe(200)
+    await call(admin, 'POST', `${adminNet}/v2.0/subnets`, { subnet: { network_id: wide.id, cidr: '10.250.0.0/24', ip_version: 4 } })
+    const urls = [endpoint(erin, 'compute', 'region-one'), endpoint(erin, 'compute', 'region-two')]
+    const mv = { 'OpenStack-API-Version': 'compute 2.37', 'X-OpenStack-Nova-API-Version': '2.37' }
+    const replies = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => call(erin, 'POST', `${urls[i % 2]}/servers`, { server: { name: `wide-${i}`, imageRef, flavorRef: '1', networks: [{ uuid: wide.id }] } }, mv)),
+    )
+    expect(replies.map((r) => r.status).filter((s) => s !== 202)).toEqual([])
+    const ports = (await call(admin, 'GET', `${adminNet}/v2.0/ports?network_id=${wide.id}`)).body.ports
+    expect(ports.length).toBe(200)
+    const addrs = ports.map((p: any) => p.fixed_ips[0].ip_address)
+    expect(new Set(addrs).size).toBe(200)
+    expect(new Set(ports.map((p: any) => p.device_id)).size).toBe(200)
+    // Every server shows its own address (one page of the detail list, one query for the page).
+    const detail = (await call(erin, 'GET', `${endpoint(erin, 'compute', 'federation')}/servers/detail?limit=1000`)).body.servers
+    const shown = detail.flatMap((s: any) => (s.addresses['wide'] ?? []).map((a: any) => a.addr))
+    expect(new Set(shown).size).toBe(200)
+  }, 120_000)
 })
