@@ -17,6 +17,11 @@ export interface ServerAllocateArgs {
   /** The region of the endpoint the server is created through; null: the federation-wide one. */
   readonly region?: string | null
   readonly isAdmin?: boolean
+  /**
+   * For `auto` through the federation-wide endpoint: regions best first (the global scheduler's
+   * ranking for the flavor). The shared network of the first that has one is taken.
+   */
+  readonly preferRegions?: readonly string[]
 }
 
 /** A server's allocation and the region its networks pin it to (null: any). */
@@ -67,19 +72,28 @@ export class PortAllocator implements NetworkAllocator, AddressLookup {
     }
   }
 
-  /** The one network the project may use: its own, else a shared one (one region picked at random among equals). */
+  /**
+   * The one network the project may use, as Nova picks for `auto`: its own (not shared; two of
+   * them are ambiguous, 409), else a shared one: through a region's endpoint that region's (the
+   * oldest), else a federation-wide one; through the federation-wide endpoint a federation-wide
+   * one (the build may then go to any region), else the network of the best-ranked region
+   * ({@link ServerAllocateArgs.preferRegions}; at random without a ranking), which pins the build.
+   */
   async #auto(args: ServerAllocateArgs, caller: NetCaller): Promise<string | null> {
     const all = (await this.#s.networks.listNetworks({ ...caller, isAdmin: false })).filter((n) => n.external === 0 && n.admin_state_up === 1)
-    const own = all.filter((n) => n.project_id === args.projectId)
-    let pick: NetworkTable | undefined
+    const own = all.filter((n) => n.project_id === args.projectId && n.shared === 0)
     if (own.length > 1) throw new ConflictError('Multiple possible networks found, use a Network ID to be more specific.')
-    pick = own[0]
+    let pick: NetworkTable | undefined = own[0]
     if (pick === undefined) {
-      const shared = all.filter((n) => n.shared === 1).sort((a, b) => a.created_at - b.created_at)
-      // The federation-wide ones first; else one per region (the oldest), a region at random.
-      const global = shared.filter((n) => n.region === null)
-      const perRegion = [...new Map(shared.filter((n) => n.region !== null).reverse().map((n) => [n.region, n])).values()]
-      pick = global[0] ?? perRegion[perRegion.length === 0 ? 0 : randomInt(perRegion.length)]
+      const shared = all.filter((n) => n.shared === 1).sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : 1))
+      const global = shared.find((n) => n.region === null)
+      if (caller.region !== null) pick = shared.find((n) => n.region === caller.region) ?? global
+      else if (global !== undefined) pick = global
+      else {
+        const perRegion = shared.filter((n) => n.region !== null)
+        const ranked = (args.preferRegions ?? []).map((r) => perRegion.find((n) => n.region === r)).find((n) => n !== undefined)
+        pick = ranked ?? perRegion[perRegion.length === 0 ? 0 : randomInt(perRegion.length)]
+      }
     }
     if (pick === undefined) throw new InvalidError(`Unable to automatically allocate a network for project ${args.projectId}`)
     await this.#create(caller, args, pick, undefined, 0)

@@ -12,24 +12,31 @@ function stableUuid(...parts: string[]): string {
 /** The name of a region's default network. */
 export const regionNetworkName = (region: string): string => `${region}-net`
 
+/** The federation-wide default network's name. */
+export const FEDERATION_NETWORK_NAME = 'federation-net'
+
 /**
  * At first start: one shared network per region, `<region>-net`, owned by the admin project, with
- * an IPv4 subnet `10.<n>.0.0/16` (n: the region's position, from 1), so that a plain boot gets an
- * address. Ids derive from the region's name and inserts that find the id taken do nothing: a
- * restart, or several API processes starting at once, create each network once. A region added
- * later gets its network at the next start (its number follows the others).
+ * an IPv4 subnet `10.<n>.0.0/16` (n: the region's position, from 1), so that a plain boot through a
+ * region's endpoint gets an address there; and one federation-wide shared network,
+ * `federation-net` (`10.0.0.0/16`), which plain boots through the federation-wide endpoint take,
+ * so that their build may still go to any region (and fail over between them). Ids derive from
+ * the names and inserts that find the id taken do nothing: a restart, or several API processes
+ * starting at once, create each network once. A region added later gets its network at the next
+ * start (its number follows the others).
  */
 export async function seedRegionNetworks(service: NetworkService, adminProjectId: string, regions: readonly string[]): Promise<void> {
   const now = Date.now()
-  for (const [i, region] of regions.entries()) {
-    const id = stableUuid('network', region)
+  for (const [i, region] of [null, ...regions].entries()) {
+    const key = region ?? ''
+    const id = stableUuid('network', key)
     const exists = await service.db.selectFrom('networks').select('id').where('id', '=', id).executeTakeFirst()
     if (exists !== undefined) continue
-    const addressing = validateSubnet({ cidr: `10.${(i % 254) + 1}.0.0/16`, ipVersion: 4, dnsNameservers: [] })
+    const addressing = validateSubnet({ cidr: `10.${i % 255}.0.0/16`, ipVersion: 4, dnsNameservers: [] })
     const network: NetworkTable = {
       id,
-      name: regionNetworkName(region),
-      description: `The shared network of ${region}`,
+      name: region === null ? FEDERATION_NETWORK_NAME : regionNetworkName(region),
+      description: region === null ? 'The shared network of the whole federation' : `The shared network of ${region}`,
       project_id: adminProjectId,
       admin_state_up: 1,
       shared: 1,
@@ -46,10 +53,10 @@ export async function seedRegionNetworks(service: NetworkService, adminProjectId
       updated_at: now,
     }
     const subnet: SubnetTable = {
-      id: stableUuid('subnet', region),
+      id: stableUuid('subnet', key),
       network_id: id,
       project_id: adminProjectId,
-      name: `${region}-subnet`,
+      name: `${region ?? 'federation'}-subnet`,
       description: '',
       ip_version: 4,
       cidr: addressing.cidrText,

@@ -143,7 +143,31 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
   const snapshot = await flavorSnapshot(d.db, flavor)
   const aggregates = await aggregatesForBuild(d.db)
   const uuids = Array.from({ length: maxCount }, () => randomUUID())
-  const allocated = await allocateNetworks(d, { projectId: auth.projectId, isAdmin: auth.isAdmin, region: regionOf(res), uuids, request: networkRequestOf(s, mv, maxCount), securityGroups: (s.security_groups ?? []).map((g) => g.name) })
+  // Through the federation-wide endpoint, `auto` on the regions' shared networks takes the network
+  // of the region the global scheduler ranks first for this flavor right now (capacity, down cells).
+  const probe: BuildSpec = {
+    instanceUuid: uuids[0]!,
+    name: s.name,
+    hostname: 'probe',
+    projectId: auth.projectId,
+    userId: auth.userId,
+    flavor: snapshot,
+    image: { id: image.id, name: image.name, properties: image.properties },
+    availabilityZone: s.availability_zone ?? null,
+    metadata: {},
+    keyName: null,
+    keyData: null,
+    userData: null,
+    description: null,
+    reservationId: '',
+    launchIndex: 0,
+    schedulerHints: hints,
+    ...(aggregates.length === 0 ? {} : { aggregates }),
+    createdAt: Date.now(),
+  }
+  const ranked = requested === undefined ? d.dispatcher.rankRegions(ctx, probe, null, []) : [requested.cellPath]
+  const preferRegions = regionOf(res) === null ? ranked.map((path) => path.split('!')[1] ?? '') : []
+  const allocated = await allocateNetworks(d, { projectId: auth.projectId, isAdmin: auth.isAdmin, region: regionOf(res), preferRegions, uuids, request: networkRequestOf(s, mv, maxCount), securityGroups: (s.security_groups ?? []).map((g) => g.name) })
   // A server on a region's network is built in that region (the global endpoint included).
   const region = regionOf(res) ?? allocated.region
   const reservationId = `r-${randomBytes(4).toString('hex')}`
@@ -291,7 +315,7 @@ function networkRequestOf(s: z.infer<typeof serverSchema>, mv: ReturnType<typeof
  */
 async function allocateNetworks(
   d: ComputeDeps,
-  a: { projectId: string; isAdmin: boolean; region: string | null; uuids: readonly string[]; request: NetworkRequest; securityGroups: readonly string[] },
+  a: { projectId: string; isAdmin: boolean; region: string | null; preferRegions: readonly string[]; uuids: readonly string[]; request: NetworkRequest; securityGroups: readonly string[] },
 ): Promise<{ infos: NetworkInfo[]; region: string | null }> {
   const network = d.network
   if (network === undefined) return { infos: [], region: null }
@@ -300,7 +324,7 @@ async function allocateNetworks(
   let pinned: string | null = null
   try {
     for (const uuid of a.uuids) {
-      const got = await network.allocateForServer({ projectId: a.projectId, isAdmin: a.isAdmin, instanceUuid: uuid, request: a.request, securityGroups: a.securityGroups, region })
+      const got = await network.allocateForServer({ projectId: a.projectId, isAdmin: a.isAdmin, instanceUuid: uuid, request: a.request, securityGroups: a.securityGroups, region, preferRegions: a.preferRegions })
       infos.push(got.networkInfo)
       if (got.region !== null) {
         pinned = got.region
