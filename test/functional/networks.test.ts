@@ -220,4 +220,20 @@ describe('networks', () => {
     const shown = detail.flatMap((s: any) => (s.addresses['wide'] ?? []).map((a: any) => a.addr))
     expect(new Set(shown).size).toBe(200)
   }, 120_000)
+
+  it('releases the ports of a server that ended in cell0 when it is deleted', async () => {
+    const nova = endpoint(admin, 'compute', 'federation')
+    const flavor = (await call(admin, 'POST', `${nova}/flavors`, { flavor: { name: 'too-big-net', ram: 64 * 1024 * 1024, vcpus: 1, disk: 1 } })).body.flavor
+    const frank = await memberSession(fed, admin, 'frank-net')
+    expect((await call(admin, 'PUT', `${nova}/os-quota-sets/${frank.projectId}`, { quota_set: { ram: -1 } })).status).toBe(200)
+    const r = await call(frank, 'POST', `${endpoint(frank, 'compute', 'region-two')}/servers`, { server: { name: 'nowhere', imageRef, flavorRef: flavor.id } })
+    expect(r.status).toBe(202)
+    const id = r.body.server.id
+    const s = await waitForStatus(frank, compute, id, 'ERROR')
+    expect(s.addresses['region-two-net']).toHaveLength(1)
+    const frankNet = endpoint(frank, 'network', 'federation')
+    expect((await call(frank, 'GET', `${frankNet}/v2.0/ports?device_id=${id}`)).body.ports).toHaveLength(1)
+    expect((await call(frank, 'DELETE', `${compute}/servers/${id}`)).status).toBe(204)
+    expect((await call(frank, 'GET', `${frankNet}/v2.0/ports?device_id=${id}`)).body.ports).toEqual([])
+  })
 })
