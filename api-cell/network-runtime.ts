@@ -5,6 +5,7 @@ import { answerClientErrors } from '../shared/http/client-errors.js'
 import type { Logger } from '../shared/logging.js'
 import { observeHttp } from '../shared/metrics/http-metrics.js'
 import type { CellTree } from './cells/cell-tree.js'
+import type { ComputeTables } from './db/compute-schema.js'
 import type { TokenService } from './identity/tokens.js'
 import { PortAllocator } from './network/allocator.js'
 import { seedRegionNetworks } from './network/bootstrap.js'
@@ -67,13 +68,48 @@ export async function startNetworkRuntime(a: {
   }
 }
 
+/** How often ports of servers the index shows deleted are looked for (a release missed by a crash). */
+const SWEEP_INTERVAL_MS = 5 * 60_000
+
 /**
- * Ports follow their servers: bound when a build is placed, released when the index applies a
- * deletion. Returns the unsubscribe. Failures are logged, never thrown: release is idempotent and
- * runs again on the server's next delete path (cell0, build request) if one was missed.
+ * Releases the ports of servers the instance index shows deleted: the safety net behind the
+ * release on each deletion event, which a crash between applying the event and releasing can
+ * miss. Returns how many servers it released.
  */
-export function followServers(tree: CellTree, allocator: PortAllocator, log: Logger): () => void {
-  return tree.onDeleted((instanceUuid) => {
-    allocator.release({ instanceUuid }).catch((err: unknown) => log.warn({ instance: instanceUuid, err: String(err) }, 'releasing ports failed'))
+export async function sweepDeletedServers(db: Kysely<NetworkTables & Pick<ComputeTables, 'instance_index'>>, allocator: PortAllocator): Promise<number> {
+  const devices = (await db.selectFrom('ports').select('device_id').distinct().where('device_owner', 'like', 'compute:%').where('device_id', '!=', '').execute()).map((r) => r.device_id)
+  let released = 0
+  for (let i = 0; i < devices.length; i += 500) {
+    const gone = await db.selectFrom('instance_index').select('uuid').where('uuid', 'in', devices.slice(i, i + 500)).where('vm_state', '=', 'deleted').execute()
+    for (const g of gone) {
+      await allocator.release({ instanceUuid: g.uuid })
+      released += 1
+    }
+  }
+  return released
+}
+
+/**
+ * Ports follow their servers: released when the index applies a deletion (binding on placement is
+ * the dispatcher's `onPlaced`), and swept now and then for a release a crash missed. Returns the
+ * unsubscribe. Failures are logged, never thrown: release is idempotent.
+ */
+export function followServers(a: { readonly tree: CellTree; readonly db: Kysely<NetworkTables & Pick<ComputeTables, 'instance_index'>>; readonly allocator: PortAllocator; readonly log: Logger }): () => void {
+  const off = a.tree.onDeleted((instanceUuid) => {
+    a.allocator.release({ instanceUuid }).catch((err: unknown) => a.log.warn({ instance: instanceUuid, err: String(err) }, 'releasing ports failed'))
   })
+  const sweep = (): void => {
+    sweepDeletedServers(a.db, a.allocator)
+      .then((n) => {
+        if (n > 0) a.log.info({ servers: n }, 'released the ports of deleted servers')
+      })
+      .catch((err: unknown) => a.log.warn({ err: String(err) }, 'sweeping ports of deleted servers failed'))
+  }
+  sweep()
+  const timer = setInterval(sweep, SWEEP_INTERVAL_MS)
+  timer.unref()
+  return () => {
+    off()
+    clearInterval(timer)
+  }
 }

@@ -322,7 +322,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     const queue: BuildQueue = a.forwardBuilds ?? dispatcher
     const offRescheduled = tree.onRescheduled((uuid) => queue.enqueue(systemContext(), uuid))
     stops.push(async () => offRescheduled())
-    const offDeleted = followServers(tree, net.allocator, a.log)
+    const offDeleted = followServers({ tree, db: api.db, allocator: net.allocator, log: a.log })
     stops.push(async () => offDeleted())
 
     const servers = {

@@ -4,7 +4,7 @@ import { seedRegionNetworks } from '../../../../api-cell/network/bootstrap.js'
 import { networkMigrations } from '../../../../api-cell/network/migrations.js'
 import type { NetworkTables } from '../../../../api-cell/network/schema.js'
 import { NetworkService } from '../../../../api-cell/network/service.js'
-import { AppError } from '../../../../shared/errors.js'
+import type { AppError } from '../../../../shared/errors.js'
 import type { Database } from '../../../../shared/db/database.js'
 import { migrateToLatest, openDatabase } from '../../../../shared/db/database.js'
 
