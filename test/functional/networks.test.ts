@@ -236,4 +236,30 @@ describe('networks', () => {
     expect((await call(frank, 'DELETE', `${compute}/servers/${id}`)).status).toBe(204)
     expect((await call(frank, 'GET', `${frankNet}/v2.0/ports?device_id=${id}`)).body.ports).toEqual([])
   })
+
+  it('updates networks, subnets and ports; refuses bad input without changing anything', async () => {
+    const n = (await call(alice, 'POST', `${net}/v2.0/networks`, { network: { name: 'upd' } })).body.network
+    const sub = (await call(alice, 'POST', `${net}/v2.0/subnets`, { subnet: { network_id: n.id, cidr: '172.20.0.0/28', ip_version: 4 } })).body.subnet
+    const renamed = await call(alice, 'PUT', `${net}/v2.0/networks/${n.id}`, { network: { name: 'upd2' } })
+    expect(renamed.body.network).toMatchObject({ name: 'upd2', revision_number: 2 })
+    expect((await call(alice, 'PUT', `${net}/v2.0/subnets/${sub.id}`, { subnet: { dns_nameservers: ['1.1.1.1'] } })).body.subnet.dns_nameservers).toEqual(['1.1.1.1'])
+    expect((await call(alice, 'PUT', `${net}/v2.0/subnets/${sub.id}`, { subnet: { cidr: '172.21.0.0/28' } })).status).toBe(400)
+    const p = (await call(alice, 'POST', `${net}/v2.0/ports`, { port: { network_id: n.id, security_groups: ['5a3c1f7e-2d4b-4c6a-8e9f-0a1b2c3d4e5f'] } })).body.port
+    expect(p.security_groups).toEqual(['5a3c1f7e-2d4b-4c6a-8e9f-0a1b2c3d4e5f'])
+    expect(p.port_security_enabled).toBe(true)
+    const moved = await call(alice, 'PUT', `${net}/v2.0/ports/${p.id}`, { port: { name: 'renamed', fixed_ips: [{ subnet_id: sub.id, ip_address: '172.20.0.9' }] } })
+    expect(moved.body.port).toMatchObject({ name: 'renamed', fixed_ips: [{ subnet_id: sub.id, ip_address: '172.20.0.9' }] })
+    // The old address is free again, the new one is held.
+    expect((await call(alice, 'POST', `${net}/v2.0/ports`, { port: { network_id: n.id, fixed_ips: [{ ip_address: p.fixed_ips[0].ip_address }] } })).status).toBe(201)
+    expect((await call(alice, 'POST', `${net}/v2.0/ports`, { port: { network_id: n.id, fixed_ips: [{ ip_address: '172.20.0.9' }] } })).status).toBe(409)
+    // A non-admin may not bind, read others' quotas or set any.
+    expect((await call(alice, 'PUT', `${net}/v2.0/ports/${p.id}`, { port: { 'binding:host_id': 'h' } })).status).toBe(403)
+    expect((await call(alice, 'PUT', `${net}/v2.0/quotas/${alice.projectId}`, { quota: { network: 1000 } })).status).toBe(403)
+    const bad = await call(alice, 'POST', `${net}/v2.0/networks`, { network: { name: 'x', admin_state_up: 'maybe' } })
+    expect(bad.status).toBe(400)
+    expect(bad.body.NeutronError.type).toBe('HTTPBadRequest')
+    expect((await call(alice, 'GET', `${net}/v2.0/networks?name=x`)).body.networks).toEqual([])
+    expect((await call(alice, 'DELETE', `${net}/v2.0/subnets/${sub.id}`)).body.NeutronError.type).toBe('SubnetInUse')
+    expect((await call(undefined, 'GET', `${net}/v2.0/networks`)).body.NeutronError.type).toBe('HTTPUnauthorized')
+  })
 })
