@@ -262,4 +262,24 @@ describe('networks', () => {
     expect((await call(alice, 'DELETE', `${net}/v2.0/subnets/${sub.id}`)).body.NeutronError.type).toBe('SubnetInUse')
     expect((await call(undefined, 'GET', `${net}/v2.0/networks`)).body.NeutronError.type).toBe('HTTPUnauthorized')
   })
+
+  it('allocates for every server of a multi-create and refuses a fixed IP or a port for several', async () => {
+    const gina = await memberSession(fed, admin, 'gina-net')
+    const one = endpoint(gina, 'compute', 'region-one')
+    const gnet = endpoint(gina, 'network', 'region-one')
+    const n = (await call(gina, 'POST', `${gnet}/v2.0/networks`, { network: { name: 'multi' } })).body.network
+    await call(gina, 'POST', `${gnet}/v2.0/subnets`, { subnet: { network_id: n.id, cidr: '10.66.0.0/24', ip_version: 4 } })
+    const mv = { 'OpenStack-API-Version': 'compute 2.37', 'X-OpenStack-Nova-API-Version': '2.37' }
+    const many = await call(gina, 'POST', `${one}/servers`, { server: { name: 'multi', imageRef, flavorRef: '1', min_count: 3, networks: [{ uuid: n.id }] } }, mv)
+    expect(many.status).toBe(202)
+    const ports = (await call(gina, 'GET', `${gnet}/v2.0/ports?network_id=${n.id}`)).body.ports
+    expect(ports).toHaveLength(3)
+    expect(new Set(ports.map((p: any) => p.device_id)).size).toBe(3)
+    const fixed = await call(gina, 'POST', `${one}/servers`, { server: { name: 'm2', imageRef, flavorRef: '1', max_count: 2, networks: [{ uuid: n.id, fixed_ip: '10.66.0.50' }] } }, mv)
+    expect(fixed.status).toBe(400)
+    // Over the instance quota (10 by default): nothing is accepted, no port is left behind.
+    const over = await call(gina, 'POST', `${one}/servers`, { server: { name: 'm3', imageRef, flavorRef: '1', min_count: 20, networks: [{ uuid: n.id }] } }, mv)
+    expect(over.status).toBe(403)
+    expect((await call(gina, 'GET', `${gnet}/v2.0/ports?network_id=${n.id}`)).body.ports).toHaveLength(3)
+  })
 })
