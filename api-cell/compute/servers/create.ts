@@ -165,9 +165,10 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
     ...(aggregates.length === 0 ? {} : { aggregates }),
     createdAt: Date.now(),
   }
-  const ranked = requested === undefined ? d.dispatcher.rankRegions(ctx, probe, null, []) : [requested.cellPath]
-  const preferRegions = regionOf(res) === null ? ranked.map((path) => path.split('!')[1] ?? '') : []
-  const allocated = await allocateNetworks(d, { projectId: auth.projectId, isAdmin: auth.isAdmin, region: regionOf(res), preferRegions, uuids, request: networkRequestOf(s, mv, maxCount), securityGroups: (s.security_groups ?? []).map((g) => g.name) })
+  const request = networkRequestOf(s, mv, maxCount)
+  const ranked = request.kind !== 'auto' || regionOf(res) !== null || d.network === undefined ? [] : requested === undefined ? d.dispatcher.rankRegions(ctx, probe, null, []) : [requested.cellPath]
+  const preferRegions = ranked.map((path) => path.split('!')[1] ?? '')
+  const allocated = await allocateNetworks(d, { projectId: auth.projectId, isAdmin: auth.isAdmin, region: regionOf(res), preferRegions, uuids, request, securityGroups: (s.security_groups ?? []).map((g) => g.name) })
   // A server on a region's network is built in that region (the global endpoint included).
   const region = regionOf(res) ?? allocated.region
   const reservationId = `r-${randomBytes(4).toString('hex')}`
