@@ -87,6 +87,9 @@ export async function startProduction(opts: ProductionOptions = {}): Promise<Pro
     // The regions' console proxies (one port each), clear of other rigs running beside this one.
     '--console-port',
     String(base + 3),
+    // The network API, after the console proxies.
+    '--network-port',
+    String(base + 6),
     '--grpc-base-port',
     String(ports.grpc),
     ...(opts.args ?? []),
