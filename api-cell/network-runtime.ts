@@ -1,5 +1,6 @@
 import type { Server } from 'node:http'
 import { createServer } from 'node:http'
+import type { Router } from 'express'
 import type { Kysely } from 'kysely'
 import { answerClientErrors } from '../shared/http/client-errors.js'
 import type { Logger } from '../shared/logging.js'
@@ -43,10 +44,15 @@ export async function startNetworkRuntime(a: {
   readonly federationRegion: string
   readonly adminProjectId: string
   readonly log: Logger
+  /**
+   * More `/v2.0` routers built over the service (security groups, floating IPs): see
+   * `extraRoutes` of network/router.ts.
+   */
+  readonly extraRoutes?: (service: NetworkService) => readonly Router[]
 }): Promise<NetworkRuntime> {
   const service = new NetworkService(a.db)
   await seedRegionNetworks(service, a.adminProjectId, a.regions)
-  const app = networkApi({ service, tokens: a.tokens, regions: a.regions, logger: a.log })
+  const app = networkApi({ service, tokens: a.tokens, regions: a.regions, logger: a.log, extraRoutes: a.extraRoutes?.(service) ?? [] })
   const server: Server = createServer(observeHttp({ listener: 'network', handler: app, log: a.log.child({ service: 'access' }) }))
   answerClientErrors(server, (status, message) => neutronFaultBody(status, message))
   await new Promise<void>((resolve, reject) => {
