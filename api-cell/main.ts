@@ -10,7 +10,7 @@ import { apiRuntimeArgsOf } from './runtime-args.js'
 
 const USAGE = `Usage: node dist/api-cell/main.js [options]
 
-Runs the API cell (identity :5000, compute :8774, image :9292, global scheduler) in production mode
+Runs the API cell (identity :5000, compute :8774, image :9292, network :9696, global scheduler) in production mode
 (MariaDB + RabbitMQ), as the production supervisor (npm run start:production) does.
 
   --metrics-port N       serve Prometheus metrics on GET /metrics at this port (default: none)

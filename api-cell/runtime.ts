@@ -57,6 +57,8 @@ import type { AddressLookup } from '../shared/network/network-info.js'
 import { targetRanker } from './compute/cross-cell/targets.js'
 import { UnshelveMover } from './scheduler/unshelve-mover.js'
 import { groupMembersLookup } from './scheduler/group-members.js'
+import { networkMigrations } from './network/migrations.js'
+import { followServers, startNetworkRuntime } from './network-runtime.js'
 
 /** One cell of the tree as the API cell registers it. */
 export interface CellRegistration {
@@ -78,7 +80,8 @@ export interface ApiRuntimeArgs {
   readonly cell0DatabaseUrl: string
   readonly stateDir: string
   readonly host: string
-  readonly ports: { readonly identity: number; readonly compute: number; readonly image: number }
+  /** `network`: the Neutron listener (absent: any free port). */
+  readonly ports: { readonly identity: number; readonly compute: number; readonly image: number; readonly network?: number }
   /**
    * Remote consoles: one console proxy per region, the first on `port` and the next ones after it
    * (0: free ports), tokens valid `tokenTtlMs`. Absent: no proxies, console requests are 400.
@@ -120,7 +123,7 @@ export interface ApiRuntimeArgs {
 
 /** A running API cell. */
 export interface ApiRuntime {
-  readonly urls: { readonly identity: string; readonly compute: string; readonly image: string }
+  readonly urls: { readonly identity: string; readonly compute: string; readonly image: string; readonly network: string }
   /** Compute endpoint per Keystone region: the federation-wide region (global `/v2.1`) first. */
   readonly computeUrls: Readonly<Record<string, string>>
   /** The console proxy of each region (`http://host:port`); empty without consoles. */
@@ -136,7 +139,7 @@ export interface ApiRuntime {
 }
 
 /** Every migration of the API database (identity, image, compute), as `cellctl db sync --api` runs them too. */
-export const API_MIGRATIONS = { ...identityMigrations, ...imageMigrations, ...computeMigrations, ...consoleMigrations }
+export const API_MIGRATIONS = { ...identityMigrations, ...imageMigrations, ...computeMigrations, ...consoleMigrations, ...networkMigrations }
 
 /** The token signing key, kept in the state directory so tokens survive a restart. */
 function tokenSecret(stateDir: string): Buffer {
@@ -276,6 +279,8 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     revocationTimer.unref()
     stops.push(async () => clearInterval(revocationTimer))
 
+    const net = await startNetworkRuntime({ db: api.db, host: a.host, publicHost: a.publicHost ?? a.host, port: a.ports.network ?? 0, tokens, regions: a.regions, federationRegion: FEDERATION_REGION, adminProjectId: boot.adminProjectId, log: a.log.child({ service: 'network' }) })
+    stops.push(() => net.close())
     const tree = new CellTree({
       db: api.db,
       log: a.log.child({ service: 'cell-tree' }),
@@ -321,6 +326,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
         ...(a.placementDeadlineMs === undefined ? {} : { placementDeadlineMs: a.placementDeadlineMs }),
         rank: cellRanker,
         groupMembers: groupMembersLookup(api.db),
+        onPlaced: (uuid, host) => void net.allocator.bind({ instanceUuid: uuid, host }).catch((err: unknown) => a.log.warn({ instance: uuid, err: String(err) }, 'binding ports failed')),
       },
     })
     stops.push(() => dispatcher.drain())
@@ -328,6 +334,8 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     const queue: BuildQueue = a.forwardBuilds ?? dispatcher
     const offRescheduled = tree.onRescheduled((uuid) => queue.enqueue(systemContext(), uuid))
     stops.push(async () => offRescheduled())
+    const offDeleted = followServers({ tree, db: api.db, allocator: net.allocator, log: a.log })
+    stops.push(async () => offDeleted())
 
     const servers = {
       identity: await listen(a.host, a.ports.identity),
@@ -345,6 +353,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
       identity: `http://${host}:${portOf(servers.identity)}`,
       compute: `http://${host}:${portOf(servers.compute)}`,
       image: `http://${host}:${portOf(servers.image)}`,
+      network: net.url,
     }
     const computeUrls = {
       [FEDERATION_REGION]: `${urls.compute}/v2.1`,
@@ -400,6 +409,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
           identityUrl: `${urls.identity}/v3`,
           imageUrl: urls.image,
           computeUrls,
+          networkUrls: net.urls,
         },
         publicUrl: urls.identity,
         logger: a.log.child({ service: 'identity' }),
@@ -422,6 +432,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
         imageProxy: { get: (ctx, id) => images.get(ctx, id), delete: (ctx, id) => images.delete(ctx, id), publicUrl: urls.image },
         log: a.log.child({ service: 'compute-api' }),
         regions: a.regions,
+        network: net.allocator,
         crossCell: { moves: crossCellMoves, targets: crossCellTargets, rule: a.crossCellRule ?? 'nobody' },
         ...(consoles === undefined ? {} : { consoles: consoles.service }),
       },

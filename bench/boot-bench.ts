@@ -139,6 +139,7 @@ async function production(): Promise<Figures> {
       '--identity-port', String(base),
       '--compute-port', String(base + 1),
       '--image-port', String(base + 2),
+      '--network-port', String(base + 3),
       '--grpc-base-port', String(base + 10),
     ],
     { env: { ...process.env, ADMIN_PASSWORD: 'bench-pw', LOG_LEVEL: process.env['BENCH_CHILD_LOG'] ?? 'warn' }, stdio: ['ignore', 'inherit', 'inherit'] },

@@ -92,6 +92,9 @@ export async function startProduction(opts: ProductionOptions = {}): Promise<Pro
     // The regions' metadata APIs, after the console proxies and before the gRPC ports.
     '--metadata-port',
     String(ports.metadata),
+    // The network API, after the console proxies.
+    '--network-port',
+    String(base + 6),
     '--grpc-base-port',
     String(ports.grpc),
     ...(opts.args ?? []),

@@ -57,7 +57,7 @@ export async function startSites(layout: StarLayout = SITES_LAYOUT, env: NodeJS.
   const prefix = `fedtest_${Math.random().toString(36).slice(2, 8)}`
   // Below the kernel's ephemeral range (32768+), where outgoing connections would collide.
   const base = 20000 + Math.floor(Math.random() * 12000)
-  const ports = { identity: base, compute: base + 1, image: base + 2, grpcBase: base + 10 }
+  const ports = { identity: base, compute: base + 1, image: base + 2, network: base + 5, grpcBase: base + 10 }
   const apiPorts = [ports.identity, ports.compute, ports.image]
   const regionPort = (i: number): number => base + 20 + i
   const dialPort = (i: number): number => base + 30 + i
@@ -71,7 +71,7 @@ export async function startSites(layout: StarLayout = SITES_LAYOUT, env: NodeJS.
   const args = [
     join(root, 'dist', 'bin', 'production.js'),
     ...['--state-dir', join(dir, 'state'), '--regions-dir', join(dir, 'regions'), '--name-prefix', prefix],
-    ...['--identity-port', String(ports.identity), '--compute-port', String(ports.compute), '--image-port', String(ports.image)],
+    ...['--identity-port', String(ports.identity), '--compute-port', String(ports.compute), '--image-port', String(ports.image), '--network-port', String(ports.network)],
     ...['--grpc-base-port', String(ports.grpcBase)],
   ]
   let net: NetSites | undefined

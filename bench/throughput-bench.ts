@@ -255,7 +255,7 @@ async function embeddedWorkers(size: ThroughputSize, workers: number): Promise<F
   const child = spawn(
     process.execPath,
     [join(packageRoot(), 'dist', 'bin', 'federation.js'), '--workers', String(workers), '--state-dir', join(dir, 'state'), '--name-prefix', prefix,
-      '--identity-port', String(base), '--compute-port', String(base + 1), '--image-port', String(base + 2)],
+      '--identity-port', String(base), '--compute-port', String(base + 1), '--image-port', String(base + 2), '--network-port', String(base + 3)],
     { env: { ...process.env, ADMIN_PASSWORD: 'bench-pw', LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] },
   )
   const label = `embedded.workers${workers}`

@@ -56,9 +56,6 @@ export function writeCloudsYaml(cfg: FederationConfig, identityUrl: string, pass
         },
         identity_api_version: 3,
         interface: 'public',
-        // No Neutron here: without this, `openstack availability zone list` (which also asks the
-        // network service) fails on the missing catalog entry instead of skipping it.
-        has_network: false,
         // The federation-wide region (the global compute endpoint) by default;
         // `--os-region-name region-two` narrows to one region.
         regions: [FEDERATION_REGION, ...cfg.regions.map((r) => r.name)],

@@ -279,7 +279,7 @@ async function main(): Promise<void> {
       `Federation starting in production mode (MariaDB ${cfg.databaseBaseUrl.replace(/\/\/[^@]*@/, '//')}, RabbitMQ, one process per service)`,
       ...(only.api
         ? [
-            `  identity: ${identity}/v3   compute: http://${cfg.publicHost}:${cfg.ports.compute}/v2.1   image: http://${cfg.publicHost}:${cfg.ports.image}`,
+            `  identity: ${identity}/v3   compute: http://${cfg.publicHost}:${cfg.ports.compute}/v2.1   image: http://${cfg.publicHost}:${cfg.ports.image}   network: http://${cfg.publicHost}:${cfg.ports.network}`,
             `  dashboard: http://${cfg.publicHost}:${cfg.ports.compute}/dashboard/`,
             `  admin: user admin, project admin, domain Default, password ${adminPasswordHint(cfg)}`,
             `  clouds.yaml: ${clouds ?? ''} (cloud "federation")`,

@@ -32,6 +32,7 @@ export class CellTree {
   readonly #watcher: ChildWatcher
   readonly #listeners = new Set<() => void>()
   readonly #rescheduled = new Set<(instanceUuid: string) => void>()
+  readonly #deleted = new Set<(instanceUuid: string) => void>()
   readonly #antiEntropy: AntiEntropyLoop
   readonly #antiEntropyIntervalMs: number
 
@@ -185,6 +186,7 @@ export class CellTree {
   async applyEvents(child: string, events: readonly InstanceEvent[], cursor: number): Promise<void> {
     const region = child.split('!')[1] ?? null
     const retaken: string[] = []
+    const deleted: string[] = []
     // Foreign events (see splitOwnedEvents) are dropped; those about a live copy of an instance
     // the API maps to another cell are orphans, whose copy is deleted (see #orphansOf).
     const orphans = await this.#orphansOf(events)
@@ -212,7 +214,15 @@ export class CellTree {
           // multi-create rolled back) may still report its deletion, which must not show.
           .where((eb) => eb.or([eb('cell_path', 'is', null), eb('cell_path', '!=', CELL0_PATH)]))
           .executeTakeFirst()
-        if (Number(res.numUpdatedRows) > 0) continue
+        if (Number(res.numUpdatedRows) > 0) {
+          if (p.deleted) {
+            // Only the mapped copy's deletion is the instance's: a cross-cell move's other copy
+            // (its target, whose events are owned while it is built) may be deleted on a revert.
+            const m = await tx.selectFrom('instance_mappings').select('cell_path').where('instance_uuid', '=', ev.instanceUuid).executeTakeFirst()
+            if (m?.cell_path === ev.cellPath) deleted.push(ev.instanceUuid)
+          }
+          continue
+        }
         const exists = await tx.selectFrom('instance_index').select('uuid').where('uuid', '=', ev.instanceUuid).executeTakeFirst()
         if (exists === undefined) {
           await tx
@@ -225,6 +235,7 @@ export class CellTree {
     })
     this.#log.debug({ child, events: events.length, cursor }, 'applied instance events')
     for (const uuid of retaken) for (const l of this.#rescheduled) l(uuid)
+    for (const uuid of deleted) for (const l of this.#deleted) l(uuid)
     for (const [uuid, cellPath] of orphans) void this.#removeOrphan(uuid, cellPath)
   }
 
@@ -296,6 +307,18 @@ export class CellTree {
       .where('version', '<', r.version)
       .where((eb) => eb.or([eb('cell_path', 'is', null), eb('cell_path', '!=', CELL0_PATH)]))
       .execute()
+  }
+
+  /**
+   * Called with each instance whose deletion in its (mapped) cell the index has just applied: the
+   * deletion is final at the top (the network service releases its ports). A replayed event does
+   * not call again; listeners must be idempotent anyway (anti-entropy repairs do not call).
+   */
+  onDeleted(listener: (instanceUuid: string) => void): () => void {
+    this.#deleted.add(listener)
+    return () => {
+      this.#deleted.delete(listener)
+    }
   }
 
   /** Called with each build a leaf handed back up, once it is a build request again. */

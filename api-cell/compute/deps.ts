@@ -8,6 +8,7 @@ import type { Image } from '../image/image-model.js'
 import type { SnapshotImages } from '../image/snapshot-images.js'
 import type { BuildDispatcher, BuildQueue } from '../scheduler/build-dispatcher.js'
 import type { UnshelveMover } from '../scheduler/unshelve-mover.js'
+import type { PortAllocator } from '../network/allocator.js'
 import type { ConsoleService } from './servers/console-routes.js'
 import type { InstanceLocator } from './servers/locator.js'
 import type { CrossCellMoves, TargetRanker } from './cross-cell/saga.js'
@@ -68,6 +69,11 @@ export interface ComputeDeps {
    * routes and actions; without it those are 404 (proxies) and 400 (actions), as before networks.
    */
   readonly securityGroups?: NovaSecurityGroups
+  /**
+   * The network service's allocator: ports for each server before its build goes down, released
+   * on delete, shown as `addresses`. Without it servers have no addresses (as before networks).
+   */
+  readonly network?: PortAllocator
 }
 
 /** What cross-cell moves need (see cross-cell/saga.ts). */

@@ -25,6 +25,8 @@ export interface CatalogConfig {
   readonly imageUrl: string
   /** Nova base URL per region, e.g. `{ 'region-one': 'http://host:8774/v2.1' }`. */
   readonly computeUrls: Readonly<Record<string, string>>
+  /** Neutron base URL per region, e.g. `{ 'region-one': 'http://host:9696/regions/region-one' }` (absent: no network service). */
+  readonly networkUrls?: Readonly<Record<string, string>>
 }
 
 /** Endpoint interfaces; every service is published on all three. */
@@ -59,6 +61,7 @@ const configSchema = z
     identityUrl: urlSchema,
     imageUrl: urlSchema,
     computeUrls: z.record(z.string(), urlSchema),
+    networkUrls: z.record(z.string(), urlSchema).optional(),
     parentRegions: z.record(z.string(), z.string()).optional(),
   })
   .superRefine((c, ctx) => {
@@ -78,7 +81,7 @@ const built = new WeakMap<CatalogConfig, readonly CatalogService[]>()
 /**
  * Validates `config` and builds the catalog: `identity` (keystone), `compute` (nova), `image` (glance),
  * each with public, internal and admin endpoints in every region (compute only in regions that have a
- * URL). Ids are derived from names, so they are stable across restarts and processes. The result is
+ * URL), and `network` (neutron) when network URLs are given. Ids are derived from names, so they are stable across restarts and processes. The result is
  * frozen and memoised per config object. Throws on an invalid config (a start-up error).
  */
 export function buildCatalog(config: CatalogConfig): readonly CatalogService[] {
@@ -103,6 +106,7 @@ export function buildCatalog(config: CatalogConfig): readonly CatalogService[] {
     service('identity', 'keystone', () => c.identityUrl),
     service('compute', 'nova', (region) => c.computeUrls[region]),
     service('image', 'glance', () => c.imageUrl),
+    ...(c.networkUrls === undefined ? [] : [service('network', 'neutron', (region) => c.networkUrls?.[region])]),
   ])
   built.set(config, catalog)
   return catalog

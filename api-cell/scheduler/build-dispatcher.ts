@@ -46,6 +46,11 @@ export interface DispatcherSettings {
    * the region turn out to have placed it after all, its copy is removed (see CellTree).
    */
   readonly placementDeadlineMs?: number
+  /**
+   * Told of every placement that stands (the network service binds the server's ports to the
+   * host). Called without waiting: it must not throw, and a slow one delays nothing.
+   */
+  readonly onPlaced?: (instanceUuid: string, host: string) => void
 }
 
 /** Default of {@link DispatcherSettings.placementDeadlineMs}. */
@@ -285,6 +290,7 @@ export class BuildDispatcher implements Placer, BuildQueue {
       if (kept) {
         recordBuild('placed', started)
         this.#builds?.ended(uuid, { outcome: 'placed', cellPath: out.cellPath, host: out.host })
+        this.#s.onPlaced?.(uuid, out.host)
       }
       return kept ? { kind: 'placed', cellPath: out.cellPath, host: out.host } : GONE
     }

@@ -28,7 +28,8 @@ export interface FederationConfig {
    * when regions run at other sites and must reach it by an address of their own.
    */
   readonly publicHost: string
-  readonly ports: { readonly identity: number; readonly compute: number; readonly image: number }
+  /** `network`: the Neutron v2.0 listener. */
+  readonly ports: { readonly identity: number; readonly compute: number; readonly image: number; readonly network: number }
   /**
    * Remote consoles: the first region's console proxy listens on `port`, the next region's on
    * `port + 1`, ... (0: free ports); tokens live `tokenTtlMs` (Nova's `[consoleauth] token_ttl`).
@@ -100,6 +101,7 @@ export const COMMON_OPTIONS = {
   'identity-port': { type: 'string' },
   'compute-port': { type: 'string' },
   'image-port': { type: 'string' },
+  'network-port': { type: 'string' },
   'console-port': { type: 'string' },
   'metadata-port': { type: 'string' },
   'database-url': { type: 'string' },
@@ -123,6 +125,7 @@ export const COMMON_HELP = `Options:
   --identity-port N      Keystone v3 port (default 5000)
   --compute-port N       Nova v2.1 port (default 8774)
   --image-port N         Glance v2 port (default 9292)
+  --network-port N       Neutron v2.0 port (default 9696, or a free port when --compute-port is 0)
   --console-port N       console proxy (noVNC WebSocket) of the first region; the next regions
                          take the next ports (default 6080, or free ports when --compute-port is 0)
   --metadata-port N      metadata API (instances read their metadata and user data) of the first
@@ -214,6 +217,7 @@ export function federationConfig(mode: 'embedded' | 'production', values: Record
       identity: int('identity-port', s('identity-port'), 5000),
       compute: int('compute-port', s('compute-port'), 8774),
       image: int('image-port', s('image-port'), 9292),
+      network: int('network-port', s('network-port'), s('compute-port') === '0' ? 0 : 9696),
     },
     console: {
       // Tests and benches ask for free ports with --compute-port 0: the proxies follow.

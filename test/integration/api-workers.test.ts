@@ -102,7 +102,7 @@ describe('API workers, embedded mode (npm start -- --workers 2)', () => {
   beforeAll(async () => {
     child = spawn(
       process.execPath,
-      [join(packageRoot(), 'dist', 'bin', 'federation.js'), '--workers', '2', '--state-dir', join(dir, 'state'), '--identity-port', String(base), '--compute-port', String(base + 1), '--image-port', String(base + 2)],
+      [join(packageRoot(), 'dist', 'bin', 'federation.js'), '--workers', '2', '--state-dir', join(dir, 'state'), '--identity-port', String(base), '--compute-port', String(base + 1), '--image-port', String(base + 2), '--network-port', String(base + 3)],
       { env: { ...process.env, ADMIN_PASSWORD: 'workers-pw', LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] },
     )
     await waitFor('npm start --workers 2', async () => ((await fetch(`http://127.0.0.1:${base}/v3`, { signal: AbortSignal.timeout(5000) }).then((r) => r.status, () => 0)) === 200 ? true : undefined), 150_000)

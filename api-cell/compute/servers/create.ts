@@ -1,8 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto'
+import { isIP } from 'node:net'
 import type { Request, Response } from 'express'
 import { z } from 'zod'
 import type { BuildGroup, BuildSpec } from '../../../shared/cell-link/build-spec.js'
 import { ForbiddenError, InvalidError } from '../../../shared/errors.js'
+import type { NetworkInfo, NetworkRequest } from '../../../shared/network/network-info.js'
 import { isUuidLike } from '../../../shared/uuid.js'
 import { authOf, contextOf } from '../../identity/auth.js'
 import type { ComputeDeps } from '../deps.js'
@@ -144,7 +146,35 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
   const group = await groupOfHints(d, hints, auth)
   const snapshot = await flavorSnapshot(d.db, flavor)
   const aggregates = await aggregatesForBuild(d.db)
-  const region = regionOf(res)
+  const uuids = Array.from({ length: maxCount }, () => randomUUID())
+  // Through the federation-wide endpoint, `auto` on the regions' shared networks takes the network
+  // of the region the global scheduler ranks first for this flavor right now (capacity, down cells).
+  const probe: BuildSpec = {
+    instanceUuid: uuids[0]!,
+    name: s.name,
+    hostname: 'probe',
+    projectId: auth.projectId,
+    userId: auth.userId,
+    flavor: snapshot,
+    image: { id: image.id, name: image.name, properties: image.properties },
+    availabilityZone: s.availability_zone ?? null,
+    metadata: {},
+    keyName: null,
+    keyData: null,
+    userData: null,
+    description: null,
+    reservationId: '',
+    launchIndex: 0,
+    schedulerHints: hints,
+    ...(aggregates.length === 0 ? {} : { aggregates }),
+    createdAt: Date.now(),
+  }
+  const request = networkRequestOf(s, mv, maxCount)
+  const ranked = request.kind !== 'auto' || regionOf(res) !== null || d.network === undefined ? [] : requested === undefined ? d.dispatcher.rankRegions(ctx, probe, null, []) : [requested.cellPath]
+  const preferRegions = ranked.map((path) => path.split('!')[1] ?? '')
+  const allocated = await allocateNetworks(d, { projectId: auth.projectId, isAdmin: auth.isAdmin, region: regionOf(res), preferRegions, uuids, request, securityGroups: (s.security_groups ?? []).map((g) => g.name) })
+  // A server on a region's network is built in that region (the global endpoint included).
+  const region = regionOf(res) ?? allocated.region
   const reservationId = `r-${randomBytes(4).toString('hex')}`
   const now = Date.now()
   const charge = { projectId: auth.projectId, userId: auth.userId, vcpus: flavor.vcpus, memoryMb: flavor.memory_mb, minCount, maxCount }
@@ -158,8 +188,9 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
     const specs: BuildSpec[] = []
     for (let i = 0; i < count; i += 1) {
       const name = count > 1 ? `${s.name}-${i + 1}` : s.name
+      const networkInfo = allocated.infos[i]
       specs.push({
-        instanceUuid: randomUUID(),
+        instanceUuid: uuids[i]!,
         name,
         hostname: s.hostname ?? (name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'server'),
         projectId: auth.projectId,
@@ -190,6 +221,7 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
         ...(aggregates.length === 0 ? {} : { aggregates }),
         ...(requested === undefined ? {} : { requestedHost: requested.host }),
         ...(configDrive ? { configDrive: true } : {}),
+        ...(networkInfo === undefined || networkInfo.length === 0 ? {} : { networkInfo }),
         createdAt: now,
       })
     }
@@ -229,7 +261,13 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
     await recordCharges(tx, charge, specs.map((x) => x.instanceUuid))
     if (group !== undefined) await addMembers(tx, group.id, specs.map((x) => x.instanceUuid), now)
     return specs
+  }).catch(async (err: unknown) => {
+    // Not accepted (quota, a race): the addresses go back.
+    await releaseNetworks(d, uuids)
+    throw err
   })
+  // Fewer than max_count allowed by the quotas: the others' ports go back.
+  await releaseNetworks(d, uuids.slice(specs.length))
   // Multi-create: the first min_count are placed all or nothing (scheduler/reservation.ts).
   if (minCount > 1) d.builds.enqueueReservation(ctx, specs.map((x) => x.instanceUuid))
   else for (const spec of specs) d.builds.enqueue(ctx, spec.instanceUuid)
@@ -249,6 +287,66 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
       adminPass: s.adminPass ?? randomBytes(9).toString('base64url'),
     },
   })
+}
+
+/**
+ * Nova's `networks` as a {@link NetworkRequest} (2.37 semantics; before 2.37 absent is `auto`).
+ * A port or a fixed IP cannot serve several servers: with `max_count` > 1 they are a 400, as Nova answers.
+ */
+function networkRequestOf(s: z.infer<typeof serverSchema>, mv: ReturnType<typeof microversionOf>, maxCount: number): NetworkRequest {
+  if (s.networks === 'none') return { kind: 'none' }
+  if (s.networks === undefined || s.networks === 'auto') return { kind: 'auto' }
+  if (!atLeast(mv, '2.37') && s.networks.length === 0) return { kind: 'auto' }
+  const items = s.networks.map((n) => {
+    const port = n['port']
+    if (typeof port === 'string' && port !== '') {
+      if (maxCount > 1) throw new InvalidError('Unable to launch multiple instances with a single configured port ID. Please launch your instance one by one with different ports.')
+      return { port }
+    }
+    const uuid = n['uuid']
+    if (typeof uuid !== 'string') throw new InvalidError('Bad network format: missing uuid')
+    const fixed = n['fixed_ip']
+    if (fixed === undefined || fixed === null) return { uuid }
+    if (typeof fixed !== 'string' || isIP(fixed) === 0) throw new InvalidError(`Invalid input for field/attribute fixed_ip. Value: ${String(fixed)}. ${JSON.stringify(fixed)} is not a 'ipv4'`)
+    if (maxCount > 1) throw new InvalidError('max_count cannot be greater than 1 if an fixed_ip is specified.')
+    return { uuid, fixedIp: fixed }
+  })
+  return { kind: 'list', items }
+}
+
+/**
+ * Allocates the ports of every server of a create, all or nothing: one failure releases what
+ * the others got and answers the 4xx. The first server's region (a shared network of a region
+ * picked for `auto`) pins the others, so that a multi-create lands in one region.
+ */
+async function allocateNetworks(
+  d: ComputeDeps,
+  a: { projectId: string; isAdmin: boolean; region: string | null; preferRegions: readonly string[]; uuids: readonly string[]; request: NetworkRequest; securityGroups: readonly string[] },
+): Promise<{ infos: NetworkInfo[]; region: string | null }> {
+  const network = d.network
+  if (network === undefined) return { infos: [], region: null }
+  const infos: NetworkInfo[] = []
+  let region = a.region
+  let pinned: string | null = null
+  try {
+    for (const uuid of a.uuids) {
+      const got = await network.allocateForServer({ projectId: a.projectId, isAdmin: a.isAdmin, instanceUuid: uuid, request: a.request, securityGroups: a.securityGroups, region, preferRegions: a.preferRegions })
+      infos.push(got.networkInfo)
+      if (got.region !== null) {
+        pinned = got.region
+        region = got.region
+      }
+    }
+  } catch (err) {
+    await releaseNetworks(d, a.uuids)
+    throw err
+  }
+  return { infos, region: pinned }
+}
+
+/** Releases the ports of servers that will not be built (idempotent). */
+async function releaseNetworks(d: ComputeDeps, uuids: readonly string[]): Promise<void> {
+  for (const instanceUuid of uuids) await d.network?.release({ instanceUuid })
 }
 
 /**

@@ -11,6 +11,7 @@ import { checkListParams } from './list-params.js'
 import { nameFilter } from './name-filter.js'
 import { filterForStatus } from './status.js'
 import { partialSummary, serverDetail, serverSummary } from './views.js'
+import { addressesFor } from './addresses.js'
 import { CELL0_PATH } from '../../cells/cell0.js'
 
 const SORT_KEYS = { created_at: 'created_at', display_name: 'name', updated_at: 'updated_at', uuid: 'uuid', vm_state: 'vm_state', host: 'host' } as const
@@ -128,7 +129,8 @@ export async function listServers(d: ComputeDeps, req: Request, res: Response, d
   if (detail) {
     const found = await d.locator.many(contextOf(res), page)
     const mv = microversionOf(res)
-    body['servers'] = found.map((l) => serverDetail(base, l.record, { mv, isAdmin: auth.isAdmin, unknown: l.unknown }))
+    const addresses = await addressesFor(d, found.map((l) => l.record.uuid))
+    body['servers'] = found.map((l) => serverDetail(base, l.record, { mv, isAdmin: auth.isAdmin, unknown: l.unknown, addresses: addresses.get(l.record.uuid) ?? {} }))
   } else {
     // From 2.69 a server whose cell is down is listed as Nova's partial record.
     const partial = atLeast(microversionOf(res), '2.69')

@@ -27,6 +27,8 @@ import { listServers } from './list.js'
 import { MOVE_ACTIONS, moveAction } from './move-actions.js'
 import { inFlightSaga } from '../cross-cell/saga-store.js'
 import { serverDetail } from './views.js'
+import type { ServerAddresses } from './addresses.js'
+import { addressesFor } from './addresses.js'
 
 type Wrap = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: (e: unknown) => void) => void
 
@@ -107,8 +109,10 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
   const act = (res: Response, uuid: string, action: string, args: unknown): Promise<unknown> => actOnInstance(d, res, uuid, action, args)
 
   /** `server_groups` of the show, update and rebuild views (2.71). */
-  const groupsView = async (mv: Microversion, uuid: string): Promise<{ serverGroups?: string[] }> =>
-    atLeast(mv, '2.71') ? { serverGroups: await groupsOfInstance(d.db, uuid) } : {}
+  const groupsView = async (mv: Microversion, uuid: string): Promise<{ serverGroups?: string[]; addresses: ServerAddresses }> => ({
+    ...(atLeast(mv, '2.71') ? { serverGroups: await groupsOfInstance(d.db, uuid) } : {}),
+    addresses: (await addressesFor(d, [uuid])).get(uuid) ?? {},
+  })
 
   r.post('/servers', wrap((req, res) => createServer(d, req, res)))
   r.get('/servers', wrap((req, res) => listServers(d, req, res, false)))
@@ -174,6 +178,8 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
             throw err
           })
         if (deleted) {
+          // Never built: its ports go back now (the dispatcher's later placement, if it won the race, is deleted by it).
+          await d.network?.release({ instanceUuid: uuid })
           res.status(204).end()
           return
         }
@@ -182,6 +188,7 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
       if (fresh.cell_path === CELL0_PATH) {
         if (!(await d.cell0.delete(uuid))) throw new NotFoundError(`Instance ${uuid} could not be found.`)
         await d.db.updateTable('instance_index').set({ vm_state: 'deleted', updated_at: Date.now() }).where('uuid', '=', uuid).execute()
+        await d.network?.release({ instanceUuid: uuid })
         res.status(204).end()
         return
       }

@@ -5,6 +5,7 @@ import { contextOf } from '../../identity/auth.js'
 import { requireAdmin } from '../compute-policy.js'
 import type { ComputeDeps } from '../deps.js'
 import { atLeast, microversionOf } from '../microversion.js'
+import { addressesFor } from './addresses.js'
 import { actOnInstance, callerOf } from './instance-act.js'
 
 type Wrap = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: (e: unknown) => void) => void
@@ -25,7 +26,8 @@ interface LeafDiagnostics {
 /**
  * `GET /servers/{id}/diagnostics` (admin; asked of the compute host that runs the guest, through
  * its cell: a build without a host or a down cell is a 409) and `GET /servers/{id}/topology` (2.78;
- * instances here have no NUMA topology, which Nova answers with no nodes).
+ * instances here have no NUMA topology, which Nova answers with no nodes), and `GET
+ * /servers/{id}/ips[/{network}]` (the `addresses` of the show, from the network service).
  */
 export function serverInfoRouter(d: ComputeDeps, wrap: Wrap): Router {
   const r = Router()
@@ -58,6 +60,24 @@ export function serverInfoRouter(d: ComputeDeps, wrap: Wrap): Router {
         state: STATE_NAMES[g.powerState] ?? 'pending',
         uptime,
       })
+    }),
+  )
+  r.get(
+    '/servers/:id/ips',
+    wrap(async (req, res) => {
+      const found = await d.locator.get(contextOf(res), callerOf(res), String(req.params['id']))
+      res.json({ addresses: (await addressesFor(d, [found.record.uuid])).get(found.record.uuid) ?? {} })
+    }),
+  )
+  r.get(
+    '/servers/:id/ips/:network',
+    wrap(async (req, res) => {
+      const found = await d.locator.get(contextOf(res), callerOf(res), String(req.params['id']))
+      const network = String(req.params['network'])
+      const addresses = (await addressesFor(d, [found.record.uuid])).get(found.record.uuid) ?? {}
+      const list = addresses[network]
+      if (list === undefined) throw new NotFoundError('Instance is not a member of specified network')
+      res.json({ [network]: list })
     }),
   )
   r.get(

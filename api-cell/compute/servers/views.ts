@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { InstanceRecord } from '../../../shared/cell-link/build-spec.js'
 import type { Microversion } from '../microversion.js'
+import type { ServerAddresses } from './addresses.js'
 import { atLeast } from '../microversion.js'
 import { statusOf } from './status.js'
 
@@ -85,6 +86,8 @@ export interface ViewOptions {
    * list detail never does (Tempest's list schema rejects the key), so leave this out there.
    */
   readonly serverGroups?: readonly string[]
+  /** The server's `addresses` (see addresses.ts); absent: none. */
+  readonly addresses?: ServerAddresses
 }
 
 /** Keys the basic view (update, rebuild) leaves out. */
@@ -129,7 +132,7 @@ export function serverDetail(base: LinkBase, r: InstanceRecord, o: ViewOptions):
     flavor,
     created: iso(r.createdAt),
     updated: iso(r.updatedAt),
-    addresses: {},
+    addresses: o.addresses ?? {},
     accessIPv4: r.accessIpV4 ?? '',
     accessIPv6: r.accessIpV6 ?? '',
     links: links(base, 'servers', r.uuid),
