@@ -299,4 +299,17 @@ export const computeMigrations: Readonly<Record<string, Migration>> = {
       await widenTextColumns(db, [{ table: 'cross_cell_migrations', column: 'instance', notNull: true }])
     },
   },
+  /**
+   * Indexes for the filters of `GET /servers` at scale (bench/listing-bench.ts, issue #12):
+   * `changes-since` (and `sort_key=updated_at`) read a range of updated_at within the project or
+   * across projects, `status` an exact vm_state within the project, newest first. Without them
+   * each of these pages scanned every server of the project.
+   */
+  compute_0013_instance_index_listing: {
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema.createIndex('instance_index_project_updated').on('instance_index').columns(['project_id', 'updated_at']).execute()
+      await db.schema.createIndex('instance_index_updated').on('instance_index').columns(['updated_at', 'uuid']).execute()
+      await db.schema.createIndex('instance_index_project_state').on('instance_index').columns(['project_id', 'vm_state', 'created_at']).execute()
+    },
+  },
 }
