@@ -290,6 +290,13 @@ export class CellAgent implements CellLink, WatchSource {
     return this.#conductor.getInstances(ctx, args.uuids)
   }
 
+  /** What {@link CellAgent.getInstances} answers, as JSON texts: a cell below's are relayed as they came. */
+  async getInstancesJson(ctx: RequestContext, args: { cellPath: string; uuids: readonly string[] }): Promise<string[]> {
+    const to = this.#route(args.cellPath)
+    if (to !== 'self') return to.getInstancesJson !== undefined ? to.getInstancesJson(ctx, args) : (await to.getInstances(ctx, args)).map((r) => JSON.stringify(r))
+    return (await this.#conductor.getInstances(ctx, args.uuids)).map((r) => JSON.stringify(r))
+  }
+
   async listHosts(ctx: RequestContext): Promise<unknown[]> {
     const own = this.#s.hasHosts ? await this.#conductor.listHosts(ctx) : []
     const below = await Promise.all(
