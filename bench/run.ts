@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench -- NAME`: runs one benchmark (scheduler, bus, virt, boot, converge, detection, sites, move, faults, dashboard, throughput; `all` runs each), prints its
+ * `npm run bench -- NAME`: runs one benchmark (scheduler, bus, virt, boot, converge, detection, sites, move, faults, dashboard, throughput, listing, propagation; `all` runs each), prints its
  * figures, writes them to `bench/results/NAME.json` with a description of the machine, and rewrites
  * `bench/RESULTS.md` from every results file and `bench/NOTES.md` (`summary` only rewrites it).
  * Benchmarks print; tests never assert on time.
@@ -17,8 +17,10 @@ import { benchConverge } from './converge-bench.js'
 import { benchDashboard } from './dashboard-bench.js'
 import { benchDetection } from './detection-bench.js'
 import { benchFaults, faultTable } from './faults-bench.js'
+import { benchListing, listingSizeFromArgs } from './listing-bench.js'
 import { benchMove } from './move-bench.js'
 import { benchClaims, benchTreeDecisions } from './placement-bench.js'
+import { benchPropagation } from './propagation-bench.js'
 import { benchSites } from './sites-bench.js'
 import { benchDecisions } from './scheduler-bench.js'
 import { benchThroughput } from './throughput-bench.js'
@@ -43,6 +45,10 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<Figures>>> = {
   dashboard: () => benchDashboard(),
   // Issue #12's table: multi-create, sequential boots, listings, deletes, RSS, in both modes.
   throughput: () => benchThroughput(),
+  // Issue #12: 100,000 servers over 20 leaves listed through the API (`--servers N --leaves L`).
+  listing: () => benchListing(listingSizeFromArgs(process.argv.slice(3))),
+  // Issue #12: a host's capacity change seen at the API cell through a three-level tree.
+  propagation: () => benchPropagation(),
 }
 
 /**
@@ -129,6 +135,7 @@ async function main(): Promise<void> {
     return
   }
   const names = name === 'all' ? Object.keys(BENCHMARKS) : [name]
+  // Flags after the name belong to the scenario (listing's --servers / --leaves).
   if (!names.every((n) => Object.hasOwn(BENCHMARKS, n))) {
     process.stderr.write(`usage: npm run bench -- ${Object.keys(BENCHMARKS).join(' | ')} | all | summary\n`)
     process.exit(2)

@@ -20,10 +20,17 @@ const cmp = (a: Microversion, b: Microversion): number => a.major - b.major || a
 
 /** `true` when the request's version is at least `v` (e.g. `atLeast(mv, '2.47')`). */
 export function atLeast(mv: Microversion, v: string): boolean {
-  const target = parse(v)
-  if (target === undefined) throw new Error(`bad version literal ${v}`)
+  // The literals are few and fixed in the code: parsed once each, not once per server of a listing.
+  let target = LITERALS.get(v)
+  if (target === undefined) {
+    target = parse(v)
+    if (target === undefined) throw new Error(`bad version literal ${v}`)
+    LITERALS.set(v, target)
+  }
   return cmp(mv, target) >= 0
 }
+
+const LITERALS = new Map<string, Microversion>()
 
 /** 406 with Nova's message. */
 class NotAcceptableVersionError extends AppError {

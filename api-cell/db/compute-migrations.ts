@@ -299,4 +299,18 @@ export const computeMigrations: Readonly<Record<string, Migration>> = {
       await widenTextColumns(db, [{ table: 'cross_cell_migrations', column: 'instance', notNull: true }])
     },
   },
+  /**
+   * Indexes for `GET /servers` at scale (bench/listing-bench.ts, issue #12): `status` reads an
+   * exact vm_state within the project, newest first, instead of scanning the project's servers;
+   * `sort_key=updated_at` and `changes-since` across projects read updated_at in order. Not
+   * (project_id, updated_at): with it SQLite (no statistics) took it for every `changes-since`
+   * and sorted all the project's changes for each page of 1,000 (0.4 s at 100,000 servers), where
+   * walking (project_id, created_at) and testing updated_at stops after one page.
+   */
+  compute_0013_instance_index_listing: {
+    async up(db: Kysely<any>): Promise<void> {
+      await db.schema.createIndex('instance_index_updated').on('instance_index').columns(['updated_at', 'uuid']).execute()
+      await db.schema.createIndex('instance_index_project_state').on('instance_index').columns(['project_id', 'vm_state', 'created_at']).execute()
+    },
+  },
 }

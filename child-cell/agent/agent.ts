@@ -35,6 +35,7 @@ import type { CellBuildRequest, CellRanking } from '../../shared/scheduling/cell
 import { cellBuildRequestOf } from '../../shared/scheduling/cell-ranking.js'
 import { ConductorApi } from '../conductor/rpc-api.js'
 import { AGENT_TOPIC } from './rpc-api.js'
+import { ReportCoalescer } from './report-coalescer.js'
 
 /** Settings of one cell agent. */
 export interface AgentSettings {
@@ -89,7 +90,8 @@ export class CellAgent implements CellLink, WatchSource {
   #server: CellServer | undefined
   #busSub: Subscription | undefined
   #timer: NodeJS.Timeout | undefined
-  #reportPending: NodeJS.Timeout | undefined
+  /** Capacity changes reported on their event, coalesced to one report per 50 ms under load. */
+  readonly #reportCoalescer = new ReportCoalescer({ gapMs: 50, run: () => void this.#report() })
   #disabled = false
 
   constructor(args: { readonly settings: AgentSettings; readonly bus: MessageBus; readonly log: Logger }) {
@@ -166,7 +168,7 @@ export class CellAgent implements CellLink, WatchSource {
   async stop(): Promise<void> {
     this.#antiEntropy.stop()
     if (this.#timer !== undefined) clearInterval(this.#timer)
-    if (this.#reportPending !== undefined) clearTimeout(this.#reportPending)
+    this.#reportCoalescer.cancel()
     await this.#watcher.stop()
     await this.#server?.close()
     await this.#busSub?.close()
@@ -288,6 +290,13 @@ export class CellAgent implements CellLink, WatchSource {
     return this.#conductor.getInstances(ctx, args.uuids)
   }
 
+  /** What {@link CellAgent.getInstances} answers, as JSON texts: a cell below's are relayed as they came. */
+  async getInstancesJson(ctx: RequestContext, args: { cellPath: string; uuids: readonly string[] }): Promise<string[]> {
+    const to = this.#route(args.cellPath)
+    if (to !== 'self') return to.getInstancesJson !== undefined ? to.getInstancesJson(ctx, args) : (await to.getInstances(ctx, args)).map((r) => JSON.stringify(r))
+    return (await this.#conductor.getInstances(ctx, args.uuids)).map((r) => JSON.stringify(r))
+  }
+
   async listHosts(ctx: RequestContext): Promise<unknown[]> {
     const own = this.#s.hasHosts ? await this.#conductor.listHosts(ctx) : []
     const below = await Promise.all(
@@ -391,11 +400,7 @@ export class CellAgent implements CellLink, WatchSource {
   }
 
   #scheduleReport(): void {
-    if (this.#reportPending !== undefined) return
-    this.#reportPending = setTimeout(() => {
-      this.#reportPending = undefined
-      void this.#report()
-    }, 50)
+    this.#reportCoalescer.trigger()
   }
 
   async #report(): Promise<void> {

@@ -101,6 +101,12 @@ export class GrpcCellClient implements CellLink {
     return JSON.parse(res.result_json || 'null')
   }
 
+  /** The records' JSON texts as the child sent them (see {@link CellLink.getInstancesJson}: relays only). */
+  async getInstancesJson(ctx: RequestContext, args: { cellPath: string; uuids: readonly string[] }): Promise<string[]> {
+    const res = await this.#unary<{ instances_json: string[] }>('GetInstances', ctx, { ctx: ctxToPb(ctx), cell_path: args.cellPath, uuids: [...args.uuids] })
+    return res.instances_json
+  }
+
   async getInstances(ctx: RequestContext, args: { cellPath: string; uuids: readonly string[] }): Promise<unknown[]> {
     const res = await this.#unary<any>('GetInstances', ctx, {
       ctx: ctxToPb(ctx),

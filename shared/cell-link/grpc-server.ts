@@ -117,7 +117,9 @@ export async function serveCell(args: {
       return { result_json: JSON.stringify(result ?? null) }
     }),
     GetInstances: unary('GetInstances', self, async (req: any, deadline) => {
-      const found = await link.getInstances(ctxFromPb(req.ctx, deadline), { cellPath: req.cell_path, uuids: req.uuids })
+      const args = { cellPath: req.cell_path, uuids: req.uuids }
+      if (link.getInstancesJson !== undefined) return { instances_json: await link.getInstancesJson(ctxFromPb(req.ctx, deadline), args) }
+      const found = await link.getInstances(ctxFromPb(req.ctx, deadline), args)
       return { instances_json: found.map((i) => JSON.stringify(i)) }
     }),
     CellAdmin: unary('CellAdmin', self, async (req: any, deadline) => {

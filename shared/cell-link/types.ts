@@ -115,6 +115,13 @@ export interface CellLink {
   build(ctx: RequestContext, call: BuildCall): Promise<BuildOutcome>
   instanceAction(ctx: RequestContext, args: InstanceActionCall): Promise<unknown>
   getInstances(ctx: RequestContext, args: { readonly cellPath: string; readonly uuids: readonly string[] }): Promise<unknown[]>
+  /**
+   * The same records as their JSON texts, unchecked: what a cell relays for a cell below it, so
+   * that a page of a listing is not parsed and serialised again at every level. Only a relay may
+   * use it; the final receiver reads through {@link CellLink.getInstances}, which checks that each
+   * record is one it asked for, from the cell it asked.
+   */
+  getInstancesJson?(ctx: RequestContext, args: { readonly cellPath: string; readonly uuids: readonly string[] }): Promise<string[]>
   listHosts(ctx: RequestContext): Promise<unknown[]>
   /** An administrative operation on the cell at `cellPath` (see {@link CellAdminCall}). */
   cellAdmin(ctx: RequestContext, args: CellAdminCall): Promise<unknown>

@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express'
 import type { Selectable } from 'kysely'
+import { sql } from 'kysely'
 import type { InstanceIndexTable } from '../../db/compute-schema.js'
 import { InvalidError } from '../../../shared/errors.js'
 import { ownValue } from '../../../shared/http/request-guards.js'
@@ -8,7 +9,7 @@ import type { ComputeDeps } from '../deps.js'
 import { atLeast, microversionOf } from '../microversion.js'
 import { linkBase, regionOf } from '../request-scope.js'
 import { checkListParams } from './list-params.js'
-import { nameFilter } from './name-filter.js'
+import { likePrefilter, nameFilter } from './name-filter.js'
 import { filterForStatus } from './status.js'
 import { partialSummary, serverDetail, serverSummary } from './views.js'
 import { addressesFor } from './addresses.js'
@@ -113,8 +114,12 @@ export async function listServers(d: ComputeDeps, req: Request, res: Response, d
     }
     page = await query.orderBy(sortKey, sortDir).orderBy('uuid', sortDir).limit(pageSize).execute()
   } else {
-    // A name regex (no portable REGEXP in SQL) or a nullable sort key: filter and page in memory.
-    let rows = await query.orderBy(sortKey, sortDir).orderBy('uuid', sortDir).execute()
+    // A name regex (no portable REGEXP in SQL) or a nullable sort key: filter and page in memory,
+    // over the few columns the filters need; a plain-string name is narrowed in SQL first.
+    const like = name === undefined ? undefined : likePrefilter(name)
+    let narrow = query.clearSelect().select(['uuid', 'name', 'tags'])
+    if (like !== undefined) narrow = narrow.where(sql<boolean>`${sql.ref('name')} like ${like} escape '!'`)
+    let rows = await narrow.orderBy(sortKey, sortDir).orderBy('uuid', sortDir).execute()
     if (matches !== undefined) rows = rows.filter((r) => matches(r.name))
     if (tagMatch !== undefined) rows = rows.filter((r) => tagMatch(JSON.parse(r.tags) as string[]))
     if (marker !== undefined) {
@@ -122,7 +127,10 @@ export async function listServers(d: ComputeDeps, req: Request, res: Response, d
       if (i < 0) throw new InvalidError(`marker [${marker}] not found`)
       rows = rows.slice(i + 1)
     }
-    page = rows.slice(0, pageSize)
+    const uuids = rows.slice(0, pageSize).map((r) => r.uuid)
+    const full = uuids.length === 0 ? [] : await d.db.selectFrom('instance_index').selectAll().where('uuid', 'in', uuids).execute()
+    const byUuid = new Map(full.map((r) => [r.uuid, r]))
+    page = uuids.flatMap((u) => byUuid.get(u) ?? [])
   }
   const base = linkBase(req, res)
   const body: Record<string, unknown> = {}

@@ -47,3 +47,23 @@ export function nameFilter(pattern: string): (name: string) => boolean {
   if (re.programSize() > MAX_PROGRAM_SIZE) throw new InvalidError('Invalid regular expression in the name filter: too complex')
   return (name) => re.test(name)
 }
+
+/** Characters with a meaning in a pattern: one of them and the pattern is not a plain string. */
+const META = '\\.^$*+?()[]{}|'
+
+/**
+ * A SQL `LIKE` pattern (escape character `!`) that every name the `name` filter matches also
+ * matches, when the pattern is a plain string, optionally anchored (`web`, `^web-1$`); undefined
+ * for any other pattern. `LIKE` may match more (it ignores ASCII case in SQLite and in MariaDB's
+ * default collations), so the regular expression still runs on what it returns: the prefilter only
+ * spares the listing from reading every server of the project to test each name.
+ */
+export function likePrefilter(pattern: string): string | undefined {
+  const start = pattern.startsWith('^')
+  const end = pattern.endsWith('$') && pattern.length > (start ? 1 : 0)
+  const body = pattern.slice(start ? 1 : 0, end ? -1 : undefined)
+  if (body === '' || [...body].some((ch) => META.includes(ch))) return undefined
+  let escaped = ''
+  for (const ch of body) escaped += ch === '%' || ch === '_' || ch === '!' ? `!${ch}` : ch
+  return `${start ? '' : '%'}${escaped}${end ? '' : '%'}`
+}
