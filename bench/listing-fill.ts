@@ -144,7 +144,7 @@ async function fillLeaf(
           config_drive: '', access_ip_v4: null, access_ip_v6: null, fault: null,
           launched_at: at, terminated_at: null, created_at: a.createdFrom + p.i, updated_at: at,
           deleted: 0, deleted_at: null, shelved_image_id: null,
-        network_info: null,
+          network_info: null,
         })
       }
       await tx
