@@ -21,8 +21,9 @@ export interface NetworkApiDeps {
   readonly regions: readonly string[]
   readonly logger?: ErrorLogger
   /**
-   * More `/v2.0` routes (security groups, floating IPs): mounted after authentication, reading
-   * the caller with `callerOf(res)` from network-routes.ts.
+   * More routers (security groups, floating IPs) whose paths start with `/v2.0/`: mounted at the
+   * root of every endpoint (federation-wide and per region) after the core routes, which
+   * authenticate every `/v2.0` request first; they may authenticate again themselves.
    */
   readonly extraRoutes?: readonly Router[]
 }
@@ -82,12 +83,12 @@ export function networkApi(d: NetworkApiDeps): express.Express {
     v2.use(networkRoutes(d.service, wrap))
     v2.use(portRoutes(d.service, wrap))
     v2.use(quotaRoutes(d.service, wrap))
-    for (const extra of d.extraRoutes ?? []) v2.use(extra)
     // Neutron's clients append `.json` to some paths (quota details): serve both spellings.
     r.use('/v2.0', (req, _res, next) => {
       if (req.url.includes('.json')) req.url = req.url.replace(/\.json(\?|$)/, '$1')
       next()
     }, v2)
+    for (const extra of d.extraRoutes ?? []) r.use(extra)
     return r
   }
   for (const region of d.regions) app.use(`/regions/${region}`, scoped(region, `/regions/${region}`))
