@@ -1,7 +1,35 @@
 import type { Kysely } from 'kysely'
 import type { InstancePort, InstancePorts } from '../compute/security-groups/instance-ports.js'
-import type { AllocationPool, NetworkDirectory, NetworkFacts, PortFacts } from './floating-ips/network-directory.js'
+import { isDuplicateKey } from '../../shared/db/database.js'
+import type { AllocationPool, NetworkDirectory, NetworkFacts, PortFacts, SharedAllocations } from './floating-ips/network-directory.js'
+import type { FloatingIpTables } from './floating-ips/schema.js'
 import type { NetworkTables } from './schema.js'
+
+/** The floating IP store's transaction, over the same API database that holds `ip_allocations`. */
+const asNetworkDb = (tx: Kysely<FloatingIpTables>): Kysely<NetworkTables> => tx as unknown as Kysely<NetworkTables>
+
+/**
+ * Floating IPs hold their addresses in `ip_allocations` too, with the floating IP's id where a
+ * port's id would be: the table's primary key (subnet, address) keeps ports and floating IPs
+ * apart, and port IPAM skips those addresses without knowing floating IPs exist.
+ */
+export const SHARED_ALLOCATIONS: SharedAllocations = {
+  async reserve(tx, a) {
+    try {
+      await asNetworkDb(tx).insertInto('ip_allocations').values({ subnet_id: a.subnetId, ip_address: a.ipAddress, port_id: a.holderId, network_id: a.networkId, created_at: Date.now() }).execute()
+      return true
+    } catch (err) {
+      if (isDuplicateKey(err)) return false
+      throw err
+    }
+  },
+  async held(tx, subnetId) {
+    return new Set((await asNetworkDb(tx).selectFrom('ip_allocations').select('ip_address').where('subnet_id', '=', subnetId).execute()).map((r) => r.ip_address))
+  },
+  async release(tx, holderId) {
+    await asNetworkDb(tx).deleteFrom('ip_allocations').where('port_id', '=', holderId).execute()
+  },
+}
 
 /**
  * Networks, subnets and ports as floating IPs see them, read from the port service's tables
@@ -9,6 +37,8 @@ import type { NetworkTables } from './schema.js'
  */
 export class PortNetworkDirectory implements NetworkDirectory {
   readonly #db: Kysely<NetworkTables>
+  /** {@link NetworkDirectory.allocations}: one address table for ports and floating IPs. */
+  readonly allocations = SHARED_ALLOCATIONS
 
   constructor(db: Kysely<NetworkTables>) {
     this.#db = db
