@@ -32,6 +32,21 @@ const wrap: Wrap = (fn) => (req, res, next) => {
   fn(req, res).catch(next)
 }
 
+/** The resources `GET /v2.0` lists: the core's... */
+const RESOURCES: readonly (readonly [string, string])[] = [
+  ['network', 'networks'],
+  ['subnet', 'subnets'],
+  ['port', 'ports'],
+  ['extension', 'extensions'],
+  ['quota', 'quotas'],
+]
+/** ...and those of the security group and floating IP routers, when extra routers are mounted. */
+const EXTRA_RESOURCES: readonly (readonly [string, string])[] = [
+  ['security_group', 'security-groups'],
+  ['security_group_rule', 'security-group-rules'],
+  ['floatingip', 'floatingips'],
+]
+
 const versionDoc = (href: string): Record<string, unknown> => ({ id: 'v2.0', status: 'CURRENT', links: [{ rel: 'self', href }] })
 
 /**
@@ -61,7 +76,8 @@ export function networkApi(d: NetworkApiDeps): express.Express {
     })
     r.get(['/v2.0', '/v2.0/'], (req, res) => {
       const base = `${root(req, prefix)}/v2.0`
-      res.json({ resources: ['network', 'subnet', 'port', 'extension', 'quota'].map((n) => ({ name: n, collection: n === 'quota' ? 'quotas' : `${n}s`, links: [{ rel: 'self', href: `${base}/${n === 'quota' ? 'quotas' : `${n}s`}` }] })) })
+      const listed = (d.extraRoutes ?? []).length > 0 ? [...RESOURCES, ...EXTRA_RESOURCES] : RESOURCES
+      res.json({ resources: listed.map(([name, collection]) => ({ name, collection, links: [{ rel: 'self', href: `${base}/${collection}` }] })) })
     })
     const v2 = Router()
     v2.use(auth)

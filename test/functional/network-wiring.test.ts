@@ -93,6 +93,11 @@ describe('embedded federation: security groups, floating IPs and metadata over t
     removeDir(cfg.stateDir)
   })
 
+  it('lists security groups and floating IPs among the resources of /v2.0', async () => {
+    const doc = await call(alice.session, 'GET', `${neutron}/v2.0`)
+    expect(doc.body.resources.map((r: any) => r.collection)).toEqual(expect.arrayContaining(['ports', 'security-groups', 'security-group-rules', 'floatingips']))
+  })
+
   it('binds the boot’s group to the port, and its rules reach the host’s packet filter', async () => {
     const port = (await call(alice.session, 'GET', `${neutron}/v2.0/ports/${portId}`)).body.port
     expect(port.security_groups).toEqual([webId])
