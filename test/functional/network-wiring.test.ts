@@ -141,6 +141,7 @@ describe('embedded federation: security groups, floating IPs and metadata over t
     const nd = await get(url, '/openstack/latest/network_data.json', fixedIp)
     expect(nd.status).toBe(200)
     expect(JSON.stringify(JSON.parse(nd.body))).toContain(fixedIp)
+    expect(await get(url, '/latest/meta-data/security-groups', fixedIp)).toMatchObject({ status: 200, body: 'web' })
     // Another region's listener does not serve it, nor does an address no port holds.
     expect((await get(fed.api.metadataUrls['region-two'] ?? '', '/openstack/latest/meta_data.json', fixedIp)).status).toBe(404)
     expect((await get(url, '/openstack/latest/meta_data.json', '127.55.0.250')).status).toBe(404)
