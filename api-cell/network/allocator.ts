@@ -61,11 +61,14 @@ export class PortAllocator implements NetworkAllocator, AddressLookup {
       const info = await this.#infoOf(existing)
       return { networkInfo: info, region: await this.#regionOfPorts(existing) }
     }
+    // Names are resolved before anything is written: a bad one allocates nothing. Nova checks
+    // them whatever the networks, `none` included.
+    const groups = this.#s.security === undefined ? [] : await this.#s.security.resolve({ projectId: args.projectId, isAdmin: false }, args.securityGroups).catch((err: unknown) => {
+      throw toNova(err)
+    })
     if (args.request.kind === 'none') return { networkInfo: [], region: null }
     const caller: NetCaller = { projectId: args.projectId, isAdmin: args.isAdmin === true, region: args.region ?? null }
     try {
-      // Names are resolved before anything is written: a bad one allocates nothing.
-      const groups = this.#s.security === undefined ? [] : await this.#s.security.resolve({ projectId: args.projectId, isAdmin: false }, args.securityGroups)
       const withGroups = { ...args, securityGroups: groups }
       const region = args.request.kind === 'auto' ? await this.#auto(withGroups, caller) : await this.#list(withGroups, caller, args.request.items)
       return { networkInfo: await this.#infoOf(await this.#portsOf([args.instanceUuid])), region }

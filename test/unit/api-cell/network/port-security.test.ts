@@ -47,6 +47,8 @@ describe('ports, security groups and floating IPs over one database', () => {
     const bad = await alloc.allocateForServer({ projectId: 'alice', instanceUuid: VM, request: { kind: 'auto' }, securityGroups: ['web', 'nope'], region: 'r1' }).catch((e: unknown) => e as AppError)
     expect(bad).toMatchObject({ status: 400, message: 'Security group nope not found.' })
     expect(await d.db.selectFrom('ports').select('id').execute()).toEqual([])
+    // Checked whatever the networks, as Nova does.
+    await expect(alloc.allocate({ projectId: 'alice', instanceUuid: VM, request: { kind: 'none' }, securityGroups: ['nope'] })).rejects.toMatchObject({ status: 400 })
 
     const [port] = await alloc.allocate({ projectId: 'alice', instanceUuid: VM, request: { kind: 'auto' }, securityGroups: ['web'] })
     expect(port?.securityRules).toEqual(expect.arrayContaining([{ direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', portRangeMin: 22, portRangeMax: 22, remoteIpPrefix: null }]))
