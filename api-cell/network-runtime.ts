@@ -13,6 +13,8 @@ import { seedRegionNetworks } from './network/bootstrap.js'
 import { neutronFaultBody } from './network/faults.js'
 import { networkApi } from './network/router.js'
 import type { NetworkTables } from './network/schema.js'
+import type { AllNetworkTables, NetworkSecurity } from './network/security-wiring.js'
+import { networkSecurity } from './network/security-wiring.js'
 import { NetworkService } from './network/service.js'
 
 /** Default port of the network API (Neutron's). */
@@ -22,6 +24,8 @@ export const DEFAULT_NETWORK_PORT = 9696
 export interface NetworkRuntime {
   readonly service: NetworkService
   readonly allocator: PortAllocator
+  /** Security groups and floating IPs (mounted on the listener; `nova` for the compute API). */
+  readonly security: NetworkSecurity
   /** `http://host:port` of the listener. */
   readonly url: string
   /** The network endpoint of each Keystone region: the federation-wide one at the root. */
@@ -31,11 +35,12 @@ export interface NetworkRuntime {
 
 /**
  * Starts the network service of the API cell: the default network of each region (first start),
- * and the Neutron v2.0 listener on `port` (0: any free port). Kept out of runtime.ts, which wires
+ * and the Neutron v2.0 listener on `port` (0: any free port) with networks, subnets, ports,
+ * security groups and floating IPs over the one API database. Kept out of runtime.ts, which wires
  * the other services, so that each stays readable.
  */
 export async function startNetworkRuntime(a: {
-  readonly db: Kysely<NetworkTables>
+  readonly db: Kysely<AllNetworkTables>
   readonly host: string
   readonly publicHost: string
   readonly port: number
@@ -50,9 +55,10 @@ export async function startNetworkRuntime(a: {
    */
   readonly extraRoutes?: (service: NetworkService) => readonly Router[]
 }): Promise<NetworkRuntime> {
-  const service = new NetworkService(a.db)
+  const security = networkSecurity({ db: a.db, tokens: a.tokens, logger: a.log })
+  const service = new NetworkService(a.db, { security: security.ports })
   await seedRegionNetworks(service, a.adminProjectId, a.regions)
-  const app = networkApi({ service, tokens: a.tokens, regions: a.regions, logger: a.log, extraRoutes: a.extraRoutes?.(service) ?? [] })
+  const app = networkApi({ service, tokens: a.tokens, regions: a.regions, logger: a.log, extraRoutes: [...security.routers, ...(a.extraRoutes?.(service) ?? [])] })
   const server: Server = createServer(observeHttp({ listener: 'network', handler: app, log: a.log.child({ service: 'access' }) }))
   answerClientErrors(server, (status, message) => neutronFaultBody(status, message))
   await new Promise<void>((resolve, reject) => {
@@ -64,6 +70,7 @@ export async function startNetworkRuntime(a: {
   return {
     service,
     allocator: new PortAllocator(service),
+    security,
     url,
     urls: { [a.federationRegion]: url, ...Object.fromEntries(a.regions.map((r) => [r, `${url}/regions/${r}`])) },
     close: () =>

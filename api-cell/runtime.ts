@@ -30,7 +30,7 @@ import { seedFlavors } from './compute/flavors/flavor-store.js'
 import { InstanceLocator } from './compute/servers/locator.js'
 import { consoleMigrations } from './consoles/console-tokens.js'
 import { startRegionConsoleProxies } from './consoles/region-proxies.js'
-import { NO_ADDRESSES, startRegionMetadataServers } from './metadata/region-listeners.js'
+import { startRegionMetadataServers } from './metadata/region-listeners.js'
 import { computeMigrations } from './db/compute-migrations.js'
 import type { ApiSchema } from './db/schema.js'
 import { authMiddleware } from './identity/auth.js'
@@ -58,6 +58,8 @@ import { targetRanker } from './compute/cross-cell/targets.js'
 import { UnshelveMover } from './scheduler/unshelve-mover.js'
 import { groupMembersLookup } from './scheduler/group-members.js'
 import { networkMigrations } from './network/migrations.js'
+import { floatingIpMigrations } from './network/floating-ips/migrations.js'
+import { securityGroupMigrations } from './network/security-groups/migrations.js'
 import { followServers, startNetworkRuntime } from './network-runtime.js'
 
 /** One cell of the tree as the API cell registers it. */
@@ -93,7 +95,7 @@ export interface ApiRuntimeArgs {
    * Absent: no metadata API.
    */
   readonly metadata?: { readonly port: number; readonly proxySecret?: string }
-  /** Who holds a fixed address (the network service), for the metadata API; absent: nobody. */
+  /** Who holds a fixed address, for the metadata API; absent: the network service's ports (tests may fake it). */
   readonly addressLookup?: AddressLookup
   /** The advertised host in URLs (default: `host`). */
   readonly publicHost?: string
@@ -139,7 +141,7 @@ export interface ApiRuntime {
 }
 
 /** Every migration of the API database (identity, image, compute), as `cellctl db sync --api` runs them too. */
-export const API_MIGRATIONS = { ...identityMigrations, ...imageMigrations, ...computeMigrations, ...consoleMigrations, ...networkMigrations }
+export const API_MIGRATIONS = { ...identityMigrations, ...imageMigrations, ...computeMigrations, ...consoleMigrations, ...networkMigrations, ...securityGroupMigrations, ...floatingIpMigrations }
 
 /** The token signing key, kept in the state directory so tokens survive a restart. */
 function tokenSecret(stateDir: string): Buffer {
@@ -362,7 +364,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
     const consoles = a.console === undefined ? undefined : await startRegionConsoleProxies({ db: api.db, host: a.host, publicHost: host, regions: a.regions, ...a.console, log: a.log.child({ service: 'console-proxy' }) })
     if (consoles !== undefined) stops.push(() => consoles.close())
     const locator = new InstanceLocator({ db: api.db, tree, cell0 })
-    const metadata = a.metadata === undefined ? undefined : await startRegionMetadataServers({ db: api.db, locator, host: a.host, publicHost: host, regions: a.regions, ...a.metadata, addresses: a.addressLookup ?? NO_ADDRESSES, log: a.log.child({ service: 'metadata' }) })
+    const metadata = a.metadata === undefined ? undefined : await startRegionMetadataServers({ db: api.db, locator, host: a.host, publicHost: host, regions: a.regions, ...a.metadata, addresses: a.addressLookup ?? net.allocator, interfaces: net.allocator, log: a.log.child({ service: 'metadata' }) })
     if (metadata !== undefined) stops.push(() => metadata.close())
     const signer = new FileUrlSigner({ key: fileUrlKey(secret), publicUrl: urls.image })
     const snapshots = snapshotImages(images, signer, SNAPSHOT_URL_TTL_MS)
@@ -433,6 +435,7 @@ export async function startApi(a: ApiRuntimeArgs): Promise<ApiRuntime> {
         log: a.log.child({ service: 'compute-api' }),
         regions: a.regions,
         network: net.allocator,
+        securityGroups: net.security.nova,
         crossCell: { moves: crossCellMoves, targets: crossCellTargets, rule: a.crossCellRule ?? 'nobody' },
         ...(consoles === undefined ? {} : { consoles: consoles.service }),
       },

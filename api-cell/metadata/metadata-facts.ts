@@ -9,6 +9,14 @@ import type { InstanceLocator } from '../compute/servers/locator.js'
 /** How long an instance's facts are served from memory (Nova's `metadata_cache_expiration`: 15 s). */
 export const METADATA_CACHE_TTL_MS = 15_000
 
+/**
+ * Where the metadata service reads a server's interfaces (`network_data.json`, `local-ipv4`) and
+ * the names of its ports' security groups (EC2's `security-groups`): the network service's allocator.
+ */
+export interface InterfaceSource extends Pick<NetworkAllocator, 'interfacesOf'> {
+  securityGroupNamesOf?(instanceUuids: readonly string[]): Promise<ReadonlyMap<string, readonly string[]>>
+}
+
 /** The facts of one instance as the metadata service serves them, with where it lives. */
 export interface ServedInstance {
   readonly facts: InstanceFacts
@@ -26,11 +34,11 @@ export interface ServedInstance {
 export class MetadataFacts {
   readonly #db: Kysely<ComputeTables>
   readonly #locator: InstanceLocator
-  readonly #interfaces: Pick<NetworkAllocator, 'interfacesOf'> | undefined
+  readonly #interfaces: InterfaceSource | undefined
   readonly #ttlMs: number
   readonly #cache = new Map<string, { readonly at: number; readonly served: Promise<ServedInstance | undefined> }>()
 
-  constructor(args: { db: Kysely<ComputeTables>; locator: InstanceLocator; interfaces?: Pick<NetworkAllocator, 'interfacesOf'>; ttlMs?: number }) {
+  constructor(args: { db: Kysely<ComputeTables>; locator: InstanceLocator; interfaces?: InterfaceSource; ttlMs?: number }) {
     this.#db = args.db
     this.#locator = args.locator
     this.#interfaces = args.interfaces
@@ -72,6 +80,7 @@ export class MetadataFacts {
         ? undefined
         : await this.#db.selectFrom('key_pairs').select('public_key').where('user_id', '=', r.userId).where('name', '=', r.keyName).executeTakeFirst()
     const networkInfo = (await this.#interfaces?.interfacesOf([uuid]))?.get(uuid) ?? []
+    const securityGroups = (await this.#interfaces?.securityGroupNamesOf?.([uuid]))?.get(uuid) ?? []
     return {
       region: r.cellPath.split('!')[1],
       facts: {
@@ -88,8 +97,8 @@ export class MetadataFacts {
         keyName: key === undefined ? null : r.keyName,
         keyData: key?.public_key ?? null,
         userData: r.userData,
-        // The leaf keeps no security group names; the network service's ports will say.
-        securityGroups: [],
+        // The leaf keeps no security group names: the groups of the server's ports.
+        securityGroups,
         networkInfo,
       },
     }

@@ -1,8 +1,9 @@
 import type { Kysely } from 'kysely'
 import type { Logger } from '../../shared/logging.js'
-import type { AddressLookup, NetworkAllocator } from '../../shared/network/network-info.js'
+import type { AddressLookup } from '../../shared/network/network-info.js'
 import type { InstanceLocator } from '../compute/servers/locator.js'
 import type { ComputeTables } from '../db/compute-schema.js'
+import type { InterfaceSource } from './metadata-facts.js'
 import { MetadataFacts } from './metadata-facts.js'
 import type { MetadataServer } from './metadata-server.js'
 import { startMetadataServer } from './metadata-server.js'
@@ -31,7 +32,7 @@ export async function startRegionMetadataServers(a: {
   port: number
   proxySecret?: string
   addresses: AddressLookup
-  interfaces?: Pick<NetworkAllocator, 'interfacesOf'>
+  interfaces?: InterfaceSource
   log: Logger
 }): Promise<RegionMetadataServers> {
   const facts = new MetadataFacts({ db: a.db, locator: a.locator, ...(a.interfaces === undefined ? {} : { interfaces: a.interfaces }) })

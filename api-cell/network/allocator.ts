@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto'
 import { AppError, ConflictError, InvalidError, OverQuotaError } from '../../shared/errors.js'
-import type { AddressLookup, FixedIpInfo, IpVersion, NetworkAllocator, NetworkInfo, NetworkRequest, PortInfo } from '../../shared/network/network-info.js'
+import type { AddressLookup, FixedIpInfo, IpVersion, NetworkAllocator, NetworkInfo, NetworkRequest, PortInfo, SecurityRuleInfo } from '../../shared/network/network-info.js'
 import type { NetCaller } from './caller.js'
 import { canSee } from './caller.js'
 import { canonicalAddress } from './ip-math.js'
@@ -61,10 +61,16 @@ export class PortAllocator implements NetworkAllocator, AddressLookup {
       const info = await this.#infoOf(existing)
       return { networkInfo: info, region: await this.#regionOfPorts(existing) }
     }
+    // Names are resolved before anything is written: a bad one allocates nothing. Nova checks
+    // them whatever the networks, `none` included.
+    const groups = this.#s.security === undefined ? [] : await this.#s.security.resolve({ projectId: args.projectId, isAdmin: false }, args.securityGroups).catch((err: unknown) => {
+      throw toNova(err)
+    })
     if (args.request.kind === 'none') return { networkInfo: [], region: null }
     const caller: NetCaller = { projectId: args.projectId, isAdmin: args.isAdmin === true, region: args.region ?? null }
     try {
-      const region = args.request.kind === 'auto' ? await this.#auto(args, caller) : await this.#list(args, caller, args.request.items)
+      const withGroups = { ...args, securityGroups: groups }
+      const region = args.request.kind === 'auto' ? await this.#auto(withGroups, caller) : await this.#list(withGroups, caller, args.request.items)
       return { networkInfo: await this.#infoOf(await this.#portsOf([args.instanceUuid])), region }
     } catch (err) {
       await this.release({ instanceUuid: args.instanceUuid })
@@ -153,7 +159,8 @@ export class PortAllocator implements NetworkAllocator, AddressLookup {
         networkId: n.id,
         deviceId: args.instanceUuid,
         deviceOwner: DEVICE_OWNER,
-        securityGroups: [],
+        // Ids resolved by allocateForServer (empty without security groups mounted).
+        securityGroups: args.securityGroups,
         ...(fixedIp === undefined ? {} : { fixedIps: [{ ipAddress: fixedIp }] }),
       },
       { instanceUuid: args.instanceUuid, createdAt: base + order },
@@ -204,6 +211,19 @@ export class PortAllocator implements NetworkAllocator, AddressLookup {
     return hit === undefined ? undefined : { instanceUuid: hit.device_id, projectId: hit.project_id }
   }
 
+  /**
+   * The names of the security groups of each server's ports (Nova's server `security_groups`),
+   * by instance uuid; servers without ports are left out. Empty without security groups mounted.
+   */
+  async securityGroupNamesOf(instanceUuids: readonly string[]): Promise<ReadonlyMap<string, readonly string[]>> {
+    const out = new Map<string, string[]>()
+    if (this.#s.security === undefined) return out
+    const ports = await this.#portsOf(instanceUuids)
+    const names = await this.#s.security.namesOf(ports.map((p) => p.id))
+    for (const p of ports) out.set(p.device_id, [...new Set([...(out.get(p.device_id) ?? []), ...(names.get(p.id) ?? [])])])
+    return out
+  }
+
   async #portsOf(instanceUuids: readonly string[]): Promise<PortTable[]> {
     if (instanceUuids.length === 0) return []
     return this.#s.db.selectFrom('ports').selectAll().where('device_id', 'in', [...instanceUuids]).orderBy('created_at').orderBy('id').execute()
@@ -219,6 +239,7 @@ export class PortAllocator implements NetworkAllocator, AddressLookup {
     if (ports.length === 0) return []
     const networks = new Map((await this.#s.db.selectFrom('networks').selectAll().where('id', 'in', [...new Set(ports.map((p) => p.network_id))]).execute()).map((n) => [n.id, n]))
     const ips = await this.#s.ports.fixedIpsOf(ports.map((p) => p.id))
+    const rules = this.#s.security === undefined ? new Map<string, SecurityRuleInfo[]>() : await this.#s.security.rulesOf(ports.map((p) => p.id))
     const subnetIds = [...new Set([...ips.values()].flat().map((f) => f.subnet_id))]
     const subnets = new Map(subnetIds.length === 0 ? [] : (await this.#s.db.selectFrom('subnets').selectAll().where('id', 'in', subnetIds).execute()).map((s) => [s.id, s]))
     return ports.map((p) => {
@@ -244,8 +265,8 @@ export class PortAllocator implements NetworkAllocator, AddressLookup {
         mtu: n?.mtu ?? 1450,
         bridge: `br-${p.network_id.slice(0, 11)}`,
         fixedIps,
-        portSecurityEnabled: true,
-        securityRules: [],
+        portSecurityEnabled: p.port_security_enabled === 1,
+        securityRules: p.port_security_enabled === 1 ? (rules.get(p.id) ?? []) : [],
       }
     })
   }
@@ -255,6 +276,8 @@ export class PortAllocator implements NetworkAllocator, AddressLookup {
 function toNova(err: unknown): unknown {
   if (!(err instanceof AppError) || !err.code.startsWith('neutron_')) return err
   const type = err.code.slice('neutron_'.length)
+  if (type === 'SecurityGroupNotFound') return new InvalidError(err.message.replace(/^Security group (.*) does not exist$/, 'Security group $1 not found.'))
+  if (type === 'NoUniqueMatch') return new ConflictError(err.message)
   if (type === 'OverQuota') return new OverQuotaError('Maximum number of ports exceeded')
   if (type === 'IpAddressAlreadyAllocated') return new InvalidError(err.message.replace(/^IP address (\S+) already allocated.*$/, 'Fixed IP address $1 is already in use.'))
   if (type === 'IpAddressGenerationFailure') return new ConflictError(`No more available fixed IPs: ${err.message}`)

@@ -13,7 +13,8 @@ export function portRoutes(service: NetworkService, wrap: Wrap): Router {
   const { ports } = service
   const render = async (rows: readonly PortTable[], isAdmin: boolean): Promise<Record<string, unknown>[]> => {
     const ips = await ports.fixedIpsOf(rows.map((p) => p.id))
-    return rows.map((p) => renderPort(p, ips.get(p.id) ?? [], isAdmin))
+    const groups = await ports.groupsOf(rows)
+    return rows.map((p) => renderPort(p, ips.get(p.id) ?? [], isAdmin, groups.get(p.id) ?? []))
   }
   r.get(
     '/ports',

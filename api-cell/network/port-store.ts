@@ -7,6 +7,7 @@ import { badRequest, NeutronError, notFound } from './faults.js'
 import { canonicalAddress, contains, parseAddress, parseCidr } from './ip-math.js'
 import type { Ipam } from './ipam.js'
 import type { NetworkStore } from './network-store.js'
+import type { PortSecurity } from './port-security.js'
 import type { NetworkQuotas } from './quota-store.js'
 import type { NetworkTables, PortTable, SubnetTable } from './schema.js'
 
@@ -28,7 +29,10 @@ export interface PortInput {
   readonly deviceOwner?: string
   /** Admin only (`binding:host_id`). */
   readonly bindingHostId?: string
-  /** Security group ids, stored as given (the security group service checks and fills them). */
+  /**
+   * Security group ids. With security groups mounted they are resolved (404 for an unknown one)
+   * and bound in the security group store; absent on create: the project's `default`.
+   */
   readonly securityGroups?: readonly string[]
   readonly portSecurityEnabled?: boolean
   readonly projectId?: string
@@ -53,9 +57,11 @@ export class PortStore {
   readonly #networks: NetworkStore
   readonly #ipam: Ipam
   readonly #quotas: NetworkQuotas
+  readonly #security: PortSecurity | undefined
 
-  constructor(args: { readonly db: Kysely<NetworkTables>; readonly networks: NetworkStore; readonly ipam: Ipam; readonly quotas: NetworkQuotas }) {
+  constructor(args: { readonly db: Kysely<NetworkTables>; readonly networks: NetworkStore; readonly ipam: Ipam; readonly quotas: NetworkQuotas; readonly security?: PortSecurity }) {
     this.#db = args.db
+    this.#security = args.security
     this.#networks = args.networks
     this.#ipam = args.ipam
     this.#quotas = args.quotas
@@ -105,6 +111,7 @@ export class PortStore {
     if (input.macAddress !== undefined && !MAC.test(input.macAddress.toLowerCase())) throw badRequest(`Invalid input for mac_address. Reason: '${input.macAddress}' is not a valid MAC address.`, 'InvalidInput')
     const projectId = input.projectId ?? caller.projectId
     const plan = await this.#plan(network.id, input.fixedIps)
+    const groups = await this.#groupsFor({ projectId, isAdmin: caller.isAdmin }, input)
     await this.#quotas.check(projectId, 'port')
     const now = owner?.createdAt ?? Date.now()
     const base: Omit<PortTable, 'mac_address'> = {
@@ -118,7 +125,8 @@ export class PortStore {
       device_id: input.deviceId ?? '',
       device_owner: input.deviceOwner ?? '',
       binding_host_id: input.bindingHostId ?? '',
-      security_groups: JSON.stringify(input.securityGroups ?? []),
+      // With security groups mounted, their binding table is the record; this column stays empty.
+      security_groups: JSON.stringify(this.#security === undefined ? (input.securityGroups ?? []) : []),
       port_security_enabled: input.portSecurityEnabled === false ? 0 : 1,
       created_for: owner?.instanceUuid ?? null,
       revision_number: 1,
@@ -128,11 +136,31 @@ export class PortStore {
     const row = await this.#insertWithMac(base, input.macAddress?.toLowerCase())
     try {
       for (const p of plan) await this.#ipam.allocate({ subnet: p.subnet, portId: row.id, ...(p.ipAddress === undefined ? {} : { ipAddress: p.ipAddress }) })
+      if (groups !== undefined && groups.length > 0) await this.#security?.bind(row.id, groups)
     } catch (err) {
       await this.#remove(row.id)
       throw err
     }
     return row
+  }
+
+  /**
+   * The group ids a created port gets (undefined without security groups mounted): those named,
+   * else the project's `default`, as Neutron gives; none for a port without port security or a
+   * network-owned port (`network:*`).
+   */
+  async #groupsFor(owner: { projectId: string; isAdmin: boolean }, input: PortInput): Promise<string[] | undefined> {
+    if (this.#security === undefined) return undefined
+    if (input.securityGroups === undefined && (input.portSecurityEnabled === false || (input.deviceOwner ?? '').startsWith('network:'))) return []
+    if (input.securityGroups !== undefined && input.securityGroups.length === 0) return []
+    if (input.portSecurityEnabled === false) throw badRequest('Port has no port security enabled: it cannot have security groups.', 'PortSecurityAndIPRequiredForSecurityGroups')
+    return this.#security.resolve(owner, input.securityGroups)
+  }
+
+  /** The security group ids of many ports, from the binding table when security groups are mounted. */
+  async groupsOf(ports: readonly PortTable[]): Promise<Map<string, string[]>> {
+    if (this.#security === undefined) return new Map(ports.map((p) => [p.id, JSON.parse(p.security_groups) as string[]]))
+    return this.#security.groupsOf(ports.map((p) => p.id))
   }
 
   async #insertWithMac(base: Omit<PortTable, 'mac_address'>, mac: string | undefined): Promise<PortTable> {
@@ -180,7 +208,9 @@ export class PortStore {
     if (!canModify(caller, p)) throw policyRefused('update_port')
     if (!caller.isAdmin && input.bindingHostId !== undefined) throw policyRefused('update_port:binding:host_id')
     if (input.networkId !== undefined && input.networkId !== p.network_id) throw badRequest("Cannot update read-only attribute network_id", 'HTTPBadRequest')
+    const groups = input.securityGroups === undefined || this.#security === undefined ? undefined : await this.#groupsFor({ projectId: p.project_id, isAdmin: caller.isAdmin }, input)
     if (input.fixedIps !== undefined) await this.#replaceAddresses(p, input.fixedIps)
+    if (groups !== undefined) await this.#security?.bind(p.id, groups)
     const host = input.bindingHostId ?? p.binding_host_id
     const set: Partial<PortTable> = {
       updated_at: Date.now(),
@@ -192,7 +222,7 @@ export class PortStore {
       ...(input.adminStateUp === undefined ? {} : { admin_state_up: input.adminStateUp ? 1 : 0 }),
       ...(input.deviceId === undefined ? {} : { device_id: input.deviceId }),
       ...(input.deviceOwner === undefined ? {} : { device_owner: input.deviceOwner }),
-      ...(input.securityGroups === undefined ? {} : { security_groups: JSON.stringify(input.securityGroups) }),
+      ...(input.securityGroups === undefined || this.#security !== undefined ? {} : { security_groups: JSON.stringify(input.securityGroups) }),
       ...(input.portSecurityEnabled === undefined ? {} : { port_security_enabled: input.portSecurityEnabled ? 1 : 0 }),
     }
     await this.#db.updateTable('ports').set(set).where('id', '=', id).execute()
@@ -229,6 +259,7 @@ export class PortStore {
 
   /** Frees a port's addresses, then removes it (idempotent: a second call finds nothing). */
   async #remove(id: string): Promise<void> {
+    await this.#security?.portRemoved(id)
     await this.#ipam.releasePort(id)
     await this.#db.deleteFrom('ports').where('id', '=', id).execute()
   }

@@ -21,8 +21,9 @@ export interface NetworkApiDeps {
   readonly regions: readonly string[]
   readonly logger?: ErrorLogger
   /**
-   * More `/v2.0` routes (security groups, floating IPs): mounted after authentication, reading
-   * the caller with `callerOf(res)` from network-routes.ts.
+   * More routers (security groups, floating IPs) whose paths start with `/v2.0/`: mounted at the
+   * root of every endpoint (federation-wide and per region) after the core routes, which
+   * authenticate every `/v2.0` request first; they may authenticate again themselves.
    */
   readonly extraRoutes?: readonly Router[]
 }
@@ -30,6 +31,21 @@ export interface NetworkApiDeps {
 const wrap: Wrap = (fn) => (req, res, next) => {
   fn(req, res).catch(next)
 }
+
+/** The resources `GET /v2.0` lists: the core's... */
+const RESOURCES: readonly (readonly [string, string])[] = [
+  ['network', 'networks'],
+  ['subnet', 'subnets'],
+  ['port', 'ports'],
+  ['extension', 'extensions'],
+  ['quota', 'quotas'],
+]
+/** ...and those of the security group and floating IP routers, when extra routers are mounted. */
+const EXTRA_RESOURCES: readonly (readonly [string, string])[] = [
+  ['security_group', 'security-groups'],
+  ['security_group_rule', 'security-group-rules'],
+  ['floatingip', 'floatingips'],
+]
 
 const versionDoc = (href: string): Record<string, unknown> => ({ id: 'v2.0', status: 'CURRENT', links: [{ rel: 'self', href }] })
 
@@ -60,7 +76,8 @@ export function networkApi(d: NetworkApiDeps): express.Express {
     })
     r.get(['/v2.0', '/v2.0/'], (req, res) => {
       const base = `${root(req, prefix)}/v2.0`
-      res.json({ resources: ['network', 'subnet', 'port', 'extension', 'quota'].map((n) => ({ name: n, collection: n === 'quota' ? 'quotas' : `${n}s`, links: [{ rel: 'self', href: `${base}/${n === 'quota' ? 'quotas' : `${n}s`}` }] })) })
+      const listed = (d.extraRoutes ?? []).length > 0 ? [...RESOURCES, ...EXTRA_RESOURCES] : RESOURCES
+      res.json({ resources: listed.map(([name, collection]) => ({ name, collection, links: [{ rel: 'self', href: `${base}/${collection}` }] })) })
     })
     const v2 = Router()
     v2.use(auth)
@@ -82,12 +99,12 @@ export function networkApi(d: NetworkApiDeps): express.Express {
     v2.use(networkRoutes(d.service, wrap))
     v2.use(portRoutes(d.service, wrap))
     v2.use(quotaRoutes(d.service, wrap))
-    for (const extra of d.extraRoutes ?? []) v2.use(extra)
     // Neutron's clients append `.json` to some paths (quota details): serve both spellings.
     r.use('/v2.0', (req, _res, next) => {
       if (req.url.includes('.json')) req.url = req.url.replace(/\.json(\?|$)/, '$1')
       next()
     }, v2)
+    for (const extra of d.extraRoutes ?? []) r.use(extra)
     return r
   }
   for (const region of d.regions) app.use(`/regions/${region}`, scoped(region, `/regions/${region}`))

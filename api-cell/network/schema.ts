@@ -81,6 +81,7 @@ export interface PortTable {
 export interface IpAllocationTable {
   subnet_id: string
   ip_address: string
+  /** The port holding it, or the floating IP (floating-ips/, which shares this key with ports). */
   port_id: string
   network_id: string
   created_at: number

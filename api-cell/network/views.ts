@@ -68,7 +68,7 @@ export function renderSubnet(s: SubnetTable): Record<string, unknown> {
 }
 
 /** A port as Neutron shows it; the `binding:*` attributes are admin only, as in Neutron's policy. */
-export function renderPort(p: PortTable, fixedIps: FixedIps, isAdmin: boolean): Record<string, unknown> {
+export function renderPort(p: PortTable, fixedIps: FixedIps, isAdmin: boolean, securityGroups?: readonly string[]): Record<string, unknown> {
   return {
     id: p.id,
     name: p.name,
@@ -81,7 +81,7 @@ export function renderPort(p: PortTable, fixedIps: FixedIps, isAdmin: boolean): 
     device_id: p.device_id,
     device_owner: p.device_owner,
     fixed_ips: fixedIps.map((f) => ({ subnet_id: f.subnet_id, ip_address: f.ip_address })),
-    security_groups: JSON.parse(p.security_groups) as string[],
+    security_groups: securityGroups ?? (JSON.parse(p.security_groups) as string[]),
     port_security_enabled: p.port_security_enabled === 1,
     allowed_address_pairs: [],
     extra_dhcp_opts: [],

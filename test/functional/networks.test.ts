@@ -244,8 +244,13 @@ describe('networks', () => {
     expect(renamed.body.network).toMatchObject({ name: 'upd2', revision_number: 2 })
     expect((await call(alice, 'PUT', `${net}/v2.0/subnets/${sub.id}`, { subnet: { dns_nameservers: ['1.1.1.1'] } })).body.subnet.dns_nameservers).toEqual(['1.1.1.1'])
     expect((await call(alice, 'PUT', `${net}/v2.0/subnets/${sub.id}`, { subnet: { cidr: '172.21.0.0/28' } })).status).toBe(400)
-    const p = (await call(alice, 'POST', `${net}/v2.0/ports`, { port: { network_id: n.id, security_groups: ['5a3c1f7e-2d4b-4c6a-8e9f-0a1b2c3d4e5f'] } })).body.port
-    expect(p.security_groups).toEqual(['5a3c1f7e-2d4b-4c6a-8e9f-0a1b2c3d4e5f'])
+    // A port's groups must exist (the security group store's bindings are their record).
+    const unknownGroup = await call(alice, 'POST', `${net}/v2.0/ports`, { port: { network_id: n.id, security_groups: ['5a3c1f7e-2d4b-4c6a-8e9f-0a1b2c3d4e5f'] } })
+    expect(unknownGroup.status).toBe(404)
+    expect(unknownGroup.body.NeutronError.type).toBe('SecurityGroupNotFound')
+    const sg = (await call(alice, 'POST', `${net}/v2.0/security-groups`, { security_group: { name: 'upd-sg' } })).body.security_group
+    const p = (await call(alice, 'POST', `${net}/v2.0/ports`, { port: { network_id: n.id, security_groups: [sg.id] } })).body.port
+    expect(p.security_groups).toEqual([sg.id])
     expect(p.port_security_enabled).toBe(true)
     const moved = await call(alice, 'PUT', `${net}/v2.0/ports/${p.id}`, { port: { name: 'renamed', fixed_ips: [{ subnet_id: sub.id, ip_address: '172.20.0.9' }] } })
     expect(moved.body.port).toMatchObject({ name: 'renamed', fixed_ips: [{ subnet_id: sub.id, ip_address: '172.20.0.9' }] })

@@ -30,3 +30,12 @@ export async function addressesFor(d: ComputeDeps, uuids: readonly string[]): Pr
   for (const [uuid, info] of await d.network.interfacesOf(uuids)) out.set(uuid, addressesOf(info))
   return out
 }
+
+/**
+ * The security group names of many servers' ports (Nova's server `security_groups`), by uuid;
+ * servers without ports, or without the network service, are left out.
+ */
+export async function securityGroupsFor(d: ComputeDeps, uuids: readonly string[]): Promise<ReadonlyMap<string, readonly string[]>> {
+  if (d.network === undefined || uuids.length === 0) return new Map()
+  return d.network.securityGroupNamesOf(uuids)
+}

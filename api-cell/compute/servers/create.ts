@@ -66,12 +66,12 @@ export function canonicalIpv6(addr: string): string {
 
 
 /**
- * Networking without Neutron: only the `default` security group exists, networks must be well
- * formed (their uuids cannot be checked against a network service). Access IPs are schema rules.
+ * Networks must be well formed. Without the network service's security groups only `default`
+ * exists; with them, the allocator resolves the names (400 for an unknown one, nothing allocated).
  */
-function validateNetworking(s: z.infer<typeof serverSchema>): void {
+function validateNetworking(s: z.infer<typeof serverSchema>, hasSecurityGroups: boolean): void {
   for (const g of s.security_groups ?? []) {
-    if (g.name !== 'default') throw new InvalidError(`Security group ${g.name} not found.`)
+    if (!hasSecurityGroups && g.name !== 'default') throw new InvalidError(`Security group ${g.name} not found.`)
   }
   if (Array.isArray(s.networks)) {
     for (const n of s.networks) {
@@ -106,7 +106,7 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
   if (!atLeast(mv, '2.19') && s.description !== undefined) {
     throw new InvalidError("Invalid input for field/attribute server. Additional properties are not allowed ('description' was unexpected)")
   }
-  validateNetworking(s)
+  validateNetworking(s, d.network !== undefined && d.securityGroups !== undefined)
   if (s.hostname !== undefined && !atLeast(mv, '2.90')) throw new InvalidError("Invalid input for field/attribute server. Value: Additional properties are not allowed ('hostname' was unexpected)")
   if (s.tags !== undefined && !atLeast(mv, '2.52')) throw new InvalidError("Invalid input for field/attribute server. Value: Additional properties are not allowed ('tags' was unexpected)")
   if (s.user_data !== undefined && s.user_data !== null && !isBase64(s.user_data)) {
@@ -283,7 +283,8 @@ export async function createServer(d: ComputeDeps, req: Request, res: Response):
       id: first.instanceUuid,
       links: links(base, 'servers', first.instanceUuid),
       'OS-DCF:diskConfig': s['OS-DCF:diskConfig'] ?? 'MANUAL',
-      security_groups: [{ name: 'default' }],
+      // Nova echoes the request's groups (or `default`) in the create response.
+      security_groups: (s.security_groups ?? [{ name: 'default' }]).map((g) => ({ name: g.name })),
       adminPass: s.adminPass ?? randomBytes(9).toString('base64url'),
     },
   })

@@ -12,7 +12,7 @@ import { checkListParams } from './list-params.js'
 import { likePrefilter, nameFilter } from './name-filter.js'
 import { filterForStatus } from './status.js'
 import { partialSummary, serverDetail, serverSummary } from './views.js'
-import { addressesFor } from './addresses.js'
+import { addressesFor, securityGroupsFor } from './addresses.js'
 import { CELL0_PATH } from '../../cells/cell0.js'
 
 const SORT_KEYS = { created_at: 'created_at', display_name: 'name', updated_at: 'updated_at', uuid: 'uuid', vm_state: 'vm_state', host: 'host' } as const
@@ -138,7 +138,11 @@ export async function listServers(d: ComputeDeps, req: Request, res: Response, d
     const found = await d.locator.many(contextOf(res), page)
     const mv = microversionOf(res)
     const addresses = await addressesFor(d, found.map((l) => l.record.uuid))
-    body['servers'] = found.map((l) => serverDetail(base, l.record, { mv, isAdmin: auth.isAdmin, unknown: l.unknown, addresses: addresses.get(l.record.uuid) ?? {} }))
+    const groups = await securityGroupsFor(d, found.map((l) => l.record.uuid))
+    body['servers'] = found.map((l) => {
+      const securityGroups = groups.get(l.record.uuid)
+      return serverDetail(base, l.record, { mv, isAdmin: auth.isAdmin, unknown: l.unknown, addresses: addresses.get(l.record.uuid) ?? {}, ...(securityGroups === undefined ? {} : { securityGroups }) })
+    })
   } else {
     // From 2.69 a server whose cell is down is listed as Nova's partial record.
     const partial = atLeast(microversionOf(res), '2.69')

@@ -28,7 +28,7 @@ import { MOVE_ACTIONS, moveAction } from './move-actions.js'
 import { inFlightSaga } from '../cross-cell/saga-store.js'
 import { serverDetail } from './views.js'
 import type { ServerAddresses } from './addresses.js'
-import { addressesFor } from './addresses.js'
+import { addressesFor, securityGroupsFor } from './addresses.js'
 
 type Wrap = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: (e: unknown) => void) => void
 
@@ -109,10 +109,14 @@ export function serversRouter(d: ComputeDeps, wrap: Wrap): Router {
   const act = (res: Response, uuid: string, action: string, args: unknown): Promise<unknown> => actOnInstance(d, res, uuid, action, args)
 
   /** `server_groups` of the show, update and rebuild views (2.71). */
-  const groupsView = async (mv: Microversion, uuid: string): Promise<{ serverGroups?: string[]; addresses: ServerAddresses }> => ({
-    ...(atLeast(mv, '2.71') ? { serverGroups: await groupsOfInstance(d.db, uuid) } : {}),
-    addresses: (await addressesFor(d, [uuid])).get(uuid) ?? {},
-  })
+  const groupsView = async (mv: Microversion, uuid: string): Promise<{ serverGroups?: string[]; addresses: ServerAddresses; securityGroups?: readonly string[] }> => {
+    const securityGroups = (await securityGroupsFor(d, [uuid])).get(uuid)
+    return {
+      ...(atLeast(mv, '2.71') ? { serverGroups: await groupsOfInstance(d.db, uuid) } : {}),
+      addresses: (await addressesFor(d, [uuid])).get(uuid) ?? {},
+      ...(securityGroups === undefined ? {} : { securityGroups }),
+    }
+  }
 
   r.post('/servers', wrap((req, res) => createServer(d, req, res)))
   r.get('/servers', wrap((req, res) => listServers(d, req, res, false)))

@@ -88,6 +88,11 @@ export interface ViewOptions {
   readonly serverGroups?: readonly string[]
   /** The server's `addresses` (see addresses.ts); absent: none. */
   readonly addresses?: ServerAddresses
+  /**
+   * The names of the security groups of the server's ports (see addresses.ts); absent (no
+   * network service, or a server without ports): `default`, as before networks.
+   */
+  readonly securityGroups?: readonly string[]
 }
 
 /** Keys the basic view (update, rebuild) leaves out. */
@@ -142,7 +147,7 @@ export function serverDetail(base: LinkBase, r: InstanceRecord, o: ViewOptions):
     key_name: r.keyName,
     'OS-SRV-USG:launched_at': isoMicro(r.launchedAt)?.replace('Z', '').slice(0, 26) ?? null,
     'OS-SRV-USG:terminated_at': isoMicro(r.terminatedAt)?.replace('Z', '').slice(0, 26) ?? null,
-    security_groups: [{ name: 'default' }],
+    security_groups: (o.securityGroups ?? ['default']).map((name) => ({ name })),
     'OS-EXT-STS:task_state': r.taskState,
     'OS-EXT-STS:vm_state': r.vmState,
     'OS-EXT-STS:power_state': r.powerState,

@@ -36,7 +36,7 @@ const MAX_ALLOCATION_RACES = 64
  * Floating IPs on `router:external` networks. An address is allocated from the network's IPv4
  * subnets (first free address of the pools) under a UNIQUE (subnet, address) key, so concurrent
  * allocations, in one process or many, never share one; a floating IP never takes an address a
- * port holds. Associated with a port it is ACTIVE, else DOWN (there is no L3 agent to wait for).
+ * port holds (with the port service's `allocations`, one key covers ports and floating IPs). Associated with a port it is ACTIVE, else DOWN (there is no L3 agent to wait for).
  */
 export class FloatingIpStore {
   readonly #db: Kysely<FloatingIpTables>
@@ -156,6 +156,7 @@ export class FloatingIpStore {
     await this.#db.transaction().execute(async (tx) => {
       await tx.deleteFrom('floatingips').where('id', '=', row.id).execute()
       await tx.deleteFrom('floatingip_allocations').where('floatingip_id', '=', row.id).execute()
+      await this.#directory.allocations?.release(tx, row.id)
     })
   }
 
@@ -196,13 +197,20 @@ export class FloatingIpStore {
   /** Takes an address in `tx`: the one asked for (409 when taken), else the first free one. */
   async #take(tx: Kysely<FloatingIpTables>, network: NetworkFacts, subnets: NetworkFacts['subnets'], id: string, asked: string | undefined): Promise<{ subnetId: string; address: string }> {
     /** `port`: a port holds it; `race`: another floating IP took it since we looked. */
+    const shared = this.#directory.allocations
     const insert = async (subnetId: string, address: string): Promise<'ok' | 'port' | 'race'> => {
-      if (await this.#directory.addressHeldByPort(subnetId, address)) return 'port'
+      if (shared !== undefined) {
+        // The shared key decides: a port or another floating IP holding the address refuses it.
+        if (!(await shared.reserve(tx, { subnetId, networkId: network.id, ipAddress: address, holderId: id }))) return 'port'
+      } else if (await this.#directory.addressHeldByPort(subnetId, address)) return 'port'
       try {
         await tx.insertInto('floatingip_allocations').values({ subnet_id: subnetId, ip_address: address, floatingip_id: id }).execute()
         return 'ok'
       } catch (err) {
-        if (isDuplicateKey(err)) return 'race'
+        if (isDuplicateKey(err)) {
+          await shared?.release(tx, id)
+          return 'race'
+        }
         throw err
       }
     }
@@ -218,7 +226,7 @@ export class FloatingIpStore {
     let races = 0
     for (const subnet of subnets) {
       const rows = await tx.selectFrom('floatingip_allocations').select('ip_address').where('subnet_id', '=', subnet.id).execute()
-      const used = new Set(rows.map((r) => r.ip_address))
+      const used = new Set([...rows.map((r) => r.ip_address), ...(shared === undefined ? [] : await shared.held(tx, subnet.id))])
       for (const address of candidateAddresses(subnet, used)) {
         const outcome = await insert(subnet.id, address)
         if (outcome === 'ok') return { subnetId: subnet.id, address }

@@ -13,7 +13,8 @@ export class NeutronFault extends AppError {
   readonly type: string
 
   constructor(args: { readonly type: string; readonly status: number; readonly message: string }) {
-    super({ code: `neutron_${args.type}`, status: args.status, message: args.message })
+    // `neutronType` too: the port service's fault renderer reads it (a group named by a port).
+    super({ code: `neutron_${args.type}`, status: args.status, message: args.message, fields: { neutronType: args.type } })
     this.type = args.type
   }
 }

@@ -26,7 +26,9 @@ function sources(dir: string): string[] {
  * Flags the README and docs name that belong to other programs: the openstack CLI, npm, and
  * Tempest's options as our runner passes them through. Every other flag they name must be one of ours.
  */
-const FOREIGN_FLAGS = new Set(['--os-region-name', '--wait', '--image', '--flavor', '--all-projects', '--disable', '--class', '--instances', '--omit', '--os-cloud', '--config-drive', '--long', '--network', '--nic', '--port', '--server', '--subnet-range'])
+const FOREIGN_FLAGS = new Set(['--os-region-name', '--wait', '--image', '--flavor', '--all-projects', '--disable', '--class', '--instances', '--omit', '--os-cloud', '--config-drive',
+  // The `openstack` CLI's network and server flags the Networks section shows.
+  '--long', '--network', '--nic', '--port', '--security-group', '--server', '--subnet-range'])
 
 describe('entry points: what README and --help say is true', () => {
   let embedded: Set<string>
