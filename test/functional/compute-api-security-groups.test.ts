@@ -195,7 +195,7 @@ describe("compute API: a server's security groups", () => {
     expect(add.status).toBe(202)
     expect(changed).toEqual([SERVER])
     const both = await db.selectFrom('securitygroupportbindings').selectAll().where('security_group_id', '=', g.id).execute()
-    expect(both.map((b: { port_id: string }) => b.port_id).sort()).toEqual([PORT_1, PORT_2])
+    expect(both.map((b) => String(b['port_id'])).sort()).toEqual([PORT_1, PORT_2])
     await call(alice.token, 'POST', `/servers/${SERVER}/action`, { addSecurityGroup: { name: 'default' } })
     const listed = await call(alice.token, 'GET', `/servers/${SERVER}/os-security-groups`, undefined, '2.93')
     expect(listed.status).toBe(200)

@@ -113,7 +113,7 @@ describe('networks', () => {
     const seen: string[] = []
     let next: string | undefined = `${net}/v2.0/ports?network_id=${n.id}&limit=2&sort_key=name&sort_dir=asc`
     while (next !== undefined) {
-      const page = (await call(alice, 'GET', next)).body
+      const page: any = (await call(alice, 'GET', next)).body
       seen.push(...page.ports.map((p: any) => p.name))
       next = page.ports_links?.find((l: any) => l.rel === 'next')?.href
       expect(seen.length).toBeLessThan(10)

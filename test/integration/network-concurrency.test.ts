@@ -40,7 +40,7 @@ describe('MariaDB: security groups and floating IPs under concurrency', () => {
     const db = (handles[0] as Database<any>).db
     const groups = await db.selectFrom('securitygroups').selectAll().where('project_id', '=', 'race-project').execute()
     expect(groups).toHaveLength(1)
-    expect(groups[0].id).toBe(ids[0])
+    expect(groups[0]?.id).toBe(ids[0])
     const rules = await db.selectFrom('securitygrouprules').selectAll().where('security_group_id', '=', ids[0] as string).execute()
     expect(rules).toHaveLength(4)
   })

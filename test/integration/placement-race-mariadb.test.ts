@@ -9,7 +9,7 @@ import type { ApiSchema } from '../../api-cell/db/schema.js'
 import { API_MIGRATIONS } from '../../api-cell/runtime.js'
 import { BuildDispatcher } from '../../api-cell/scheduler/build-dispatcher.js'
 import type { BuildSpec } from '../../shared/cell-link/build-spec.js'
-import type { BuildOutcome, CellCapacity } from '../../shared/cell-link/types.js'
+import type { BuildOutcome, CellCapacity, InstanceIndexPayload } from '../../shared/cell-link/types.js'
 import { systemContext } from '../../shared/context.js'
 import type { Database } from '../../shared/db/database.js'
 import { dropMysqlSchema, migrateToLatest, openDatabase } from '../../shared/db/database.js'
@@ -81,7 +81,7 @@ describe('a placement racing a take-back of the same build (MariaDB)', () => {
           instanceUuid: uuid,
           version: 5,
           cellPath: leaf,
-          payload: { ...({} as never), uuid, deleted: true, vmState: 'error', reschedule: { spec, triedCells: [leaf], faults: [`${leaf}: image download failed`] } },
+          payload: { uuid, deleted: true, vmState: 'error', reschedule: { spec, triedCells: [leaf], faults: [`${leaf}: image download failed`] } } as unknown as InstanceIndexPayload,
         }),
       )
       expect(out).toBe('retaken')

@@ -86,7 +86,7 @@ describe('conductor: a move its conductor left half done is recovered; a repeate
         d.store.insert(tx, {
           uuid, name: 'vm', hostname: 'vm', project_id: 'p', user_id: 'u', host: 'a', node: 'a', availability_zone: 'nova',
           flavor: JSON.stringify(TINY), flavor_id: '1', image_ref: 'img', vm_state: 'active', task_state: null, power_state: 1,
-          key_name: null, key_data: null, metadata: '{}', tags: '[]', shelved_image_id: null, user_data: null, description: null, reservation_id: 'r-1', launch_index: 0,
+          key_name: null, key_data: null, metadata: '{}', tags: '[]', shelved_image_id: null, network_info: null, user_data: null, description: null, reservation_id: 'r-1', launch_index: 0,
           locked: 0, locked_by: null, locked_reason: null, config_drive: '', access_ip_v4: null, access_ip_v6: null, fault: null,
           launched_at: now, terminated_at: null, created_at: now, updated_at: now, deleted: 0, deleted_at: null,
         }),
