@@ -23,6 +23,15 @@ export function addressesOf(info: NetworkInfo): Record<string, ServerAddress[]> 
   return out
 }
 
+/**
+ * Nova's basic form of `addresses` (`version` and `addr` only): what `/servers/{id}/ips` answers,
+ * and update and rebuild before 2.75 (Nova's `extend_address=False`), whose response schemas
+ * allow no other key.
+ */
+export function basicAddresses(a: ServerAddresses): Record<string, Array<{ version: 4 | 6; addr: string }>> {
+  return Object.fromEntries(Object.entries(a).map(([net, list]) => [net, list.map((x) => ({ version: x.version, addr: x.addr }))]))
+}
+
 /** The `addresses` of many servers with one call to the network service (empty without one). */
 export async function addressesFor(d: ComputeDeps, uuids: readonly string[]): Promise<Map<string, Record<string, ServerAddress[]>>> {
   const out = new Map<string, Record<string, ServerAddress[]>>()

@@ -5,7 +5,7 @@ import { contextOf } from '../../identity/auth.js'
 import { requireAdmin } from '../compute-policy.js'
 import type { ComputeDeps } from '../deps.js'
 import { atLeast, microversionOf } from '../microversion.js'
-import { addressesFor } from './addresses.js'
+import { addressesFor, basicAddresses } from './addresses.js'
 import { actOnInstance, callerOf } from './instance-act.js'
 
 type Wrap = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: (e: unknown) => void) => void
@@ -66,7 +66,7 @@ export function serverInfoRouter(d: ComputeDeps, wrap: Wrap): Router {
     '/servers/:id/ips',
     wrap(async (req, res) => {
       const found = await d.locator.get(contextOf(res), callerOf(res), String(req.params['id']))
-      res.json({ addresses: (await addressesFor(d, [found.record.uuid])).get(found.record.uuid) ?? {} })
+      res.json({ addresses: basicAddresses((await addressesFor(d, [found.record.uuid])).get(found.record.uuid) ?? {}) })
     }),
   )
   r.get(
@@ -74,7 +74,7 @@ export function serverInfoRouter(d: ComputeDeps, wrap: Wrap): Router {
     wrap(async (req, res) => {
       const found = await d.locator.get(contextOf(res), callerOf(res), String(req.params['id']))
       const network = String(req.params['network'])
-      const addresses = (await addressesFor(d, [found.record.uuid])).get(found.record.uuid) ?? {}
+      const addresses = basicAddresses((await addressesFor(d, [found.record.uuid])).get(found.record.uuid) ?? {})
       const list = addresses[network]
       if (list === undefined) throw new NotFoundError('Instance is not a member of specified network')
       res.json({ [network]: list })

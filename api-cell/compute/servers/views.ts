@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type { InstanceRecord } from '../../../shared/cell-link/build-spec.js'
 import type { Microversion } from '../microversion.js'
 import type { ServerAddresses } from './addresses.js'
+import { basicAddresses } from './addresses.js'
 import { atLeast } from '../microversion.js'
 import { statusOf } from './status.js'
 
@@ -191,6 +192,7 @@ export function serverDetail(base: LinkBase, r: InstanceRecord, o: ViewOptions):
   if (o.basic === true && !atLeast(o.mv, '2.75')) {
     for (const k of EXTENDED_KEYS) delete out[k]
     for (const k of Object.keys(out)) if (k.startsWith('OS-EXT-SRV-ATTR:')) delete out[k]
+    out['addresses'] = basicAddresses(o.addresses ?? {})
   }
   return out
 }
